@@ -1,0 +1,20 @@
+// The primitives a backend provides. Backends receive arguments already validated by
+// primitives.ts and may assume correct lengths; they must agree byte for byte.
+export type BackendName = 'noble' | 'node';
+
+export interface Backend {
+  readonly name: BackendName;
+  /** X25519(k, u) per RFC 7748 §5, raw result (the caller rejects all-zero). */
+  x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  x25519PublicKey(secretKey: Uint8Array): Uint8Array;
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  /** RFC 8032 §5.1.7 verification with canonical S and A, R as encoded. */
+  ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** RFC 8439 §2.8 AEAD; returns ciphertext || 16-byte tag. */
+  chachaSeal(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /** Returns the plaintext, or null when the tag does not verify. */
+  chachaOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  sha256(data: Uint8Array): Uint8Array;
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+}

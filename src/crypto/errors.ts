@@ -1,0 +1,26 @@
+// The crypto core's closed set of failure codes (spec/crypto.md §1.3).
+// Callers branch on `code`, never on message text or class name.
+export type CryptoErrorCode =
+  | 'INVALID_TYPE' // an argument is not a Uint8Array (or not the expected kind of value)
+  | 'INVALID_LENGTH' // a byte string has the wrong length
+  | 'INVALID_ARGUMENT' // a value is out of its documented range
+  | 'NON_CANONICAL' // an encoding that is not the unique canonical one
+  | 'LOW_ORDER_POINT' // an X25519 public key of small order
+  | 'ZERO_SHARED_SECRET' // an X25519 result of all zeroes
+  | 'DECRYPT_FAILED' // an AEAD tag, HPKE open or envelope authenticator did not verify
+  | 'BAD_PADDING' // a padded plaintext whose length prefix or filler is wrong
+  | 'MESSAGE_LIMIT' // an HPKE context ran out of sequence numbers
+  | 'BACKEND_UNAVAILABLE'; // the requested backend does not exist on this platform
+
+export class CryptoError extends Error {
+  readonly code: CryptoErrorCode;
+  constructor(code: CryptoErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.name = 'CryptoError';
+  }
+}
+
+export function isCryptoError(e: unknown, code?: CryptoErrorCode): e is CryptoError {
+  return e instanceof CryptoError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,8 @@
+// sealpost/crypto: the crypto core's public surface (spec/crypto.md).
+export * from './errors.js';
+export * from './types.js';
+export type { BackendName } from './backend.js';
+export {
+  abytes, concat, equalBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, utf8, wipe,
+} from './bytes.js';
+export * from './primitives.js';

@@ -1,0 +1,89 @@
+// The Node backend: OpenSSL through node:crypto, 10 to 35 times faster than pure JS for
+// public-key operations (bench/primitives). Key objects are built from raw bytes: public
+// keys as JWK (about 15x faster to import than DER), private keys as PKCS#8 DER. Nothing
+// here calls KeyObject.export({ format: 'jwk' }), which has hung Node 20 under load.
+import {
+  createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey,
+  diffieHellman, sign as nodeSign, verify as nodeVerify, type KeyObject,
+} from 'node:crypto';
+import type { Backend } from './backend.js';
+
+// RFC 8410 PKCS#8 prefixes: SEQUENCE { version 0, AlgorithmIdentifier { OID }, OCTET STRING { OCTET STRING(32) } }.
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const X25519_BASE_POINT = new Uint8Array(32);
+X25519_BASE_POINT[0] = 9;
+
+const b64url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
+const view = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
+const copy = (b: Buffer): Uint8Array => new Uint8Array(b); // detach from Buffer's shared pool
+
+function x25519Private(secretKey: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secretKey]), format: 'der', type: 'pkcs8' });
+}
+function x25519Public(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(publicKey) }, format: 'jwk' });
+}
+function ed25519Private(seed: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
+}
+function ed25519Public(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' });
+}
+
+function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  try {
+    return copy(diffieHellman({ privateKey: x25519Private(secretKey), publicKey: x25519Public(publicKey) }));
+  } catch {
+    // OpenSSL refuses an all-zero result; report it as one so the facade raises ZERO_SHARED_SECRET.
+    return new Uint8Array(32);
+  }
+}
+
+export const nativeBackend: Backend = {
+  name: 'node',
+  x25519,
+  // X25519(k, 9) is the public key (RFC 7748 §6.1); this avoids exporting key objects.
+  x25519PublicKey: (secretKey) => x25519(secretKey, X25519_BASE_POINT),
+  ed25519PublicKey: (seed) => {
+    const spki = createPublicKey(ed25519Private(seed)).export({ format: 'der', type: 'spki' });
+    return copy(spki.subarray(spki.length - 32));
+  },
+  ed25519Sign: (seed, message) => copy(nodeSign(null, message, ed25519Private(seed))),
+  ed25519Verify: (signature, message, publicKey) => {
+    try {
+      return nodeVerify(null, message, ed25519Public(publicKey), signature);
+    } catch {
+      return false; // a public key OpenSSL cannot decode verifies nothing
+    }
+  },
+  chachaSeal: (key, nonce, plaintext, aad) => {
+    const c = createCipheriv('chacha20-poly1305', view(key), view(nonce), { authTagLength: 16 });
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    const out = new Uint8Array(plaintext.length + 16);
+    const body = c.update(plaintext);
+    out.set(body, 0);
+    const fin = c.final();
+    out.set(fin, body.length);
+    out.set(c.getAuthTag(), plaintext.length);
+    return out;
+  },
+  chachaOpen: (key, nonce, sealed, aad) => {
+    const n = sealed.length - 16;
+    const d = createDecipheriv('chacha20-poly1305', view(key), view(nonce), { authTagLength: 16 });
+    d.setAAD(aad, { plaintextLength: n });
+    d.setAuthTag(sealed.subarray(n));
+    const out = new Uint8Array(n);
+    const body = d.update(sealed.subarray(0, n));
+    out.set(body, 0);
+    try {
+      out.set(d.final(), body.length);
+    } catch {
+      out.fill(0); // never release unauthenticated plaintext
+      return null;
+    }
+    return out;
+  },
+  sha256: (data) => copy(createHash('sha256').update(data).digest()),
+  hmacSha256: (key, data) => copy(createHmac('sha256', key).update(data).digest()),
+};

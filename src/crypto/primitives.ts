@@ -1,0 +1,226 @@
+// The one door to every primitive (spec/crypto.md §1). Validates every input, then calls
+// the selected backend. On Node the native backend is the default; SEALPOST_CRYPTO=noble
+// or setBackend('noble') selects the portable one.
+import { hchacha } from '@noble/ciphers/chacha.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import type { Backend, BackendName } from './backend.js';
+import { nobleBackend } from './noble.js';
+import { abytes, aint, concat, equalBytes, isAllZero, wipe } from './bytes.js';
+import { CryptoError } from './errors.js';
+import type {
+  AeadKey, Ed25519KeyPair, Ed25519PublicKey, Ed25519Seed, Ed25519Signature, SharedSecret,
+  X25519KeyPair, X25519PublicKey, X25519SecretKey,
+} from './types.js';
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+const nativeBackend: Backend | null = isNode ? (await import('./native.js')).nativeBackend : null;
+
+function pickInitial(): Backend {
+  const wanted = isNode ? process.env['SEALPOST_CRYPTO'] : undefined;
+  if (wanted === 'noble') return nobleBackend;
+  return nativeBackend ?? nobleBackend;
+}
+let backend: Backend = pickInitial();
+
+export function availableBackends(): BackendName[] {
+  return nativeBackend ? ['node', 'noble'] : ['noble'];
+}
+export function getBackend(): BackendName {
+  return backend.name;
+}
+export function setBackend(name: BackendName): void {
+  if (name === 'noble') backend = nobleBackend;
+  else if (name === 'node' && nativeBackend) backend = nativeBackend;
+  else throw new CryptoError('BACKEND_UNAVAILABLE', `crypto backend '${String(name)}' is not available here`);
+}
+/** Runs `fn` with another backend selected, then restores the previous one (tests, benches). */
+export function withBackend<T>(name: BackendName, fn: () => T): T {
+  const prev = backend.name;
+  setBackend(name);
+  try { return fn(); } finally { setBackend(prev); }
+}
+
+// ---- randomness ----------------------------------------------------------------------
+
+/** Cryptographically secure random bytes (Web Crypto, present in Node and browsers). */
+export function randomBytes(n: number): Uint8Array {
+  aint(n, 'n', 0, 1 << 20);
+  const out = new Uint8Array(n);
+  for (let o = 0; o < n; o += 65536) globalThis.crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+  return out;
+}
+
+// ---- X25519 (RFC 7748) ---------------------------------------------------------------
+
+const P = (1n << 255n) - 19n;
+// Canonical encodings (< p) of the points of order 1, 2, 4 and 8 on the curve and its
+// twist (RFC 7748 §7; the list used by libsodium). Any other input of small order
+// yields an all-zero result and is caught after the multiplication.
+const LOW_ORDER_U = [0n, 1n, P - 1n,
+  0x00b8495f16056286fdb1329ceb8d09da6ac49ff1fae35616aeb8413b7c7aebe0n,
+  0x57119fd0dd4e22d8868e1c58c45c44045bef839c55b1d0b1248c50a3bc959c5fn].map((u) => u);
+
+function littleEndianToBigInt(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]!);
+  return n;
+}
+
+/** Checks a peer's X25519 public key: 32 bytes, canonical (u < p, bit 255 clear), not of small order. */
+export function x25519PublicKey(bytes: unknown, name = 'publicKey'): X25519PublicKey {
+  const b = abytes(bytes, name, 32);
+  if (b[31]! & 0x80) throw new CryptoError('NON_CANONICAL', `${name} has bit 255 set`);
+  const u = littleEndianToBigInt(b);
+  if (u >= P) throw new CryptoError('NON_CANONICAL', `${name} is not reduced modulo 2^255-19`);
+  if (LOW_ORDER_U.includes(u)) throw new CryptoError('LOW_ORDER_POINT', `${name} is a point of small order`);
+  return b as X25519PublicKey;
+}
+
+export function x25519SecretKey(bytes: unknown, name = 'secretKey'): X25519SecretKey {
+  return abytes(bytes, name, 32) as X25519SecretKey;
+}
+
+export function x25519KeyPair(secretKey: Uint8Array = randomBytes(32)): X25519KeyPair {
+  const sk = x25519SecretKey(secretKey);
+  return { secretKey: sk, publicKey: backend.x25519PublicKey(sk) as X25519PublicKey };
+}
+
+export function x25519PublicFromSecret(secretKey: X25519SecretKey): X25519PublicKey {
+  return backend.x25519PublicKey(x25519SecretKey(secretKey)) as X25519PublicKey;
+}
+
+/** X25519 shared secret; throws ZERO_SHARED_SECRET where a contributory check fails (RFC 7748 §6.1). */
+export function x25519(secretKey: X25519SecretKey, publicKey: X25519PublicKey): SharedSecret {
+  x25519SecretKey(secretKey);
+  x25519PublicKey(publicKey);
+  const shared = backend.x25519(secretKey, publicKey);
+  if (isAllZero(shared)) throw new CryptoError('ZERO_SHARED_SECRET', 'X25519 produced the all-zero value');
+  return shared as SharedSecret;
+}
+
+// ---- Ed25519 (RFC 8032) --------------------------------------------------------------
+
+export function ed25519PublicKey(bytes: unknown, name = 'publicKey'): Ed25519PublicKey {
+  return abytes(bytes, name, 32) as Ed25519PublicKey;
+}
+export function ed25519Seed(bytes: unknown, name = 'seed'): Ed25519Seed {
+  return abytes(bytes, name, 32) as Ed25519Seed;
+}
+export function ed25519KeyPair(seed: Uint8Array = randomBytes(32)): Ed25519KeyPair {
+  const s = ed25519Seed(seed);
+  return { seed: s, publicKey: backend.ed25519PublicKey(s) as Ed25519PublicKey };
+}
+export function ed25519PublicFromSeed(seed: Ed25519Seed): Ed25519PublicKey {
+  return backend.ed25519PublicKey(ed25519Seed(seed)) as Ed25519PublicKey;
+}
+export function ed25519Sign(seed: Ed25519Seed, message: Uint8Array): Ed25519Signature {
+  ed25519Seed(seed);
+  abytes(message, 'message');
+  return backend.ed25519Sign(seed, message) as Ed25519Signature;
+}
+/**
+ * RFC 8032 strict verification: false for any signature that does not verify, including
+ * malformed lengths, S >= L and non-canonical R or A. Throws only for non-bytes arguments.
+ */
+export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Ed25519PublicKey): boolean {
+  abytes(signature, 'signature');
+  abytes(message, 'message');
+  abytes(publicKey, 'publicKey');
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  return backend.ed25519Verify(signature, message, publicKey);
+}
+
+// ---- hashing, HMAC, HKDF (FIPS 180-4, RFC 2104, RFC 5869) ---------------------------------
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return backend.sha256(abytes(data, 'data'));
+}
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return backend.hmacSha256(abytes(key, 'key'), abytes(data, 'data'));
+}
+/** Verifies a (possibly truncated, at least 16-byte) HMAC-SHA256 tag in constant time. */
+export function hmacSha256Verify(key: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean {
+  abytes(tag, 'tag');
+  if (tag.length < 16 || tag.length > 32) return false;
+  return equalBytes(hmacSha256(key, data).subarray(0, tag.length), tag);
+}
+/** RFC 5869 §2.2. An empty salt means HashLen zero bytes. */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  abytes(salt, 'salt');
+  abytes(ikm, 'ikm');
+  return backend.hmacSha256(salt.length ? salt : new Uint8Array(32), ikm);
+}
+/** RFC 5869 §2.3; length at most 255 * 32. */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  abytes(prk, 'prk');
+  abytes(info, 'info');
+  aint(length, 'length', 0, 255 * 32);
+  if (prk.length < 32) throw new CryptoError('INVALID_LENGTH', 'prk must be at least 32 bytes');
+  const out = new Uint8Array(length);
+  let t: Uint8Array = new Uint8Array(0);
+  for (let i = 0, o = 0; o < length; i++) {
+    t = backend.hmacSha256(prk, concat(t, info, new Uint8Array([i + 1])));
+    out.set(t.subarray(0, Math.min(32, length - o)), o);
+    o += 32;
+  }
+  wipe(t);
+  return out;
+}
+export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const prk = hkdfExtract(salt, ikm);
+  try { return hkdfExpand(prk, info, length); } finally { wipe(prk); }
+}
+
+// ---- AEAD: ChaCha20-Poly1305 (RFC 8439), XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha) ----
+
+export function aeadKey(bytes: unknown, name = 'key'): AeadKey {
+  return abytes(bytes, name, 32) as AeadKey;
+}
+export function chacha20poly1305Seal(key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  aeadKey(key); abytes(nonce, 'nonce', 12); abytes(plaintext, 'plaintext'); abytes(aad, 'aad');
+  return backend.chachaSeal(key, nonce, plaintext, aad);
+}
+export function chacha20poly1305Open(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  aeadKey(key); abytes(nonce, 'nonce', 12); abytes(sealed, 'ciphertext'); abytes(aad, 'aad');
+  if (sealed.length < 16) throw new CryptoError('DECRYPT_FAILED', 'ciphertext shorter than its tag');
+  const out = backend.chachaOpen(key, nonce, sealed, aad);
+  if (!out) throw new CryptoError('DECRYPT_FAILED', 'authentication tag did not verify');
+  return out;
+}
+
+// XChaCha20: HChaCha20(key, nonce[0..16]) gives a subkey; the ChaCha20 nonce is 4 zero bytes || nonce[16..24].
+function xchachaSubkey(key: Uint8Array, nonce: Uint8Array): { subkey: AeadKey; nonce12: Uint8Array } {
+  const k32 = new Uint32Array(8);
+  const n32 = new Uint32Array(4);
+  const dv = new DataView(key.buffer, key.byteOffset, 32);
+  for (let i = 0; i < 8; i++) k32[i] = dv.getUint32(4 * i, true);
+  const nv = new DataView(nonce.buffer, nonce.byteOffset, 16);
+  for (let i = 0; i < 4; i++) n32[i] = nv.getUint32(4 * i, true);
+  const o32 = new Uint32Array(8);
+  hchacha(new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]), k32, n32, o32);
+  const subkey = new Uint8Array(32);
+  const sv = new DataView(subkey.buffer);
+  for (let i = 0; i < 8; i++) sv.setUint32(4 * i, o32[i]!, true);
+  wipe(new Uint8Array(k32.buffer), new Uint8Array(o32.buffer));
+  const nonce12 = new Uint8Array(12);
+  nonce12.set(nonce.subarray(16, 24), 4);
+  return { subkey: subkey as AeadKey, nonce12 };
+}
+export function xchacha20poly1305Seal(key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  aeadKey(key); abytes(nonce, 'nonce', 24); abytes(plaintext, 'plaintext'); abytes(aad, 'aad');
+  const { subkey, nonce12 } = xchachaSubkey(key, nonce);
+  try { return backend.chachaSeal(subkey, nonce12, plaintext, aad); } finally { wipe(subkey); }
+}
+export function xchacha20poly1305Open(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  aeadKey(key); abytes(nonce, 'nonce', 24); abytes(sealed, 'ciphertext'); abytes(aad, 'aad');
+  if (sealed.length < 16) throw new CryptoError('DECRYPT_FAILED', 'ciphertext shorter than its tag');
+  const { subkey, nonce12 } = xchachaSubkey(key, nonce);
+  try {
+    const out = backend.chachaOpen(subkey, nonce12, sealed, aad);
+    if (!out) throw new CryptoError('DECRYPT_FAILED', 'authentication tag did not verify');
+    return out;
+  } finally { wipe(subkey); }
+}
+
+/** SHA-256 that never leaves the portable code path (used where a backend must not matter). */
+export const portableSha256 = (data: Uint8Array): Uint8Array => nobleSha256(abytes(data, 'data'));
