@@ -6,3 +6,10 @@ export {
   abytes, concat, equalBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, utf8, wipe,
 } from './bytes.js';
 export * from './primitives.js';
+export * from './labels.js';
+export * from './ids.js';
+export * from './padding.js';
+export * from './pow.js';
+export * from './sas.js';
+export * from './delivery.js';
+export * from './proofs.js';
