@@ -1,0 +1,103 @@
+// Recomputes the spec's own vectors (spec/vectors/constructions.json) from fixed inputs.
+// SEALPOST_WRITE_VECTORS=1 writes the file instead of checking it (only when the spec changes).
+import {
+  accessVerifierOf, deliveryKey, ed25519KeyPair, ed25519Sign, fromHex, openDelivery, pad, readIdOf,
+  readAuthMessage, relayFingerprintOf, safetyCode, sealDelivery, sendIdOf, solvePow, toHex, x25519KeyPair,
+  powDigest, leadingZeroBits, sha256, utf8, type DeliveryKey,
+} from '../../src/crypto/index.js';
+import { encodeFrame, type Frame } from '../../src/wire/index.js';
+
+const seed = (label: string): Uint8Array => sha256(utf8(`sealpost test vector seed: ${label}`));
+
+export interface ConstructionVectors { [section: string]: Record<string, unknown> }
+
+export function sampleFrames(): Frame[] {
+  const b = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+  return [
+    { type: 'HELLO', corr: 1, minVersion: 1, maxVersion: 1, clientNonce: b(32, 0x11) },
+    { type: 'CREATE', corr: 2, readKey: b(32, 1), sendId: b(32, 2), deliveryKey: b(32, 3), accessVerifier: b(32, 4), flags: 0, ttlSeconds: 86400, token: new Uint8Array(0), signature: b(64, 5) },
+    { type: 'AUTH', corr: 3, readId: b(32, 6), signature: b(64, 7) },
+    { type: 'SUB', corr: 4, readId: b(32, 6) },
+    { type: 'FETCH', corr: 5, readId: b(32, 6) },
+    { type: 'ACK', corr: 6, readId: b(32, 6), msgId: 2 ** 40 + 7 },
+    { type: 'UNSUB', corr: 7, readId: b(32, 6) },
+    { type: 'DEL', corr: 8, readId: b(32, 6) },
+    { type: 'ROTATE', corr: 9, readId: b(32, 6), newReadKey: b(32, 8), newDeliveryKey: b(32, 9), newAccessVerifier: b(32, 10), signature: b(64, 11) },
+    { type: 'SEND', corr: 0xffffffff, sendId: b(32, 2), proof: b(32, 12), envelope: b(256, 13) },
+    { type: 'PING', corr: 10 },
+    { type: 'SERVER_HELLO', corr: 1, version: 1, serverNonce: b(32, 14), relaySignKey: b(32, 15), relayDeliveryKey: b(32, 16), powDifficulty: 18, maxFrameBytes: 66560, signature: b(64, 17) },
+    { type: 'OK', corr: 3 },
+    { type: 'ERR', corr: 3, code: 5 },
+    { type: 'CREATED', corr: 2, readId: b(32, 6), sendId: b(32, 2) },
+    { type: 'MSG', corr: 0, readId: b(32, 6), msgId: 1, delivered: b(300, 18) },
+    { type: 'EMPTY', corr: 5 },
+    { type: 'PONG', corr: 10 },
+    { type: 'END', corr: 0, readId: b(32, 6) },
+    { type: 'ROTATED', corr: 9, newReadId: b(32, 19) },
+  ];
+}
+
+export function computeVectors(): ConstructionVectors {
+  const read = ed25519KeyPair(seed('read key'));
+  const mailbox = x25519KeyPair(seed('mailbox key'));
+  const accessKey = seed('access key');
+  const relaySign = ed25519KeyPair(seed('relay sign key'));
+  const relayDelivery = x25519KeyPair(seed('relay delivery key'));
+  const ownerDelivery = x25519KeyPair(seed('owner delivery key'));
+  const serverNonce = seed('server nonce');
+  const clientNonce = seed('client nonce');
+  const readId = readIdOf(read.publicKey);
+  const sendId = sendIdOf(mailbox.publicKey);
+
+  const dkRelay = deliveryKey(relayDelivery.secretKey, ownerDelivery.publicKey, relayDelivery.publicKey, ownerDelivery.publicKey);
+  const dkOwner = deliveryKey(ownerDelivery.secretKey, relayDelivery.publicKey, relayDelivery.publicKey, ownerDelivery.publicKey);
+  const envelope = new Uint8Array(256).map((_, i) => i);
+  const delivered = sealDelivery(dkRelay, 42, 29_000_000, envelope, seed('delivery nonce').subarray(0, 24));
+  if (toHex(openDelivery(dkOwner as DeliveryKey, 42, delivered).envelope) !== toHex(envelope)) throw new Error('delivery layer does not round-trip');
+
+  const powNonce = solvePow(serverNonce, sendId, envelope, 8, new Uint8Array(32));
+  const idA = new Uint8Array(64).fill(0xaa), idB = new Uint8Array(64).fill(0x55);
+
+  return {
+    ids: {
+      readKey: toHex(read.publicKey), readId: toHex(readId),
+      mailboxKey: toHex(mailbox.publicKey), sendId: toHex(sendId),
+      accessKey: toHex(accessKey), accessVerifier: toHex(accessVerifierOf(accessKey)),
+      relaySignKey: toHex(relaySign.publicKey), relayFingerprint: toHex(relayFingerprintOf(relaySign.publicKey)),
+    },
+    readAuth: {
+      readSeed: toHex(read.seed), serverNonce: toHex(serverNonce), clientNonce: toHex(clientNonce), readId: toHex(readId),
+      signature: toHex(ed25519Sign(read.seed, readAuthMessage(serverNonce, clientNonce, readId))),
+    },
+    delivery: {
+      relayDeliverySecret: toHex(relayDelivery.secretKey), relayDeliveryKey: toHex(relayDelivery.publicKey),
+      ownerDeliverySecret: toHex(ownerDelivery.secretKey), ownerDeliveryKey: toHex(ownerDelivery.publicKey),
+      dk: toHex(dkRelay), msgId: 42, receivedAtMinutes: 29_000_000, nonce: toHex(delivered.subarray(0, 24)),
+      envelope: toHex(envelope), delivered: toHex(delivered),
+    },
+    padding: {
+      content: toHex(utf8('hello')), bucket: 256, padded: toHex(pad(utf8('hello'))),
+    },
+    pow: {
+      serverNonce: toHex(serverNonce), sendId: toHex(sendId), envelope: toHex(envelope), difficulty: 8,
+      nonce: toHex(powNonce), digest: toHex(powDigest(serverNonce, sendId, envelope, powNonce)),
+      zeroBits: leadingZeroBits(powDigest(serverNonce, sendId, envelope, powNonce)),
+    },
+    sas: {
+      identityA: toHex(idA), identityB: toHex(idB), transcriptHash: toHex(seed('transcript')),
+      code: safetyCode(idA, idB, seed('transcript')),
+    },
+    frames: Object.fromEntries(sampleFrames().map((f) => [f.type, toHex(encodeFrame(f))])),
+  };
+}
+
+/** Lists the paths at which two vector objects differ (empty when equal). */
+export function diffVectors(expected: unknown, actual: unknown, path = ''): string[] {
+  if (typeof expected !== 'object' || expected === null || typeof actual !== 'object' || actual === null) {
+    return expected === actual ? [] : [path || '(root)'];
+  }
+  const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
+  return [...keys].flatMap((k) => diffVectors((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], `${path}.${k}`));
+}
+
+export { fromHex };
