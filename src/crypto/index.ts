@@ -13,3 +13,4 @@ export * from './pow.js';
 export * from './sas.js';
 export * from './delivery.js';
 export * from './proofs.js';
+export * from './hpke.js';

@@ -1,0 +1,486 @@
+// HPKE (RFC 9180) for exactly one suite, the one of spec/crypto.md §1.1:
+//   KEM  DHKEM(X25519, HKDF-SHA256)  kem_id  0x0020  (RFC 9180 §4.1, §7.1)
+//   KDF  HKDF-SHA256                 kdf_id  0x0001  (RFC 9180 §7.2)
+//   AEAD ChaCha20-Poly1305           aead_id 0x0003  (RFC 9180 §7.3)
+// in all four modes: base, psk, auth, auth_psk (RFC 9180 §5).
+//
+// Built only on the crypto core's facade (primitives.ts, bytes.ts), so it runs unchanged on
+// either backend. Peer public keys go through x25519PublicKey(): 32 bytes, canonical
+// (NON_CANONICAL) and not of small order (LOW_ORDER_POINT); an all-zero DH result is
+// ZERO_SHARED_SECRET (RFC 9180 §7.1.4). A message that does not authenticate is
+// DECRYPT_FAILED. Names starting with `_` are internals exported for the tests; they are
+// not part of the supported surface.
+import { abytes, aint, concat, equalBytes, u16be, utf8, wipe } from './bytes.js';
+import { CryptoError } from './errors.js';
+import {
+  chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519,
+  x25519KeyPair, x25519PublicFromSecret, x25519PublicKey, x25519SecretKey,
+} from './primitives.js';
+import type { AeadKey, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey } from './types.js';
+
+// ---- suite constants (RFC 9180 §7.1, §7.2, §7.3) ----------------------------------------
+
+export const HPKE_KEM_ID = 0x0020;
+export const HPKE_KDF_ID = 0x0001;
+export const HPKE_AEAD_ID = 0x0003;
+/** Nenc = Npk = Nsk = Nsecret = 32 for DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1). */
+export const HPKE_ENC_LENGTH = 32;
+/** Nt: the AEAD tag each sealed message adds (RFC 9180 §7.3). */
+export const HPKE_TAG_LENGTH = 16;
+/** The largest L that Export accepts: 255 * Nh (RFC 9180 §5.3, §7.2). */
+export const HPKE_MAX_EXPORT_LENGTH = 255 * 32;
+
+const N_SECRET = 32; // Nsecret (§7.1)
+const N_SK = 32; // Nsk (§7.1)
+const N_K = 32; // Nk (§7.3)
+const N_N = 12; // Nn (§7.3)
+const N_H = 32; // Nh (§7.2)
+
+/** The four modes of RFC 9180 §5, Table 1. */
+export type HpkeMode = 'base' | 'psk' | 'auth' | 'auth_psk';
+export const HPKE_MODE_ID: { readonly [M in HpkeMode]: number } = { base: 0x00, psk: 0x01, auth: 0x02, auth_psk: 0x03 };
+
+// ---- labeled KDF (RFC 9180 §4) ----------------------------------------------------------
+
+const HPKE_V1 = utf8('HPKE-v1');
+// §4.1: suite_id = concat("KEM", I2OSP(kem_id, 2)) inside the KEM.
+const SUITE_ID_KEM = concat(utf8('KEM'), u16be(HPKE_KEM_ID));
+// §5.1: suite_id = concat("HPKE", I2OSP(kem_id, 2), I2OSP(kdf_id, 2), I2OSP(aead_id, 2)) elsewhere.
+const SUITE_ID_HPKE = concat(utf8('HPKE'), u16be(HPKE_KEM_ID), u16be(HPKE_KDF_ID), u16be(HPKE_AEAD_ID));
+const EMPTY = new Uint8Array(0);
+
+/** Which suite_id a labeled derivation is bound to (RFC 9180 §4). */
+export type _HpkeLabelScope = 'kem' | 'hpke';
+const suiteId = (scope: _HpkeLabelScope): Uint8Array => (scope === 'kem' ? SUITE_ID_KEM : SUITE_ID_HPKE);
+
+/** RFC 9180 §4: LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id || label || ikm). */
+export function _hpkeLabeledExtract(scope: _HpkeLabelScope, salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array {
+  const labeledIkm = concat(HPKE_V1, suiteId(scope), utf8(label), ikm);
+  try { return hkdfExtract(salt, labeledIkm); } finally { wipe(labeledIkm); }
+}
+
+/** RFC 9180 §4: LabeledExpand(prk, label, info, L) = Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, L). */
+export function _hpkeLabeledExpand(scope: _HpkeLabelScope, prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
+  aint(length, 'length', 0, 0xffff); // I2OSP(L, 2); hkdfExpand further bounds L by 255 * Nh
+  const labeledInfo = concat(u16be(length), HPKE_V1, suiteId(scope), utf8(label), info);
+  return hkdfExpand(prk, labeledInfo, length);
+}
+
+// ---- DHKEM(X25519, HKDF-SHA256) (RFC 9180 §4.1, §7.1) ------------------------------------
+
+/** RFC 9180 §7.1.1: SerializePublicKey is the identity on the 32-byte RFC 7748 encoding. */
+export function hpkeSerializePublicKey(pk: X25519PublicKey): Uint8Array {
+  return abytes(pk, 'publicKey', 32).slice();
+}
+
+/**
+ * RFC 9180 §7.1.1, with the crypto core's peer-key checks (spec/crypto.md §1.3): INVALID_LENGTH,
+ * NON_CANONICAL or LOW_ORDER_POINT instead of the RFC's generic DeserializeError.
+ */
+export function hpkeDeserializePublicKey(bytes: Uint8Array, name = 'publicKey'): X25519PublicKey {
+  return x25519PublicKey(abytes(bytes, name, HPKE_ENC_LENGTH).slice(), name);
+}
+
+/**
+ * RFC 9180 §7.1.3 DeriveKeyPair for X25519: dkp_prk = LabeledExtract("", "dkp_prk", ikm),
+ * sk = LabeledExpand(dkp_prk, "sk", "", Nsk). `ikm` must hold at least Nsk = 32 bytes
+ * (§7.1.3: "at least Nsk bytes of entropy"); shorter input is INVALID_LENGTH.
+ */
+export function hpkeDeriveKeyPair(ikm: Uint8Array): X25519KeyPair {
+  abytes(ikm, 'ikm');
+  if (ikm.length < N_SK) throw new CryptoError('INVALID_LENGTH', `ikm must be at least ${N_SK} bytes, got ${ikm.length}`);
+  const dkpPrk = _hpkeLabeledExtract('kem', EMPTY, 'dkp_prk', ikm);
+  try {
+    return x25519KeyPair(_hpkeLabeledExpand('kem', dkpPrk, 'sk', EMPTY, N_SK));
+  } finally { wipe(dkpPrk); }
+}
+
+/** RFC 9180 §4.1 ExtractAndExpand(dh, kem_context). */
+function extractAndExpand(dh: Uint8Array, kemContext: Uint8Array): SharedSecret {
+  const eaePrk = _hpkeLabeledExtract('kem', EMPTY, 'eae_prk', dh);
+  try { return _hpkeLabeledExpand('kem', eaePrk, 'shared_secret', kemContext, N_SECRET) as SharedSecret; } finally { wipe(eaePrk); }
+}
+
+/** A checked key pair: secret 32 bytes, public key valid. Does not recompute pk(sk). */
+function checkKeyPair(kp: unknown, name: string): X25519KeyPair {
+  if (typeof kp !== 'object' || kp === null) throw new CryptoError('INVALID_TYPE', `${name} must be an X25519 key pair`);
+  const { secretKey, publicKey } = kp as Partial<X25519KeyPair>;
+  x25519SecretKey(secretKey, `${name}.secretKey`);
+  x25519PublicKey(publicKey, `${name}.publicKey`);
+  return kp as X25519KeyPair;
+}
+
+/**
+ * The ephemeral key pair of Encap/AuthEncap: GenerateKeyPair() (§4.1, a fresh random secret,
+ * which §7.1.3 allows as DeriveKeyPair(random(Nsk))), or an injected pair for deterministic
+ * tests. An injected pair is checked to be consistent, since its public key becomes `enc`.
+ */
+function ephemeralKeyPair(injected: X25519KeyPair | undefined): { kp: X25519KeyPair; owned: boolean } {
+  if (injected === undefined) return { kp: x25519KeyPair(randomBytes(N_SK)), owned: true };
+  const kp = checkKeyPair(injected, 'ephemeral');
+  if (!equalBytes(x25519PublicFromSecret(kp.secretKey), kp.publicKey)) throw new CryptoError('INVALID_ARGUMENT', 'ephemeral.publicKey does not belong to ephemeral.secretKey');
+  return { kp, owned: false };
+}
+
+export interface _HpkeEncapsulation { readonly sharedSecret: SharedSecret; readonly enc: Uint8Array }
+
+/** RFC 9180 §4.1 Encap(pkR). */
+export function _hpkeEncap(pkR: X25519PublicKey, ephemeral?: X25519KeyPair): _HpkeEncapsulation {
+  const pkRm = hpkeDeserializePublicKey(pkR, 'pkR');
+  const { kp, owned } = ephemeralKeyPair(ephemeral);
+  let dh: Uint8Array | undefined;
+  try {
+    dh = x25519(kp.secretKey, pkRm);
+    const enc = hpkeSerializePublicKey(kp.publicKey);
+    return { sharedSecret: extractAndExpand(dh, concat(enc, pkRm)), enc };
+  } finally {
+    wipe(dh);
+    if (owned) wipe(kp.secretKey);
+  }
+}
+
+/** RFC 9180 §4.1 Decap(enc, skR); `recipient` is (skR, pk(skR)). */
+export function _hpkeDecap(enc: Uint8Array, recipient: X25519KeyPair): SharedSecret {
+  const pkE = hpkeDeserializePublicKey(enc, 'enc');
+  const r = checkKeyPair(recipient, 'recipient');
+  const dh = x25519(r.secretKey, pkE);
+  try { return extractAndExpand(dh, concat(pkE, r.publicKey)); } finally { wipe(dh); }
+}
+
+/** RFC 9180 §4.1 AuthEncap(pkR, skS); `sender` is (skS, pk(skS)). */
+export function _hpkeAuthEncap(pkR: X25519PublicKey, sender: X25519KeyPair, ephemeral?: X25519KeyPair): _HpkeEncapsulation {
+  const pkRm = hpkeDeserializePublicKey(pkR, 'pkR');
+  const s = checkKeyPair(sender, 'sender');
+  const { kp, owned } = ephemeralKeyPair(ephemeral);
+  let dh1: Uint8Array | undefined, dh2: Uint8Array | undefined, dh: Uint8Array | undefined;
+  try {
+    dh1 = x25519(kp.secretKey, pkRm);
+    dh2 = x25519(s.secretKey, pkRm);
+    dh = concat(dh1, dh2);
+    const enc = hpkeSerializePublicKey(kp.publicKey);
+    return { sharedSecret: extractAndExpand(dh, concat(enc, pkRm, s.publicKey)), enc };
+  } finally {
+    wipe(dh1, dh2, dh);
+    if (owned) wipe(kp.secretKey);
+  }
+}
+
+/** RFC 9180 §4.1 AuthDecap(enc, skR, pkS). */
+export function _hpkeAuthDecap(enc: Uint8Array, recipient: X25519KeyPair, pkS: X25519PublicKey): SharedSecret {
+  const pkE = hpkeDeserializePublicKey(enc, 'enc');
+  const pkSm = hpkeDeserializePublicKey(pkS, 'senderPublicKey');
+  const r = checkKeyPair(recipient, 'recipient');
+  let dh1: Uint8Array | undefined, dh2: Uint8Array | undefined, dh: Uint8Array | undefined;
+  try {
+    dh1 = x25519(r.secretKey, pkE);
+    dh2 = x25519(r.secretKey, pkSm);
+    dh = concat(dh1, dh2);
+    return extractAndExpand(dh, concat(pkE, r.publicKey, pkSm));
+  } finally { wipe(dh1, dh2, dh); }
+}
+
+// ---- key schedule (RFC 9180 §5.1) --------------------------------------------------------
+
+/** The smallest PSK accepted: §9.5 asks for at least 32 bytes of entropy. */
+export const HPKE_MIN_PSK_LENGTH = 32;
+
+/**
+ * RFC 9180 §5.1 VerifyPSKInputs, plus the §9.5 length floor: psk and psk_id are both given
+ * (non-empty) or both absent; the psk modes need them, base and auth refuse them; a psk is at
+ * least 32 bytes. Every violation is INVALID_ARGUMENT.
+ */
+function verifyPskInputs(modeId: number, psk: Uint8Array, pskId: Uint8Array): void {
+  const gotPsk = psk.length > 0;
+  const gotPskId = pskId.length > 0;
+  if (gotPsk !== gotPskId) throw new CryptoError('INVALID_ARGUMENT', 'inconsistent PSK inputs: psk and pskId must both be given or both be absent');
+  const pskMode = modeId === HPKE_MODE_ID.psk || modeId === HPKE_MODE_ID.auth_psk;
+  if (gotPsk && !pskMode) throw new CryptoError('INVALID_ARGUMENT', 'PSK input provided when not needed (mode base or auth)');
+  if (!gotPsk && pskMode) throw new CryptoError('INVALID_ARGUMENT', 'missing required PSK input (mode psk or auth_psk)');
+  if (gotPsk && psk.length < HPKE_MIN_PSK_LENGTH) throw new CryptoError('INVALID_ARGUMENT', `psk must be at least ${HPKE_MIN_PSK_LENGTH} bytes, got ${psk.length}`);
+}
+
+export interface _HpkeKeyScheduleOutput {
+  readonly keyScheduleContext: Uint8Array;
+  readonly secret: Uint8Array;
+  readonly key: AeadKey;
+  readonly baseNonce: Uint8Array;
+  readonly exporterSecret: Uint8Array;
+}
+
+/**
+ * RFC 9180 §5.1 KeySchedule, returning its intermediate values (tests compare them with the
+ * RFC vectors). `psk` and `pskId` default to the empty default_psk / default_psk_id.
+ */
+export function _hpkeKeySchedule(modeId: number, sharedSecret: Uint8Array, info: Uint8Array, psk: Uint8Array = EMPTY, pskId: Uint8Array = EMPTY): _HpkeKeyScheduleOutput {
+  if (!Object.values(HPKE_MODE_ID).includes(modeId)) throw new CryptoError('INVALID_ARGUMENT', `unknown HPKE mode ${String(modeId)}`);
+  abytes(sharedSecret, 'sharedSecret', N_SECRET);
+  abytes(info, 'info');
+  abytes(psk, 'psk');
+  abytes(pskId, 'pskId');
+  verifyPskInputs(modeId, psk, pskId);
+  const pskIdHash = _hpkeLabeledExtract('hpke', EMPTY, 'psk_id_hash', pskId);
+  const infoHash = _hpkeLabeledExtract('hpke', EMPTY, 'info_hash', info);
+  const keyScheduleContext = concat(new Uint8Array([modeId]), pskIdHash, infoHash);
+  // secret = LabeledExtract(shared_secret, "secret", psk): the shared secret is the salt.
+  const secret = _hpkeLabeledExtract('hpke', sharedSecret, 'secret', psk);
+  return {
+    keyScheduleContext,
+    secret,
+    key: _hpkeLabeledExpand('hpke', secret, 'key', keyScheduleContext, N_K) as AeadKey,
+    baseNonce: _hpkeLabeledExpand('hpke', secret, 'base_nonce', keyScheduleContext, N_N),
+    exporterSecret: _hpkeLabeledExpand('hpke', secret, 'exp', keyScheduleContext, N_H),
+  };
+}
+
+// ---- encryption contexts (RFC 9180 §5.2, §5.3) ------------------------------------------
+
+// §5.2: the context refuses a sequence number once IncrementSeq would pass (1 << 8*Nn) - 1.
+// Checking before the AEAD call gives the caller the same outcome as the RFC's check after
+// it (no ciphertext, MessageLimitReachedError) without doing the work.
+const SEQ_LIMIT = (1n << BigInt(8 * N_N)) - 1n;
+
+/** RFC 9180 §5.2 ComputeNonce: base_nonce XOR I2OSP(seq, Nn). */
+export function _hpkeComputeNonce(baseNonce: Uint8Array, seq: bigint): Uint8Array {
+  abytes(baseNonce, 'baseNonce', N_N);
+  if (typeof seq !== 'bigint' || seq < 0n || seq > SEQ_LIMIT) throw new CryptoError('INVALID_ARGUMENT', 'seq out of range');
+  const nonce = baseNonce.slice();
+  let s = seq;
+  for (let i = N_N - 1; i >= 0 && s > 0n; i--, s >>= 8n) nonce[i]! ^= Number(s & 0xffn);
+  return nonce;
+}
+
+interface ContextState {
+  readonly key: AeadKey;
+  readonly baseNonce: Uint8Array;
+  readonly exporterSecret: Uint8Array;
+  seq: bigint;
+  destroyed: boolean;
+}
+
+function live(s: ContextState): ContextState {
+  if (s.destroyed) throw new CryptoError('INVALID_ARGUMENT', 'HPKE context was destroyed');
+  return s;
+}
+function nextNonce(s: ContextState): Uint8Array {
+  if (live(s).seq >= SEQ_LIMIT) throw new CryptoError('MESSAGE_LIMIT', 'HPKE context has used all its sequence numbers');
+  return _hpkeComputeNonce(s.baseNonce, s.seq);
+}
+/** RFC 9180 §5.3 Export: LabeledExpand(exporter_secret, "sec", exporter_context, L), L <= 255 * Nh. */
+function exportSecret(s: ContextState, exporterContext: Uint8Array, length: number): Uint8Array {
+  abytes(exporterContext, 'exporterContext');
+  aint(length, 'length', 0, HPKE_MAX_EXPORT_LENGTH);
+  return _hpkeLabeledExpand('hpke', live(s).exporterSecret, 'sec', exporterContext, length);
+}
+function destroyState(s: ContextState): void {
+  s.destroyed = true;
+  wipe(s.key, s.baseNonce, s.exporterSecret);
+}
+function skipTo(s: ContextState, seq: bigint): void {
+  if (typeof seq !== 'bigint' || seq < live(s).seq || seq > SEQ_LIMIT) {
+    throw new CryptoError('INVALID_ARGUMENT', 'a context only moves forward, up to 2^96 - 1');
+  }
+  s.seq = seq;
+}
+
+// Contexts are made only by the setup functions (private constructors, opened through the
+// static blocks below); STATES lets the forward-only test hook reach a context's state.
+let newSenderContext: (s: ContextState) => HpkeSenderContext;
+let newRecipientContext: (s: ContextState) => HpkeRecipientContext;
+const STATES = new WeakMap<object, ContextState>();
+
+/** The sender's context, ContextS of RFC 9180 §5.2: Seal and Export. Made by hpkeSetupSender. */
+export class HpkeSenderContext {
+  readonly #s: ContextState;
+  private constructor(s: ContextState) { this.#s = s; STATES.set(this, s); }
+  static { newSenderContext = (s) => new HpkeSenderContext(s); }
+  /** The sequence number the next seal will use. */
+  get sequenceNumber(): bigint { return this.#s.seq; }
+  /** RFC 9180 §5.2 ContextS.Seal(aad, pt): ciphertext || 16-byte tag; then seq += 1. */
+  seal(plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+    abytes(plaintext, 'plaintext');
+    abytes(aad, 'aad');
+    const ct = chacha20poly1305Seal(this.#s.key, nextNonce(this.#s), plaintext, aad);
+    this.#s.seq += 1n;
+    return ct;
+  }
+  /** RFC 9180 §5.3 Export(exporter_context, L). */
+  export(exporterContext: Uint8Array, length: number): Uint8Array { return exportSecret(this.#s, exporterContext, length); }
+  /** Wipes the key, base nonce and exporter secret; every later call throws INVALID_ARGUMENT. */
+  destroy(): void { destroyState(this.#s); }
+}
+
+/** The recipient's context, ContextR of RFC 9180 §5.2: Open and Export. Made by hpkeSetupRecipient. */
+export class HpkeRecipientContext {
+  readonly #s: ContextState;
+  private constructor(s: ContextState) { this.#s = s; STATES.set(this, s); }
+  static { newRecipientContext = (s) => new HpkeRecipientContext(s); }
+  /** The sequence number the next open expects. */
+  get sequenceNumber(): bigint { return this.#s.seq; }
+  /**
+   * RFC 9180 §5.2 ContextR.Open(aad, ct): the plaintext, or DECRYPT_FAILED (the RFC's
+   * OpenError), in which case seq is unchanged; on success seq += 1.
+   */
+  open(ciphertext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+    abytes(ciphertext, 'ciphertext');
+    abytes(aad, 'aad');
+    const pt = chacha20poly1305Open(this.#s.key, nextNonce(this.#s), ciphertext, aad);
+    this.#s.seq += 1n;
+    return pt;
+  }
+  /** RFC 9180 §5.3 Export(exporter_context, L). */
+  export(exporterContext: Uint8Array, length: number): Uint8Array { return exportSecret(this.#s, exporterContext, length); }
+  /** Wipes the key, base nonce and exporter secret; every later call throws INVALID_ARGUMENT. */
+  destroy(): void { destroyState(this.#s); }
+}
+
+/**
+ * Test hook: moves a context forward to sequence number `seq` (never backward, so no nonce
+ * can repeat). Used to reach the message limit without 2^96 messages.
+ */
+export function _hpkeSkipTo(ctx: HpkeSenderContext | HpkeRecipientContext, seq: bigint): void {
+  const s = STATES.get(ctx);
+  if (!s) throw new CryptoError('INVALID_TYPE', 'not an HPKE context');
+  skipTo(s, seq);
+}
+
+// ---- modes and setup (RFC 9180 §5.1.1 – §5.1.4) ------------------------------------------
+
+/** A pre-shared key and its identifier (RFC 9180 §5.1.2); psk at least 32 bytes, pskId non-empty. */
+export interface HpkePsk { readonly psk: Uint8Array; readonly pskId: Uint8Array }
+
+/** What the sender brings for each mode. The union makes a missing or superfluous input a type error. */
+export type HpkeSenderMode =
+  | { readonly mode: 'base' }
+  | ({ readonly mode: 'psk' } & HpkePsk)
+  | { readonly mode: 'auth'; readonly sender: X25519KeyPair }
+  | ({ readonly mode: 'auth_psk'; readonly sender: X25519KeyPair } & HpkePsk);
+
+/** What the recipient brings for each mode. */
+export type HpkeRecipientMode =
+  | { readonly mode: 'base' }
+  | ({ readonly mode: 'psk' } & HpkePsk)
+  | { readonly mode: 'auth'; readonly senderPublicKey: X25519PublicKey }
+  | ({ readonly mode: 'auth_psk'; readonly senderPublicKey: X25519PublicKey } & HpkePsk);
+
+interface SenderCommon {
+  /** Application info, bound into the key schedule (RFC 9180 §5.1). Required: it separates uses. */
+  readonly info: Uint8Array;
+  /** Injected ephemeral key pair for deterministic tests; fresh randomness otherwise. Never reuse one. */
+  readonly ephemeral?: X25519KeyPair;
+}
+interface RecipientCommon { readonly info: Uint8Array }
+interface WithAad { readonly aad?: Uint8Array }
+
+export type HpkeSenderOptions = HpkeSenderMode & SenderCommon;
+export type HpkeRecipientOptions = HpkeRecipientMode & RecipientCommon;
+export type HpkeSealOptions = HpkeSenderOptions & WithAad;
+export type HpkeOpenOptions = HpkeRecipientOptions & WithAad;
+
+/** The single-shot result (RFC 9180 §6.1): the encapsulated key and the ciphertext. */
+export interface HpkeSealed { readonly enc: Uint8Array; readonly ct: Uint8Array }
+
+interface Resolved { readonly modeId: number; readonly psk: Uint8Array; readonly pskId: Uint8Array; readonly info: Uint8Array }
+
+/** Runtime check of an options object (callers from plain JS, or past a cast). */
+function resolve(options: unknown): Resolved & { readonly o: Record<string, unknown> } {
+  if (typeof options !== 'object' || options === null) throw new CryptoError('INVALID_TYPE', 'options must be an object');
+  const o = options as Record<string, unknown>;
+  const mode = o['mode'];
+  if (typeof mode !== 'string' || !Object.hasOwn(HPKE_MODE_ID, mode)) throw new CryptoError('INVALID_ARGUMENT', `unknown HPKE mode ${String(mode)}`);
+  const modeId = HPKE_MODE_ID[mode as HpkeMode];
+  const info = abytes(o['info'], 'info');
+  const psk = o['psk'] === undefined ? EMPTY : abytes(o['psk'], 'psk');
+  const pskId = o['pskId'] === undefined ? EMPTY : abytes(o['pskId'], 'pskId');
+  const isPskMode = mode === 'psk' || mode === 'auth_psk';
+  if (!isPskMode && (o['psk'] !== undefined || o['pskId'] !== undefined)) {
+    throw new CryptoError('INVALID_ARGUMENT', `PSK input provided when not needed (mode ${mode})`);
+  }
+  verifyPskInputs(modeId, psk, pskId);
+  const isAuthMode = mode === 'auth' || mode === 'auth_psk';
+  if (!isAuthMode && (o['sender'] !== undefined || o['senderPublicKey'] !== undefined)) {
+    // A sender key in an unauthenticated mode would silently authenticate nothing.
+    throw new CryptoError('INVALID_ARGUMENT', `sender key provided in mode ${mode}, which does not authenticate the sender`);
+  }
+  if (o['aad'] !== undefined) abytes(o['aad'], 'aad');
+  return { modeId, psk, pskId, info, o };
+}
+
+/**
+ * RFC 9180 §5.1.1 – §5.1.4 SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by
+ * `options.mode`. Returns `enc` for the recipient and the sender's context.
+ */
+export function hpkeSetupSender(pkR: X25519PublicKey, options: HpkeSenderOptions): { readonly enc: Uint8Array; readonly context: HpkeSenderContext } {
+  const { modeId, psk, pskId, info, o } = resolve(options);
+  const ephemeral = o['ephemeral'] as X25519KeyPair | undefined;
+  const isAuth = modeId === HPKE_MODE_ID.auth || modeId === HPKE_MODE_ID.auth_psk;
+  const { sharedSecret, enc } = isAuth
+    ? _hpkeAuthEncap(pkR, o['sender'] as X25519KeyPair, ephemeral)
+    : _hpkeEncap(pkR, ephemeral);
+  return { enc, context: newSenderContext(contextState(modeId, sharedSecret, info, psk, pskId)) };
+}
+
+/** RFC 9180 §5.1.1 – §5.1.4 SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR. */
+export function hpkeSetupRecipient(enc: Uint8Array, recipient: X25519KeyPair, options: HpkeRecipientOptions): HpkeRecipientContext {
+  const { modeId, psk, pskId, info, o } = resolve(options);
+  const isAuth = modeId === HPKE_MODE_ID.auth || modeId === HPKE_MODE_ID.auth_psk;
+  const sharedSecret = isAuth
+    ? _hpkeAuthDecap(enc, recipient, o['senderPublicKey'] as X25519PublicKey)
+    : _hpkeDecap(enc, recipient);
+  return newRecipientContext(contextState(modeId, sharedSecret, info, psk, pskId));
+}
+
+function contextState(modeId: number, sharedSecret: SharedSecret, info: Uint8Array, psk: Uint8Array, pskId: Uint8Array): ContextState {
+  try {
+    const ks = _hpkeKeySchedule(modeId, sharedSecret, info, psk, pskId);
+    wipe(ks.secret);
+    return { key: ks.key, baseNonce: ks.baseNonce, exporterSecret: ks.exporterSecret, seq: 0n, destroyed: false };
+  } finally { wipe(sharedSecret); }
+}
+
+// ---- single-shot APIs (RFC 9180 §6.1) ----------------------------------------------------
+
+/** RFC 9180 §6.1 Seal<MODE>(pkR, info, aad, pt, ...): setup, one seal, and the context is wiped. */
+export function hpkeSeal(pkR: X25519PublicKey, plaintext: Uint8Array, options: HpkeSealOptions): HpkeSealed {
+  abytes(plaintext, 'plaintext');
+  const aad = (options as WithAad | null)?.aad ?? EMPTY;
+  abytes(aad, 'aad');
+  const { enc, context } = hpkeSetupSender(pkR, options);
+  try { return { enc, ct: context.seal(plaintext, aad) }; } finally { context.destroy(); }
+}
+
+/** RFC 9180 §6.1 Open<MODE>(enc, skR, info, aad, ct, ...): the plaintext, or DECRYPT_FAILED. */
+export function hpkeOpen(enc: Uint8Array, recipient: X25519KeyPair, ciphertext: Uint8Array, options: HpkeOpenOptions): Uint8Array {
+  abytes(ciphertext, 'ciphertext');
+  const aad = (options as WithAad | null)?.aad ?? EMPTY;
+  abytes(aad, 'aad');
+  const context = hpkeSetupRecipient(enc, recipient, options);
+  try { return context.open(ciphertext, aad); } finally { context.destroy(); }
+}
+
+type SealExtras = SenderCommon & WithAad;
+type OpenExtras = RecipientCommon & WithAad;
+
+/** RFC 9180 §6.1 SealBase. */
+export const hpkeSealBase = (pkR: X25519PublicKey, plaintext: Uint8Array, o: SealExtras): HpkeSealed =>
+  hpkeSeal(pkR, plaintext, { ...o, mode: 'base' });
+/** RFC 9180 §6.1 OpenBase. */
+export const hpkeOpenBase = (enc: Uint8Array, recipient: X25519KeyPair, ciphertext: Uint8Array, o: OpenExtras): Uint8Array =>
+  hpkeOpen(enc, recipient, ciphertext, { ...o, mode: 'base' });
+/** RFC 9180 §6.1 SealPSK. */
+export const hpkeSealPsk = (pkR: X25519PublicKey, plaintext: Uint8Array, o: SealExtras & HpkePsk): HpkeSealed =>
+  hpkeSeal(pkR, plaintext, { ...o, mode: 'psk' });
+/** RFC 9180 §6.1 OpenPSK. */
+export const hpkeOpenPsk = (enc: Uint8Array, recipient: X25519KeyPair, ciphertext: Uint8Array, o: OpenExtras & HpkePsk): Uint8Array =>
+  hpkeOpen(enc, recipient, ciphertext, { ...o, mode: 'psk' });
+/** RFC 9180 §6.1 SealAuth. */
+export const hpkeSealAuth = (pkR: X25519PublicKey, plaintext: Uint8Array, o: SealExtras & { readonly sender: X25519KeyPair }): HpkeSealed =>
+  hpkeSeal(pkR, plaintext, { ...o, mode: 'auth' });
+/** RFC 9180 §6.1 OpenAuth. */
+export const hpkeOpenAuth = (enc: Uint8Array, recipient: X25519KeyPair, ciphertext: Uint8Array, o: OpenExtras & { readonly senderPublicKey: X25519PublicKey }): Uint8Array =>
+  hpkeOpen(enc, recipient, ciphertext, { ...o, mode: 'auth' });
+/** RFC 9180 §6.1 SealAuthPSK. */
+export const hpkeSealAuthPsk = (pkR: X25519PublicKey, plaintext: Uint8Array, o: SealExtras & HpkePsk & { readonly sender: X25519KeyPair }): HpkeSealed =>
+  hpkeSeal(pkR, plaintext, { ...o, mode: 'auth_psk' });
+/** RFC 9180 §6.1 OpenAuthPSK. */
+export const hpkeOpenAuthPsk = (enc: Uint8Array, recipient: X25519KeyPair, ciphertext: Uint8Array, o: OpenExtras & HpkePsk & { readonly senderPublicKey: X25519PublicKey }): Uint8Array =>
+  hpkeOpen(enc, recipient, ciphertext, { ...o, mode: 'auth_psk' });

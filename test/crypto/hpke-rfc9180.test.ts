@@ -1,0 +1,492 @@
+// HPKE (src/crypto/hpke.ts) against the RFC 9180 Appendix A vectors for
+// DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20-Poly1305, all four modes, on both
+// backends; then its failures, each by CryptoError code.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  CryptoError, HPKE_MAX_EXPORT_LENGTH, HpkeSenderContext, _hpkeAuthDecap, _hpkeAuthEncap, _hpkeComputeNonce, _hpkeDecap,
+  _hpkeEncap, _hpkeKeySchedule, _hpkeSkipTo, equalBytes, hpkeDeriveKeyPair, hpkeOpen, hpkeOpenAuth, hpkeOpenAuthPsk,
+  hpkeOpenBase, hpkeOpenPsk, hpkeSeal, hpkeSealAuth, hpkeSealAuthPsk, hpkeSealBase, hpkeSealPsk, hpkeSetupRecipient,
+  hpkeSetupSender, randomBytes, utf8, withBackend, x25519KeyPair,
+  type BackendName, type HpkeMode, type HpkeOpenOptions, type HpkeRecipientMode, type HpkeSealOptions, type HpkeSenderMode,
+  type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
+} from '../../src/crypto/index.js';
+import { hex, readJson, toHexString } from '../_support/files.js';
+
+// ---- the vector checker: a pure function of one vector entry (on the current backend) ----
+
+interface Encryption { sequence_number: number; pt: string; aad: string; nonce: string; ct: string }
+interface Export { exporter_context: string; L: string | number; exported_value: string }
+interface Vector {
+  mode: number; kem_id: number; kdf_id: number; aead_id: number; info: string;
+  ikmE: string; pkEm: string; skEm: string; ikmR: string; pkRm: string; skRm: string;
+  ikmS?: string; pkSm?: string; skSm?: string; psk?: string; psk_id?: string;
+  enc: string; shared_secret: string; key_schedule_context: string; secret: string; key: string;
+  base_nonce: string; exporter_secret: string; encryptions: Encryption[]; exports: Export[];
+}
+interface CheckResult { checked: number; failures: string[] }
+
+const MODES: readonly HpkeMode[] = ['base', 'psk', 'auth', 'auth_psk'];
+const EMPTY = new Uint8Array(0);
+const pair = (sk: string, pk: string): X25519KeyPair =>
+  ({ secretKey: hex(sk) as X25519SecretKey, publicKey: hex(pk) as X25519PublicKey });
+
+export function checkVector(v: Vector): CheckResult {
+  const failures: string[] = [];
+  let checked = 0;
+  const expect = (what: string, got: Uint8Array, want: string): boolean => {
+    checked++;
+    if (toHexString(got) === want.toLowerCase()) return true;
+    failures.push(`${what}: got ${toHexString(got)}, want ${want}`);
+    return false;
+  };
+  const step = (what: string, fn: () => void): boolean => {
+    try { fn(); return true; } catch (e) { checked++; failures.push(`${what}: threw ${String(e)}`); return false; }
+  };
+  if (v.kem_id !== 0x20 || v.kdf_id !== 1 || v.aead_id !== 3) return { checked: 1, failures: ['suite is not X25519/SHA256/ChaCha20Poly1305'] };
+  const mode = MODES[v.mode];
+  if (mode === undefined) return { checked: 1, failures: [`unknown mode ${v.mode}`] };
+  const isAuth = mode === 'auth' || mode === 'auth_psk';
+  const isPsk = mode === 'psk' || mode === 'auth_psk';
+  if (isAuth && (v.ikmS === undefined || v.skSm === undefined || v.pkSm === undefined)) return { checked: 1, failures: ['auth vector without sender key'] };
+  if (isPsk && (v.psk === undefined || v.psk_id === undefined)) return { checked: 1, failures: ['psk vector without psk'] };
+
+  // §7.1.3 DeriveKeyPair for the ephemeral, recipient and sender keys.
+  const derived: [string, string, string, string | undefined][] = [['E', v.ikmE, v.skEm, v.pkEm], ['R', v.ikmR, v.skRm, v.pkRm]];
+  if (isAuth) derived.push(['S', v.ikmS!, v.skSm!, v.pkSm]);
+  for (const [who, ikm, sk, pk] of derived) {
+    step(`DeriveKeyPair(ikm${who})`, () => {
+      const kp = hpkeDeriveKeyPair(hex(ikm));
+      expect(`sk${who}m`, kp.secretKey, sk);
+      expect(`pk${who}m`, kp.publicKey, pk!);
+    });
+  }
+
+  const ephemeral = pair(v.skEm, v.pkEm);
+  const recipient = pair(v.skRm, v.pkRm);
+  const sender = isAuth ? pair(v.skSm!, v.pkSm!) : undefined;
+  const pkR = hex(v.pkRm) as X25519PublicKey;
+  const info = hex(v.info);
+  const psk = isPsk ? { psk: hex(v.psk!), pskId: hex(v.psk_id!) } : {};
+  const sMode = { mode, ...psk, ...(sender ? { sender } : {}) } as HpkeSenderMode;
+  const rMode = { mode, ...psk, ...(sender ? { senderPublicKey: sender.publicKey } : {}) } as HpkeRecipientMode;
+
+  // §4.1 Encap/AuthEncap with the vector's ephemeral key, and Decap/AuthDecap.
+  step('Encap', () => {
+    const { sharedSecret, enc } = sender ? _hpkeAuthEncap(pkR, sender, ephemeral) : _hpkeEncap(pkR, ephemeral);
+    expect('enc (Encap)', enc, v.enc);
+    expect('shared_secret (Encap)', sharedSecret, v.shared_secret);
+  });
+  step('Decap', () => {
+    const ss = sender ? _hpkeAuthDecap(hex(v.enc), recipient, sender.publicKey) : _hpkeDecap(hex(v.enc), recipient);
+    expect('shared_secret (Decap)', ss, v.shared_secret);
+  });
+
+  // §5.1 KeySchedule from the vector's shared secret.
+  step('KeySchedule', () => {
+    const ks = _hpkeKeySchedule(v.mode, hex(v.shared_secret), info, 'psk' in psk ? psk.psk : EMPTY, 'pskId' in psk ? psk.pskId : EMPTY);
+    expect('key_schedule_context', ks.keyScheduleContext, v.key_schedule_context);
+    expect('secret', ks.secret, v.secret);
+    expect('key', ks.key, v.key);
+    expect('base_nonce', ks.baseNonce, v.base_nonce);
+    expect('exporter_secret', ks.exporterSecret, v.exporter_secret);
+  });
+
+  // §5.2 contexts: every listed encryption at its sequence number. The vectors skip numbers,
+  // so the two contexts are advanced through the gaps by sealing and opening filler messages.
+  step('Setup and contexts', () => {
+    const { enc, context: s } = hpkeSetupSender(pkR, { ...sMode, info, ephemeral });
+    expect('enc (Setup)', enc, v.enc);
+    const r = hpkeSetupRecipient(hex(v.enc), recipient, { ...rMode, info });
+    const bySeq = new Map(v.encryptions.map((e) => [e.sequence_number, e]));
+    const last = Math.max(...v.encryptions.map((e) => e.sequence_number));
+    for (let seq = 0; seq <= last; seq++) {
+      if (s.sequenceNumber !== BigInt(seq) || r.sequenceNumber !== BigInt(seq)) {
+        failures.push(`sequence number ${seq}: sender at ${s.sequenceNumber}, recipient at ${r.sequenceNumber}`);
+        return;
+      }
+      const e = bySeq.get(seq);
+      if (!e) { r.open(s.seal(EMPTY)); continue; }
+      expect(`encryptions[seq ${seq}].nonce`, _hpkeComputeNonce(hex(v.base_nonce), BigInt(seq)), e.nonce);
+      const ok = step(`seal seq ${seq}`, () => { expect(`encryptions[seq ${seq}].ct`, s.seal(hex(e.pt), hex(e.aad)), e.ct); });
+      if (!ok) return;
+      const opened = step(`open seq ${seq}`, () => { expect(`encryptions[seq ${seq}].pt`, r.open(hex(e.ct), hex(e.aad)), e.pt); });
+      if (!opened) return;
+    }
+    // §5.3 Export, on both sides.
+    for (const [i, x] of v.exports.entries()) {
+      const L = Number(x.L);
+      expect(`exports[${i}].exported_value (sender)`, s.export(hex(x.exporter_context), L), x.exported_value);
+      expect(`exports[${i}].exported_value (recipient)`, r.export(hex(x.exporter_context), L), x.exported_value);
+    }
+  });
+
+  // §6.1 single-shot APIs: the first encryption (sequence number 0).
+  const first = v.encryptions.find((e) => e.sequence_number === 0);
+  if (first) {
+    step('single-shot Seal', () => {
+      const out = hpkeSeal(pkR, hex(first.pt), { ...sMode, info, aad: hex(first.aad), ephemeral } as HpkeSealOptions);
+      expect('enc (single-shot)', out.enc, v.enc);
+      expect('encryptions[seq 0].ct (single-shot)', out.ct, first.ct);
+    });
+    step('single-shot Open', () => {
+      const pt = hpkeOpen(hex(v.enc), recipient, hex(first.ct), { ...rMode, info, aad: hex(first.aad) } as HpkeOpenOptions);
+      expect('encryptions[seq 0].pt (single-shot)', pt, first.pt);
+    });
+  } else {
+    failures.push('no encryption with sequence number 0');
+  }
+  return { checked, failures };
+}
+
+// ---- the vectors ----------------------------------------------------------------------------
+
+const VECTORS = readJson<Vector[]>('test', 'vectors', 'hpke', 'rfc9180_x25519_sha256_chacha20poly1305.json');
+const BACKENDS: BackendName[] = ['node', 'noble'];
+
+test('the vector file holds all four modes of the one suite', () => {
+  assert.equal(VECTORS.map((v) => v.mode).sort(), [0, 1, 2, 3]);
+  for (const v of VECTORS) {
+    assert.equal([v.kem_id, v.kdf_id, v.aead_id], [0x20, 1, 3]);
+    assert.ok(v.encryptions.length > 0 && v.exports.length > 0);
+  }
+});
+
+for (const backend of BACKENDS) {
+  for (const v of VECTORS) {
+    test(`RFC 9180 vector, mode ${MODES[v.mode]}, ${backend} backend: every value matches`, () => {
+      const { checked, failures } = withBackend(backend, () => checkVector(v));
+      assert.equal(failures, []);
+      // 2-3 key pairs, Encap+Decap, KeySchedule, setup enc, nonces, ct, pt, 2 per export, single-shot.
+      const expected = (v.mode >= 2 ? 6 : 4) + 3 + 5 + 1 + 3 * v.encryptions.length + 2 * v.exports.length + 3;
+      assert.is(checked, expected);
+    });
+  }
+}
+
+test('the checker reports a corrupted copy of each vector field', () => {
+  const flip = (h: string, at = 0): string => {
+    const b = hex(h);
+    const i = Math.min(at, b.length - 1);
+    if (b.length === 0) return '00';
+    b[i] = b[i]! ^ 0x01;
+    return toHexString(b);
+  };
+  type Corruption = [string, (v: Vector) => void, string];
+  const corruptions: Corruption[] = [
+    ['skEm', (v) => { v.skEm = flip(v.skEm); }, 'skEm'],
+    ['pkRm', (v) => { v.pkRm = flip(v.pkRm); }, 'pkRm'],
+    ['skSm', (v) => { v.skSm = flip(v.skSm!); }, 'skSm'],
+    ['enc', (v) => { v.enc = flip(v.enc); }, 'enc'],
+    ['shared_secret', (v) => { v.shared_secret = flip(v.shared_secret, 31); }, 'shared_secret'],
+    ['key_schedule_context', (v) => { v.key_schedule_context = flip(v.key_schedule_context, 5); }, 'key_schedule_context'],
+    ['secret', (v) => { v.secret = flip(v.secret); }, 'secret'],
+    ['key', (v) => { v.key = flip(v.key); }, 'key'],
+    ['base_nonce', (v) => { v.base_nonce = flip(v.base_nonce, 11); }, 'base_nonce'],
+    ['exporter_secret', (v) => { v.exporter_secret = flip(v.exporter_secret); }, 'exporter_secret'],
+    ['info', (v) => { v.info = flip(v.info); }, 'key_schedule_context'],
+    ['psk', (v) => { v.psk = flip(v.psk!); }, 'secret'],
+    ['psk_id', (v) => { v.psk_id = flip(v.psk_id!); }, 'key_schedule_context'],
+    ['encryptions[seq 255].ct', (v) => { const e = v.encryptions.find((x) => x.sequence_number === 255)!; e.ct = flip(e.ct, 3); }, 'encryptions[seq 255].ct'],
+    ['encryptions[seq 4].nonce', (v) => { const e = v.encryptions.find((x) => x.sequence_number === 4)!; e.nonce = flip(e.nonce); }, 'encryptions[seq 4].nonce'],
+    ['encryptions[seq 1].aad', (v) => { const e = v.encryptions.find((x) => x.sequence_number === 1)!; e.aad = flip(e.aad); }, 'encryptions[seq 1].ct'],
+    ['encryptions[seq 256].sequence_number', (v) => { v.encryptions.find((x) => x.sequence_number === 256)!.sequence_number = 257; }, 'encryptions[seq 257].nonce'],
+    ['exports[2].exported_value', (v) => { const x = v.exports[2]!; x.exported_value = flip(x.exported_value, 31); }, 'exports[2].exported_value'],
+    ['exports[1].L', (v) => { v.exports[1]!.L = 31; }, 'exports[1].exported_value'],
+  ];
+  const authPsk = VECTORS.find((v) => v.mode === 3)!;
+  assert.equal(checkVector(authPsk).failures, []);
+  for (const [field, corrupt, reported] of corruptions) {
+    const copy = structuredClone(authPsk);
+    corrupt(copy);
+    const { failures } = checkVector(copy);
+    assert.ok(failures.length > 0, `corrupted ${field} went unnoticed`);
+    assert.ok(failures.some((f) => f.startsWith(reported)), `corrupted ${field}: no failure names ${reported}: ${failures.join('; ')}`);
+  }
+  assert.equal(checkVector(authPsk).failures, [], 'the checker must not modify its input');
+});
+
+// ---- failures -------------------------------------------------------------------------------
+
+const code = (fn: () => unknown): string | undefined => {
+  try { fn(); } catch (e) { return e instanceof CryptoError ? e.code : `not a CryptoError: ${String(e)}`; }
+  return undefined;
+};
+const le = (n: bigint): Uint8Array => {
+  const b = new Uint8Array(32);
+  for (let i = 0; i < 32; i++, n >>= 8n) b[i] = Number(n & 0xffn);
+  return b;
+};
+const P = (1n << 255n) - 19n;
+const LOW_ORDER = [0n, 1n, P - 1n,
+  0x00b8495f16056286fdb1329ceb8d09da6ac49ff1fae35616aeb8413b7c7aebe0n,
+  0x57119fd0dd4e22d8868e1c58c45c44045bef839c55b1d0b1248c50a3bc959c5fn].map(le);
+const flipped = (b: Uint8Array, i: number, bit = 0x01): Uint8Array => { const c = b.slice(); c[i] = c[i]! ^ bit; return c; };
+
+interface Fixture {
+  recipient: X25519KeyPair; sender: X25519KeyPair; psk: Uint8Array; pskId: Uint8Array; info: Uint8Array; aad: Uint8Array;
+  sMode: (m: HpkeMode) => HpkeSenderMode; rMode: (m: HpkeMode) => HpkeRecipientMode;
+}
+function fixture(): Fixture {
+  const sender = x25519KeyPair();
+  const psk = randomBytes(32), pskId = utf8('psk-1');
+  return {
+    recipient: x25519KeyPair(), sender, psk, pskId, info: utf8('sealpost/v1/test'), aad: utf8('aad'),
+    sMode: (m) => (m === 'base' ? { mode: m } : m === 'psk' ? { mode: m, psk, pskId } : m === 'auth' ? { mode: m, sender } : { mode: m, sender, psk, pskId }),
+    rMode: (m) => (m === 'base' ? { mode: m } : m === 'psk' ? { mode: m, psk, pskId }
+      : m === 'auth' ? { mode: m, senderPublicKey: sender.publicKey } : { mode: m, senderPublicKey: sender.publicKey, psk, pskId }),
+  };
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: tampered ct, aad, enc, info and a wrong recipient are DECRYPT_FAILED in every mode`, () => {
+    withBackend(backend, () => {
+      const f = fixture();
+      const pt = utf8('attack at dawn');
+      for (const m of MODES) {
+        const { enc, ct } = hpkeSeal(f.recipient.publicKey, pt, { ...f.sMode(m), info: f.info, aad: f.aad });
+        const open = (e: Uint8Array, c: Uint8Array, o: Partial<{ aad: Uint8Array; info: Uint8Array; recipient: X25519KeyPair }> = {}): Uint8Array =>
+          hpkeOpen(e, o.recipient ?? f.recipient, c, { ...f.rMode(m), info: o.info ?? f.info, aad: o.aad ?? f.aad });
+        assert.equal(open(enc, ct), pt, m);
+        for (const i of [0, pt.length - 1, pt.length, ct.length - 1]) assert.is(code(() => open(enc, flipped(ct, i))), 'DECRYPT_FAILED', `${m} ct[${i}]`);
+        assert.is(code(() => open(enc, ct.subarray(0, ct.length - 1))), 'DECRYPT_FAILED', `${m} truncated`);
+        assert.is(code(() => open(enc, ct.subarray(0, 15))), 'DECRYPT_FAILED', `${m} shorter than the tag`);
+        assert.is(code(() => open(enc, EMPTY)), 'DECRYPT_FAILED', `${m} empty`);
+        assert.is(code(() => open(enc, ct, { aad: utf8('aae') })), 'DECRYPT_FAILED', `${m} aad`);
+        assert.is(code(() => open(enc, ct, { aad: EMPTY })), 'DECRYPT_FAILED', `${m} no aad`);
+        assert.is(code(() => open(enc, ct, { info: utf8('sealpost/v1/other') })), 'DECRYPT_FAILED', `${m} info`);
+        assert.is(code(() => open(flipped(enc, 0, 0x02), ct)), 'DECRYPT_FAILED', `${m} enc`);
+        assert.is(code(() => open(flipped(enc, 17, 0x40), ct)), 'DECRYPT_FAILED', `${m} enc`);
+        assert.is(code(() => open(enc, ct, { recipient: x25519KeyPair() })), 'DECRYPT_FAILED', `${m} wrong recipient`);
+        // The right secret with a wrong public key changes kem_context (§4.1), so it fails too.
+        assert.is(code(() => open(enc, ct, { recipient: { ...f.recipient, publicKey: x25519KeyPair().publicKey } })), 'DECRYPT_FAILED', `${m} pkRm`);
+      }
+    });
+  });
+
+  test(`${backend}: auth modes bind the sender, psk modes bind psk and psk_id, and modes do not mix`, () => {
+    withBackend(backend, () => {
+      const f = fixture();
+      const pt = utf8('hello');
+      const other = x25519KeyPair();
+      for (const m of ['auth', 'auth_psk'] as const) {
+        const { enc, ct } = hpkeSeal(f.recipient.publicKey, pt, { ...f.sMode(m), info: f.info });
+        const rm = f.rMode(m);
+        assert.is(code(() => hpkeOpen(enc, f.recipient, ct, { ...rm, info: f.info, senderPublicKey: other.publicKey } as HpkeOpenOptions)), 'DECRYPT_FAILED', `${m} wrong pkS`);
+        // Someone claiming the sender's public key without its secret key.
+        const forged = hpkeSeal(f.recipient.publicKey, pt, { ...f.sMode(m), info: f.info, sender: { secretKey: other.secretKey, publicKey: f.sender.publicKey } } as HpkeSealOptions);
+        assert.is(code(() => hpkeOpen(forged.enc, f.recipient, forged.ct, { ...rm, info: f.info })), 'DECRYPT_FAILED', `${m} forged sender`);
+      }
+      for (const m of ['psk', 'auth_psk'] as const) {
+        const { enc, ct } = hpkeSeal(f.recipient.publicKey, pt, { ...f.sMode(m), info: f.info });
+        const rm = f.rMode(m);
+        assert.is(code(() => hpkeOpen(enc, f.recipient, ct, { ...rm, info: f.info, psk: flipped(f.psk, 31) } as HpkeOpenOptions)), 'DECRYPT_FAILED', `${m} wrong psk`);
+        assert.is(code(() => hpkeOpen(enc, f.recipient, ct, { ...rm, info: f.info, pskId: utf8('psk-2') } as HpkeOpenOptions)), 'DECRYPT_FAILED', `${m} wrong psk_id`);
+      }
+      // A ciphertext opens only in the mode it was sealed in (the mode is in key_schedule_context, §5.1).
+      for (const sm of MODES) {
+        const { enc, ct } = hpkeSeal(f.recipient.publicKey, pt, { ...f.sMode(sm), info: f.info });
+        for (const rm of MODES) {
+          const c = code(() => hpkeOpen(enc, f.recipient, ct, { ...f.rMode(rm), info: f.info }));
+          assert.is(c, sm === rm ? undefined : 'DECRYPT_FAILED', `sealed ${sm}, opened ${rm}`);
+        }
+      }
+    });
+  });
+
+  test(`${backend}: low-order and non-canonical keys are refused with the crypto core's codes`, () => {
+    withBackend(backend, () => {
+      const f = fixture();
+      const { ct } = hpkeSealBase(f.recipient.publicKey, utf8('x'), { info: f.info });
+      for (const bad of LOW_ORDER) {
+        assert.is(code(() => hpkeOpenBase(bad, f.recipient, ct, { info: f.info })), 'LOW_ORDER_POINT', `enc ${toHexString(bad)}`);
+        assert.is(code(() => hpkeSetupRecipient(bad, f.recipient, { mode: 'auth', senderPublicKey: f.sender.publicKey, info: f.info })), 'LOW_ORDER_POINT');
+        assert.is(code(() => hpkeSealBase(bad as X25519PublicKey, utf8('x'), { info: f.info })), 'LOW_ORDER_POINT', 'pkR');
+        assert.is(code(() => hpkeSealAuth(f.recipient.publicKey, utf8('x'), { info: f.info, sender: { ...f.sender, publicKey: bad as X25519PublicKey } })), 'LOW_ORDER_POINT', 'pkS (sender)');
+        assert.is(code(() => hpkeOpenAuth(randomEnc(), f.recipient, ct, { info: f.info, senderPublicKey: bad as X25519PublicKey })), 'LOW_ORDER_POINT', 'pkS (recipient)');
+        assert.is(code(() => _hpkeDecap(bad, f.recipient)), 'LOW_ORDER_POINT');
+      }
+      const highBit = flipped(f.recipient.publicKey, 31, 0x80);
+      assert.is(code(() => hpkeOpenBase(highBit, f.recipient, ct, { info: f.info })), 'NON_CANONICAL');
+      assert.is(code(() => hpkeOpenBase(le(P), f.recipient, ct, { info: f.info })), 'NON_CANONICAL');
+      assert.is(code(() => hpkeOpenBase(le(P + 1n), f.recipient, ct, { info: f.info })), 'NON_CANONICAL');
+      assert.is(code(() => hpkeSealBase(le(P + 5n) as X25519PublicKey, utf8('x'), { info: f.info })), 'NON_CANONICAL');
+    });
+  });
+}
+const randomEnc = (): Uint8Array => x25519KeyPair().publicKey;
+
+test('PSK inputs follow RFC 9180 §5.1 VerifyPSKInputs and the 32-byte floor: INVALID_ARGUMENT', () => {
+  const f = fixture();
+  const pkR = f.recipient.publicKey;
+  const pt = utf8('x');
+  const info = f.info;
+  const ss = randomBytes(32);
+  const seal = (o: object): string | undefined => code(() => hpkeSeal(pkR, pt, { info, ...o } as HpkeSealOptions));
+  const open = (o: object): string | undefined => code(() => hpkeSetupRecipient(randomEnc(), f.recipient, { info, ...o } as HpkeOpenOptions));
+  for (const check of [seal, open]) {
+    const who = check === seal ? 'sender' : 'recipient';
+    const auth = check === seal ? { sender: f.sender } : { senderPublicKey: f.sender.publicKey };
+    for (const [mode, extra] of [['psk', {}], ['auth_psk', auth]] as const) {
+      assert.is(check({ mode, ...extra, psk: f.psk.subarray(0, 31), pskId: f.pskId }), 'INVALID_ARGUMENT', `${who} ${mode} 31-byte psk`);
+      assert.is(check({ mode, ...extra, psk: f.psk, pskId: EMPTY }), 'INVALID_ARGUMENT', `${who} ${mode} empty psk_id`);
+      assert.is(check({ mode, ...extra, psk: EMPTY, pskId: f.pskId }), 'INVALID_ARGUMENT', `${who} ${mode} empty psk`);
+      assert.is(check({ mode, ...extra, psk: f.psk }), 'INVALID_ARGUMENT', `${who} ${mode} psk without psk_id`);
+      assert.is(check({ mode, ...extra, pskId: f.pskId }), 'INVALID_ARGUMENT', `${who} ${mode} psk_id without psk`);
+      assert.is(check({ mode, ...extra }), 'INVALID_ARGUMENT', `${who} ${mode} no psk`);
+      assert.is(check({ mode, ...extra, psk: 'x'.repeat(32), pskId: f.pskId }), 'INVALID_TYPE', `${who} ${mode} psk as string`);
+    }
+    for (const [mode, extra] of [['base', {}], ['auth', auth]] as const) {
+      assert.is(check({ mode, ...extra, psk: f.psk, pskId: f.pskId }), 'INVALID_ARGUMENT', `${who} ${mode} with psk`);
+      assert.is(check({ mode, ...extra, psk: EMPTY, pskId: EMPTY }), 'INVALID_ARGUMENT', `${who} ${mode} with empty psk fields`);
+    }
+    assert.is(check({ mode: 'base', ...auth }), 'INVALID_ARGUMENT', `${who} base with a sender key`);
+    assert.is(check({ mode: 'psk', ...auth, psk: f.psk, pskId: f.pskId }), 'INVALID_ARGUMENT', `${who} psk with a sender key`);
+    assert.is(check({ mode: 'auth' }), 'INVALID_TYPE', `${who} auth without a sender key`);
+    assert.is(check({ mode: 'bogus' }), 'INVALID_ARGUMENT', `${who} unknown mode`);
+    assert.is(check({ mode: 0 }), 'INVALID_ARGUMENT', `${who} numeric mode`);
+  }
+  // The key schedule itself (§5.1), by mode id.
+  assert.is(code(() => _hpkeKeySchedule(0, ss, info, f.psk, f.pskId)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(2, ss, info, f.psk, f.pskId)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(1, ss, info)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(3, ss, info, f.psk)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(1, ss, info, EMPTY, f.pskId)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(1, ss, info, randomBytes(16), f.pskId)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(4, ss, info)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeKeySchedule(1, ss, info, f.psk, f.pskId)), undefined);
+  assert.is(code(() => _hpkeKeySchedule(3, ss, info, randomBytes(64), randomBytes(1))), undefined);
+});
+
+test('invalid lengths and types: INVALID_LENGTH, INVALID_TYPE, INVALID_ARGUMENT', () => {
+  const f = fixture();
+  const pkR = f.recipient.publicKey;
+  const { enc, ct } = hpkeSealBase(pkR, utf8('x'), { info: f.info });
+  for (const n of [0, 31, 33]) {
+    assert.is(code(() => hpkeOpenBase(randomBytes(n), f.recipient, ct, { info: f.info })), 'INVALID_LENGTH', `enc ${n}`);
+    assert.is(code(() => hpkeSealBase(randomBytes(n) as X25519PublicKey, utf8('x'), { info: f.info })), 'INVALID_LENGTH', `pkR ${n}`);
+    assert.is(code(() => hpkeOpenBase(enc, { ...f.recipient, secretKey: randomBytes(n) as X25519SecretKey }, ct, { info: f.info })), 'INVALID_LENGTH', `skR ${n}`);
+    assert.is(code(() => hpkeSealAuth(pkR, utf8('x'), { info: f.info, sender: { ...f.sender, secretKey: randomBytes(n) as X25519SecretKey } })), 'INVALID_LENGTH', `skS ${n}`);
+    assert.is(code(() => hpkeOpenAuth(enc, f.recipient, ct, { info: f.info, senderPublicKey: randomBytes(n) as X25519PublicKey })), 'INVALID_LENGTH', `pkS ${n}`);
+  }
+  for (const n of [0, 16, 31]) assert.is(code(() => hpkeDeriveKeyPair(randomBytes(n))), 'INVALID_LENGTH', `ikm ${n}`);
+  assert.is(code(() => hpkeDeriveKeyPair(randomBytes(64))), undefined);
+  assert.is(code(() => _hpkeKeySchedule(0, randomBytes(31), f.info)), 'INVALID_LENGTH');
+  assert.is(code(() => _hpkeComputeNonce(randomBytes(11), 0n)), 'INVALID_LENGTH');
+  assert.is(code(() => hpkeSealBase(pkR, 'text' as unknown as Uint8Array, { info: f.info })), 'INVALID_TYPE');
+  assert.is(code(() => hpkeSealBase(pkR, utf8('x'), {} as { info: Uint8Array })), 'INVALID_TYPE');
+  assert.is(code(() => hpkeSealBase(pkR, utf8('x'), { info: f.info, aad: [1, 2] as unknown as Uint8Array })), 'INVALID_TYPE');
+  assert.is(code(() => hpkeSeal(pkR, utf8('x'), null as unknown as HpkeSealOptions)), 'INVALID_TYPE');
+  assert.is(code(() => hpkeOpenBase(enc, null as unknown as X25519KeyPair, ct, { info: f.info })), 'INVALID_TYPE');
+  // Export length (§5.3): at most 255 * Nh.
+  const { context } = hpkeSetupSender(pkR, { mode: 'base', info: f.info });
+  assert.is(context.export(EMPTY, HPKE_MAX_EXPORT_LENGTH).length, 8160);
+  assert.is(context.export(EMPTY, 0).length, 0);
+  assert.is(code(() => context.export(EMPTY, HPKE_MAX_EXPORT_LENGTH + 1)), 'INVALID_ARGUMENT');
+  assert.is(code(() => context.export(EMPTY, -1)), 'INVALID_ARGUMENT');
+  assert.is(code(() => context.export(EMPTY, 1.5)), 'INVALID_TYPE');
+  assert.is(code(() => context.export('ctx' as unknown as Uint8Array, 32)), 'INVALID_TYPE');
+  // An injected ephemeral key pair must be consistent: its public key becomes enc.
+  const e = x25519KeyPair();
+  assert.is(code(() => hpkeSealBase(pkR, utf8('x'), { info: f.info, ephemeral: { ...e, publicKey: x25519KeyPair().publicKey } })), 'INVALID_ARGUMENT');
+  assert.is(hpkeSealBase(pkR, utf8('x'), { info: f.info, ephemeral: e }).enc.length, 32);
+});
+
+test('contexts: sequence numbers, replay and reordering, exports, the message limit, destroy', () => {
+  const f = fixture();
+  const { enc, context: s } = hpkeSetupSender(f.recipient.publicKey, { mode: 'auth_psk', sender: f.sender, psk: f.psk, pskId: f.pskId, info: f.info });
+  const r = hpkeSetupRecipient(enc, f.recipient, { mode: 'auth_psk', senderPublicKey: f.sender.publicKey, psk: f.psk, pskId: f.pskId, info: f.info });
+  const cts = [0, 1, 2, 3].map((i) => s.seal(utf8(`m${i}`), utf8(`a${i}`)));
+  assert.is(s.sequenceNumber, 4n);
+  assert.equal(r.open(cts[0]!, utf8('a0')), utf8('m0'));
+  assert.is(code(() => r.open(cts[0]!, utf8('a0'))), 'DECRYPT_FAILED', 'replay');
+  assert.is(code(() => r.open(cts[2]!, utf8('a2'))), 'DECRYPT_FAILED', 'reordered');
+  assert.is(r.sequenceNumber, 1n, 'a failed open leaves seq unchanged');
+  assert.equal(r.open(cts[1]!, utf8('a1')), utf8('m1'));
+  // Same plaintext twice: different ciphertexts (different nonces).
+  assert.not.ok(equalBytes(s.seal(utf8('same')), s.seal(utf8('same'))));
+  // Exports agree across the two sides and separate by context and length.
+  assert.equal(s.export(utf8('ctx'), 32), r.export(utf8('ctx'), 32));
+  assert.not.equal(s.export(utf8('ctx'), 32), s.export(utf8('ctx2'), 32));
+  assert.not.equal(s.export(utf8('ctx'), 32), s.export(utf8('ctx'), 64).subarray(0, 32)); // L is in the label (§4)
+
+  // §5.2: the last usable sequence number is 2^96 - 2; the next call is MESSAGE_LIMIT.
+  const max = (1n << 96n) - 1n;
+  const { enc: enc2, context: s2 } = hpkeSetupSender(f.recipient.publicKey, { mode: 'base', info: f.info });
+  const r2 = hpkeSetupRecipient(enc2, f.recipient, { mode: 'base', info: f.info });
+  _hpkeSkipTo(s2, max - 1n);
+  _hpkeSkipTo(r2, max - 1n);
+  const lastCt = s2.seal(utf8('last'));
+  assert.is(s2.sequenceNumber, max);
+  assert.is(code(() => s2.seal(utf8('one too many'))), 'MESSAGE_LIMIT');
+  assert.equal(r2.open(lastCt), utf8('last'));
+  assert.is(code(() => r2.open(lastCt)), 'MESSAGE_LIMIT');
+  assert.is(code(() => _hpkeSkipTo(s, 0n)), 'INVALID_ARGUMENT', 'never backward');
+  assert.is(code(() => _hpkeSkipTo(s, max + 1n)), 'INVALID_ARGUMENT');
+  assert.is(code(() => _hpkeSkipTo({} as HpkeSenderContext, 5n)), 'INVALID_TYPE');
+  // The nonce at the largest sequence numbers: base_nonce XOR I2OSP(seq, 12).
+  const base = randomBytes(12);
+  const n = _hpkeComputeNonce(base, max - 1n);
+  assert.equal(n, base.map((b, i) => b ^ (i === 11 ? 0xfe : 0xff)));
+  assert.equal(_hpkeComputeNonce(base, 0x0102n), base.map((b, i) => b ^ (i === 10 ? 1 : i === 11 ? 2 : 0)));
+
+  // destroy() wipes and disables the context.
+  s.destroy();
+  r.destroy();
+  assert.is(code(() => s.seal(utf8('x'))), 'INVALID_ARGUMENT');
+  assert.is(code(() => s.export(EMPTY, 32)), 'INVALID_ARGUMENT');
+  assert.is(code(() => r.open(cts[2]!, utf8('a2'))), 'INVALID_ARGUMENT');
+});
+
+test('both backends interoperate, every mode, through the named single-shot APIs', () => {
+  const f = fixture();
+  const pt = randomBytes(300);
+  const o = { info: f.info, aad: f.aad };
+  const psk = { psk: f.psk, pskId: f.pskId };
+  for (const [a, b] of [['node', 'noble'], ['noble', 'node']] as const) {
+    let x = withBackend(a, () => hpkeSealBase(f.recipient.publicKey, pt, o));
+    assert.equal(withBackend(b, () => hpkeOpenBase(x.enc, f.recipient, x.ct, o)), pt);
+    x = withBackend(a, () => hpkeSealPsk(f.recipient.publicKey, pt, { ...o, ...psk }));
+    assert.equal(withBackend(b, () => hpkeOpenPsk(x.enc, f.recipient, x.ct, { ...o, ...psk })), pt);
+    x = withBackend(a, () => hpkeSealAuth(f.recipient.publicKey, pt, { ...o, sender: f.sender }));
+    assert.equal(withBackend(b, () => hpkeOpenAuth(x.enc, f.recipient, x.ct, { ...o, senderPublicKey: f.sender.publicKey })), pt);
+    x = withBackend(a, () => hpkeSealAuthPsk(f.recipient.publicKey, pt, { ...o, ...psk, sender: f.sender }));
+    assert.equal(withBackend(b, () => hpkeOpenAuthPsk(x.enc, f.recipient, x.ct, { ...o, ...psk, senderPublicKey: f.sender.publicKey })), pt);
+  }
+  // Fresh ephemeral keys: two seals of the same message share nothing.
+  const one = hpkeSealBase(f.recipient.publicKey, pt, o), two = hpkeSealBase(f.recipient.publicKey, pt, o);
+  assert.not.ok(equalBytes(one.enc, two.enc));
+  assert.not.ok(equalBytes(one.ct, two.ct));
+  assert.is(one.ct.length, pt.length + 16);
+  // A key pair from DeriveKeyPair works as a recipient, and the derivation is deterministic.
+  const ikm = randomBytes(32);
+  const kp = hpkeDeriveKeyPair(ikm);
+  assert.equal(hpkeDeriveKeyPair(ikm), kp);
+  const y = hpkeSealBase(kp.publicKey, pt, o);
+  assert.equal(hpkeOpenBase(y.enc, kp, y.ct, o), pt);
+  // The caller's injected ephemeral secret is left alone (only self-made ones are wiped).
+  const e = x25519KeyPair();
+  const eCopy = e.secretKey.slice();
+  hpkeSealBase(f.recipient.publicKey, pt, { ...o, ephemeral: e });
+  assert.equal(e.secretKey, eCopy);
+});
+
+// Compile-time checks: misuse that the types refuse. Never called; tsc fails if a line compiles.
+export function typeLevelMisuse(pkR: X25519PublicKey, kp: X25519KeyPair, b: Uint8Array): void {
+  // @ts-expect-error a psk in base mode
+  hpkeSeal(pkR, b, { mode: 'base', info: b, psk: b, pskId: b });
+  // @ts-expect-error psk mode without a psk_id
+  hpkeSeal(pkR, b, { mode: 'psk', info: b, psk: b });
+  // @ts-expect-error auth mode without the sender's key pair
+  hpkeSeal(pkR, b, { mode: 'auth', info: b });
+  // @ts-expect-error the recipient names the sender by public key, not key pair
+  hpkeOpen(b, kp, b, { mode: 'auth', info: b, sender: kp });
+  // @ts-expect-error info is required
+  hpkeSealBase(pkR, b, {});
+  // @ts-expect-error unchecked bytes are not a public key
+  hpkeSealBase(b, b, { info: b });
+  // @ts-expect-error contexts come only from the setup functions
+  new HpkeSenderContext();
+}
+
+test.run();
