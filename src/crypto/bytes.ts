@@ -24,7 +24,11 @@ export function aint(value: unknown, name: string, min: number, max: number): nu
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
-  for (const p of parts) n += p.length;
+  for (let i = 0; i < parts.length; i++) {
+    // Uint8Array.set would copy a string or array as zeroes or truncated numbers.
+    if (!isBytes(parts[i])) throw new CryptoError('INVALID_TYPE', `parts[${i}] must be a Uint8Array`);
+    n += parts[i]!.length;
+  }
   const out = new Uint8Array(n);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
@@ -33,6 +37,7 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 
 /** Compares two byte strings in time that depends only on their lengths. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  abytes(a, 'a'); abytes(b, 'b'); // two different strings would otherwise compare equal (NaN ^ NaN === 0)
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
@@ -40,6 +45,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export function isAllZero(a: Uint8Array): boolean {
+  abytes(a, 'a');
   let acc = 0;
   for (let i = 0; i < a.length; i++) acc |= a[i]!;
   return acc === 0;
@@ -47,15 +53,22 @@ export function isAllZero(a: Uint8Array): boolean {
 
 /** Overwrites secrets in place. JavaScript may still hold copies (GC moves, strings); this narrows the window. */
 export function wipe(...arrays: (Uint8Array | undefined)[]): void {
-  for (const a of arrays) a?.fill(0);
+  for (const a of arrays) if (a !== undefined) abytes(a, 'arrays[]').fill(0);
 }
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
-export const utf8 = (s: string): Uint8Array => textEncoder.encode(s);
-export const fromUtf8 = (b: Uint8Array): string => textDecoder.decode(b);
+export function utf8(s: string): Uint8Array {
+  if (typeof s !== 'string') throw new CryptoError('INVALID_TYPE', 's must be a string'); // encode() would stringify it
+  return textEncoder.encode(s);
+}
+export function fromUtf8(b: Uint8Array): string {
+  abytes(b, 'b');
+  try { return textDecoder.decode(b); } catch { throw new CryptoError('INVALID_ARGUMENT', 'b is not valid UTF-8'); }
+}
 
 export function toHex(b: Uint8Array): string {
+  abytes(b, 'b');
   let s = '';
   for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
   return s;
@@ -75,6 +88,7 @@ const B64URL_INDEX = new Map([...B64URL].map((c, i) => [c, i]));
 
 /** Unpadded base64url (RFC 4648 §5), the encoding of keys and ids in addresses and links. */
 export function toBase64url(b: Uint8Array): string {
+  abytes(b, 'b');
   let s = '';
   let i = 0;
   for (; i + 2 < b.length; i += 3) {
@@ -106,11 +120,13 @@ export function fromBase64url(s: string): Uint8Array {
 }
 
 export function u32be(n: number): Uint8Array {
+  aint(n, 'n', 0, 0xffffffff); // >>> 0 would wrap silently
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n >>> 0);
   return b;
 }
 
 export function u16be(n: number): Uint8Array {
+  aint(n, 'n', 0, 0xffff);
   return new Uint8Array([(n >>> 8) & 0xff, n & 0xff]);
 }

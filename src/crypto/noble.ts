@@ -2,9 +2,12 @@
 // only backend in browsers.
 import { x25519, ed25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
+import { bytesToNumberLE, concatBytes } from '@noble/curves/utils.js';
 import type { Backend } from './backend.js';
+
+const { Point } = ed25519;
 
 export const nobleBackend: Backend = {
   name: 'noble',
@@ -12,10 +15,19 @@ export const nobleBackend: Backend = {
   x25519PublicKey: (secretKey) => x25519.getPublicKey(secretKey),
   ed25519PublicKey: (seed) => ed25519.getPublicKey(seed),
   ed25519Sign: (seed, message) => ed25519.sign(message, seed),
-  // zip215: false gives RFC 8032 strict decoding (canonical A and R, S < L), as OpenSSL does.
+  // RFC 8032 §5.1.7 with strict decoding (canonical A and R, S < L) and the cofactorless
+  // equation [S]B = R + [k]A, which is what OpenSSL checks. ed25519.verify checks the
+  // cofactored one, so the backends disagreed on signatures crafted with a torsion
+  // component in R or A (test/crypto/backends-agree.test.ts).
   ed25519Verify: (signature, message, publicKey) => {
     try {
-      return ed25519.verify(signature, message, publicKey, { zip215: false });
+      const r = signature.subarray(0, 32);
+      const s = bytesToNumberLE(signature.subarray(32, 64));
+      if (s >= Point.Fn.ORDER) return false;
+      const A = Point.fromBytes(publicKey, false);
+      const R = Point.fromBytes(r, false);
+      const k = Point.Fn.create(bytesToNumberLE(sha512(concatBytes(r, publicKey, message))));
+      return Point.BASE.multiplyUnsafe(s).equals(R.add(A.multiplyUnsafe(k)));
     } catch {
       return false;
     }

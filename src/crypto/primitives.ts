@@ -100,6 +100,22 @@ export function x25519(secretKey: X25519SecretKey, publicKey: X25519PublicKey): 
 
 // ---- Ed25519 (RFC 8032) --------------------------------------------------------------
 
+// y of the eight points of order dividing 8 (their canonical encodings differ only in the
+// sign bit): the identity, order 2, order 4 and order 8 (ED25519_TORSION_SUBGROUP in @noble/curves).
+const ED25519_SMALL_ORDER_Y = [1n, P - 1n, 0n,
+  0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n,
+  0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n];
+
+/**
+ * Whether a verification key is acceptable before any backend sees it: y < p (OpenSSL
+ * reduces a larger y and verified such keys) and not of small order (noble refused those,
+ * OpenSSL accepted them). Deciding here keeps the two backends in agreement.
+ */
+function ed25519StrictKey(publicKey: Uint8Array): boolean {
+  const y = littleEndianToBigInt(publicKey) & ((1n << 255n) - 1n);
+  return y < P && !ED25519_SMALL_ORDER_Y.includes(y);
+}
+
 export function ed25519PublicKey(bytes: unknown, name = 'publicKey'): Ed25519PublicKey {
   return abytes(bytes, name, 32) as Ed25519PublicKey;
 }
@@ -120,13 +136,14 @@ export function ed25519Sign(seed: Ed25519Seed, message: Uint8Array): Ed25519Sign
 }
 /**
  * RFC 8032 strict verification: false for any signature that does not verify, including
- * malformed lengths, S >= L and non-canonical R or A. Throws only for non-bytes arguments.
+ * malformed lengths, S >= L, non-canonical R or A and an A of small order; both backends
+ * check the cofactorless equation [S]B = R + [k]A. Throws only for non-bytes arguments.
  */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Ed25519PublicKey): boolean {
   abytes(signature, 'signature');
   abytes(message, 'message');
   abytes(publicKey, 'publicKey');
-  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (signature.length !== 64 || publicKey.length !== 32 || !ed25519StrictKey(publicKey)) return false;
   return backend.ed25519Verify(signature, message, publicKey);
 }
 

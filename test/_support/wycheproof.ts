@@ -1,0 +1,193 @@
+// Pure checkers for the Project Wycheproof files in test/vectors/wycheproof/. Each runs
+// every case of one file on the currently selected backend and returns how many cases it
+// checked and one line per case that did not behave as expected ("tcId N (...): why").
+// They never throw, so a test can assert both `failures` is empty and `checked` equals the
+// file's numberOfTests, and a corrupted copy of a file can be shown to fail (meta-test).
+import {
+  CryptoError, chacha20poly1305Open, chacha20poly1305Seal, ed25519Verify, hkdf, hmacSha256, hmacSha256Verify,
+  x25519, xchacha20poly1305Open, xchacha20poly1305Seal,
+  type AeadKey, type CryptoErrorCode, type Ed25519PublicKey, type X25519PublicKey, type X25519SecretKey,
+} from '../../src/crypto/index.js';
+import { hex, toHexString } from './files.js';
+
+// ---- file shapes (the fields the checkers read) ---------------------------------------------
+
+export type WycheproofResult = 'valid' | 'invalid' | 'acceptable';
+export interface WycheproofCase { tcId: number; comment: string; flags: string[]; result: WycheproofResult }
+export interface WycheproofFile<G> { algorithm: string; numberOfTests: number; testGroups: G[] }
+
+export interface XdhCase extends WycheproofCase { public: string; private: string; shared: string }
+export interface XdhGroup { curve: string; tests: XdhCase[] }
+export interface EddsaCase extends WycheproofCase { msg: string; sig: string }
+export interface EddsaGroup { publicKey: { curve: string; pk: string }; tests: EddsaCase[] }
+export interface AeadCase extends WycheproofCase { key: string; iv: string; aad: string; msg: string; ct: string; tag: string }
+export interface AeadGroup { ivSize: number; keySize: number; tagSize: number; tests: AeadCase[] }
+export interface HkdfCase extends WycheproofCase { ikm: string; salt: string; info: string; size: number; okm: string }
+export interface HkdfGroup { keySize: number; tests: HkdfCase[] }
+export interface MacCase extends WycheproofCase { key: string; msg: string; tag: string }
+export interface MacGroup { keySize: number; tagSize: number; tests: MacCase[] }
+
+export interface CheckResult { checked: number; failures: string[] }
+
+// ---- shared machinery ------------------------------------------------------------------------
+
+/** Returns undefined when the case behaved as expected, else why not. */
+type CaseCheck<G extends { tests: WycheproofCase[] }> = (group: G, tc: G['tests'][number]) => string | undefined;
+
+function runAll<G extends { tests: WycheproofCase[] }>(file: WycheproofFile<G>, check: CaseCheck<G>): CheckResult {
+  const failures: string[] = [];
+  let checked = 0;
+  for (const group of file.testGroups) {
+    for (const tc of group.tests) {
+      checked++;
+      let why: string | undefined;
+      try { why = check(group, tc); } catch (e) { why = `unexpected ${describe(e)}`; }
+      if (why !== undefined) failures.push(`tcId ${tc.tcId} (${tc.result}, ${tc.flags.join('+') || 'no flags'}): ${why}`);
+    }
+  }
+  return { checked, failures };
+}
+
+const describe = (e: unknown): string => (e instanceof CryptoError ? `CryptoError ${e.code}` : `${String(e)}`);
+
+/** undefined if `fn` throws a CryptoError with `code`; otherwise what it did instead. */
+function rejects(code: CryptoErrorCode, fn: () => unknown): string | undefined {
+  try {
+    const got = fn();
+    return `expected ${code}, got a result ${got instanceof Uint8Array ? toHexString(got) : String(got)}`;
+  } catch (e) {
+    return e instanceof CryptoError && e.code === code ? undefined : `expected ${code}, threw ${describe(e)}`;
+  }
+}
+
+const sameHex = (what: string, got: Uint8Array, want: string): string | undefined =>
+  toHexString(got) === want.toLowerCase() ? undefined : `${what}: got ${toHexString(got)}, want ${want}`;
+
+// ---- X25519 (xdh_comp_schema_v1) -------------------------------------------------------------
+
+const P25519 = (1n << 255n) - 19n;
+const littleEndian = (b: Uint8Array): bigint => b.reduceRight((n, byte) => (n << 8n) | BigInt(byte), 0n);
+
+/**
+ * The rejection the project's policy (spec/crypto.md §1.3) requires for an 'acceptable' case,
+ * or undefined if it must compute the shared secret. Only the three flags that document a
+ * permitted refusal allow one; the code then follows from the encoding: a non-canonical
+ * encoding (bit 255 set or u >= p) is refused before anything else, even when Wycheproof
+ * flags it only as LowOrderPublic (e.g. 0 + 2^255, tcId 76).
+ */
+export function x25519ExpectedRejection(tc: XdhCase): CryptoErrorCode | undefined {
+  if (tc.result !== 'acceptable') return undefined;
+  const f = new Set(tc.flags);
+  if (!f.has('NonCanonicalPublic') && !f.has('LowOrderPublic') && !f.has('ZeroSharedSecret')) return undefined;
+  const pk = hex(tc.public);
+  if (pk.length === 32 && ((pk[31]! & 0x80) !== 0 || littleEndian(pk) >= P25519)) return 'NON_CANONICAL';
+  if (f.has('NonCanonicalPublic')) return 'NON_CANONICAL'; // flagged yet canonical: x25519 computes, the case fails
+  if (f.has('LowOrderPublic')) return 'LOW_ORDER_POINT';
+  return 'ZERO_SHARED_SECRET';
+}
+
+export function checkX25519(file: WycheproofFile<XdhGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    if (group.curve !== 'curve25519') return `unsupported curve ${group.curve}`;
+    const sk = hex(tc.private) as X25519SecretKey;
+    const pk = hex(tc.public) as X25519PublicKey;
+    if (tc.result === 'invalid') {
+      // None in the current file; any refusal by code is fine, a result is not.
+      try { x25519(sk, pk); return 'invalid case was accepted'; } catch (e) { return e instanceof CryptoError ? undefined : `threw ${describe(e)}`; }
+    }
+    const refusal = x25519ExpectedRejection(tc);
+    if (refusal !== undefined) return rejects(refusal, () => x25519(sk, pk));
+    // valid, and acceptable for reasons the policy does not refuse (Twist, EdgeCase...): exact result.
+    return sameHex('shared', x25519(sk, pk), tc.shared);
+  });
+}
+
+// ---- Ed25519 (eddsa_verify_schema_v1) ---------------------------------------------------------
+
+export function checkEd25519(file: WycheproofFile<EddsaGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    if (group.publicKey.curve !== 'edwards25519') return `unsupported curve ${group.publicKey.curve}`;
+    if (tc.result === 'acceptable') return 'no policy for acceptable EdDSA cases'; // none in the file
+    const pk = hex(group.publicKey.pk) as Ed25519PublicKey;
+    const msg = hex(tc.msg);
+    const got = ed25519Verify(hex(tc.sig), msg, pk);
+    if (got !== (tc.result === 'valid')) return `verify returned ${got}`;
+    if (tc.result === 'valid') {
+      // The signature must be bound to the message: one more byte breaks it.
+      const longer = new Uint8Array(msg.length + 1);
+      longer.set(msg);
+      if (ed25519Verify(hex(tc.sig), longer, pk)) return 'verify accepted the signature on another message';
+    }
+    return undefined;
+  });
+}
+
+// ---- ChaCha20-Poly1305 and XChaCha20-Poly1305 (aead_test_schema_v1) ---------------------------------
+
+interface Aead {
+  nonceBytes: number;
+  seal(key: AeadKey, nonce: Uint8Array, msg: Uint8Array, aad: Uint8Array): Uint8Array;
+  open(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array;
+}
+const CHACHA: Aead = { nonceBytes: 12, seal: chacha20poly1305Seal, open: chacha20poly1305Open };
+const XCHACHA: Aead = { nonceBytes: 24, seal: xchacha20poly1305Seal, open: xchacha20poly1305Open };
+
+function checkAead(aead: Aead, file: WycheproofFile<AeadGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    if (group.keySize !== 256 || group.tagSize !== 128) return `unsupported key/tag size ${group.keySize}/${group.tagSize}`;
+    const key = hex(tc.key) as AeadKey;
+    const iv = hex(tc.iv);
+    const aad = hex(tc.aad);
+    const msg = hex(tc.msg);
+    const sealed = hex(tc.ct + tc.tag);
+    if (group.ivSize !== aead.nonceBytes * 8 || iv.length !== aead.nonceBytes) {
+      // A nonce of the wrong size is refused by both directions, before any cryptography.
+      if (tc.result === 'valid') return `valid case with a ${iv.length}-byte nonce`;
+      return rejects('INVALID_LENGTH', () => aead.seal(key, iv, msg, aad)) ?? rejects('INVALID_LENGTH', () => aead.open(key, iv, sealed, aad));
+    }
+    if (tc.result === 'valid') {
+      return sameHex('seal', aead.seal(key, iv, msg, aad), tc.ct + tc.tag) ?? sameHex('open', aead.open(key, iv, sealed, aad), tc.msg);
+    }
+    if (tc.result === 'invalid') {
+      // A modified tag: open refuses it, and sealing the same input yields something else.
+      if (toHexString(aead.seal(key, iv, msg, aad)) === toHexString(sealed)) return 'sealing reproduces the invalid ciphertext';
+      return rejects('DECRYPT_FAILED', () => aead.open(key, iv, sealed, aad));
+    }
+    return 'no policy for acceptable AEAD cases'; // none in the files
+  });
+}
+
+export const checkChaCha20Poly1305 = (file: WycheproofFile<AeadGroup>): CheckResult => checkAead(CHACHA, file);
+export const checkXChaCha20Poly1305 = (file: WycheproofFile<AeadGroup>): CheckResult => checkAead(XCHACHA, file);
+
+// ---- HKDF-SHA256 (hkdf_test_schema_v1) ------------------------------------------------------------
+
+export function checkHkdfSha256(file: WycheproofFile<HkdfGroup>): CheckResult {
+  return runAll(file, (_group, tc) => {
+    const run = (): Uint8Array => hkdf(hex(tc.ikm), hex(tc.salt), hex(tc.info), tc.size);
+    if (tc.result === 'valid') return sameHex('okm', run(), tc.okm);
+    if (tc.result === 'invalid') {
+      // SizeTooLarge (> 255 * HashLen) is the only kind of invalid case; it is out of range.
+      if (!tc.flags.includes('SizeTooLarge')) return 'no policy for this invalid HKDF case';
+      return rejects('INVALID_ARGUMENT', run);
+    }
+    return 'no policy for acceptable HKDF cases';
+  });
+}
+
+// ---- HMAC-SHA256 (mac_test_schema_v1) ----------------------------------------------------------------
+
+export function checkHmacSha256(file: WycheproofFile<MacGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    const key = hex(tc.key);
+    const msg = hex(tc.msg);
+    const tag = hex(tc.tag);
+    // tagSize is per group: 256 is the full tag, 128 a truncation to the first 16 bytes.
+    if (group.tagSize % 8 !== 0 || tag.length * 8 !== group.tagSize) return `tag is ${tag.length} bytes in a group of tagSize ${group.tagSize}`;
+    const ok = hmacSha256Verify(key, msg, tag);
+    if (ok !== (tc.result === 'valid')) return `verify returned ${ok}`;
+    if (tc.result === 'valid') return sameHex('hmac prefix', hmacSha256(key, msg).subarray(0, tag.length), tc.tag);
+    if (tc.result === 'acceptable') return 'no policy for acceptable MAC cases';
+    return undefined;
+  });
+}

@@ -1,0 +1,109 @@
+// Every case of every Wycheproof file in test/vectors/wycheproof/ on both backends, through
+// the public facade (src/crypto/primitives.ts), with the checkers of test/_support/wycheproof.ts.
+// Then the meta-test: a corrupted copy of each file must make its checker name the case.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { availableBackends, withBackend, type BackendName } from '../../src/crypto/index.js';
+import { readJson } from '../_support/files.js';
+import {
+  checkChaCha20Poly1305, checkEd25519, checkHkdfSha256, checkHmacSha256, checkX25519, checkXChaCha20Poly1305,
+  type CheckResult, type WycheproofCase, type WycheproofFile, type WycheproofResult,
+} from '../_support/wycheproof.js';
+
+const BACKENDS: readonly BackendName[] = ['node', 'noble'];
+
+// One file, its checker and the ways to corrupt a copy of it, with the group type erased.
+interface Suite {
+  file: string;
+  check(backend: BackendName): { result: CheckResult; numberOfTests: number };
+  /** Applies each corruption to a fresh deep copy and runs the checker on it. */
+  corrupted(backend: BackendName): { what: string; tcId: number; result: CheckResult }[];
+}
+type Corruption<C> = { what: string; pick: (tc: C) => boolean; apply: (tc: C) => void };
+
+function suite<G extends { tests: C[] }, C extends WycheproofCase>(
+  file: string, checker: (f: WycheproofFile<G>) => CheckResult, corruptions: Corruption<C>[],
+): Suite {
+  const data = readJson<WycheproofFile<G>>('test', 'vectors', 'wycheproof', file);
+  return {
+    file,
+    check: (backend) => ({ result: withBackend(backend, () => checker(data)), numberOfTests: data.numberOfTests }),
+    corrupted: (backend) => corruptions.map(({ what, pick, apply }) => {
+      const copy = structuredClone(data);
+      const tc = copy.testGroups.flatMap((g) => g.tests).find(pick);
+      if (!tc) throw new Error(`${file}: no case to corrupt for "${what}"`);
+      apply(tc);
+      return { what, tcId: tc.tcId, result: withBackend(backend, () => checker(copy)) };
+    }),
+  };
+}
+
+// Flips the low bit of the last byte of a hex field.
+const flipLast = (h: string): string => h.slice(0, -2) + (parseInt(h.slice(-2), 16) ^ 1).toString(16).padStart(2, '0');
+const is = (result: WycheproofResult, ...flags: string[]) =>
+  (tc: WycheproofCase): boolean => tc.result === result && flags.every((f) => tc.flags.includes(f));
+const relabel = <C extends WycheproofCase>(to: WycheproofResult) => (tc: C): void => { tc.result = to; };
+
+type X = { public: string; shared: string } & WycheproofCase;
+type E = { sig: string } & WycheproofCase;
+type A = { ct: string; tag: string } & WycheproofCase;
+type H = { okm: string } & WycheproofCase;
+type M = { tag: string } & WycheproofCase;
+
+const SUITES: Suite[] = [
+  suite('x25519_test.json', checkX25519, [
+    { what: 'flipped shared secret', pick: is('valid'), apply: (tc: X) => { tc.shared = flipLast(tc.shared); } },
+    { what: 'twist case relabelled invalid', pick: is('acceptable', 'Twist'), apply: relabel<X>('invalid') },
+    // A low-order key the policy refuses, claimed to give its (all-zero) result.
+    { what: 'low-order case relabelled valid', pick: is('acceptable', 'LowOrderPublic'), apply: relabel<X>('valid') },
+  ]),
+  suite('ed25519_test.json', checkEd25519, [
+    { what: 'flipped signature', pick: is('valid'), apply: (tc: E) => { tc.sig = flipLast(tc.sig); } },
+    { what: 'malleable signature relabelled valid', pick: is('invalid', 'SignatureMalleability'), apply: relabel<E>('valid') },
+  ]),
+  suite('chacha20_poly1305_test.json', checkChaCha20Poly1305, [
+    { what: 'flipped tag', pick: is('valid'), apply: (tc: A) => { tc.tag = flipLast(tc.tag); } },
+    { what: 'flipped ciphertext', pick: (tc) => tc.result === 'valid' && tc.flags.includes('Pseudorandom') && (tc as A).ct.length > 0, apply: (tc: A) => { tc.ct = flipLast(tc.ct); } },
+    { what: 'modified tag relabelled valid', pick: is('invalid', 'ModifiedTag'), apply: relabel<A>('valid') },
+  ]),
+  suite('xchacha20_poly1305_test.json', checkXChaCha20Poly1305, [
+    { what: 'flipped tag', pick: is('valid'), apply: (tc: A) => { tc.tag = flipLast(tc.tag); } },
+    { what: 'modified tag relabelled valid', pick: is('invalid', 'ModifiedTag'), apply: relabel<A>('valid') },
+    { what: 'bad nonce size relabelled valid', pick: is('invalid', 'InvalidNonceSize'), apply: relabel<A>('valid') },
+  ]),
+  suite('hkdf_sha256_test.json', checkHkdfSha256, [
+    { what: 'flipped okm', pick: is('valid'), apply: (tc: H) => { tc.okm = flipLast(tc.okm); } },
+    { what: 'oversized output relabelled valid', pick: is('invalid', 'SizeTooLarge'), apply: relabel<H>('valid') },
+  ]),
+  suite('hmac_sha256_test.json', checkHmacSha256, [
+    { what: 'flipped tag', pick: is('valid'), apply: (tc: M) => { tc.tag = flipLast(tc.tag); } },
+    { what: 'modified tag relabelled valid', pick: is('invalid', 'ModifiedTag'), apply: relabel<M>('valid') },
+    { what: 'valid truncated tag relabelled invalid', pick: (tc) => tc.result === 'valid' && (tc as M).tag.length === 32, apply: relabel<M>('invalid') },
+  ]),
+];
+
+test('both backends are available', () => {
+  assert.equal(availableBackends(), [...BACKENDS]);
+});
+
+for (const s of SUITES) {
+  for (const backend of BACKENDS) {
+    test(`${s.file} on ${backend}: every case behaves as its result says`, () => {
+      const { result, numberOfTests } = s.check(backend);
+      assert.equal(result.failures, [], `${result.failures.length} failing cases`);
+      assert.is(result.checked, numberOfTests, 'checked every case of the file');
+    });
+  }
+}
+
+// The checkers must be able to fail: each corruption makes exactly the touched case fail.
+for (const s of SUITES) {
+  test(`${s.file}: a corrupted copy fails on the touched case only`, () => {
+    for (const { what, tcId, result } of s.corrupted('node')) {
+      assert.is(result.failures.length, 1, `${what}: ${JSON.stringify(result.failures)}`);
+      assert.ok(result.failures[0]!.startsWith(`tcId ${tcId} `), `${what}: ${result.failures[0]}`);
+    }
+  });
+}
+
+test.run();
