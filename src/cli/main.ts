@@ -4,7 +4,7 @@ const [command = 'help'] = process.argv.slice(2);
 
 switch (command) {
   case 'relay':
-    console.log('sealpost relay: not built yet (see the relay issue). Nothing was started.');
+    process.exitCode = await (await import('./relay-command.js')).relayCommand(process.argv.slice(3));
     break;
   default:
     console.log('usage: sealpost <relay|demo|chat|bench|admin> [options]');

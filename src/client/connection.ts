@@ -1,0 +1,198 @@
+// A minimal protocol client: one WebSocket to one relay, HELLO with fingerprint and signature
+// checks (spec/protocol.md §5.1), request/response matching by corr, pushed MSG and END.
+import WebSocket from 'ws';
+import {
+  ed25519Verify, equalBytes, randomBytes, relayFingerprintOf, relayHelloMessage,
+  type Ed25519PublicKey, type X25519PublicKey,
+} from '../crypto/index.js';
+import {
+  bodyWithoutSignature, decodeRelayFrame, encodeFrame, errorName, parseRelayAddress, PROTOCOL_VERSION, ProtocolError,
+  SUBPROTOCOL, webSocketUrl, type ClientFrame, type EndFrame, type HelloFrame, type MsgFrame, type RelayAddress, type RelayFrame,
+  type ServerHelloFrame,
+} from '../wire/index.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A command as passed to `request`: any client frame but HELLO, without its corr. */
+export type Command = DistributiveOmit<Exclude<ClientFrame, HelloFrame>, 'corr'>;
+
+interface Pending { resolve(f: RelayFrame): void; reject(e: Error): void }
+
+export interface ConnectOptions {
+  /** Time allowed for the WebSocket and HELLO (default 10 s). */
+  timeoutMs?: number;
+  /** The HELLO nonce (default: fresh random bytes). */
+  clientNonce?: Uint8Array;
+}
+
+/** The connection closed before a response arrived. */
+export class ConnectionClosedError extends Error {
+  readonly code = 'CONNECTION_CLOSED' as const;
+  constructor(readonly closeCode: number, readonly reason: string) {
+    super(`connection closed (${closeCode}${reason ? ` ${reason}` : ''})`);
+    this.name = 'ConnectionClosedError';
+  }
+}
+
+export class RelayConnection {
+  readonly address: RelayAddress;
+  readonly serverNonce: Uint8Array;
+  readonly clientNonce: Uint8Array;
+  readonly relaySignKey: Ed25519PublicKey;
+  readonly relayDeliveryKey: X25519PublicKey;
+  readonly powDifficulty: number;
+  readonly maxFrameBytes: number;
+  private readonly ws: WebSocket;
+  private readonly pending = new Map<number, Pending>();
+  private nextCorr = 1;
+  private readonly msgHandlers: Array<(m: MsgFrame) => void> = [];
+  private readonly endHandlers: Array<(readId: Uint8Array) => void> = [];
+  private readonly closeHandlers: Array<(code: number, reason: string) => void> = [];
+  private closeInfo: { code: number; reason: string } | null = null;
+  private readonly closedPromise: Promise<void>;
+
+  private constructor(ws: WebSocket, address: RelayAddress, clientNonce: Uint8Array, hello: ServerHelloFrame) {
+    this.ws = ws;
+    this.address = address;
+    this.clientNonce = clientNonce;
+    this.serverNonce = hello.serverNonce.slice();
+    this.relaySignKey = hello.relaySignKey.slice() as Ed25519PublicKey;
+    this.relayDeliveryKey = hello.relayDeliveryKey.slice() as X25519PublicKey;
+    this.powDifficulty = hello.powDifficulty;
+    this.maxFrameBytes = hello.maxFrameBytes;
+    this.closedPromise = new Promise((resolve) => {
+      ws.on('close', (code: number, reason: Buffer) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        const err = new ConnectionClosedError(code, this.closeInfo.reason);
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        for (const h of this.closeHandlers) safely(() => h(code, this.closeInfo!.reason));
+        resolve();
+      });
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => { if (isBinary) this.receive(data); });
+  }
+
+  /** Connects, sends HELLO, and checks the relay's fingerprint and signature; rejects otherwise. */
+  static connect(address: string, opts: ConnectOptions = {}): Promise<RelayConnection> {
+    const addr = parseRelayAddress(address);
+    const clientNonce = opts.clientNonce ?? randomBytes(32);
+    if (clientNonce.length !== 32) return Promise.reject(new RangeError('clientNonce must be 32 bytes'));
+    const ws = new WebSocket(webSocketUrl(addr), SUBPROTOCOL, { perMessageDeflate: false, maxPayload: 1 << 20, handshakeTimeout: opts.timeoutMs ?? 10_000 });
+    ws.binaryType = 'nodebuffer';
+    return new Promise<RelayConnection>((resolve, reject) => {
+      let done = false;
+      const fail = (e: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        ws.removeAllListeners('message');
+        ws.on('error', () => {});
+        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new Error('relay did not complete HELLO in time')), opts.timeoutMs ?? 10_000);
+      ws.on('error', (e) => fail(e));
+      ws.on('close', (code, reason) => fail(new ConnectionClosedError(code, reason.toString())));
+      ws.on('open', () => {
+        ws.send(encodeFrame({ type: 'HELLO', corr: 1, minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, clientNonce }));
+      });
+      ws.once('message', (data: Buffer, isBinary: boolean) => {
+        if (done) return;
+        try {
+          if (!isBinary) throw new ProtocolError('HANDSHAKE', 'relay sent a text frame');
+          const f = decodeRelayFrame(data);
+          if (f.type === 'ERR') throw new ProtocolError(errorName(f.code) ?? 'HANDSHAKE', 'relay refused HELLO');
+          if (f.type !== 'SERVER_HELLO' || f.version !== PROTOCOL_VERSION) throw new ProtocolError('HANDSHAKE', 'unexpected HELLO reply');
+          // spec/protocol.md §5.1: the key must match the address, and sign our nonce.
+          if (!equalBytes(relayFingerprintOf(f.relaySignKey as Ed25519PublicKey), addr.fingerprint)) {
+            throw new ProtocolError('HANDSHAKE', 'relay key does not match the address fingerprint');
+          }
+          const signed = relayHelloMessage(clientNonce, bodyWithoutSignature(data));
+          if (!ed25519Verify(f.signature, signed, f.relaySignKey as Ed25519PublicKey)) throw new ProtocolError('HANDSHAKE', 'bad relay HELLO signature');
+          done = true;
+          clearTimeout(timer);
+          ws.removeAllListeners('error');
+          ws.removeAllListeners('close');
+          ws.on('error', () => { /* 'close' follows */ });
+          resolve(new RelayConnection(ws, addr, clientNonce.slice(), f));
+        } catch (e) {
+          fail(e as Error);
+        }
+      });
+    });
+  }
+
+  get isOpen(): boolean { return this.closeInfo === null && this.ws.readyState === WebSocket.OPEN; }
+
+  /** Sends a command; resolves with its response, rejects with ProtocolError for ERR. */
+  request(command: Command, opts: { timeoutMs?: number } = {}): Promise<RelayFrame> {
+    if (!this.isOpen) return Promise.reject(new ConnectionClosedError(this.closeInfo?.code ?? 1006, this.closeInfo?.reason ?? 'not open'));
+    const corr = this.nextCorr;
+    this.nextCorr = this.nextCorr >= 0xffffffff ? 1 : this.nextCorr + 1;
+    const bytes = encodeFrame({ ...command, corr } as ClientFrame);
+    return new Promise<RelayFrame>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => { this.pending.delete(corr); reject(new Error(`${command.type} timed out`)); }, opts.timeoutMs);
+      }
+      this.pending.set(corr, {
+        resolve: (f) => { clearTimeout(timer); resolve(f); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      this.ws.send(bytes);
+    });
+  }
+
+  onMessage(handler: (msg: MsgFrame) => void): void { this.msgHandlers.push(handler); }
+  onEnd(handler: (readId: Uint8Array) => void): void { this.endHandlers.push(handler); }
+  onClose(handler: (code: number, reason: string) => void): void { this.closeHandlers.push(handler); }
+
+  /** Sends raw bytes as one binary message (fuzzing). */
+  sendRaw(bytes: Uint8Array): void { this.ws.send(bytes); }
+  /** Sends a text message (tests of the 1003 close). */
+  sendText(text: string): void { this.ws.send(text); }
+
+  /** Bytes queued locally and not yet written to the socket. */
+  get bufferedAmount(): number { return this.ws.bufferedAmount; }
+
+  /** Resolves once the connection has closed (for any reason). */
+  get closed(): Promise<void> { return this.closedPromise; }
+  get closeCode(): number | null { return this.closeInfo?.code ?? null; }
+
+  /** Closes with 1000 and waits for the socket to go. */
+  async close(): Promise<void> {
+    if (this.closeInfo) return;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    const t = setTimeout(() => this.ws.terminate(), 2_000);
+    await this.closedPromise;
+    clearTimeout(t);
+  }
+
+  private receive(data: Buffer): void {
+    let f: RelayFrame;
+    try {
+      f = decodeRelayFrame(data);
+    } catch {
+      this.ws.close(4001, 'malformed frame from relay');
+      return;
+    }
+    if (f.corr === 0 && f.type === 'MSG') { this.emitMsg(f); return; }
+    if (f.corr === 0 && f.type === 'END') { this.emitEnd(f); return; }
+    const p = this.pending.get(f.corr);
+    if (!p) return;
+    this.pending.delete(f.corr);
+    if (f.type === 'ERR') p.reject(new ProtocolError(errorName(f.code) ?? 'INTERNAL', `relay answered ERR ${f.code}`));
+    else p.resolve(f);
+  }
+
+  private emitMsg(f: MsgFrame): void { for (const h of this.msgHandlers) safely(() => h(f)); }
+  private emitEnd(f: EndFrame): void { for (const h of this.endHandlers) safely(() => h(f.readId)); }
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    queueMicrotask(() => { throw e; }); // surface handler bugs without breaking the connection
+  }
+}

@@ -1,0 +1,157 @@
+// Mailbox operations for owners and senders over a RelayConnection (spec/protocol.md §4, §5).
+// Owners: create, authenticate, subscribe, fetch, ack, rotate, delete. Senders: send with a
+// send capability (access key), or with proof-of-work to a public mailbox.
+import {
+  accessVerifierOf, createMessage, deliveryKey as deriveDeliveryKey, ed25519KeyPair, ed25519Sign, equalBytes, openDelivery,
+  readAuthMessage, readIdOf, rotateMessage, randomBytes, sendIdOf, solvePow, toHex, x25519KeyPair,
+  type AccessKey, type AccessVerifier, type DeliveryKey, type Ed25519PublicKey, type Ed25519Seed, type ReadId, type SendId,
+  type X25519PublicKey, type X25519SecretKey,
+} from '../crypto/index.js';
+import {
+  bodyWithoutSignature, encodeFrame, MAILBOX_FLAG_PUBLIC, parseRelayAddress, ProtocolError,
+  type CreateFrame, type MsgFrame, type RelayFrame, type RotateFrame,
+} from '../wire/index.js';
+import type { RelayConnection } from './connection.js';
+
+export interface MailboxKeys {
+  readonly readSeed: Ed25519Seed;
+  readonly readKey: Ed25519PublicKey;
+  readonly readId: ReadId;
+  readonly mailboxSecret: X25519SecretKey;
+  readonly mailboxKey: X25519PublicKey;
+  readonly sendId: SendId;
+  readonly deliverySecret: X25519SecretKey;
+  readonly deliveryKey: X25519PublicKey;
+  /** null for a public (contact-request) mailbox. */
+  readonly accessKey: AccessKey | null;
+  /** H("sealpost/v1/access" || accessKey), all zero for a public mailbox. */
+  readonly accessVerifier: AccessVerifier;
+}
+
+/** What an owner hands to a contact so that it can send (spec/crypto.md §3). */
+export interface SendCapability {
+  readonly address: string;
+  readonly sendId: SendId;
+  readonly mailboxKey: X25519PublicKey;
+  readonly accessKey: AccessKey | null;
+}
+
+export interface Delivered { msgId: number; envelope: Uint8Array; receivedAtMinutes: number }
+
+function readAndDelivery(isPublic: boolean): Pick<MailboxKeys, 'readSeed' | 'readKey' | 'readId' | 'deliverySecret' | 'deliveryKey' | 'accessKey' | 'accessVerifier'> {
+  const read = ed25519KeyPair();
+  const delivery = x25519KeyPair();
+  const accessKey = isPublic ? null : (randomBytes(32) as AccessKey);
+  return {
+    readSeed: read.seed, readKey: read.publicKey, readId: readIdOf(read.publicKey),
+    deliverySecret: delivery.secretKey, deliveryKey: delivery.publicKey,
+    accessKey, accessVerifier: accessKey ? accessVerifierOf(accessKey) : (new Uint8Array(32) as AccessVerifier),
+  };
+}
+
+/** Fresh keys for a new mailbox (spec/crypto.md §3): nothing is shared with any other mailbox. */
+export function newMailboxKeys(opts: { public?: boolean } = {}): MailboxKeys {
+  const mailbox = x25519KeyPair();
+  return { ...readAndDelivery(opts.public === true), mailboxSecret: mailbox.secretKey, mailboxKey: mailbox.publicKey, sendId: sendIdOf(mailbox.publicKey) };
+}
+
+export const isPublicMailbox = (keys: MailboxKeys): boolean => keys.accessKey === null;
+
+export function sendCapability(address: string, keys: MailboxKeys): SendCapability {
+  return { address, sendId: keys.sendId, mailboxKey: keys.mailboxKey, accessKey: keys.accessKey };
+}
+
+function expect<T extends RelayFrame['type']>(f: RelayFrame, type: T): Extract<RelayFrame, { type: T }> {
+  if (f.type !== type) throw new ProtocolError('MALFORMED', `expected ${type}, relay answered ${f.type}`);
+  return f as Extract<RelayFrame, { type: T }>;
+}
+
+/** CREATE, signed by the read key over the connection's nonces (spec/protocol.md §5.2). */
+export async function createMailbox(conn: RelayConnection, keys: MailboxKeys, opts: { ttlSeconds?: number } = {}): Promise<void> {
+  const frame: CreateFrame = {
+    type: 'CREATE', corr: 0, readKey: keys.readKey, sendId: keys.sendId, deliveryKey: keys.deliveryKey,
+    accessVerifier: keys.accessVerifier, flags: isPublicMailbox(keys) ? MAILBOX_FLAG_PUBLIC : 0, ttlSeconds: opts.ttlSeconds ?? 0,
+    token: new Uint8Array(0), signature: new Uint8Array(64),
+  };
+  frame.signature = ed25519Sign(keys.readSeed, createMessage(conn.serverNonce, conn.clientNonce, bodyWithoutSignature(encodeFrame(frame))));
+  const created = expect(await conn.request(frame), 'CREATED');
+  if (!equalBytes(created.readId, keys.readId) || !equalBytes(created.sendId, keys.sendId)) {
+    throw new ProtocolError('MALFORMED', 'CREATED carries other ids');
+  }
+}
+
+/** AUTH: proves the read key for this connection (spec/protocol.md §5.3). */
+export async function authenticate(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
+  const signature = ed25519Sign(keys.readSeed, readAuthMessage(conn.serverNonce, conn.clientNonce, keys.readId));
+  expect(await conn.request({ type: 'AUTH', readId: keys.readId, signature }), 'OK');
+}
+
+export async function subscribe(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
+  expect(await conn.request({ type: 'SUB', readId: keys.readId }), 'OK');
+}
+
+export async function unsubscribe(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
+  expect(await conn.request({ type: 'UNSUB', readId: keys.readId }), 'OK');
+}
+
+// dk is derived once per (mailbox keys, relay key) pair: one X25519 per mailbox, not per message.
+const dkCache = new WeakMap<MailboxKeys, Map<string, DeliveryKey>>();
+function dkFor(conn: RelayConnection, keys: MailboxKeys): DeliveryKey {
+  let byRelay = dkCache.get(keys);
+  if (!byRelay) dkCache.set(keys, (byRelay = new Map()));
+  const relayHex = toHex(conn.relayDeliveryKey);
+  let dk = byRelay.get(relayHex);
+  if (!dk) {
+    dk = deriveDeliveryKey(keys.deliverySecret, conn.relayDeliveryKey, conn.relayDeliveryKey, keys.deliveryKey);
+    byRelay.set(relayHex, dk);
+  }
+  return dk;
+}
+
+/** Opens the delivery layer of a MSG (spec/crypto.md §6): the envelope as the sender sent it. */
+export function openDelivered(conn: RelayConnection, keys: MailboxKeys, msg: MsgFrame): Delivered {
+  const { envelope, receivedAtMinutes } = openDelivery(dkFor(conn, keys), msg.msgId, msg.delivered);
+  return { msgId: msg.msgId, envelope, receivedAtMinutes };
+}
+
+/** FETCH: the oldest unacknowledged envelope, or null (spec/protocol.md §5.5). */
+export async function fetchNext(conn: RelayConnection, keys: MailboxKeys): Promise<Delivered | null> {
+  const f = await conn.request({ type: 'FETCH', readId: keys.readId });
+  if (f.type === 'EMPTY') return null;
+  return openDelivered(conn, keys, expect(f, 'MSG'));
+}
+
+export async function ack(conn: RelayConnection, keys: MailboxKeys, msgId: number): Promise<void> {
+  expect(await conn.request({ type: 'ACK', readId: keys.readId, msgId }), 'OK');
+}
+
+export async function deleteMailbox(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
+  expect(await conn.request({ type: 'DEL', readId: keys.readId }), 'OK');
+}
+
+/**
+ * ROTATE: new read, delivery and access keys for the same sendId (spec/protocol.md §5.9).
+ * Old send capabilities stop working; hand out `sendCapability(address, newKeys)`.
+ */
+export async function rotateMailbox(conn: RelayConnection, keys: MailboxKeys): Promise<MailboxKeys> {
+  const fresh = readAndDelivery(isPublicMailbox(keys));
+  const next: MailboxKeys = { ...keys, ...fresh };
+  const frame: RotateFrame = {
+    type: 'ROTATE', corr: 0, readId: keys.readId, newReadKey: next.readKey, newDeliveryKey: next.deliveryKey,
+    newAccessVerifier: next.accessVerifier, signature: new Uint8Array(64),
+  };
+  frame.signature = ed25519Sign(next.readSeed, rotateMessage(conn.serverNonce, conn.clientNonce, bodyWithoutSignature(encodeFrame(frame))));
+  const rotated = expect(await conn.request(frame), 'ROTATED');
+  if (!equalBytes(rotated.newReadId, next.readId)) throw new ProtocolError('MALFORMED', 'ROTATED carries another readId');
+  return next;
+}
+
+/** SEND with a capability: the access key, or proof-of-work for a public mailbox (spec/protocol.md §5.10). */
+export async function sendEnvelope(conn: RelayConnection, cap: SendCapability, envelope: Uint8Array): Promise<void> {
+  if (cap.address) {
+    const fp = parseRelayAddress(cap.address).fingerprint;
+    if (!equalBytes(fp, conn.address.fingerprint)) throw new Error('this capability is for another relay');
+  }
+  const proof = cap.accessKey ?? solvePow(conn.serverNonce, cap.sendId, envelope, conn.powDifficulty);
+  expect(await conn.request({ type: 'SEND', sendId: cap.sendId, proof, envelope }), 'OK');
+}

@@ -1,0 +1,62 @@
+// Helpers shared by the command handlers.
+import { ProtocolError, type RelayFrame } from '../wire/index.js';
+import type { RelayContext } from './context.js';
+import { errorSummary } from './log.js';
+import { hexOf, type MailboxState } from './mailboxes.js';
+import type { Session } from './session.js';
+
+export const ok = (): RelayFrame => ({ type: 'OK', corr: 0 });
+
+/** The mailbox this connection authenticated for `readId`, else ERR AUTH (spec/protocol.md §5.3). */
+export function requireAuth(session: Session, readId: Uint8Array): MailboxState {
+  const hex = hexOf(readId);
+  const state = session.auth.get(hex);
+  if (state && state.live && state.readHex === hex) return state;
+  if (state) {
+    // Deleted or rotated away since this connection authenticated.
+    session.auth.delete(hex);
+    state.refs--;
+  }
+  throw new ProtocolError('AUTH');
+}
+
+/** Records that `session` may read `state` (AUTH, CREATE). */
+export function authorize(session: Session, state: MailboxState): void {
+  if (!session.open || session.auth.has(state.readHex)) return;
+  session.auth.set(state.readHex, state);
+  state.refs++;
+}
+
+/** A store write failed: log it (no ids) and answer INTERNAL (spec/protocol.md §7). */
+export function storeFailure(ctx: RelayContext, op: string, e: unknown): ProtocolError {
+  const cause = (e as { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? cause.message.slice(0, 200) : undefined;
+  ctx.log.error('store_write_failed', { op, ...errorSummary(e), ...(detail ? { detail } : {}) });
+  return new ProtocolError('INTERNAL', 'store write failed');
+}
+
+/** Runs a store write with the relay's bookkeeping: pending count, drain tracking. */
+export function storeWrite<T>(ctx: RelayContext, start: () => Promise<T>): Promise<T> {
+  ctx.pendingWrites++;
+  let p: Promise<T>;
+  try {
+    p = start();
+  } catch (e) {
+    ctx.pendingWrites--;
+    return Promise.reject(e);
+  }
+  return ctx.track(p.finally(() => { ctx.pendingWrites--; }));
+}
+
+export function isAllZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < b.length; i++) acc |= b[i]!;
+  return acc === 0;
+}
+
+/** Clamps a requested ttl (0 = default) to the relay's bounds (spec/protocol.md §5.2). */
+export function effectiveTtl(ctx: RelayContext, requested: number): number {
+  const c = ctx.config;
+  if (requested === 0) return c.defaultTtlSeconds;
+  return Math.min(c.maxTtlSeconds, Math.max(c.minTtlSeconds, requested));
+}

@@ -1,0 +1,40 @@
+// What every connection handler shares: config, identity, store, mailbox states, metrics,
+// logs, the clock, and the bookkeeping that draining needs.
+import type { Ed25519PublicKey } from '../crypto/index.js';
+import type { RelayConfig } from './config.js';
+import type { RelayIdentity } from './identity.js';
+import type { Logger } from './log.js';
+import type { MailboxRegistry } from './mailboxes.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Store } from './store.js';
+
+/** Writes in flight across the relay beyond which write commands answer BUSY (spec/protocol.md §7). */
+export const MAX_PENDING_WRITES = 200_000;
+/** Commands awaiting their commit per connection beyond which write commands answer BUSY. */
+export const MAX_IN_FLIGHT_PER_CONNECTION = 8_192;
+/** Mailbox states kept in memory when unpinned (LRU). */
+export const MAILBOX_CACHE_SIZE = 50_000;
+/** Proof-of-work nonces remembered per connection; past this, public sends answer RATE. */
+export const MAX_POW_NONCES_PER_CONNECTION = 65_536;
+
+export interface RelayContext {
+  readonly config: RelayConfig;
+  readonly identity: RelayIdentity;
+  readonly store: Store;
+  readonly mailboxes: MailboxRegistry;
+  readonly metrics: RelayMetrics;
+  readonly log: Logger;
+  /** Wall clock in ms (injectable for TTL tests): receivedAt and expiry. */
+  readonly now: () => number;
+  /** A read key no mailbox has: AUTH for an unknown readId verifies against it (spec/crypto.md §5). */
+  readonly dummyReadKey: Ed25519PublicKey;
+  /** A verifier no mailbox has: SEND to an unknown sendId compares against it. */
+  readonly dummyVerifier: Uint8Array;
+  /** readId/sendId hex of CREATE and ROTATE in flight, so that two cannot claim the same id. */
+  readonly reservedIds: Set<string>;
+  /** Store writes issued and not yet settled. */
+  pendingWrites: number;
+  draining: boolean;
+  /** Registers work that close() waits for. */
+  track<T>(p: Promise<T>): Promise<T>;
+}

@@ -1,0 +1,175 @@
+// sealpost/relay: start a relay in-process (the CLI's `sealpost relay` uses this too).
+import { join } from 'node:path';
+import { ed25519KeyPair, randomBytes } from '../crypto/index.js';
+import { CLOSE_CODES, PROTOCOL_VERSION } from '../wire/index.js';
+import { DEFAULT_CONFIG, mergeConfig, type RawSettings, type RelayConfig } from './config.js';
+import { MAILBOX_CACHE_SIZE, type RelayContext } from './context.js';
+import { loadOrCreateIdentity } from './identity.js';
+import { LmdbStore } from './lmdb-store.js';
+import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js';
+import { MailboxRegistry } from './mailboxes.js';
+import { createRelayMetrics, startMetricsServer } from './metrics.js';
+import type { Store } from './store.js';
+import { sweepExpired } from './sweeper.js';
+import { listen } from './transport.js';
+
+export { DEFAULT_CONFIG, ConfigError, type RelayConfig, type LogLevel } from './config.js';
+export type { Store, MailboxRecord, QueueEntry, QueueRef } from './store.js';
+
+export interface RunningRelay {
+  /** sealpost+ws://FINGERPRINT@HOST:PORT (127.0.0.1 when bound to 0.0.0.0). */
+  readonly address: string;
+  readonly port: number;
+  readonly metricsPort: number | null;
+  readonly fingerprint: string;
+  readonly config: Readonly<RelayConfig>;
+  /** Drains: stops accepting, finishes in-flight commits, closes sockets with 1001, closes the store. */
+  close(): Promise<void>;
+  stats(): { connections: number; mailboxes: number; envelopes: number };
+  /** Runs the expiry sweeper now, to completion (tests, operators); resolves with the number deleted. */
+  sweepNow(): Promise<number>;
+  /** Prometheus text of the relay's metrics (as served on /metrics). */
+  metricsText(): string;
+  /** Copies the store to `dir` while running (a consistent LMDB snapshot). */
+  backup(dir: string): Promise<void>;
+}
+
+export interface StartOptions extends Partial<RelayConfig> {
+  /** Receives every log entry instead of the log file / stderr. */
+  log?: (entry: Record<string, unknown>) => void;
+  /** Wall clock in ms for receivedAt and expiry (TTL tests). */
+  now?: () => number;
+  /** Test hook: wraps the store (e.g. to inject write failures). */
+  wrapStore?: (store: Store) => Store;
+}
+
+/** Formats the relay's address; a wildcard bind is advertised as loopback. */
+function advertisedHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+const STATS_LOG_INTERVAL_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
+  const { log: logFn, now, wrapStore, ...settings } = options;
+  const config = mergeConfig(settings as RawSettings);
+  const sink = logFn ? { sink: logFn, close: async () => {} } : streamSink(config.logFile);
+  const log = createLogger(config.logLevel, sink.sink);
+  const identity = loadOrCreateIdentity(config.dataDir);
+
+  let store: Store | null = null;
+  const metrics = createRelayMetrics({
+    queued: () => (store ? store.counts().envelopes : 0),
+    mailboxes: () => (store ? store.counts().mailboxes : 0),
+    cached: () => registry.size,
+  });
+  const baseStore = new LmdbStore({ path: join(config.dataDir, 'store'), onCommit: (ms) => metrics.commit(ms) });
+  store = wrapStore ? wrapStore(baseStore) : baseStore;
+  const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
+
+  const inflight = new Set<Promise<unknown>>();
+  const ctx: RelayContext = {
+    config, identity, store, mailboxes: registry, metrics, log,
+    now: now ?? Date.now,
+    dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
+    dummyVerifier: randomBytes(32),
+    reservedIds: new Set(),
+    pendingWrites: 0,
+    draining: false,
+    track<T>(p: Promise<T>): Promise<T> {
+      inflight.add(p);
+      const done = (): void => { inflight.delete(p); };
+      p.then(done, done);
+      return p;
+    },
+  };
+
+  let listener: Awaited<ReturnType<typeof listen>>;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
+  try {
+    listener = await listen(ctx);
+    if (config.metricsPort !== null) {
+      metricsServer = await startMetricsServer(config.metricsHost, config.metricsPort, () => metrics.registry.render(), () => !ctx.draining);
+    }
+  } catch (e) {
+    await store.close().catch(() => {});
+    await sink.close();
+    throw e;
+  }
+
+  // The sweeper: in the background, never overlapping itself.
+  let sweeping: Promise<number> | null = null;
+  const sweep = (): Promise<number> => {
+    sweeping ??= sweepExpired(ctx).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
+    return sweeping;
+  };
+  const sweepTimer = setInterval(() => void sweep(), config.sweepIntervalSeconds * 1000);
+  const statsTimer = setInterval(() => {
+    const counts = store!.counts();
+    log.info('stats', {
+      connections: listener.sessions.size, mailboxes: counts.mailboxes, envelopesQueued: counts.envelopes,
+      envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total(), errors: metrics.errors.total(),
+    });
+  }, STATS_LOG_INTERVAL_MS);
+  statsTimer.unref();
+
+  const tls = config.tlsCert !== undefined;
+  const address = `sealpost+${tls ? 'wss' : 'ws'}://${identity.fingerprint}@${advertisedHost(config.host)}:${listener.port}`;
+  log.info('start', {
+    protocol: PROTOCOL_VERSION, port: listener.port, tls, metricsPort: metricsServer?.port ?? null, fingerprint: identity.fingerprint,
+    limits: {
+      maxFrameBytes: config.maxFrameBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      privateQuota: [config.privateMaxEnvelopes, config.privateMaxBytes], publicQuota: [config.publicMaxEnvelopes, config.publicMaxBytes],
+      sendRate: [config.sendRatePerSecond, config.sendBurst], deliveryWindow: config.deliveryWindow, powDifficulty: config.powDifficulty,
+      ttl: [config.minTtlSeconds, config.defaultTtlSeconds, config.maxTtlSeconds],
+    },
+  });
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ctx.draining = true;
+      clearInterval(sweepTimer);
+      clearInterval(statsTimer);
+      await listener.stopAccepting();
+      // Finish in-flight commits (their OKs go out), then close the connections.
+      const deadline = new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS).unref());
+      await Promise.race([Promise.allSettled([...inflight, ...(sweeping ? [sweeping] : [])]), deadline]);
+      await listener.closeAll(CLOSE_CODES.GOING_AWAY, 'relay shutting down', 2_000);
+      if (metricsServer) {
+        metricsServer.server.closeAllConnections();
+        await new Promise<void>((r) => metricsServer!.server.close(() => r()));
+      }
+      await store!.close().catch((e: unknown) => log.error('store_close_failed', errorSummary(e)));
+      log.info('stop', { envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total() });
+      await sink.close();
+    })();
+    return closing;
+  };
+
+  return {
+    address,
+    port: listener.port,
+    metricsPort: metricsServer?.port ?? null,
+    fingerprint: identity.fingerprint,
+    config,
+    close,
+    stats: () => ({ connections: listener.sessions.size, ...store!.counts() }),
+    sweepNow: async () => {
+      let total = 0;
+      for (;;) {
+        await sweeping;
+        const n = await sweep();
+        total += n;
+        if (n === 0) return total;
+      }
+    },
+    metricsText: () => metrics.registry.render(),
+    backup: (dir) => store!.backup(dir),
+  };
+}
+
+export type { LogEntry };

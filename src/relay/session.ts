@@ -1,0 +1,226 @@
+// One client connection as an explicit state machine (spec/protocol.md §10):
+//
+//   AWAIT_HELLO --HELLO ok--> READY --fatal error / idle / slow reader / drain--> CLOSING --> CLOSED
+//
+// Frames are decoded and dispatched to the command handlers (commands.ts); every handler runs
+// inside a try/catch so that nothing a client sends can throw out of here. Responses carry the
+// command's corr; pushed MSG and END carry 0.
+import { ed25519Sign, randomBytes, relayHelloMessage } from '../crypto/index.js';
+import {
+  bodyWithoutSignature, CLOSE_CODES, decodeClientFrame, encodeFrame, ERROR_CODES, FATAL_CLOSE_CODES, isProtocolError,
+  peekCorr, PROTOCOL_VERSION, ProtocolError, type ClientFrame, type RelayFrame,
+} from '../wire/index.js';
+import { COMMANDS } from './commands.js';
+import { MAX_IN_FLIGHT_PER_CONNECTION, type RelayContext } from './context.js';
+import { errorSummary } from './log.js';
+import type { MailboxState } from './mailboxes.js';
+import type { Subscription } from './subscription.js';
+import { TokenBucket } from './token-bucket.js';
+
+export type Phase = 'AWAIT_HELLO' | 'READY' | 'CLOSING' | 'CLOSED';
+
+/** The socket under a session (a ws WebSocket in production). */
+export interface SessionSocket {
+  send(data: Uint8Array): void;
+  close(code: number, reason: string): void;
+  ping(): void;
+  terminate(): void;
+  readonly bufferedAmount: number;
+  readonly isOpen: boolean;
+}
+
+const TYPE_NAMES = new Map<number, string>([
+  [0x01, 'HELLO'], [0x10, 'CREATE'], [0x11, 'AUTH'], [0x12, 'SUB'], [0x13, 'FETCH'], [0x14, 'ACK'], [0x15, 'UNSUB'],
+  [0x16, 'DEL'], [0x17, 'ROTATE'], [0x18, 'SEND'], [0x19, 'PING'],
+]);
+const WRITE_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'SEND', 'ACK', 'DEL', 'ROTATE']);
+
+export class Session {
+  phase: Phase = 'AWAIT_HELLO';
+  readonly serverNonce: Uint8Array = randomBytes(32);
+  clientNonce: Uint8Array = new Uint8Array(0);
+  /** Mailboxes this connection authenticated (AUTH or CREATE), by readId hex. */
+  readonly auth = new Map<string, MailboxState>();
+  /** Subscriptions by the readId hex they were made with. */
+  readonly subs = new Map<string, Subscription>();
+  readonly bucket: TokenBucket;
+  readonly powNonces = new Set<string>();
+  /** Commands whose response waits for a commit. */
+  inFlight = 0;
+  private lastSeen: number;
+  private lastPing: number;
+  private readonly helloDeadline: number;
+
+  constructor(private readonly ctx: RelayContext, private readonly socket: SessionSocket, private readonly onRelease: (s: Session) => void, monoNow: number) {
+    const c = ctx.config;
+    this.bucket = new TokenBucket(c.sendRatePerSecond, c.sendBurst, monoNow);
+    this.lastSeen = monoNow;
+    this.lastPing = monoNow;
+    this.helloDeadline = monoNow + c.helloTimeoutSeconds * 1000;
+  }
+
+  get open(): boolean { return this.phase === 'AWAIT_HELLO' || this.phase === 'READY'; }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  /** A WebSocket message arrived (spec/protocol.md §2, §3). */
+  receive(data: Uint8Array, isBinary: boolean, monoNow: number): void {
+    if (!this.open) return;
+    this.lastSeen = monoNow;
+    try {
+      if (!isBinary) { this.close(CLOSE_CODES.UNSUPPORTED_DATA, 'binary frames only'); return; }
+      this.ctx.metrics.framesIn.inc({ type: (data.length >= 2 && TYPE_NAMES.get(data[1]!)) || 'invalid' });
+      if (this.phase === 'AWAIT_HELLO') { this.hello(data); return; }
+      let frame: ClientFrame;
+      try {
+        frame = decodeClientFrame(data, PROTOCOL_VERSION);
+      } catch (e) {
+        this.fail(peekCorr(data), e);
+        return;
+      }
+      if (frame.type === 'HELLO') throw new ProtocolError('HANDSHAKE', 'second HELLO');
+      this.dispatch(frame, data);
+    } catch (e) {
+      this.fail(peekCorr(data), e);
+    }
+  }
+
+  /** Any sign of life: a frame or a pong. */
+  touch(monoNow: number): void {
+    this.lastSeen = monoNow;
+  }
+
+  /** Timers (spec/protocol.md §2, §5.1): HELLO timeout, idle timeout, pings. */
+  tick(monoNow: number): void {
+    if (!this.open) return;
+    const c = this.ctx.config;
+    if (this.phase === 'AWAIT_HELLO' && monoNow >= this.helloDeadline) { this.close(CLOSE_CODES.TIMEOUT, 'hello timeout'); return; }
+    if (monoNow - this.lastSeen >= c.idleTimeoutSeconds * 1000) { this.close(CLOSE_CODES.TIMEOUT, 'idle'); return; }
+    if (monoNow - this.lastPing >= c.pingIntervalSeconds * 1000) {
+      this.lastPing = monoNow;
+      try { this.socket.ping(); } catch { /* closing */ }
+    }
+  }
+
+  private hello(data: Uint8Array): void {
+    // Before HELLO only HELLO is allowed (spec/protocol.md §5.1).
+    if (data.length < 2 || data[1] !== 0x01) throw new ProtocolError('HANDSHAKE', 'command before HELLO');
+    const f = decodeClientFrame(data, PROTOCOL_VERSION);
+    if (f.type !== 'HELLO') throw new ProtocolError('HANDSHAKE', 'command before HELLO');
+    if (!(f.minVersion <= PROTOCOL_VERSION && PROTOCOL_VERSION <= f.maxVersion)) throw new ProtocolError('VERSION', 'no common version');
+    this.clientNonce = f.clientNonce.slice();
+    const id = this.ctx.identity;
+    const reply = encodeFrame({
+      type: 'SERVER_HELLO', corr: f.corr, version: PROTOCOL_VERSION, serverNonce: this.serverNonce, relaySignKey: id.signKey,
+      relayDeliveryKey: id.deliveryKey, powDifficulty: this.ctx.config.powDifficulty, maxFrameBytes: this.ctx.config.maxFrameBytes,
+      signature: new Uint8Array(64),
+    });
+    reply.set(ed25519Sign(id.signSeed, relayHelloMessage(this.clientNonce, bodyWithoutSignature(reply))), reply.length - 64);
+    this.phase = 'READY';
+    this.write(reply, 'HELLO');
+  }
+
+  private dispatch(frame: ClientFrame, raw: Uint8Array): void {
+    const corr = frame.corr;
+    const ctx = this.ctx;
+    if (frame.type !== 'PING' && ctx.draining) throw new ProtocolError('BUSY', 'draining');
+    if (WRITE_COMMANDS.has(frame.type) && this.inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) throw new ProtocolError('BUSY', 'too many commands in flight');
+    const handler = COMMANDS[frame.type] as (ctx: RelayContext, s: Session, f: ClientFrame, raw: Uint8Array) => RelayFrame | Promise<RelayFrame>;
+    const result = handler(ctx, this, frame, raw);
+    if (!(result instanceof Promise)) { this.reply(corr, result); return; }
+    this.inFlight++;
+    result.then(
+      (r) => { this.inFlight--; this.reply(corr, r); },
+      (e: unknown) => { this.inFlight--; this.fail(corr, e); },
+    );
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  private reply(corr: number, frame: RelayFrame): void {
+    frame.corr = corr;
+    this.write(encodeFrame(frame), frame.type);
+    if (frame.type === 'MSG') this.ctx.metrics.envelopesOut.inc();
+  }
+
+  /** Answers ERR; fatal errors then close with their code (spec/protocol.md §7). */
+  private fail(corr: number, e: unknown): void {
+    let name: keyof typeof ERROR_CODES;
+    if (isProtocolError(e)) {
+      name = e.errorName;
+    } else {
+      name = 'INTERNAL';
+      this.ctx.log.error('internal_error', errorSummary(e));
+    }
+    this.ctx.metrics.errors.inc({ code: name });
+    if (!this.open) return;
+    this.write(encodeFrame({ type: 'ERR', corr, code: ERROR_CODES[name] }), 'ERR');
+    const closeCode = FATAL_CLOSE_CODES[name];
+    if (closeCode !== undefined) this.close(closeCode, name);
+  }
+
+  /** Pushes `MSG readId msgId delivered` (corr 0). False once this connection takes nothing more. */
+  push(readId: Uint8Array, msgId: number, delivered: Uint8Array): boolean {
+    const ok = this.write(encodeFrame({ type: 'MSG', corr: 0, readId, msgId, delivered }), 'MSG');
+    if (ok) this.ctx.metrics.envelopesOut.inc();
+    return ok;
+  }
+
+  /** The subscription ended from elsewhere (takeover, DEL, ROTATE): forget it, and tell the client. */
+  dropSubscription(sub: Subscription, notify: boolean): void {
+    if (this.subs.get(sub.readHex) === sub) this.subs.delete(sub.readHex);
+    if (notify && this.open) this.write(encodeFrame({ type: 'END', corr: 0, readId: sub.readId }), 'END');
+  }
+
+  private write(bytes: Uint8Array, type: string): boolean {
+    if (!this.open || !this.socket.isOpen) return false;
+    try {
+      this.socket.send(bytes);
+    } catch {
+      return false;
+    }
+    this.ctx.metrics.framesOut.inc({ type });
+    // Slow reader (spec/protocol.md §7): the client does not read what we send.
+    if (this.socket.bufferedAmount > this.ctx.config.maxBufferedBytes) {
+      this.close(CLOSE_CODES.SLOW_READER, 'slow reader');
+      return false;
+    }
+    return true;
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  /** Sends a close frame and releases everything this connection held (CLOSING). */
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.phase = 'CLOSING';
+    this.release();
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  /** The socket is gone (CLOSED). */
+  closed(): void {
+    if (this.phase === 'CLOSED') return;
+    this.phase = 'CLOSED';
+    this.release();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const sub of this.subs.values()) {
+      if (sub.state.subscription === sub) sub.state.subscription = null;
+      sub.end();
+    }
+    this.subs.clear();
+    for (const state of this.auth.values()) state.refs--;
+    this.auth.clear();
+    this.powNonces.clear();
+    this.onRelease(this);
+  }
+}

@@ -1,0 +1,71 @@
+// The relay's storage interface (spec/protocol.md §11). Reads are synchronous and see committed
+// state; writes are asynchronous and resolve only once durable (a rejected write stored
+// nothing). Writes issued in one event turn may be committed together (group commit), so a
+// caller that issues several writes synchronously gets them in one atomic transaction.
+
+/** What the relay keeps per mailbox (spec/protocol.md §4): nothing else. */
+export interface MailboxRecord {
+  /** Internal random id: keys the record, the queue and the expiry index. Never on the wire. */
+  readonly iid: number;
+  readonly readId: Uint8Array;
+  readonly readKey: Uint8Array;
+  readonly sendId: Uint8Array;
+  /** H("sealpost/v1/access" || accessKey); all zero for a public mailbox. */
+  readonly accessVerifier: Uint8Array;
+  /** The delivery-layer key (spec/crypto.md §6), derived once at CREATE/ROTATE. */
+  readonly dk: Uint8Array;
+  readonly flags: number;
+  readonly ttlSeconds: number;
+}
+
+export interface QueueEntry {
+  readonly msgId: number;
+  /** Minutes since the epoch at which the envelope expires (spec/protocol.md §11). */
+  readonly expiryMinute: number;
+  /** The delivered form (spec/crypto.md §6): exactly the bytes a MSG frame carries. */
+  readonly delivered: Uint8Array;
+}
+
+export interface QueueRef { readonly iid: number; readonly msgId: number; readonly expiryMinute: number }
+
+export interface QueueStats { count: number; deliveredBytes: number; lastMsgId: number }
+
+export interface Store {
+  // -- reads (committed state) --
+  findByReadId(readId: Uint8Array): number | undefined;
+  findBySendId(sendId: Uint8Array): number | undefined;
+  getMailbox(iid: number): MailboxRecord | undefined;
+  hasMailbox(iid: number): boolean;
+  /** All msgIds ever assigned in this mailbox are below this (0: none reserved). */
+  msgIdCeiling(iid: number): number;
+  queueStats(iid: number): QueueStats;
+  /** Size and expiry of one queued envelope, without copying it. */
+  queueEntryInfo(iid: number, msgId: number): { deliveredBytes: number; expiryMinute: number } | undefined;
+  /** Entries with afterMsgId < msgId <= uptoMsgId, in msgId order, at most `limit`. */
+  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): QueueEntry[];
+  /** Expiry-index entries with expiryMinute <= nowMinute, oldest first, at most `limit`. */
+  expired(nowMinute: number, limit: number): QueueRef[];
+  counts(): { mailboxes: number; envelopes: number };
+
+  // -- writes (resolve when durable) --
+  createMailbox(record: MailboxRecord): Promise<void>;
+  /** Queues one envelope; `ceiling`, when given, raises the mailbox's msgId reservation. */
+  enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void>;
+  /** Removes queue entries and their expiry-index entries (missing ones are ignored); may record a msgId ceiling. */
+  dequeue(refs: readonly QueueRef[], ceiling?: { iid: number; value: number } | null): Promise<void>;
+  /** Replaces a mailbox's read id/key, access verifier and dk, re-sealing its queue with `reseal`. */
+  rotateMailbox(previous: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void>;
+  /** Deletes a mailbox, its ids, its queue and its expiry entries; resolves with the number of envelopes removed. */
+  deleteMailbox(record: MailboxRecord): Promise<number>;
+
+  /** A consistent copy of the store in `dir` (made while running). */
+  backup(dir: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}

@@ -1,0 +1,83 @@
+// One connection's subscription to one mailbox (spec/protocol.md §5.4): pushes the queue in
+// msgId order, then new envelopes as they become durable, keeping at most `window` pushed
+// envelopes unacknowledged. Unacknowledged envelopes stay queued; a later SUB (this or another
+// connection) starts again from the oldest, so nothing is lost and msgIds let clients dedup.
+import type { MailboxState } from './mailboxes.js';
+import type { Store } from './store.js';
+
+export interface Subscriber {
+  /** Sends `MSG readId msgId delivered` with corr 0; false if the connection can take no more. */
+  push(readId: Uint8Array, msgId: number, delivered: Uint8Array): boolean;
+  /** The subscription was ended by someone else; `notify` sends `END readId`. */
+  dropSubscription(sub: Subscription, notify: boolean): void;
+}
+
+export class Subscription {
+  /** Pushed and not yet acknowledged (or expired). */
+  private readonly inflight = new Set<number>();
+  /** Highest msgId pushed or skipped. */
+  private cursor = 0;
+  /** True when every durable envelope after `cursor` has been pushed. */
+  private caughtUp = false;
+  private ended = false;
+
+  /** The readId this subscription was made with (ROTATE ends it). */
+  readonly readId: Uint8Array;
+  readonly readHex: string;
+
+  constructor(readonly state: MailboxState, readonly owner: Subscriber, private readonly store: Store, private readonly window: number) {
+    this.readId = state.record.readId;
+    this.readHex = state.readHex;
+  }
+
+  get unacknowledged(): number { return this.inflight.size; }
+
+  /** Pushes what the window allows from the stored queue. */
+  pump(): void {
+    while (!this.ended) {
+      const room = this.window - this.inflight.size;
+      if (room <= 0) return;
+      const s = this.state;
+      const entries = this.store.queueRange(s.iid, this.cursor, s.durableUpTo, room);
+      for (const e of entries) {
+        this.cursor = e.msgId;
+        if (s.removing.has(e.msgId)) continue;
+        this.inflight.add(e.msgId);
+        if (!this.owner.push(this.readId, e.msgId, e.delivered)) return;
+      }
+      if (entries.length < room) { this.caughtUp = true; return; }
+      this.caughtUp = false;
+    }
+  }
+
+  /** A send became durable (called in msgId order): push it straight from memory when possible. */
+  durable(msgId: number, delivered: Uint8Array): void {
+    if (this.ended || msgId <= this.cursor) return;
+    if (this.caughtUp && this.inflight.size < this.window) {
+      this.cursor = msgId;
+      this.inflight.add(msgId);
+      this.owner.push(this.readId, msgId, delivered);
+    } else {
+      this.caughtUp = false;
+    }
+  }
+
+  /** An envelope left the queue (ACK from any connection, or expiry). */
+  removed(msgId: number): void {
+    if (this.inflight.delete(msgId) && !this.caughtUp) this.pump();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.inflight.clear();
+  }
+}
+
+/** Ends a mailbox's subscription, wherever it is (takeover, UNSUB, DEL, ROTATE). */
+export function endSubscription(state: MailboxState, notify: boolean): void {
+  const sub = state.subscription;
+  if (!sub) return;
+  state.subscription = null;
+  sub.end();
+  sub.owner.dropSubscription(sub, notify);
+}

@@ -1,0 +1,128 @@
+// The WebSocket transport (spec/protocol.md §2): our own HTTP(S) server so that upgrades and
+// connection limits are ours; binary frames only, no compression (it would leak sizes),
+// `maxPayload` = maxFrameBytes (ws closes larger messages with 1009 before buffering them).
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES, SUBPROTOCOL } from '../wire/index.js';
+import type { RelayContext } from './context.js';
+import { Session } from './session.js';
+
+export interface Listener {
+  readonly port: number;
+  readonly sessions: ReadonlySet<Session>;
+  /** Stops accepting connections; open ones stay. */
+  stopAccepting(): Promise<void>;
+  /** Closes every connection with `code` and waits (bounded) for the sockets to go. */
+  closeAll(code: number, reason: string, timeoutMs: number): Promise<void>;
+}
+
+const wsSocket = (ws: WebSocket) => ({
+  send: (b: Uint8Array) => ws.send(b),
+  close: (code: number, reason: string) => ws.close(code, reason),
+  ping: () => ws.ping(),
+  terminate: () => ws.terminate(),
+  get bufferedAmount() { return ws.bufferedAmount; },
+  get isOpen() { return ws.readyState === ws.OPEN; },
+});
+
+function refuseUpgrade(socket: Socket, status: string): void {
+  try {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  } catch { /* gone */ }
+  socket.destroy();
+}
+
+export async function listen(ctx: RelayContext): Promise<Listener> {
+  const c = ctx.config;
+  const tls = c.tlsCert !== undefined && c.tlsKey !== undefined ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey) } : null;
+  const onRequest = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('Sealpost relay: connect with a WebSocket client (sealpost+ws:// address).\n');
+  };
+  const server: Server = tls ? createHttpsServer(tls, onRequest) : createHttpServer(onRequest);
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: c.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    skipUTF8Validation: true, // text frames are refused anyway
+    handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    closeTimeout: 5_000,
+  } as ConstructorParameters<typeof WebSocketServer>[0]);
+
+  const sessions = new Set<Session>();
+  const sockets = new Map<Session, WebSocket>();
+  const perAddress = new Map<string, number>(); // in memory only, never logged
+  let accepting = true;
+
+  server.on('clientError', (_e, socket) => socket.destroy());
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (!accepting) { refuseUpgrade(socket, '503 Service Unavailable'); return; }
+    if ((req.url ?? '/').split('?')[0] !== '/') { refuseUpgrade(socket, '404 Not Found'); return; }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const addr = req.socket.remoteAddress ?? '';
+      const fromAddr = perAddress.get(addr) ?? 0;
+      if (sessions.size >= c.maxConnections || fromAddr >= c.maxConnectionsPerAddress || !accepting) {
+        ctx.metrics.connectionsRejected.inc();
+        ws.on('error', () => {});
+        ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, 'too many connections');
+        return;
+      }
+      perAddress.set(addr, fromAddr + 1);
+      const session = new Session(ctx, wsSocket(ws), () => {}, performance.now());
+      sessions.add(session);
+      sockets.set(session, ws);
+      ctx.metrics.connections.set(sessions.size);
+      ctx.metrics.connectionsTotal.inc();
+      ws.binaryType = 'nodebuffer';
+      ws.on('message', (data: Buffer, isBinary: boolean) => session.receive(data, isBinary, performance.now()));
+      ws.on('pong', () => session.touch(performance.now()));
+      ws.on('error', () => { /* ws closes the socket itself (e.g. 1009); 'close' follows */ });
+      ws.on('close', (code: number) => {
+        session.closed();
+        sessions.delete(session);
+        sockets.delete(session);
+        const n = (perAddress.get(addr) ?? 1) - 1;
+        if (n <= 0) perAddress.delete(addr);
+        else perAddress.set(addr, n);
+        ctx.metrics.connections.set(sessions.size);
+        ctx.metrics.closes.inc({ code: String(code) });
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(c.port, c.host, () => { server.off('error', reject); resolve(); });
+  });
+  server.on('error', (e) => ctx.log.error('listener_error', { error: (e as NodeJS.ErrnoException).code ?? 'error' }));
+
+  // One timer for every connection's HELLO/idle timeouts and pings.
+  const minTimeout = Math.min(c.idleTimeoutSeconds, c.helloTimeoutSeconds, c.pingIntervalSeconds) * 1000;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    for (const s of sessions) s.tick(now);
+  }, Math.max(10, Math.min(250, minTimeout / 4)));
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    sessions,
+    stopAccepting: async () => {
+      accepting = false;
+      server.close(); // no new TCP connections; upgraded ones are ours to close
+    },
+    closeAll: async (code, reason, timeoutMs) => {
+      clearInterval(ticker);
+      for (const s of sessions) s.close(code, reason);
+      const deadline = Date.now() + timeoutMs;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Whatever did not finish the closing handshake in time is cut.
+      for (const ws of sockets.values()) ws.terminate();
+      server.closeAllConnections();
+      wss.close();
+    },
+  };
+}
