@@ -14,3 +14,4 @@ export * from './sas.js';
 export * from './delivery.js';
 export * from './proofs.js';
 export * from './hpke.js';
+export * from './passphrase.js';
