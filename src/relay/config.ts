@@ -336,20 +336,20 @@ const showDefault = (k: ConfigKey): string => {
 
 /** `sealpost relay --help`. */
 export function helpText(): string {
-  const rows = CONFIG_KEYS.map((s) => [`--${s.flag} <v>`, s.env, `${s.key}`, showDefault(s.key), s.help]);
-  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  default ${r[3]!.padEnd(w[3]!)}  ${r[4]}`);
+  const entry = (flag: string, env: string, dflt: string, help: string): string =>
+    `  ${flag.padEnd(38)} ${env.padEnd(42)} ${dflt}\n      ${help}`;
   return [
     'usage: sealpost relay [options]',
     '       sealpost relay backup --data DIR --to BACKUP_DIR',
     '',
-    'Runs a Sealpost relay. Every setting comes from a flag, an environment variable or a JSON',
-    'config file key (the camelCase name, e.g. {"maxConnections": 5000}); precedence is',
+    'Runs a Sealpost relay. Every setting comes from a flag, an environment variable or a key of',
+    'a JSON config file (the camelCase name, e.g. {"maxConnections": 5000}). Precedence:',
     'flags > environment > config file > defaults.',
     '',
-    '  --config <file>  SEALPOST_CONFIG  JSON config file',
-    ...lines,
-    '  --help           this text',
+    `  ${'flag'.padEnd(38)} ${'environment'.padEnd(42)} default`,
+    entry('--config FILE', 'SEALPOST_CONFIG', 'none', 'JSON config file'),
+    ...CONFIG_KEYS.map((s) => entry(`--${s.flag} VALUE`, s.env, showDefault(s.key), s.help)),
+    entry('--help', '', '', 'this text'),
     '',
     'SIGTERM or SIGINT drains (finishes in-flight commits, closes connections with 1001) and exits 0.',
   ].join('\n');
