@@ -172,7 +172,10 @@ test('public mailbox: proof-of-work, nonce reuse refused, small quota', () => wi
     assert.is(await errorOf(sender.request({ type: 'SEND', sendId: cap.sendId, proof: weak, envelope: env2 })), 'AUTH');
     // A proof made for another connection does not work here.
     const other = await pool.connect();
-    assert.is(await errorOf(other.request({ type: 'SEND', sendId: cap.sendId, proof, envelope: env2 })), 'AUTH');
+    const env3 = envelope();
+    let foreign = solvePow(sender.serverNonce, cap.sendId, env3, 6);
+    while (verifyPow(other.serverNonce, cap.sendId, env3, foreign, 6)) foreign = solvePow(sender.serverNonce, cap.sendId, env3, 6);
+    assert.is(await errorOf(other.request({ type: 'SEND', sendId: cap.sendId, proof: foreign, envelope: env3 })), 'AUTH');
   } finally {
     await pool.closeAll();
   }
@@ -390,6 +393,74 @@ test('metrics: /healthz, /metrics, and no ids in metrics or logs', () => withRel
       assert.not.ok(logText.includes(s), 'no id in logs');
     }
     assert.not.ok(logText.includes('127.0.0.1'), 'no address in logs');
+  } finally {
+    await pool.closeAll();
+  }
+}));
+
+test('limits: 4008 per address, 4006 idle and HELLO timeouts, 1009 oversize, RATE, LIMIT', () => withRelay({
+  maxConnectionsPerAddress: 2, idleTimeoutSeconds: 0.4, helloTimeoutSeconds: 0.3, pingIntervalSeconds: 10, maxFrameBytes: 2048,
+  sendRatePerSecond: 1, sendBurst: 2, maxSubscriptionsPerConnection: 1,
+}, async ({ relay }) => {
+  const pool = clientPool(relay.address);
+  try {
+    const a = await pool.connect();
+    const b = await pool.connect();
+    const third = new WebSocket(`ws://127.0.0.1:${relay.port}/`, SUBPROTOCOL);
+    third.on('error', () => {});
+    assert.is(await withTimeout(new Promise<number>((r) => third.on('close', (code) => r(code))), 3_000), 4008);
+    // RATE: a burst of 2, then one token per second.
+    const { keys, cap } = await makeMailbox(a, relay.address);
+    await sendEnvelope(b, cap, envelope());
+    await sendEnvelope(b, cap, envelope());
+    assert.is(await errorOf(sendEnvelope(b, cap, envelope())), 'RATE');
+    // LIMIT: one subscription per connection here.
+    await subscribe(a, keys);
+    const second = await makeMailbox(a, relay.address);
+    assert.is(await errorOf(subscribe(a, second.keys)), 'LIMIT');
+    // 1009: a frame over maxFrameBytes.
+    b.sendRaw(new Uint8Array(4096));
+    await withTimeout(b.closed, 3_000, '1009 close');
+    assert.is(b.closeCode, 1009);
+    // 4006: silence (no frames, no pongs: the ws client answers pings, so keep the ping interval long).
+    await withTimeout(a.closed, 3_000, 'idle close');
+    assert.is(a.closeCode, 4006);
+    // 4006 also when HELLO does not come in time.
+    const mute = new WebSocket(`ws://127.0.0.1:${relay.port}/`, SUBPROTOCOL);
+    assert.is(await withTimeout(new Promise<number>((r) => mute.on('close', (code) => r(code))), 3_000), 4006);
+  } finally {
+    await pool.closeAll();
+  }
+}));
+
+test('slow reader: a connection that does not read is closed with 4005', () => withRelay({ maxBufferedBytes: 64 * 1024, deliveryWindow: 4096 }, async ({ relay }) => {
+  const pool = clientPool(relay.address);
+  try {
+    const owner = await pool.connect();
+    const { keys, cap } = await makeMailbox(owner, relay.address);
+    const sender = await pool.connect();
+    await Promise.all(Array.from({ length: 200 }, () => sendEnvelope(sender, cap, envelope(65536))));
+    // A raw client that subscribes and then stops reading from its socket.
+    const raw = new WebSocket(`ws://127.0.0.1:${relay.port}/`, SUBPROTOCOL);
+    const frames: Buffer[] = [];
+    raw.on('message', (d: Buffer) => frames.push(d));
+    const closed = new Promise<number>((r) => raw.on('close', (code) => r(code)));
+    await new Promise((r) => raw.on('open', r));
+    const clientNonce = randomBytes(32);
+    raw.send(encodeFrame({ type: 'HELLO', corr: 1, minVersion: 1, maxVersion: 1, clientNonce }));
+    await waitFor(() => frames.length === 1);
+    const hello = decodeRelayFrame(frames[0]!);
+    assert.is(hello.type, 'SERVER_HELLO');
+    const { ed25519Sign, readAuthMessage } = await import('../../src/crypto/index.js');
+    const serverNonce = hello.type === 'SERVER_HELLO' ? hello.serverNonce : new Uint8Array(32);
+    raw.send(encodeFrame({ type: 'AUTH', corr: 2, readId: keys.readId, signature: ed25519Sign(keys.readSeed, readAuthMessage(serverNonce, clientNonce, keys.readId)) }));
+    await waitFor(() => frames.length === 2);
+    const sock = (raw as unknown as { _socket: import('node:net').Socket })._socket;
+    sock.pause();
+    raw.send(encodeFrame({ type: 'SUB', corr: 3, readId: keys.readId }));
+    await sleep(300);
+    sock.resume();
+    assert.is(await withTimeout(closed, 8_000, '4005 close'), 4005);
   } finally {
     await pool.closeAll();
   }
