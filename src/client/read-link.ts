@@ -1,0 +1,170 @@
+// The reading connection to one relay (spec/client.md §8): connects with backoff, and after
+// every (re)connect authenticates and subscribes every mailbox the client reads there.
+// Pushed MSGs go to `onMessage`, with the connection they came on (the delivery layer key
+// is the relay's, spec/crypto.md §6).
+import { toHex } from '../crypto/index.js';
+import { isProtocolError, type MsgFrame } from '../wire/index.js';
+import { backoffDelay, sleep, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import { RelayConnection } from './connection.js';
+import {
+  ack, authenticate, createMailbox, deleteMailbox, fetchNext, subscribe, unsubscribe,
+  type Delivered, type MailboxKeys,
+} from './mailbox.js';
+import { ClientError } from './errors.js';
+
+export interface ReadLinkHandlers {
+  onMessage(conn: RelayConnection, keys: MailboxKeys, msg: MsgFrame): void;
+  /** A mailbox the relay no longer knows (AUTH refused): expired or deleted. */
+  onLost(keys: MailboxKeys): void;
+  onState(online: boolean): void;
+}
+
+export class ReadLink {
+  private conn: RelayConnection | null = null;
+  private readonly mailboxes = new Map<string, MailboxKeys>();
+  private waiters: Array<(c: RelayConnection) => void> = [];
+  private closed = false;
+  private attempt = 0;
+  private pendingSleep: { cancel(): void } | null = null;
+  private running = false;
+
+  constructor(
+    readonly address: string,
+    private readonly handlers: ReadLinkHandlers,
+    private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
+  ) {}
+
+  get online(): boolean { return this.conn !== null && this.conn.isOpen; }
+
+  /** Registers mailboxes to read before start (no network). */
+  track(keys: MailboxKeys): void { this.mailboxes.set(toHex(keys.readId), keys); }
+  untrack(keys: MailboxKeys): void { this.mailboxes.delete(toHex(keys.readId)); }
+  keysFor(readId: Uint8Array): MailboxKeys | undefined { return this.mailboxes.get(toHex(readId)); }
+
+  start(): void {
+    if (!this.running && !this.closed) void this.loop();
+  }
+
+  /** The live connection, waiting up to `timeoutMs` for one; RELAY_UNAVAILABLE otherwise. */
+  ready(timeoutMs: number): Promise<RelayConnection> {
+    if (this.closed) return Promise.reject(new ClientError('CLOSED', 'the client is closed'));
+    if (this.conn && this.conn.isOpen) return Promise.resolve(this.conn);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new ClientError('RELAY_UNAVAILABLE', `relay ${this.address} unreachable`));
+      }, timeoutMs);
+      const done = (c: RelayConnection): void => { clearTimeout(t); resolve(c); };
+      this.waiters.push(done);
+    });
+  }
+
+  /** CREATE (which authenticates this connection for it), then SUB; the mailbox is then re-read after reconnects. */
+  async create(keys: MailboxKeys, ttlSeconds: number, timeoutMs: number): Promise<void> {
+    const conn = await this.ready(timeoutMs);
+    await createMailbox(conn, keys, { ttlSeconds });
+    this.track(keys);
+    await subscribe(conn, keys);
+  }
+
+  async ack(keys: MailboxKeys, msgId: number): Promise<void> {
+    const conn = this.conn;
+    if (!conn || !conn.isOpen) return; // redelivered after the reconnect; the seen set absorbs it
+    try {
+      await ack(conn, keys, msgId);
+    } catch (e) {
+      if (!isProtocolError(e, 'NO_MSG')) throw e;
+    }
+  }
+
+  async fetch(keys: MailboxKeys, timeoutMs: number): Promise<{ conn: RelayConnection; delivered: Delivered | null }> {
+    const conn = await this.ready(timeoutMs);
+    return { conn, delivered: await fetchNext(conn, keys) };
+  }
+
+  /** UNSUB and DEL; a mailbox the relay already forgot counts as deleted. */
+  async remove(keys: MailboxKeys, timeoutMs: number): Promise<void> {
+    const conn = await this.ready(timeoutMs);
+    this.untrack(keys);
+    try {
+      await unsubscribe(conn, keys).catch(() => undefined);
+      await deleteMailbox(conn, keys);
+    } catch (e) {
+      if (!isProtocolError(e, 'AUTH')) throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pendingSleep?.cancel();
+    const c = this.conn;
+    this.conn = null;
+    await c?.close();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (!this.closed) {
+        let conn: RelayConnection;
+        try {
+          conn = await RelayConnection.connect(this.address, { timeoutMs: 5_000 });
+        } catch {
+          await this.pause();
+          continue;
+        }
+        if (this.closed) { await conn.close(); return; }
+        const closedP = new Promise<void>((r) => conn.onClose(() => r()));
+        conn.onMessage((msg) => {
+          const keys = this.keysFor(msg.readId);
+          if (keys) this.handlers.onMessage(conn, keys, msg);
+        });
+        try {
+          await this.resubscribe(conn);
+        } catch {
+          await conn.close();
+          await this.pause();
+          continue;
+        }
+        this.attempt = 0;
+        this.conn = conn;
+        this.handlers.onState(true);
+        const ws = this.waiters;
+        this.waiters = [];
+        for (const w of ws) w(conn);
+        await closedP;
+        if (this.conn === conn) this.conn = null;
+        if (!this.closed) {
+          this.handlers.onState(false);
+          await this.pause();
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async pause(): Promise<void> {
+    const s = sleep(backoffDelay(this.attempt++, this.backoff));
+    this.pendingSleep = s;
+    await s.promise;
+    this.pendingSleep = null;
+  }
+
+  /** AUTH + SUB for every tracked mailbox, pipelined (spec/protocol.md §5.3, §5.4). */
+  private async resubscribe(conn: RelayConnection): Promise<void> {
+    await Promise.all([...this.mailboxes.values()].map(async (keys) => {
+      try {
+        await authenticate(conn, keys);
+      } catch (e) {
+        if (isProtocolError(e, 'AUTH')) {
+          this.untrack(keys);
+          this.handlers.onLost(keys);
+          return;
+        }
+        throw e;
+      }
+      await subscribe(conn, keys);
+    }));
+  }
+}

@@ -1,0 +1,83 @@
+// The SDK's public value types (spec/client.md §10).
+import type { ScryptParams } from '../crypto/index.js';
+
+export interface ClientOptions {
+  /** Directory of this profile's encrypted store (created 0700). */
+  readonly dataDir: string;
+  /** Home relay address (sealpost+ws[s]://FP@HOST:PORT): where this client's mailboxes live. Required for a new profile. */
+  readonly relay?: string;
+  /** Unlocks the store; a wrong one throws ClientError WRONG_PASSPHRASE. */
+  readonly passphrase: string;
+  /** Delivery receipts, batched and randomly delayed (spec/client.md §9.3). Default false. */
+  readonly receipts?: boolean;
+  /** Random delay before a batch of receipts goes out, in ms. Default { min: 5_000, max: 60_000 }. */
+  readonly receiptDelayMs?: { readonly min: number; readonly max: number };
+  /** scrypt cost for a NEW store (tests use a low N); an existing store keeps its own. */
+  readonly kdf?: ScryptParams;
+  /** How long acceptInvitation waits for the inviter's answer. Default 30 s. */
+  readonly handshakeTimeoutMs?: number;
+  /** How long to wait for the relay on operations that need it. Default 10 s. */
+  readonly relayTimeoutMs?: number;
+  /** After a rotation, the old mailbox is deleted at the contact's first message to the new one, or after this. Default 7 days. */
+  readonly rotationGraceMs?: number;
+  /** Keep received and sent texts in the store (history()). Default true. */
+  readonly keepHistory?: boolean;
+}
+
+export interface Contact {
+  readonly id: string;
+  /** The user's own label for this contact; never sent anywhere. */
+  readonly name: string;
+  /** Four groups of five digits both people compare (spec/crypto.md §10). */
+  readonly safetyCode: string;
+  readonly verified: boolean;
+  /** False until the handshake has completed on this side. */
+  readonly established: boolean;
+}
+
+export interface Message {
+  readonly contactId: string;
+  /** The sender's random message id (base64url), named by receipts. */
+  readonly id: string;
+  readonly text: string;
+  /** The sender's clock, ms since the epoch (a claim, not evidence). */
+  readonly sentAt: number;
+  /** This client's clock when it was processed. */
+  readonly receivedAt: number;
+  /** Whether the contact was verified when this arrived. */
+  readonly verified: boolean;
+}
+
+export interface HistoryEntry extends Message { readonly direction: 'in' | 'out' }
+
+export interface Receipt { readonly contactId: string; readonly ids: readonly string[] }
+
+export interface SentMessage { readonly id: string; readonly sentAt: number }
+
+/** Why an incoming envelope was dropped (spec/client.md §6.3). */
+export type DropReason =
+  | 'delivery' // the relay's delivery layer did not open
+  | 'undecryptable' // the sealed envelope did not open: tampered, truncated or sealed to another mailbox
+  | 'unknown-sender' // it opened, but the sender is not this mailbox's contact
+  | 'malformed' // a body or payload that does not decode
+  | 'replay' // a ratchet message already received, or a handshake for a consumed invitation
+  | 'ratchet' // the ratchet refused it (tampered inner layer, or too far ahead)
+  | 'expired'; // a handshake that arrived after its invitation expired
+
+export interface ClientStats {
+  readonly dropped: Readonly<Record<DropReason, number>> & { readonly total: number };
+  readonly received: number;
+  readonly sent: number;
+  readonly outboxPending: number;
+  readonly online: boolean;
+  /** Envelopes whose processing failed for a local reason (left for redelivery). */
+  readonly errors: number;
+}
+
+export interface ClientEvents {
+  message: Message;
+  contact: Contact;
+  receipt: Receipt;
+  dropped: { readonly reason: DropReason };
+  connection: { readonly online: boolean };
+}
