@@ -8,7 +8,10 @@ import { isEnvelopeBucket, ProtocolError, type RelayFrame, type SendFrame } from
 import { ok, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
+import { NoncePool } from './nonce-pool.js';
 import type { Session } from './session.js';
+
+const nonces = new NoncePool();
 
 /** Checks the sender's proof with the same work whether or not the mailbox exists. */
 function authenticate(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState | undefined): string | null | false {
@@ -42,7 +45,7 @@ export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): P
   // The delivery layer is applied before the commit: stored bytes are delivered bytes (spec/crypto.md §6).
   const { msgId, ceiling } = state.assignMsgId();
   const nowMs = ctx.now();
-  const delivered = sealDelivery(state.record.dk as DeliveryKey, msgId, minutesNow(nowMs), f.envelope);
+  const delivered = sealDelivery(state.record.dk as DeliveryKey, msgId, minutesNow(nowMs), f.envelope, nonces.next());
   const expiryMinute = Math.ceil((nowMs + state.record.ttlSeconds * 1000) / 60_000);
   state.count++;
   state.bytes += size;

@@ -3,24 +3,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-type Labels = Readonly<Record<string, string>>;
-const labelKey = (l: Labels | undefined): string => (l ? Object.entries(l).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',') : '');
+const escapeLabel = (v: string): string => v.replace(/["\\\n]/g, '_');
 
 interface Metric { readonly name: string; readonly help: string; readonly type: 'counter' | 'gauge' | 'histogram'; render(): string[] }
 
+/** A counter, optionally with one label whose values come from a closed set. */
 export class Counter implements Metric {
   readonly type = 'counter' as const;
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
-  inc(labels?: Labels, n = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + n);
+  constructor(readonly name: string, readonly help: string, private readonly label?: string) {}
+  inc(labelValue = '', n = 1): void {
+    this.values.set(labelValue, (this.values.get(labelValue) ?? 0) + n);
   }
-  get(labels?: Labels): number { return this.values.get(labelKey(labels)) ?? 0; }
+  get(labelValue = ''): number { return this.values.get(labelValue) ?? 0; }
   total(): number { let t = 0; for (const v of this.values.values()) t += v; return t; }
   render(): string[] {
-    if (this.values.size === 0) return [`${this.name} 0`];
-    return [...this.values].map(([k, v]) => `${this.name}${k ? `{${k}}` : ''} ${v}`);
+    if (this.values.size === 0) return this.label ? [] : [`${this.name} 0`];
+    return [...this.values].map(([k, v]) => `${this.name}${this.label ? `{${this.label}="${escapeLabel(k)}"}` : ''} ${v}`);
   }
 }
 
@@ -103,13 +102,13 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
     connections: r.add(new Gauge('sealpost_connections', 'Open WebSocket connections')),
     connectionsTotal: r.add(new Counter('sealpost_connections_total', 'Connections accepted')),
     connectionsRejected: r.add(new Counter('sealpost_connections_rejected_total', 'Connections refused by a connection limit (4008)')),
-    closes: r.add(new Counter('sealpost_closes_total', 'Connections closed, by close code')),
-    framesIn: r.add(new Counter('sealpost_frames_in_total', 'Frames received, by type')),
-    framesOut: r.add(new Counter('sealpost_frames_out_total', 'Frames sent, by type')),
+    closes: r.add(new Counter('sealpost_closes_total', 'Connections closed, by close code', 'code')),
+    framesIn: r.add(new Counter('sealpost_frames_in_total', 'Frames received, by type', 'type')),
+    framesOut: r.add(new Counter('sealpost_frames_out_total', 'Frames sent, by type', 'type')),
     envelopesIn: r.add(new Counter('sealpost_envelopes_in_total', 'Envelopes accepted (durably committed)')),
     envelopesOut: r.add(new Counter('sealpost_envelopes_out_total', 'Envelopes delivered (pushed or fetched)')),
     envelopesExpired: r.add(new Counter('sealpost_envelopes_expired_total', 'Envelopes deleted by the expiry sweeper')),
-    errors: r.add(new Counter('sealpost_errors_total', 'ERR frames sent, by error name')),
+    errors: r.add(new Counter('sealpost_errors_total', 'ERR frames sent, by error name', 'code')),
     commitLatency,
     commitBatch,
     commit(latencyMs: number): void {

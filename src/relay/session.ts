@@ -29,6 +29,9 @@ export interface SessionSocket {
   readonly isOpen: boolean;
 }
 
+/** Pushes pause while more than this share of maxBufferedBytes waits in the send buffer. */
+const PUSH_PAUSE_FRACTION = 0.5;
+
 const TYPE_NAMES = new Map<number, string>([
   [0x01, 'HELLO'], [0x10, 'CREATE'], [0x11, 'AUTH'], [0x12, 'SUB'], [0x13, 'FETCH'], [0x14, 'ACK'], [0x15, 'UNSUB'],
   [0x16, 'DEL'], [0x17, 'ROTATE'], [0x18, 'SEND'], [0x19, 'PING'],
@@ -47,6 +50,8 @@ export class Session {
   readonly powNonces = new Set<string>();
   /** Commands whose response waits for a commit. */
   inFlight = 0;
+  /** Subscriptions waiting for the send buffer to drain. */
+  private readonly paused = new Set<Subscription>();
   private lastSeen: number;
   private lastPing: number;
   private readonly helloDeadline: number;
@@ -69,7 +74,7 @@ export class Session {
     this.lastSeen = monoNow;
     try {
       if (!isBinary) { this.close(CLOSE_CODES.UNSUPPORTED_DATA, 'binary frames only'); return; }
-      this.ctx.metrics.framesIn.inc({ type: (data.length >= 2 && TYPE_NAMES.get(data[1]!)) || 'invalid' });
+      this.ctx.metrics.framesIn.inc((data.length >= 2 && TYPE_NAMES.get(data[1]!)) || 'invalid');
       if (this.phase === 'AWAIT_HELLO') { this.hello(data); return; }
       let frame: ClientFrame;
       try {
@@ -152,7 +157,7 @@ export class Session {
       name = 'INTERNAL';
       this.ctx.log.error('internal_error', errorSummary(e));
     }
-    this.ctx.metrics.errors.inc({ code: name });
+    this.ctx.metrics.errors.inc(name);
     if (!this.open) return;
     this.write(encodeFrame({ type: 'ERR', corr, code: ERROR_CODES[name] }), 'ERR');
     const closeCode = FATAL_CLOSE_CODES[name];
@@ -172,6 +177,26 @@ export class Session {
     if (notify && this.open) this.write(encodeFrame({ type: 'END', corr: 0, readId: sub.readId }), 'END');
   }
 
+  canPush(): boolean {
+    return this.socket.bufferedAmount < this.ctx.config.maxBufferedBytes * PUSH_PAUSE_FRACTION;
+  }
+
+  pauseUntilDrained(sub: Subscription): void {
+    this.paused.add(sub);
+  }
+
+  /** The socket's send buffer drained: resume paused subscriptions. */
+  drained(): void {
+    if (!this.open || this.paused.size === 0) return;
+    const subs = [...this.paused];
+    this.paused.clear();
+    try {
+      for (const sub of subs) sub.pump();
+    } catch (e) {
+      this.fail(0, e);
+    }
+  }
+
   private write(bytes: Uint8Array, type: string): boolean {
     if (!this.open || !this.socket.isOpen) return false;
     try {
@@ -179,9 +204,10 @@ export class Session {
     } catch {
       return false;
     }
-    this.ctx.metrics.framesOut.inc({ type });
-    // Slow reader (spec/protocol.md §7): the client does not read what we send.
-    if (this.socket.bufferedAmount > this.ctx.config.maxBufferedBytes) {
+    this.ctx.metrics.framesOut.inc(type);
+    // Slow reader (spec/protocol.md §7): the client does not read what we send. Pushes pause
+    // at half the limit (canPush), so this trips on replies the client keeps asking for.
+    if (this.socket.bufferedAmount - bytes.length > this.ctx.config.maxBufferedBytes) {
       this.close(CLOSE_CODES.SLOW_READER, 'slow reader');
       return false;
     }
@@ -218,6 +244,7 @@ export class Session {
       sub.end();
     }
     this.subs.clear();
+    this.paused.clear();
     for (const state of this.auth.values()) state.refs--;
     this.auth.clear();
     this.powNonces.clear();

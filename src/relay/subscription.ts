@@ -10,6 +10,10 @@ export interface Subscriber {
   push(readId: Uint8Array, msgId: number, delivered: Uint8Array): boolean;
   /** The subscription was ended by someone else; `notify` sends `END readId`. */
   dropSubscription(sub: Subscription, notify: boolean): void;
+  /** False while the connection's send buffer is above its push threshold. */
+  canPush(): boolean;
+  /** Calls `sub.pump()` again once the send buffer has drained. */
+  pauseUntilDrained(sub: Subscription): void;
 }
 
 export class Subscription {
@@ -32,14 +36,16 @@ export class Subscription {
 
   get unacknowledged(): number { return this.inflight.size; }
 
-  /** Pushes what the window allows from the stored queue. */
+  /** Pushes what the window and the connection's send buffer allow from the stored queue. */
   pump(): void {
+    const s = this.state;
     while (!this.ended) {
       const room = this.window - this.inflight.size;
       if (room <= 0) return;
-      const s = this.state;
+      if (!this.owner.canPush()) { this.paused(); return; }
       const entries = this.store.queueRange(s.iid, this.cursor, s.durableUpTo, room);
       for (const e of entries) {
+        if (!this.owner.canPush()) { this.paused(); return; }
         this.cursor = e.msgId;
         if (s.removing.has(e.msgId)) continue;
         this.inflight.add(e.msgId);
@@ -53,13 +59,16 @@ export class Subscription {
   /** A send became durable (called in msgId order): push it straight from memory when possible. */
   durable(msgId: number, delivered: Uint8Array): void {
     if (this.ended || msgId <= this.cursor) return;
-    if (this.caughtUp && this.inflight.size < this.window) {
-      this.cursor = msgId;
-      this.inflight.add(msgId);
-      this.owner.push(this.readId, msgId, delivered);
-    } else {
-      this.caughtUp = false;
-    }
+    if (!this.caughtUp || this.inflight.size >= this.window) { this.caughtUp = false; return; }
+    if (!this.owner.canPush()) { this.paused(); return; }
+    this.cursor = msgId;
+    this.inflight.add(msgId);
+    this.owner.push(this.readId, msgId, delivered);
+  }
+
+  private paused(): void {
+    this.caughtUp = false;
+    this.owner.pauseUntilDrained(this);
   }
 
   /** An envelope left the queue (ACK from any connection, or expiry). */

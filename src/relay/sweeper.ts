@@ -43,7 +43,7 @@ export async function sweepExpired(ctx: RelayContext, batch = SWEEP_BATCH, maxBa
         h.state.subscription?.removed(h.msgId);
       }
       deleted += held.length;
-      ctx.metrics.envelopesExpired.inc(undefined, held.length);
+      ctx.metrics.envelopesExpired.inc('', held.length);
     } catch (e) {
       for (const h of held) { h.state.removing.delete(h.msgId); h.state.pending--; }
       storeFailure(ctx, 'sweep', e);

@@ -19,14 +19,27 @@ export interface Listener {
   closeAll(code: number, reason: string, timeoutMs: number): Promise<void>;
 }
 
-const wsSocket = (ws: WebSocket) => ({
-  send: (b: Uint8Array) => ws.send(b),
-  close: (code: number, reason: string) => ws.close(code, reason),
-  ping: () => ws.ping(),
-  terminate: () => ws.terminate(),
-  get bufferedAmount() { return ws.bufferedAmount; },
-  get isOpen() { return ws.readyState === ws.OPEN; },
-});
+/**
+ * A session's view of a ws socket. Frames written in one tick are corked together so that a
+ * burst (replies to pipelined commands, pushes after a group commit) leaves in one writev.
+ */
+function wsSocket(ws: WebSocket) {
+  const raw = (ws as unknown as { _socket?: Socket })._socket;
+  let corked = false;
+  const uncork = (): void => { corked = false; raw!.uncork(); };
+  return {
+    send: (b: Uint8Array): void => {
+      if (raw && !corked) { corked = true; raw.cork(); process.nextTick(uncork); }
+      ws.send(b);
+    },
+    close: (code: number, reason: string) => ws.close(code, reason),
+    ping: () => ws.ping(),
+    terminate: () => ws.terminate(),
+    get bufferedAmount() { return ws.bufferedAmount; },
+    get isOpen() { return ws.readyState === ws.OPEN; },
+    onDrain: (fn: () => void) => raw?.on('drain', fn),
+  };
+}
 
 function refuseUpgrade(socket: Socket, status: string): void {
   try {
@@ -72,7 +85,9 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
         return;
       }
       perAddress.set(addr, fromAddr + 1);
-      const session = new Session(ctx, wsSocket(ws), () => {}, performance.now());
+      const socket = wsSocket(ws);
+      const session = new Session(ctx, socket, () => {}, performance.now());
+      socket.onDrain(() => session.drained());
       sessions.add(session);
       sockets.set(session, ws);
       ctx.metrics.connections.set(sessions.size);
@@ -89,7 +104,7 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
         if (n <= 0) perAddress.delete(addr);
         else perAddress.set(addr, n);
         ctx.metrics.connections.set(sessions.size);
-        ctx.metrics.closes.inc({ code: String(code) });
+        ctx.metrics.closes.inc(String(code));
       });
     });
   });
