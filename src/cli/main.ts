@@ -6,6 +6,7 @@ switch (command) {
   case 'relay':
     process.exitCode = await (await import('./relay-command.js')).relayCommand(process.argv.slice(3));
     break;
+  case 'bench': process.exitCode = await (await import('./bench-command.js')).benchCommand(process.argv.slice(3)); break;
   default:
     console.log('usage: sealpost <relay|demo|chat|bench|admin> [options]');
 }

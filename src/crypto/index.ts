@@ -15,3 +15,4 @@ export * from './delivery.js';
 export * from './proofs.js';
 export * from './hpke.js';
 export * from './passphrase.js';
+export * from './pool/index.js';
