@@ -7,6 +7,8 @@ switch (command) {
     process.exitCode = await (await import('./relay-command.js')).relayCommand(process.argv.slice(3));
     break;
   case 'bench': process.exitCode = await (await import('./bench-command.js')).benchCommand(process.argv.slice(3)); break;
+  case 'demo': process.exitCode = await (await import('./demo-command.js')).demoCommand(process.argv.slice(3)); break;
+  case 'chat': process.exitCode = await (await import('./chat-command.js')).chatCommand(process.argv.slice(3)); break;
   default:
     console.log('usage: sealpost <relay|demo|chat|bench|admin> [options]');
 }

@@ -1,0 +1,203 @@
+// `sealpost chat --profile NAME [--relay ADDRESS] [--data DIR]` (spec/client.md §12): an
+// interactive terminal client for a person. Profiles live in ~/.sealpost/<profile> unless
+// --data says otherwise. The passphrase comes from SEALPOST_PASSPHRASE (scripting), a hidden
+// prompt on a terminal, or the first line of standard input.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { Client, isClientError, type Contact, type Message } from '../client/index.js';
+
+const HELP = `commands:
+  /invite [name]            make a one-time invitation link (name = your label for whoever accepts it)
+  /accept <link> [name]     accept an invitation; then compare the safety code with your contact
+  /contacts                 list contacts, their safety codes and whether you verified them
+  /verify <contact> <code>  mark a contact verified after comparing codes (throws if they differ)
+  /to <contact>             talk to this contact: plain lines are then sent to it
+  /history [contact]        show stored messages
+  /rename <contact> <name>  change your own label for a contact
+  /rotate [contact]         move this contact to a new mailbox of yours
+  /stats                    counters (dropped envelopes, outbox)
+  /quit                     leave
+A QR code is not rendered: share the invitation link itself, out of band.`;
+
+const USAGE = 'usage: sealpost chat --profile NAME [--relay ADDRESS] [--data DIR]';
+
+interface ChatArgs { profile: string; relay?: string; data?: string }
+
+function parseArgs(args: string[]): ChatArgs | string {
+  const out: Partial<ChatArgs> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string => inline ?? args[++i] ?? '';
+    if (flag === '--profile') out.profile = value();
+    else if (flag === '--relay') out.relay = value();
+    else if (flag === '--data') out.data = value();
+    else if (flag === '--help' || flag === '-h') return 'help';
+    else return `unknown option ${a}`;
+  }
+  if (!out.profile || !/^[A-Za-z0-9._-]{1,64}$/.test(out.profile)) return 'a --profile NAME (letters, digits, . _ -) is required';
+  return out as ChatArgs;
+}
+
+/** Reads a passphrase without echo from a terminal. */
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stdout.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let s = '';
+    const onData = (d: Buffer): void => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') { done(); resolve(s); return; }
+        if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
+        if (ch === '\u007f' || ch === '\b') s = s.slice(0, -1);
+        else s += ch;
+      }
+    };
+    const done = (): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stdout.write('\n');
+    };
+    stdin.on('data', onData);
+  });
+}
+
+class LineSource {
+  private readonly queue: string[] = [];
+  private waiter: ((l: string | null) => void) | null = null;
+  private ended = false;
+  constructor(readonly rl: Interface) {
+    rl.on('line', (l) => { if (this.waiter) { const w = this.waiter; this.waiter = null; w(l); } else this.queue.push(l); });
+    rl.on('close', () => { this.ended = true; this.waiter?.(null); this.waiter = null; });
+  }
+  next(): Promise<string | null> {
+    const l = this.queue.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((r) => { this.waiter = r; });
+  }
+}
+
+export async function chatCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args === 'help') { console.log(`${USAGE}\n\n${HELP}`); return 0; }
+  if (typeof args === 'string') { console.error(`${args}\n${USAGE}`); return 2; }
+  const dataDir = args.data ?? join(homedir(), '.sealpost', args.profile);
+  const isNew = !existsSync(join(dataDir, 'store'));
+  if (isNew && !args.relay) { console.error('a new profile needs --relay ADDRESS (sealpost+ws://FINGERPRINT@HOST:PORT)'); return 2; }
+
+  const interactive = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  const lines = new LineSource(rl);
+  let passphrase = process.env['SEALPOST_PASSPHRASE'];
+  if (!passphrase) {
+    if (interactive) {
+      rl.pause();
+      passphrase = await promptHidden(isNew ? 'choose a passphrase for this new profile: ' : 'passphrase: ');
+      if (isNew && (await promptHidden('again: ')) !== passphrase) { console.error('the two passphrases differ'); rl.close(); return 2; }
+      rl.resume();
+    } else {
+      passphrase = (await lines.next()) ?? '';
+    }
+  }
+
+  let client: Client;
+  try {
+    client = await Client.open({ dataDir, passphrase, ...(args.relay ? { relay: args.relay } : {}) });
+  } catch (e) {
+    console.error(isClientError(e, 'WRONG_PASSPHRASE') ? 'wrong passphrase' : `cannot open the profile: ${(e as Error).message}`);
+    rl.close();
+    return 1;
+  }
+
+  let target: Contact | null = null;
+  const print = (text: string): void => {
+    if (interactive) { process.stdout.write('\r\x1b[K'); console.log(text); rl.prompt(true); } else console.log(text);
+  };
+  const label = (id: string): string => client.contact(id)?.name ?? id;
+  client.on('message', (m: Message) => print(`[${label(m.contactId)}${m.verified ? '' : ' (unverified)'}] ${m.text}`));
+  client.on('contact', (c: Contact) => {
+    if (c.verified) return;
+    print(`[contact] ${c.name} is connected. Safety code: ${c.safetyCode}\n          compare it with them, then: /verify ${c.name} <the code they read>`);
+  });
+  client.on('receipt', (r) => print(`[receipt] ${label(r.contactId)} received ${r.ids.length} message(s)`));
+  client.on('connection', ({ online }) => print(online ? '[relay] connected' : '[relay] connection lost, reconnecting…'));
+
+  const n = client.contacts().length;
+  console.log(`profile ${args.profile} (${dataDir}), relay ${client.relay}, ${n} contact${n === 1 ? '' : 's'}. Type /help for commands.`);
+  rl.setPrompt('> ');
+  if (interactive) rl.prompt();
+
+  const find = (ref: string | undefined): Contact => {
+    const c = ref ? client.contact(ref) : target ?? undefined;
+    if (!c) throw new Error(ref ? `no contact "${ref}" (see /contacts)` : 'name a contact, or choose one with /to');
+    return c;
+  };
+
+  for (let line = await lines.next(); line !== null; line = await lines.next()) {
+    const text = line.trim();
+    if (!text) { if (interactive) rl.prompt(); continue; }
+    const [cmd = '', ...rest] = text.split(/\s+/);
+    try {
+      if (!text.startsWith('/')) {
+        if (!target) { print('choose a contact first: /to <contact>'); continue; }
+        await client.send(target.id, line);
+        print(`[you -> ${target.name}] ${line}`);
+      } else if (cmd === '/help') {
+        print(HELP);
+      } else if (cmd === '/quit' || cmd === '/exit') {
+        break;
+      } else if (cmd === '/invite') {
+        const link = await client.createInvitation(rest[0] ? { name: rest.join(' ') } : {});
+        print(`invitation (one-time, valid 24 h); give it to one person, out of band:\n${link}`);
+      } else if (cmd === '/accept') {
+        if (!rest[0]) throw new Error('usage: /accept <link> [name]');
+        print('contacting the inviter…');
+        const c = await client.acceptInvitation(rest[0], rest[1] ? { name: rest.slice(1).join(' ') } : {});
+        target = c;
+        print(`[contact] ${c.name} is connected. Safety code: ${c.safetyCode}\n          compare it with them, then: /verify ${c.name} <the code they read>`);
+      } else if (cmd === '/contacts') {
+        const cs = client.contacts();
+        print(cs.length === 0 ? 'no contacts yet: /invite or /accept'
+          : cs.map((c) => `${c.name.padEnd(16)} ${c.safetyCode}  ${c.verified ? 'verified' : 'NOT verified'}${c.established ? '' : ' (pending)'}  id ${c.id}`).join('\n'));
+      } else if (cmd === '/verify') {
+        const c = find(rest[0]);
+        const code = rest.slice(1).join(' ');
+        if (!code) throw new Error('usage: /verify <contact> <code>');
+        await client.verifyContact(c.id, code);
+        print(`${c.name} is verified.`);
+      } else if (cmd === '/to') {
+        target = find(rest[0]);
+        print(`talking to ${target.name}${target.verified ? '' : ' (NOT verified: compare safety codes)'}`);
+      } else if (cmd === '/history') {
+        const c = find(rest[0]);
+        print(client.history(c.id).map((h) => `${new Date(h.sentAt).toISOString().slice(0, 16).replace('T', ' ')} ${h.direction === 'in' ? c.name : 'you'}: ${h.text}`).join('\n') || '(nothing yet)');
+      } else if (cmd === '/rename') {
+        const c = find(rest[0]);
+        const renamed = await client.renameContact(c.id, rest.slice(1).join(' '));
+        if (target?.id === c.id) target = renamed;
+        print(`renamed to ${renamed.name}`);
+      } else if (cmd === '/rotate') {
+        const c = find(rest[0]);
+        await client.rotateMailbox(c.id);
+        print(`${c.name} is being moved to a new mailbox.`);
+      } else if (cmd === '/stats') {
+        print(JSON.stringify(client.stats()));
+      } else {
+        print(`unknown command ${cmd}; /help lists them`);
+      }
+    } catch (e) {
+      print(`error: ${(e as Error).message}`);
+    }
+    if (interactive) rl.prompt();
+  }
+  rl.close();
+  await client.close();
+  console.log('bye');
+  return 0;
+}

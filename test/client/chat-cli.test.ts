@@ -1,0 +1,110 @@
+// `sealpost chat` driven through standard input (spec/client.md §12): two profiles in two
+// processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /quit.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { repoPath } from '../_support/files.js';
+import { cleanup, startRelay, tempDir, withTimeout } from './_helpers.js';
+
+const MAIN = repoPath('.build', 'src', 'cli', 'main.js');
+
+interface Chat { child: ChildProcessWithoutNullStreams; out(): string; waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>; send(line: string): void; exited: Promise<number | null> }
+
+function chat(args: string[], passphrase = 'chat test passphrase'): Chat {
+  const child = spawn(process.execPath, [MAIN, 'chat', ...args], { env: { ...process.env, SEALPOST_PASSPHRASE: passphrase }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let text = '';
+  const waiters: Array<() => void> = [];
+  const onData = (d: Buffer): void => { text += d.toString(); for (const w of waiters.splice(0)) w(); };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => { r(code); for (const w of waiters.splice(0)) w(); }));
+  let from = 0;
+  return {
+    child, exited,
+    out: () => text,
+    send: (line) => { child.stdin.write(line + '\n'); },
+    async waitFor(re, ms = 15_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const m = re.exec(text.slice(from));
+        if (m) { from += m.index + m[0].length; return m; }
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${re} in output:\n${text}`);
+        await withTimeout(new Promise<void>((r) => waiters.push(r)), deadline - Date.now(), String(re)).catch(() => undefined);
+      }
+    },
+  };
+}
+
+test('chat: /help, /invite and /quit', async () => {
+  const relay = await startRelay();
+  const c = chat(['--profile', 'solo', '--relay', relay.address, '--data', tempDir()]);
+  try {
+    await c.waitFor(/Type \/help for commands/);
+    c.send('/help');
+    await c.waitFor(/\/invite/);
+    c.send('/invite');
+    await c.waitFor(/sealpost:invite\/[A-Za-z0-9_-]{100,}/);
+    c.send('/contacts');
+    await c.waitFor(/no contacts yet/);
+    c.send('/nonsense');
+    await c.waitFor(/unknown command/);
+    c.send('/quit');
+    assert.is(await withTimeout(c.exited, 10_000, 'exit'), 0, c.out());
+  } finally {
+    c.child.kill();
+    await relay.close();
+  }
+});
+
+test('chat: two people invite, accept, verify and talk', async () => {
+  const relay = await startRelay();
+  const alice = chat(['--profile', 'alice', '--relay', relay.address, '--data', tempDir()]);
+  const bob = chat(['--profile', 'bob', '--relay', relay.address, '--data', tempDir()]);
+  try {
+    await Promise.all([alice.waitFor(/Type \/help/), bob.waitFor(/Type \/help/)]);
+    alice.send('/invite bob');
+    const [link] = await alice.waitFor(/sealpost:invite\/[A-Za-z0-9_-]+/);
+    bob.send(`/accept ${link} alice`);
+    const bobCode = (await bob.waitFor(/alice is connected\. Safety code: (\d{5} \d{5} \d{5} \d{5})/))[1]!;
+    const aliceCode = (await alice.waitFor(/bob is connected\. Safety code: (\d{5} \d{5} \d{5} \d{5})/))[1]!;
+    assert.is(aliceCode, bobCode);
+    alice.send('/verify bob 11111 11111 11111 11111');
+    await alice.waitFor(/error: SAFETY_CODE_MISMATCH/);
+    alice.send(`/verify bob ${bobCode}`);
+    await alice.waitFor(/bob is verified/);
+    bob.send('/to alice');
+    await bob.waitFor(/talking to alice \(NOT verified/);
+    bob.send('hello from the terminal');
+    await bob.waitFor(/\[you -> alice\] hello from the terminal/);
+    await alice.waitFor(/\[bob\] hello from the terminal/);
+    alice.send('/to bob');
+    alice.send('hi bob');
+    await bob.waitFor(/\[alice \(unverified\)\] hi bob/);
+    alice.send('/contacts');
+    await alice.waitFor(/bob\s+\d{5} \d{5} \d{5} \d{5}\s+verified/);
+    alice.send('/quit');
+    bob.send('/quit');
+    assert.is(await withTimeout(alice.exited, 10_000, 'alice exit'), 0, alice.out());
+    assert.is(await withTimeout(bob.exited, 10_000, 'bob exit'), 0, bob.out());
+  } finally {
+    alice.child.kill();
+    bob.child.kill();
+    await relay.close();
+  }
+});
+
+test('chat: a wrong passphrase is refused with exit code 1', async () => {
+  const relay = await startRelay();
+  const data = tempDir();
+  const first = chat(['--profile', 'p', '--relay', relay.address, '--data', data]);
+  await first.waitFor(/Type \/help/);
+  first.send('/quit');
+  await first.exited;
+  const second = chat(['--profile', 'p', '--data', data], 'not it');
+  assert.is(await withTimeout(second.exited, 10_000, 'exit'), 1);
+  assert.match(second.out(), /wrong passphrase/);
+  await relay.close();
+});
+
+test.after(cleanup);
+test.run();
