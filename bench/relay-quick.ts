@@ -9,7 +9,7 @@
 // --clients N forks N load-generator processes (the load generator is JavaScript too, and on
 // a small machine it competes with the relay for cores).
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ const pct = (sorted: number[], p: number): number => sorted.length ? sorted[Math
 interface Result { delivered: number; sendLat: number[]; e2eLat: number[]; seconds: number }
 
 /** One load generator: its own owners and senders against `address`. */
-async function drive(address: string): Promise<Result> {
+async function drive(address: string, mark: (phase: 'start' | 'end') => void = () => {}): Promise<Result> {
   const owners: Array<{ conn: RelayConnection; keys: MailboxKeys }> = [];
   for (let i = 0; i < OWNERS; i++) {
     const conn = await RelayConnection.connect(address);
@@ -83,9 +83,11 @@ async function drive(address: string): Promise<Result> {
   const loops = senders.flatMap((c) => Array.from({ length: INFLIGHT }, () => loop(c)));
   await new Promise((r) => setTimeout(r, 1500)); // warm-up
   measuring = true;
+  mark('start');
   const start = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
+  mark('end');
   const seconds = (performance.now() - start) / 1000;
   running = false;
   await Promise.allSettled(loops);
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-bench-'));
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const relay = spawn(process.execPath, [cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
+  const relay = spawn(process.execPath, [...(process.env['RELAY_QUICK_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['RELAY_QUICK_PROFILE']] : []), cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
     '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -118,13 +120,21 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const address = /address: (\S+)/.exec(out)![1]!;
-    const started = process.cpuUsage();
-    const results: Result[] = CLIENTS === 1 ? [await drive(address)] : await Promise.all(Array.from({ length: CLIENTS }, () => new Promise<Result>((resolve, reject) => {
+    // Relay CPU seconds (user + system) from /proc, over the measured window (Linux).
+    const cpuOf = (): number => {
+      try {
+        const f = readFileSync(`/proc/${relay.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch { return NaN; }
+    };
+    const cpu: Record<string, number> = {};
+    const mark = (phase: 'start' | 'end'): void => { cpu[phase] = cpuOf(); };
+    const results: Result[] = CLIENTS === 1 ? [await drive(address, mark)] : await Promise.all(Array.from({ length: CLIENTS }, () => new Promise<Result>((resolve, reject) => {
       const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), { env: { ...process.env, RELAY_QUICK_ADDRESS: address } });
       child.once('message', (m) => resolve(m as Result));
       child.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited ${code}`)); });
     })));
-    void started;
+    if (CLIENTS > 1) { cpu['start'] = NaN; cpu['end'] = NaN; }
     const delivered = results.reduce((a, r) => a + r.delivered, 0);
     const seconds = Math.max(...results.map((r) => r.seconds));
     const sendLat = results.flatMap((r) => r.sendLat).sort((a, b) => a - b);
@@ -134,6 +144,8 @@ async function main(): Promise<void> {
       deliveredPerSecond: Math.round(delivered / seconds),
       sendToOkMs: { p50: +pct(sendLat, 0.5).toFixed(2), p99: +pct(sendLat, 0.99).toFixed(2) },
       sendToPushMs: { p50: +pct(e2eLat, 0.5).toFixed(2), p99: +pct(e2eLat, 0.99).toFixed(2) },
+      relayCpuUtilisation: +((cpu['end']! - cpu['start']!) / seconds).toFixed(2),
+      relayCpuMicrosecondsPerEnvelope: Math.round(((cpu['end']! - cpu['start']!) * 1e6) / delivered),
     };
     console.log(JSON.stringify(line));
   } finally {

@@ -35,17 +35,22 @@ export function storeFailure(ctx: RelayContext, op: string, e: unknown): Protoco
   return new ProtocolError('INTERNAL', 'store write failed');
 }
 
-/** Runs a store write with the relay's bookkeeping: pending count, drain tracking. */
-export function storeWrite<T>(ctx: RelayContext, start: () => Promise<T>): Promise<T> {
+/**
+ * Runs a store write with the relay's bookkeeping: `pendingWrites` counts it until its
+ * continuation has run (drain waits for zero, so every OK has been written by then).
+ */
+export function storeWrite<T, R>(ctx: RelayContext, start: () => Promise<T>, onDone: (v: T) => R, onFail: (e: unknown) => R): Promise<R> {
   ctx.pendingWrites++;
   let p: Promise<T>;
   try {
     p = start();
   } catch (e) {
-    ctx.pendingWrites--;
-    return Promise.reject(e);
+    p = Promise.reject(e);
   }
-  return ctx.track(p.finally(() => { ctx.pendingWrites--; }));
+  return p.then(
+    (v) => { try { return onDone(v); } finally { ctx.pendingWrites--; } },
+    (e: unknown) => { try { return onFail(e); } finally { ctx.pendingWrites--; } },
+  );
 }
 
 export function isAllZero(b: Uint8Array): boolean {

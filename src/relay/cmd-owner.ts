@@ -62,7 +62,7 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
   const reserved = ['r' + hexOf(readId), 's' + hexOf(record.sendId), 'i' + record.iid];
   for (const r of reserved) ctx.reservedIds.add(r);
   const unreserve = (): void => { for (const r of reserved) ctx.reservedIds.delete(r); };
-  return storeWrite(ctx, () => ctx.store.createMailbox(record)).then(
+  return storeWrite(ctx, () => ctx.store.createMailbox(record),
     () => {
       unreserve();
       authorize(session, ctx.mailboxes.created(record));
@@ -109,7 +109,7 @@ export function handleRotate(ctx: RelayContext, session: Session, f: RotateFrame
   const reservation = 'r' + newHex;
   ctx.reservedIds.add(reservation);
   const oldHex = state.readHex;
-  return storeWrite(ctx, () => ctx.store.rotateMailbox(prev, next, reseal)).then(
+  return storeWrite(ctx, () => ctx.store.rotateMailbox(prev, next, reseal),
     () => {
       state.busy = null;
       ctx.reservedIds.delete(reservation);
@@ -139,7 +139,7 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
   state.busy = 'delete';
   const sub = state.subscription;
   if (sub) endSubscription(state, sub.owner !== session);
-  return storeWrite(ctx, () => ctx.store.deleteMailbox(state.record)).then(
+  return storeWrite(ctx, () => ctx.store.deleteMailbox(state.record),
     () => {
       state.busy = null;
       ctx.mailboxes.forget(state);

@@ -48,7 +48,7 @@ export function handleAck(ctx: RelayContext, session: Session, f: AckFrame): Pro
   if (ceiling !== null) state.ceiling = ceiling;
   state.removing.add(msgId);
   state.pending++;
-  return storeWrite(ctx, () => ctx.store.dequeue([{ iid: state.iid, msgId, expiryMinute: info.expiryMinute }], ceiling === null ? null : { iid: state.iid, value: ceiling })).then(
+  return storeWrite(ctx, () => ctx.store.dequeue([{ iid: state.iid, msgId, expiryMinute: info.expiryMinute }], ceiling === null ? null : { iid: state.iid, value: ceiling }),
     () => {
       state.removing.delete(msgId);
       state.pending--;

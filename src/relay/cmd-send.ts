@@ -52,7 +52,7 @@ export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): P
   const pending = state.beginSend(msgId, delivered);
   const settle = (done: boolean): void => state.settleSend(pending, done, (id, bytes) => state.subscription?.durable(id, bytes));
 
-  return storeWrite(ctx, () => ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling)).then(
+  return storeWrite(ctx, () => ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling),
     () => {
       ctx.metrics.envelopesIn.inc();
       settle(true);

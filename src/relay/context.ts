@@ -32,9 +32,7 @@ export interface RelayContext {
   readonly dummyVerifier: Uint8Array;
   /** readId/sendId hex of CREATE and ROTATE in flight, so that two cannot claim the same id. */
   readonly reservedIds: Set<string>;
-  /** Store writes issued and not yet settled. */
+  /** Store writes issued and not yet answered (close() waits for zero). */
   pendingWrites: number;
   draining: boolean;
-  /** Registers work that close() waits for. */
-  track<T>(p: Promise<T>): Promise<T>;
 }

@@ -70,7 +70,6 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   store = wrapStore ? wrapStore(baseStore) : baseStore;
   const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
 
-  const inflight = new Set<Promise<unknown>>();
   const ctx: RelayContext = {
     config, identity, store, mailboxes: registry, metrics, log,
     now: now ?? Date.now,
@@ -79,12 +78,6 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     reservedIds: new Set(),
     pendingWrites: 0,
     draining: false,
-    track<T>(p: Promise<T>): Promise<T> {
-      inflight.add(p);
-      const done = (): void => { inflight.delete(p); };
-      p.then(done, done);
-      return p;
-    },
   };
 
   let listener: Awaited<ReturnType<typeof listen>>;
@@ -136,8 +129,10 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       clearInterval(statsTimer);
       await listener.stopAccepting();
       // Finish in-flight commits (their OKs go out), then close the connections.
-      const deadline = new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS).unref());
-      await Promise.race([Promise.allSettled([...inflight, ...(sweeping ? [sweeping] : [])]), deadline]);
+      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      await sweeping;
+      while (ctx.pendingWrites > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r)); // let the last replies reach the sockets
       await listener.closeAll(CLOSE_CODES.GOING_AWAY, 'relay shutting down', 2_000);
       if (metricsServer) {
         metricsServer.server.closeAllConnections();

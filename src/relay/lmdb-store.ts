@@ -44,9 +44,10 @@ function encodeRecord(r: MailboxRecord): Uint8Array {
 
 function decodeRecord(iid: number, b: Uint8Array): MailboxRecord {
   if (b.length !== RECORD_BYTES || b[0] !== RECORD_VERSION) throw new StoreError('mailbox record has an unknown layout');
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const f = (i: number): Uint8Array => b.slice(6 + 32 * i, 6 + 32 * (i + 1));
-  return { iid, flags: b[1]!, ttlSeconds: dv.getUint32(2), readId: f(0), readKey: f(1), sendId: f(2), accessVerifier: f(3), dk: f(4) };
+  const own = b.slice(); // one copy; the fields are views into it
+  const dv = new DataView(own.buffer);
+  const f = (i: number): Uint8Array => own.subarray(6 + 32 * i, 6 + 32 * (i + 1));
+  return { iid, flags: own[1]!, ttlSeconds: dv.getUint32(2), readId: f(0), readKey: f(1), sendId: f(2), accessVerifier: f(3), dk: f(4) };
 }
 
 function encodeQueueValue(expiryMinute: number, delivered: Uint8Array): Uint8Array {

@@ -193,7 +193,7 @@ export class Session {
     try {
       for (const sub of subs) sub.pump();
     } catch (e) {
-      this.fail(0, e);
+      this.ctx.log.error('push_failed', errorSummary(e));
     }
   }
 

@@ -33,8 +33,7 @@ export async function sweepExpired(ctx: RelayContext, batch = SWEEP_BATCH, maxBa
       remove.push(r); // also drops index entries whose envelope is already gone
     }
     if (remove.length === 0) break;
-    try {
-      await storeWrite(ctx, () => ctx.store.dequeue(remove));
+    const ok = await storeWrite(ctx, () => ctx.store.dequeue(remove), () => {
       for (const h of held) {
         h.state.removing.delete(h.msgId);
         h.state.pending--;
@@ -44,11 +43,13 @@ export async function sweepExpired(ctx: RelayContext, batch = SWEEP_BATCH, maxBa
       }
       deleted += held.length;
       ctx.metrics.envelopesExpired.inc('', held.length);
-    } catch (e) {
+      return true;
+    }, (e: unknown) => {
       for (const h of held) { h.state.removing.delete(h.msgId); h.state.pending--; }
       storeFailure(ctx, 'sweep', e);
-      break;
-    }
+      return false;
+    });
+    if (!ok) break;
     if (refs.length < batch) break;
     await yieldToTraffic();
   }
