@@ -22,6 +22,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** The HELLO nonce (default: fresh random bytes). */
   clientNonce?: Uint8Array;
+  /** For sealpost+wss:// relays with a private CA: PEM certificate(s) to trust. */
+  ca?: string | Uint8Array;
 }
 
 /** The connection closed before a response arrived. */
@@ -77,7 +79,10 @@ export class RelayConnection {
     const addr = parseRelayAddress(address);
     const clientNonce = opts.clientNonce ?? randomBytes(32);
     if (clientNonce.length !== 32) return Promise.reject(new RangeError('clientNonce must be 32 bytes'));
-    const ws = new WebSocket(webSocketUrl(addr), SUBPROTOCOL, { perMessageDeflate: false, maxPayload: 1 << 20, handshakeTimeout: opts.timeoutMs ?? 10_000 });
+    const ws = new WebSocket(webSocketUrl(addr), SUBPROTOCOL, {
+      perMessageDeflate: false, maxPayload: 1 << 20, handshakeTimeout: opts.timeoutMs ?? 10_000,
+      ...(opts.ca !== undefined ? { ca: typeof opts.ca === 'string' ? opts.ca : Buffer.from(opts.ca) } : {}),
+    });
     ws.binaryType = 'nodebuffer';
     return new Promise<RelayConnection>((resolve, reject) => {
       let done = false;

@@ -104,7 +104,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     const counts = store!.counts();
     log.info('stats', {
       connections: listener.sessions.size, mailboxes: counts.mailboxes, envelopesQueued: counts.envelopes,
-      envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total(), errors: metrics.errors.total(),
+      envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total(),
+      envelopesExpired: metrics.envelopesExpired.total(), errors: metrics.errors.byLabel(), closes: metrics.closes.byLabel(),
     });
   }, STATS_LOG_INTERVAL_MS);
   statsTimer.unref();

@@ -17,6 +17,8 @@ export class Counter implements Metric {
   }
   get(labelValue = ''): number { return this.values.get(labelValue) ?? 0; }
   total(): number { let t = 0; for (const v of this.values.values()) t += v; return t; }
+  /** Values by label value (for the periodic stats log line). */
+  byLabel(): Record<string, number> { return Object.fromEntries(this.values); }
   render(): string[] {
     if (this.values.size === 0) return this.label ? [] : [`${this.name} 0`];
     return [...this.values].map(([k, v]) => `${this.name}${this.label ? `{${this.label}="${escapeLabel(k)}"}` : ''} ${v}`);

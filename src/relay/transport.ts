@@ -95,6 +95,7 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
       ws.binaryType = 'nodebuffer';
       ws.on('message', (data: Buffer, isBinary: boolean) => session.receive(data, isBinary, performance.now()));
       ws.on('pong', () => session.touch(performance.now()));
+      ws.on('ping', () => session.touch(performance.now())); // ws answers it (autoPong)
       ws.on('error', () => { /* ws closes the socket itself (e.g. 1009); 'close' follows */ });
       ws.on('close', (code: number) => {
         session.closed();

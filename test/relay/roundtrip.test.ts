@@ -487,4 +487,47 @@ test('pushes are paced by the send buffer: a big backlog arrives whole, no 4005'
   }
 }));
 
+// A self-signed certificate for 127.0.0.1 (test only; valid until 2126).
+const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBozCCAUmgAwIBAgIUBWwC2S4R62xUT10U0jR7wbCD1jEwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNc2VhbHBvc3QtdGVzdDAgFw0yNjExMjMwMzA5MTJaGA8yMTI2
+MTAzMDAzMDkxMlowGDEWMBQGA1UEAwwNc2VhbHBvc3QtdGVzdDBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABGSrl/cPOPNdeWCo4AJMqth/D+xiCvO6dsXO4tXdpsj2
+nndezlvb8UX9xFTC8oW1lZrLGBhGgffxZX1HssLwzxCjbzBtMB0GA1UdDgQWBBRU
+icX4AxefhadLA1yhkmeTE93O7jAfBgNVHSMEGDAWgBRUicX4AxefhadLA1yhkmeT
+E93O7jAPBgNVHRMBAf8EBTADAQH/MBoGA1UdEQQTMBGHBH8AAAGCCWxvY2FsaG9z
+dDAKBggqhkjOPQQDAgNIADBFAiEAvWi/25FXX8kxPr0UINXXEpt+H6zdEz/EGo44
+KkYDE70CIBJQtPH9Y2uMCfi/JaTfT5hXPhgk4XgfkMZLPdRvQ/Dj
+-----END CERTIFICATE-----
+`;
+const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgh51SUVMAgW93r/y8
+WEOIy66w1B3Z0JxbYk1hCh11Xd+hRANCAARkq5f3DzjzXXlgqOACTKrYfw/sYgrz
+unbFzuLV3abI9p53Xs5b2/FF/cRUwvKFtZWayxgYRoH38WV9R7LC8M8Q
+-----END PRIVATE KEY-----
+`;
+
+test('TLS: sealpost+wss:// with a certificate and key', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tempDir } = await import('./_helpers.js');
+  const dir = tempDir('sealpost-tls-');
+  try {
+    writeFileSync(join(dir.path, 'cert.pem'), TEST_CERT);
+    writeFileSync(join(dir.path, 'key.pem'), TEST_KEY);
+    await withRelay({ tlsCert: join(dir.path, 'cert.pem'), tlsKey: join(dir.path, 'key.pem') }, async ({ relay }) => {
+      assert.match(relay.address, /^sealpost\+wss:\/\//);
+      const untrusted = await RelayConnection.connect(relay.address, { timeoutMs: 3_000 }).then(() => null, (e: unknown) => e as Error);
+      assert.ok(untrusted, 'an unknown CA is refused');
+      const conn = await RelayConnection.connect(relay.address, { ca: TEST_CERT });
+      const { keys, cap } = await makeMailbox(conn, relay.address);
+      await sendEnvelope(conn, cap, envelope());
+      assert.ok(await fetchNext(conn, keys));
+      await conn.close();
+    });
+  } finally {
+    dir.rm();
+  }
+});
+
 test.run();
