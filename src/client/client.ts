@@ -7,7 +7,7 @@
 // transaction, then ACK, then emit. A crash anywhere before the write leaves the envelope
 // queued at the relay; after it, the seen set absorbs the redelivery (spec/client.md §6).
 import {
-  concat, equalBytes, fromBase64url, randomBytes, safetyCode, safetyCodesMatch, sha256, toBase64url, toHex,
+  concat, equalBytes, randomBytes, safetyCode, safetyCodesMatch, sha256, toBase64url, toHex,
   x25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import { parseRelayAddress, type MsgFrame } from '../wire/index.js';
@@ -542,10 +542,10 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Drains a replaced mailbox with FETCH, then deletes it (spec/client.md §8.2). */
   private async retire(mb: MailboxRecord): Promise<void> {
+    if (mb.status !== 'retiring' || this.mailboxes.get(mb.id) !== mb) return; // done already
     const l = this.link(mb.address);
     for (let i = 0; i < 10_000; i++) {
-      const { conn, delivered } = await l.fetch(mb.keys, this.relayTimeout);
-      void conn;
+      const { delivered } = await l.fetch(mb.keys, this.relayTimeout);
       if (!delivered) break;
       await this.handleDelivered(mb, delivered);
     }
@@ -697,6 +697,3 @@ export class Client extends Emitter<ClientEvents> {
     if (this.closed) throw new ClientError('CLOSED', 'the client is closed');
   }
 }
-
-/** Decodes a message id given as base64url (receipts, history). */
-export const messageIdBytes = (id: string): Uint8Array => fromBase64url(id);
