@@ -27,35 +27,28 @@ export async function runFanout(ctx: SuiteContext): Promise<FanoutResult> {
   };
   const budget = ctx.budgetMs;
 
-  // Inline, native backend.
-  ctx.progress.status('fan-out: inline (node)');
-  const inlineTimes: number[] = [];
-  withBackend('node', () => {
-    for (const it of items.slice(0, 50)) blackhole(sealEnvelope(it)); // warm-up
-    const end = now() + budget * 0.3;
-    while (inlineTimes.length < 3 || (now() < end && inlineTimes.length < 50)) {
-      const t0 = now();
-      for (const it of items) blackhole(sealEnvelope(it));
-      inlineTimes.push(now() - t0);
-    }
-  });
-  record('inline (calling thread)', 'node', 0, inlineTimes);
-
-  // Pool, native backend.
-  ctx.progress.status(`fan-out: pool of ${workers} (node)`);
+  // Inline and pool runs alternate (native backend), so that both see the same noise.
+  ctx.progress.status(`fan-out: inline vs pool of ${workers} (node)`);
   const pool = await CryptoPool.create({ size: workers, backend: 'node' });
+  const inlineTimes: number[] = [], poolTimes: number[] = [];
   try {
-    await pool.sealEnvelopes(items.slice(0, 100)); // warm-up
-    const times: number[] = [];
-    const end = now() + budget * 0.5;
-    while (times.length < 3 || (now() < end && times.length < 100)) {
-      const t0 = now();
+    withBackend('node', () => { for (const it of items.slice(0, 50)) blackhole(sealEnvelope(it)); }); // warm-up
+    await pool.sealEnvelopes(items.slice(0, 100));
+    const minRuns = ctx.quick ? 2 : 3;
+    const end = now() + budget * 0.8;
+    while (inlineTimes.length < minRuns || (now() < end && inlineTimes.length < 100)) {
+      let t0 = now();
+      withBackend('node', () => { for (const it of items) blackhole(sealEnvelope(it)); });
+      inlineTimes.push(now() - t0);
+      t0 = now();
       const res = await pool.sealEnvelopes(items);
-      times.push(now() - t0);
+      poolTimes.push(now() - t0);
       if (!res.every((r) => r.ok && r.value.length === 1024)) throw new Error('fan-out seal failed');
+      ctx.progress.status(`fan-out: ${inlineTimes.length} rounds`);
     }
-    record(`pool, ${workers} workers`, 'node', workers, times);
   } finally { await pool.close(); }
+  record('inline (calling thread)', 'node', 0, inlineTimes);
+  record(`pool, ${workers} workers`, 'node', workers, poolTimes);
 
   // The portable backend once (it is an order of magnitude slower), outside quick mode.
   if (!ctx.quick) {

@@ -25,6 +25,8 @@ export interface ScalingRow {
   /** speedup ÷ workers. */
   readonly efficiency: number;
   readonly batchP50Ms: number;
+  /** Alternating inline/pool rounds; speed-up is the median of the per-round ratios. */
+  readonly rounds: number;
 }
 /** Other operations through the same pool, batch 256: is a shortfall the pool's or the operation's? */
 export interface OpScalingRow { readonly op: string; readonly workers: number; readonly batch: number; readonly itemsPerSec: number; readonly inlinePerSec: number; readonly speedup: number }
@@ -66,7 +68,7 @@ function inlineRate<T>(items: readonly T[], fn: (item: T) => unknown, ms: number
 const inline = (items: readonly OpenEnvelopeItem[], ms: number): number => inlineRate(items, openEnvelope, ms);
 
 /** `lanes` closed loops of `batch`-item calls of `op` for `ms`; items/s and per-batch latencies. */
-async function poolRate<T>(pool: CryptoPool, op: PoolOpName, items: readonly T[], batch: number, lanes: number, ms: number): Promise<{ perSec: number; latencies: number[] }> {
+async function poolRate<T>(pool: CryptoPool, op: PoolOpName, items: readonly T[], batch: number, lanes: number, ms: number, warmupMs = Math.min(200, ms / 5)): Promise<{ perSec: number; latencies: number[] }> {
   const latencies: number[] = [];
   let offset = 0;
   const lane = async (): Promise<number> => {
@@ -79,8 +81,30 @@ async function poolRate<T>(pool: CryptoPool, op: PoolOpName, items: readonly T[]
     if (!res[0]?.ok) throw new Error(`pool ${op} failed: ${JSON.stringify(res[0])}`);
     return res.length;
   };
-  const perLane = await Promise.all(Array.from({ length: lanes }, () => measureAsync(lane, ms, Math.min(200, ms / 5))));
+  const perLane = await Promise.all(Array.from({ length: lanes }, () => measureAsync(lane, ms, warmupMs)));
   return { perSec: perLane.reduce((a, r) => a + r.perSec, 0), latencies };
+}
+
+/**
+ * Alternates inline and pool measurements for `rounds` rounds within `ms` (a third inline, two
+ * thirds pool per round) and reports the median of the per-round ratios: a burst of noise
+ * from other tenants then spoils one round, not the comparison.
+ */
+async function alternate<T>(pool: CryptoPool, op: PoolOpName, items: readonly T[], fn: (item: T) => unknown, batch: number, lanes: number, ms: number, rounds: number): Promise<{
+  inlinePerSec: number; poolPerSec: number; speedup: number; latencies: number[]; inlineRates: number[]; rounds: number;
+}> {
+  const per = ms / rounds;
+  const inlineRates: number[] = [], poolRates: number[] = [], ratios: number[] = [], latencies: number[] = [];
+  await poolRate(pool, op, items, batch, lanes, Math.min(300, per / 3)); // warm the workers for this op and size
+  for (let r = 0; r < rounds; r++) {
+    const i = inlineRate(items, fn, per / 3);
+    const p = await poolRate(pool, op, items, batch, lanes, (per * 2) / 3, 0);
+    inlineRates.push(i);
+    poolRates.push(p.perSec);
+    ratios.push(p.perSec / i);
+    latencies.push(...p.latencies);
+  }
+  return { inlinePerSec: median(inlineRates), poolPerSec: median(poolRates), speedup: median(ratios), latencies, inlineRates, rounds };
 }
 
 function otherItems(): { verify: VerifyEd25519Item[]; dh: X25519Item[] } {
@@ -102,6 +126,7 @@ export async function runPoolScaling(ctx: SuiteContext): Promise<ScalingResult> 
   ];
   const configs = maxWorkers * (BATCHES.length + OTHER.length);
   const slice = ctx.budgetMs / (configs + 1);
+  const rounds = ctx.quick ? 2 : 4;
   const otherOps: OpScalingRow[] = [];
   const rows: ScalingRow[] = [];
   inline(items, Math.min(200, slice / 4)); // warm-up
@@ -125,18 +150,18 @@ export async function runPoolScaling(ctx: SuiteContext): Promise<ScalingResult> 
       }
       for (const batch of BATCHES) {
         ctx.progress.bar(`pool: ${workers} worker(s), batch ${batch}`, step++, configs);
-        const inlinePerSec = inline(items, slice * 0.3);
-        inlineAll.push(inlinePerSec);
         const lanes = 2 * workers;
-        const { perSec: itemsPerSec, latencies } = await poolRate(pool, 'openEnvelope', items, batch, lanes, slice * 0.7);
-        const speedup = itemsPerSec / inlinePerSec;
-        rows.push({ workers, batch, inFlight: lanes, itemsPerSec, inlinePerSec, speedup, efficiency: speedup / workers, batchP50Ms: median(latencies) });
+        const m = await alternate(pool, 'openEnvelope', items, openEnvelope, batch, lanes, slice, rounds);
+        inlineAll.push(...m.inlineRates);
+        rows.push({
+          workers, batch, inFlight: lanes, itemsPerSec: m.poolPerSec, inlinePerSec: m.inlinePerSec, speedup: m.speedup,
+          efficiency: m.speedup / workers, batchP50Ms: median(m.latencies), rounds: m.rounds,
+        });
       }
       for (const o of OTHER) {
         ctx.progress.bar(`pool: ${workers} worker(s), ${o.op} batch 256`, step++, configs);
-        const inlinePerSec = inlineRate(o.items, o.fn as (x: unknown) => unknown, slice * 0.3);
-        const { perSec } = await poolRate(pool, o.op, o.items, 256, 2 * workers, slice * 0.7);
-        otherOps.push({ op: o.op, workers, batch: 256, itemsPerSec: perSec, inlinePerSec, speedup: perSec / inlinePerSec });
+        const m = await alternate(pool, o.op, o.items, o.fn as (x: unknown) => unknown, 256, 2 * workers, slice, rounds);
+        otherOps.push({ op: o.op, workers, batch: 256, itemsPerSec: m.poolPerSec, inlinePerSec: m.inlinePerSec, speedup: m.speedup });
       }
     } finally { await pool.close(); }
   }
@@ -158,7 +183,7 @@ export function scalingTable(r: ScalingResult): Table {
     ]),
     notes: [
       `One item alone through a 1-worker pool: ${fmtUs(r.singleItemRoundTripUs)} round trip, vs ${fmtUs(r.inlineOpenUs)} to open it inline.`,
-      'speed-up = pool items/s ÷ inline items/s measured just before; efficiency = speed-up ÷ workers.',
+      'speed-up = median over alternating rounds of (pool items/s ÷ inline items/s of the same round); efficiency = speed-up ÷ workers.',
     ],
   };
 }
