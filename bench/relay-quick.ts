@@ -110,7 +110,8 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-bench-'));
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const relay = spawn(process.execPath, [...(process.env['RELAY_QUICK_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['RELAY_QUICK_PROFILE']] : []), cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
+  const nodeFlags = (process.env['RELAY_QUICK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  const relay = spawn(process.execPath, [...nodeFlags, ...(process.env['RELAY_QUICK_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['RELAY_QUICK_PROFILE']] : []), cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
     '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
