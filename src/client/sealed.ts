@@ -1,4 +1,6 @@
-// TEMPORARY shim of spec/crypto.md §9 until src/crypto/envelope.ts lands; replaced by a re-export.
+// The sealed envelope the client uses (spec/crypto.md §9). INTERIM: built here on the crypto
+// core's HPKE until src/crypto/envelope.ts lands; then this file becomes a re-export of
+// sealEnvelope/openEnvelope from the crypto core (same bytes: both follow §9).
 import {
   bucketFor, concat, CryptoError, equalBytes, hkdf, hmacSha256, hpkeSetupRecipient, hpkeSetupSender, LABELS, pad, sha256, unpad,
   x25519, x25519PublicFromSecret, x25519PublicKey, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
