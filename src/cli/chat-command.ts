@@ -50,8 +50,16 @@ function promptHidden(question: string): Promise<string> {
     stdin.resume();
     let s = '';
     const onData = (d: Buffer): void => {
-      for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') { done(); resolve(s); return; }
+      const chars = [...d.toString('utf8')];
+      for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i]!;
+        if (ch === '\r' || ch === '\n') {
+          done();
+          const rest = chars.slice(ch === '\r' && chars[i + 1] === '\n' ? i + 2 : i + 1).join('');
+          if (rest) stdin.unshift(Buffer.from(rest)); // typed ahead: leave it for the next reader
+          resolve(s);
+          return;
+        }
         if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
         if (ch === '\u007f' || ch === '\b') s = s.slice(0, -1);
         else s += ch;
@@ -92,19 +100,19 @@ export async function chatCommand(argv: string[]): Promise<number> {
   if (isNew && !args.relay) { console.error('a new profile needs --relay ADDRESS (sealpost+ws://FINGERPRINT@HOST:PORT)'); return 2; }
 
   const interactive = process.stdin.isTTY === true;
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
-  const lines = new LineSource(rl);
   let passphrase = process.env['SEALPOST_PASSPHRASE'];
-  if (!passphrase) {
-    if (interactive) {
-      rl.pause();
+  if (!passphrase && interactive) {
+    // Before readline exists, so that it does not see the keys typed.
+    try {
       passphrase = await promptHidden(isNew ? 'choose a passphrase for this new profile: ' : 'passphrase: ');
-      if (isNew && (await promptHidden('again: ')) !== passphrase) { console.error('the two passphrases differ'); rl.close(); return 2; }
-      rl.resume();
-    } else {
-      passphrase = (await lines.next()) ?? '';
+      if (isNew && (await promptHidden('again: ')) !== passphrase) { console.error('the two passphrases differ'); return 2; }
+    } catch {
+      return 130;
     }
   }
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  const lines = new LineSource(rl);
+  if (!passphrase) passphrase = (await lines.next()) ?? '';
 
   let client: Client;
   try {
