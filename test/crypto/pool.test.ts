@@ -245,6 +245,22 @@ test('after close() the process exits by itself (no worker handle leaks)', async
   assert.not.ok(line.left.includes('Worker'), `handles left: ${line.left.join(', ')}`);
 });
 
+test('a worker that dies fails its batches with WORKER_FAILED; a replacement takes over', async () => {
+  const pool = await CryptoPool.create({ size: 1 });
+  try {
+    const items = verifyItems(400);
+    const pending = pool.verifyEd25519(items).then(() => 'done', (e: unknown) => e);
+    // Kill the worker from outside while it holds the batch (a crash, as far as the pool knows).
+    const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+    await slots[0]!.worker.terminate();
+    const outcome = await pending;
+    assert.ok(isCryptoPoolError(outcome, 'WORKER_FAILED'), String(outcome));
+    const again = await pool.verifyEd25519(items.slice(0, 10));
+    assert.equal(again.map((r) => r.ok && r.value), items.slice(0, 10).map((_, i) => i % 5 !== 3));
+    assert.is(pool.stats().inFlight, 0);
+  } finally { await pool.close(); }
+});
+
 test('options are validated', async () => {
   for (const bad of [{ size: -1 }, { size: 1.5 }, { maxQueue: 0 }, { maxChunk: 0 }]) {
     try {
