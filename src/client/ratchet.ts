@@ -1,0 +1,367 @@
+// The Double Ratchet between two contacts (spec/ratchet.md), written from the published
+// algorithm description (Perrin and Marlinspike, "The Double Ratchet Algorithm", 2016):
+// symmetric-key chains (KDF_CK) and a Diffie-Hellman ratchet over X25519 (KDF_RK).
+//
+// The state is a plain object (RatchetState), persisted with encodeState/decodeState.
+// encrypt and decrypt update it in place; decrypt is transactional: it works on a copy and
+// commits only once the message has authenticated, so any failure leaves the state exactly
+// as it was (§5.4). Secrets a state no longer needs are overwritten when it lets go of them.
+import {
+  aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError, randomBytes, utf8, wipe, x25519,
+  x25519KeyPair, x25519PublicKey, xchacha20poly1305Open, xchacha20poly1305Seal,
+  type Brand, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
+} from '../crypto/index.js';
+import {
+  MAX_MESSAGE_NUMBER, NONCE_LENGTH, decodeMessage, encodeHeader, encodeMessage, skippedId,
+  type RatchetMessage,
+} from './ratchet-codec.js';
+
+export {
+  decodeHeader, decodeMessage, decodeState, encodeHeader, encodeState, HEADER_LENGTH, MIN_MESSAGE_LENGTH,
+  type RatchetHeader, type RatchetMessage,
+} from './ratchet-codec.js';
+
+// ---- §9 errors ------------------------------------------------------------------------
+
+export type RatchetErrorCode =
+  | 'INVALID_ARGUMENT' // a caller's argument has the wrong type, length or value
+  | 'MALFORMED' // message bytes that do not parse (length, version, ratchet key)
+  | 'DECRYPT_FAILED' // the message does not authenticate under the key its header selects
+  | 'REPLAY' // the message's key is no longer held: already used (or evicted)
+  | 'TOO_MANY_SKIPPED' // the message is more than MAX_SKIP ahead in its chain
+  | 'BAD_STATE'; // state bytes that do not decode, or a state that cannot do this (send before receiving)
+
+export class RatchetError extends Error {
+  readonly code: RatchetErrorCode;
+  constructor(code: RatchetErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.name = 'RatchetError';
+  }
+}
+
+export function isRatchetError(e: unknown, code?: RatchetErrorCode): e is RatchetError {
+  return e instanceof RatchetError && (code === undefined || e.code === code);
+}
+
+// ---- §8 limits ------------------------------------------------------------------------
+
+/** Message keys one message may make the receiver derive and store in one chain. */
+export const MAX_SKIP = 1000;
+/** Skipped message keys kept in all; the oldest are evicted beyond this. */
+export const MAX_SKIPPED_TOTAL = 2000;
+/** Remote ratchet keys of closed receiving chains remembered to recognise replays. */
+export const MAX_RETIRED = 16;
+/** Longest associated data accepted. */
+export const MAX_AD_LENGTH = 1024;
+
+// ---- §4.1 state -----------------------------------------------------------------------
+
+export type RootKey = Brand<Uint8Array, 'RatchetRootKey'>;
+export type ChainKey = Brand<Uint8Array, 'RatchetChainKey'>;
+export type MessageKey = Brand<Uint8Array, 'RatchetMessageKey'>;
+
+/** A message key kept for a message that has not arrived yet (§5.3). */
+export interface SkippedKey {
+  readonly dh: X25519PublicKey;
+  readonly n: number;
+  readonly mk: MessageKey;
+}
+
+/** Treat as read-only: only this module changes it. Field names follow the algorithm's. */
+export interface RatchetState {
+  /** AD: bound into every message's AEAD (§3.3). */
+  readonly ad: Uint8Array;
+  readonly rk: RootKey;
+  /** Own current ratchet key pair. */
+  readonly dhs: X25519KeyPair;
+  /** Peer's current ratchet public key; null until the first message of a receiver. */
+  readonly dhr: X25519PublicKey | null;
+  readonly cks: ChainKey | null;
+  readonly ckr: ChainKey | null;
+  /** Messages sent in the current sending chain, received in the current receiving chain, sent in the previous sending chain. */
+  readonly ns: number;
+  readonly nr: number;
+  readonly pn: number;
+  /** skippedId(dh, n) -> key, oldest first. */
+  readonly skipped: ReadonlyMap<string, SkippedKey>;
+  /** Peer ratchet keys of closed receiving chains, oldest first. */
+  readonly retired: readonly X25519PublicKey[];
+}
+
+type Draft = { -readonly [K in keyof RatchetState]: RatchetState[K] } & {
+  skipped: Map<string, SkippedKey>;
+  retired: X25519PublicKey[];
+};
+
+export interface RatchetOptions {
+  /** Source of randomness for ratchet key pairs and nonces (default: the CSPRNG). */
+  readonly random?: (n: number) => Uint8Array;
+}
+
+// ---- §3 key derivation ----------------------------------------------------------------
+
+const ROOT_INFO = utf8('sealpost/v1/ratchet/root');
+const MESSAGE_KEY_LABEL = utf8('sealpost/v1/ratchet/message-key');
+const CHAIN_KEY_LABEL = utf8('sealpost/v1/ratchet/chain-key');
+
+/** §3.1 KDF_RK: HKDF-SHA256(salt = rk, ikm = dhOut, info = "sealpost/v1/ratchet/root", L = 64) -> rk' || ck. */
+export function kdfRk(rk: RootKey, dhOut: Uint8Array): { rk: RootKey; ck: ChainKey } {
+  const out = hkdf(dhOut, rk, ROOT_INFO, 64);
+  const next = { rk: out.slice(0, 32) as RootKey, ck: out.slice(32, 64) as ChainKey };
+  wipe(out);
+  return next;
+}
+
+/** §3.2 KDF_CK: mk = HMAC(ck, "…/message-key"), ck' = HMAC(ck, "…/chain-key"). */
+export function kdfCk(ck: ChainKey): { ck: ChainKey; mk: MessageKey } {
+  return { ck: hmacSha256(ck, CHAIN_KEY_LABEL) as ChainKey, mk: hmacSha256(ck, MESSAGE_KEY_LABEL) as MessageKey };
+}
+
+/** DH(own secret, peer public), as the input of KDF_RK; the caller wipes it. */
+function dh(own: X25519KeyPair, peer: X25519PublicKey): Uint8Array {
+  return x25519(own.secretKey, peer);
+}
+
+// ---- helpers --------------------------------------------------------------------------
+
+function draw(opts: RatchetOptions, n: number): Uint8Array {
+  const b = (opts.random ?? randomBytes)(n);
+  if (!(b instanceof Uint8Array) || b.length !== n) throw new RatchetError('INVALID_ARGUMENT', `random(${n}) must return ${n} bytes`);
+  return b;
+}
+
+function freshKeyPair(opts: RatchetOptions): X25519KeyPair {
+  return x25519KeyPair(draw(opts, 32).slice()); // the state owns (and later wipes) its copy
+}
+
+function argBytes(value: unknown, name: string, length?: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new RatchetError('INVALID_ARGUMENT', `${name} must be a Uint8Array`);
+  if (length !== undefined && value.length !== length) throw new RatchetError('INVALID_ARGUMENT', `${name} must be ${length} bytes`);
+  return value;
+}
+
+function argAd(ad: unknown): Uint8Array {
+  const b = argBytes(ad, 'associatedData');
+  if (b.length > MAX_AD_LENGTH) throw new RatchetError('INVALID_ARGUMENT', `associatedData is at most ${MAX_AD_LENGTH} bytes`);
+  return b.slice();
+}
+
+function argPublic(key: unknown, name: string): X25519PublicKey {
+  try {
+    return x25519PublicKey(argBytes(key, name, 32).slice(), name);
+  } catch (e) {
+    if (isCryptoError(e)) throw new RatchetError('INVALID_ARGUMENT', e.message);
+    throw e;
+  }
+}
+
+function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair): Draft {
+  return { ad, rk, dhs, dhr: null, cks: null, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map(), retired: [] };
+}
+
+// ---- §4.2, §4.3 initialisation --------------------------------------------------------
+
+/**
+ * The side that sends first (the inviter, spec/client.md §4.2): knows the peer's ratchet
+ * public key from the handshake. `sharedSecret` is SK, the initial root key.
+ */
+export function initSender(
+  sharedSecret: Uint8Array, associatedData: Uint8Array, remoteRatchetKey: X25519PublicKey, opts: RatchetOptions = {},
+): RatchetState {
+  const sk = argBytes(sharedSecret, 'sharedSecret', 32);
+  const ad = argAd(associatedData);
+  const dhr = argPublic(remoteRatchetKey, 'remoteRatchetKey');
+  const dhs = freshKeyPair(opts);
+  const out = dh(dhs, dhr);
+  const { rk, ck } = kdfRk(sk as RootKey, out);
+  wipe(out);
+  return { ...emptyState(ad, rk, dhs), dhr, cks: ck };
+}
+
+/**
+ * The side that receives first (the acceptor, spec/client.md §4.1), with the ratchet key
+ * pair whose public half it gave the peer. It can send once a first message has arrived.
+ * The arguments are copied; the caller may wipe its own.
+ */
+export function initReceiver(sharedSecret: Uint8Array, associatedData: Uint8Array, ownRatchetKeyPair: X25519KeyPair): RatchetState {
+  const sk = argBytes(sharedSecret, 'sharedSecret', 32);
+  const ad = argAd(associatedData);
+  const secretKey = argBytes(ownRatchetKeyPair?.secretKey, 'ownRatchetKeyPair.secretKey', 32);
+  const publicKey = argBytes(ownRatchetKeyPair?.publicKey, 'ownRatchetKeyPair.publicKey', 32);
+  const dhs = x25519KeyPair(secretKey.slice());
+  if (!equalBytes(dhs.publicKey, publicKey)) throw new RatchetError('INVALID_ARGUMENT', 'ownRatchetKeyPair: public key does not match the secret key');
+  return emptyState(ad, sk.slice() as RootKey, dhs);
+}
+
+/** Whether encrypt can run: false for a receiver that has not received its first message. */
+export function canSend(state: RatchetState): boolean {
+  return state.cks !== null && state.ns <= MAX_MESSAGE_NUMBER;
+}
+
+// ---- §5.1 encrypt ---------------------------------------------------------------------
+
+/** One message of the current sending chain: header || nonce || AEAD(mk, nonce, plaintext, AD || header) (§6.2). */
+export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: RatchetOptions = {}): Uint8Array {
+  argBytes(plaintext, 'plaintext');
+  const s = state as Draft;
+  if (s.cks === null) throw new RatchetError('BAD_STATE', 'cannot send before the first message from the peer has arrived');
+  if (s.ns > MAX_MESSAGE_NUMBER) throw new RatchetError('BAD_STATE', 'sending chain exhausted');
+  const nonce = draw(opts, NONCE_LENGTH);
+  const header = encodeHeader({ dh: s.dhs.publicKey, pn: s.pn, n: s.ns });
+  const { ck, mk } = kdfCk(s.cks);
+  let ciphertext: Uint8Array;
+  try {
+    ciphertext = xchacha20poly1305Seal(aeadKey(mk), nonce, plaintext, concat(s.ad, header));
+  } catch (e) {
+    wipe(ck);
+    throw e;
+  } finally {
+    wipe(mk);
+  }
+  wipe(s.cks);
+  s.cks = ck;
+  s.ns += 1;
+  return encodeMessage(header, nonce, ciphertext);
+}
+
+// ---- §5.2 decrypt ---------------------------------------------------------------------
+
+/**
+ * Decrypts one message from the peer and advances the state. On any error (RatchetError,
+ * or whatever `opts.random` throws) the state is left exactly as it was (§5.4).
+ */
+export function decrypt(state: RatchetState, message: Uint8Array, opts: RatchetOptions = {}): Uint8Array {
+  const msg = decodeMessage(message);
+  const draft = begin(state);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = receive(draft, msg, opts);
+  } catch (e) {
+    abort(draft, state);
+    throw e;
+  }
+  commit(state as Draft, draft);
+  return plaintext;
+}
+
+/** Signal's RatchetDecrypt on a draft. */
+function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Array {
+  const { dh: peer, pn, n } = msg.fields;
+  const id = skippedId(peer, n);
+  const saved = s.skipped.get(id);
+  if (saved) {
+    s.skipped.delete(id); // its key is wiped at commit, and kept if the message fails
+    return open(saved.mk, s.ad, msg);
+  }
+  const sameChain = s.ckr !== null && s.dhr !== null && equalBytes(peer, s.dhr);
+  if (sameChain && n < s.nr) throw new RatchetError('REPLAY', `message ${n} of this chain was already received`);
+  if (!sameChain && s.retired.some((k) => equalBytes(k, peer))) throw new RatchetError('REPLAY', 'message of a closed chain already received');
+  if (n - (sameChain ? s.nr : 0) > MAX_SKIP) throw new RatchetError('TOO_MANY_SKIPPED', `message ${n} is more than ${MAX_SKIP} ahead`);
+  if (!sameChain) {
+    skipTo(s, Math.min(pn, s.nr + MAX_SKIP)); // close the old chain, capped (§5.3)
+    dhRatchet(s, peer, opts);
+  }
+  skipTo(s, n);
+  if (s.ckr === null) throw new RatchetError('BAD_STATE', 'no receiving chain'); // unreachable: dhRatchet made one
+  const { ck, mk } = kdfCk(s.ckr);
+  replaceChain(s, 'ckr', ck);
+  s.nr += 1;
+  try {
+    return open(mk, s.ad, msg);
+  } finally {
+    wipe(mk);
+  }
+}
+
+function open(mk: MessageKey, ad: Uint8Array, msg: RatchetMessage): Uint8Array {
+  try {
+    return xchacha20poly1305Open(aeadKey(mk), msg.nonce, msg.ciphertext, concat(ad, msg.header));
+  } catch (e) {
+    if (isCryptoError(e, 'DECRYPT_FAILED')) throw new RatchetError('DECRYPT_FAILED', 'message does not authenticate');
+    throw e;
+  }
+}
+
+/** Derives and stores the keys of messages nr .. until-1 of the receiving chain (§5.3). */
+function skipTo(s: Draft, until: number): void {
+  if (s.ckr === null || s.dhr === null) return;
+  while (s.nr < until) {
+    const { ck, mk } = kdfCk(s.ckr);
+    replaceChain(s, 'ckr', ck);
+    s.skipped.set(skippedId(s.dhr, s.nr), { dh: s.dhr, n: s.nr, mk });
+    s.nr += 1;
+  }
+}
+
+/** Signal's DHRatchet: a receiving chain from the peer's new key, then a fresh own key pair and sending chain (§5.2). */
+function dhRatchet(s: Draft, peer: X25519PublicKey, opts: RatchetOptions): void {
+  const fresh = freshKeyPair(opts);
+  if (s.dhr !== null) s.retired = [...s.retired, s.dhr].slice(-MAX_RETIRED);
+  s.pn = s.ns;
+  s.ns = 0;
+  s.nr = 0;
+  s.dhr = peer;
+  stepRoot(s, dh(s.dhs, peer), 'ckr');
+  wipe(s.dhs.secretKey);
+  s.dhs = fresh;
+  stepRoot(s, dh(s.dhs, peer), 'cks');
+}
+
+function stepRoot(s: Draft, dhOut: Uint8Array, chain: 'cks' | 'ckr'): void {
+  const { rk, ck } = kdfRk(s.rk, dhOut);
+  wipe(dhOut, s.rk);
+  s.rk = rk;
+  replaceChain(s, chain, ck);
+}
+
+function replaceChain(s: Draft, chain: 'cks' | 'ckr', ck: ChainKey): void {
+  const old = s[chain];
+  if (old) wipe(old);
+  s[chain] = ck;
+}
+
+// ---- §5.4 transactions ----------------------------------------------------------------
+// A draft owns copies of rk, cks, ckr and the own secret key, so it may overwrite them; it
+// shares the skipped message keys with the state it was made from and never overwrites
+// those: a skipped key dies at commit if the committed state no longer holds it.
+
+function begin(s: RatchetState): Draft {
+  return {
+    ...s,
+    rk: s.rk.slice() as RootKey,
+    dhs: { secretKey: s.dhs.secretKey.slice() as X25519SecretKey, publicKey: s.dhs.publicKey },
+    cks: s.cks && (s.cks.slice() as ChainKey),
+    ckr: s.ckr && (s.ckr.slice() as ChainKey),
+    skipped: new Map(s.skipped),
+    retired: [...s.retired],
+  };
+}
+
+/** Installs `draft` as `state`: evicts the oldest skipped keys beyond the cap, wipes what `state` held and `draft` does not. */
+function commit(state: Draft, draft: Draft): void {
+  for (const [id, k] of draft.skipped) {
+    if (draft.skipped.size <= MAX_SKIPPED_TOTAL) break;
+    draft.skipped.delete(id);
+    wipe(k.mk);
+  }
+  wipeSkippedNotIn(state.skipped, draft.skipped);
+  wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined, state.dhs.secretKey); // the draft holds copies
+  Object.assign(state, draft);
+}
+
+/** Drops a failed draft: wipes what it owns and `state` does not hold. */
+function abort(draft: Draft, state: RatchetState): void {
+  wipeSkippedNotIn(draft.skipped, state.skipped);
+  wipe(draft.rk, draft.cks ?? undefined, draft.ckr ?? undefined, draft.dhs.secretKey);
+}
+
+function wipeSkippedNotIn(from: ReadonlyMap<string, SkippedKey>, keep: ReadonlyMap<string, SkippedKey>): void {
+  for (const [id, k] of from) if (keep.get(id) !== k) wipe(k.mk);
+}
+
+/** Overwrites every secret of a state that is no longer needed (a deleted contact). */
+export function wipeState(state: RatchetState): void {
+  for (const k of state.skipped.values()) wipe(k.mk);
+  wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined, state.dhs.secretKey);
+}
