@@ -29,7 +29,7 @@ import { decodePayload, encodePayload, MAX_RECEIPT_IDS, newPayload, type Payload
 import { ReadLink } from './read-link.js';
 import { ReceiptBatcher } from './receipts.js';
 import { decodeRecord } from './records.js';
-import { openEnvelope, sealEnvelope } from './sealed.js';
+import { openEnvelope, sealEnvelope } from '../crypto/index.js';
 import { SendPool, classifySendError } from './send-pool.js';
 import {
   decodeSession, encodeSession, SessionError, sessionDecrypt, sessionEncrypt, startInitiator, startResponder, type Session,

@@ -16,3 +16,4 @@ export * from './proofs.js';
 export * from './hpke.js';
 export * from './passphrase.js';
 export * from './pool/index.js';
+export * from './envelope.js';

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fromUtf8 } from '../../src/crypto/index.js';
 import { decodeSession, sessionDecrypt } from '../../src/client/session.js';
-import { openEnvelope } from '../../src/client/sealed.js';
+import { openEnvelope } from '../../src/crypto/index.js';
 import { decodePayload } from '../../src/client/payload.js';
 import type { OutboxEntry } from '../../src/client/outbox.js';
 import type { MailboxKeys } from '../../src/client/mailbox.js';

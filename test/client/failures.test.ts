@@ -8,7 +8,7 @@ import { Client, isClientError, type Contact } from '../../src/client/index.js';
 import { RelayConnection } from '../../src/client/connection.js';
 import { sendEnvelope, type SendCapability } from '../../src/client/mailbox.js';
 import { decodeInvitation, encodeInvitation, formatInvitationLink, invitationPayloadOf } from '../../src/client/invitation.js';
-import { sealEnvelope } from '../../src/client/sealed.js';
+import { sealEnvelope } from '../../src/crypto/index.js';
 import { newIdentity } from '../../src/client/identity.js';
 import { randomBytes, x25519KeyPair } from '../../src/crypto/index.js';
 import type { OutboxEntry } from '../../src/client/outbox.js';

@@ -3,7 +3,7 @@
 import {
   accessVerifierOf, deliveryKey, ed25519KeyPair, ed25519Sign, fromHex, openDelivery, pad, readIdOf,
   readAuthMessage, relayFingerprintOf, safetyCode, sealDelivery, sendIdOf, solvePow, toHex, x25519KeyPair,
-  powDigest, leadingZeroBits, sha256, utf8, type DeliveryKey,
+  powDigest, leadingZeroBits, sha256, utf8, sealEnvelope, openEnvelope, type DeliveryKey,
 } from '../../src/crypto/index.js';
 import { encodeFrame, type Frame } from '../../src/wire/index.js';
 
@@ -56,6 +56,12 @@ export function computeVectors(): ConstructionVectors {
   if (toHex(openDelivery(dkOwner as DeliveryKey, 42, delivered).envelope) !== toHex(envelope)) throw new Error('delivery layer does not round-trip');
 
   const powNonce = solvePow(serverNonce, sendId, envelope, 8, new Uint8Array(32));
+  const sender = x25519KeyPair(seed('sender identity key'));
+  const ephemeral = x25519KeyPair(seed('hpke ephemeral'));
+  const body = utf8('sealed sender test body');
+  const sealed = sealEnvelope({ mailboxKey: mailbox.publicKey, sender, body, ephemeral });
+  const opened = openEnvelope({ mailboxSecret: mailbox.secretKey, mailboxKey: mailbox.publicKey, envelope: sealed });
+  if (toHex(opened.body) !== toHex(body) || toHex(opened.senderKey) !== toHex(sender.publicKey)) throw new Error('envelope does not round-trip');
   const idA = new Uint8Array(64).fill(0xaa), idB = new Uint8Array(64).fill(0x55);
 
   return {
@@ -82,6 +88,11 @@ export function computeVectors(): ConstructionVectors {
       serverNonce: toHex(serverNonce), sendId: toHex(sendId), envelope: toHex(envelope), difficulty: 8,
       nonce: toHex(powNonce), digest: toHex(powDigest(serverNonce, sendId, envelope, powNonce)),
       zeroBits: leadingZeroBits(powDigest(serverNonce, sendId, envelope, powNonce)),
+    },
+    envelope: {
+      mailboxSecret: toHex(mailbox.secretKey), mailboxKey: toHex(mailbox.publicKey),
+      senderSecret: toHex(sender.secretKey), senderKey: toHex(sender.publicKey),
+      ephemeralSecret: toHex(ephemeral.secretKey), body: toHex(body), bucket: 256, envelope: toHex(sealed),
     },
     sas: {
       identityA: toHex(idA), identityB: toHex(idB), transcriptHash: toHex(seed('transcript')),
