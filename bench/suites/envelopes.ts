@@ -2,10 +2,9 @@
 // of primitives" model for open: what its X25519s, HMAC-SHA256 steps (HKDF), SHA-256 and
 // AEAD would cost on their own on the fastest backend, against the measured open.
 import {
-  chacha20poly1305Open, chacha20poly1305Seal, hmacSha256, randomBytes, sha256, withBackend, x25519, x25519KeyPair,
-  type AeadKey, type BackendName,
+  chacha20poly1305Open, chacha20poly1305Seal, hmacSha256, openEnvelope, randomBytes, sealEnvelope, sha256, withBackend, x25519,
+  x25519KeyPair, type AeadKey, type BackendName,
 } from '../../src/crypto/index.js';
-import { openEnvelope, sealEnvelope } from '../lib/envelope-api.js';
 import { measureInterleaved, type Case } from '../lib/measure.js';
 import { fmt, fmtRatio, fmtUs, type Table, type Target } from '../lib/report.js';
 import type { Suite, SuiteContext, SuiteOutput } from '../lib/suite.js';

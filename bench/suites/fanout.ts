@@ -3,9 +3,8 @@
 // of N workers (one batch, split in N chunks). Wall time from the call to every envelope in
 // hand, packing, transfer and decoding included.
 import { availableParallelism } from 'node:os';
-import { randomBytes, withBackend, x25519KeyPair } from '../../src/crypto/index.js';
+import { randomBytes, sealEnvelope, withBackend, x25519KeyPair } from '../../src/crypto/index.js';
 import { CryptoPool, type SealEnvelopeItem } from '../../src/crypto/pool/index.js';
-import { sealEnvelope } from '../lib/envelope-api.js';
 import { blackhole, median, now } from '../lib/measure.js';
 import { fmt, fmtMs, type Table, type Target } from '../lib/report.js';
 import type { Suite, SuiteContext, SuiteOutput } from '../lib/suite.js';

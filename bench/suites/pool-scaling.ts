@@ -3,9 +3,10 @@
 // workers batches in flight; throughput is compared with opening on the calling thread
 // (inline), measured right before each configuration so that both see the same noise.
 import { availableParallelism } from 'node:os';
-import { ed25519KeyPair, ed25519Sign, ed25519Verify, randomBytes, withBackend, x25519, x25519KeyPair } from '../../src/crypto/index.js';
+import {
+  ed25519KeyPair, ed25519Sign, ed25519Verify, openEnvelope, randomBytes, sealEnvelope, withBackend, x25519, x25519KeyPair,
+} from '../../src/crypto/index.js';
 import { CryptoPool, type OpenEnvelopeItem, type PoolOpName, type VerifyEd25519Item, type X25519Item } from '../../src/crypto/pool/index.js';
-import { openEnvelope, sealEnvelope } from '../lib/envelope-api.js';
 import { blackhole, measureAsync, median, now } from '../lib/measure.js';
 import { fmt, fmtRatio, fmtUs, type Table, type Target } from '../lib/report.js';
 import { lineChart } from '../lib/svg.js';

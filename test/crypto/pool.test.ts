@@ -1,9 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { openEnvelope, sealEnvelope } from '../../src/crypto/pool/envelope-pending.js';
 import {
-  ed25519KeyPair, ed25519Sign, equalBytes, randomBytes, sha256, x25519, x25519KeyPair,
+  ed25519KeyPair, ed25519Sign, equalBytes, openEnvelope, randomBytes, sealEnvelope, sha256, x25519, x25519KeyPair,
   type X25519PublicKey,
 } from '../../src/crypto/index.js';
 import {

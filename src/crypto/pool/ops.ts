@@ -5,7 +5,7 @@
 import { abytes } from '../bytes.js';
 import { CryptoError, isCryptoError, type CryptoErrorCode } from '../errors.js';
 import { ed25519Sign, ed25519Verify, sha256, x25519 } from '../primitives.js';
-import { openEnvelope, sealEnvelope } from './envelope-pending.js';
+import { openEnvelope, sealEnvelope } from '../envelope.js';
 import type {
   Ed25519PublicKey, Ed25519Seed, Ed25519Signature, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey,
 } from '../types.js';
