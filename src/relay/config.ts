@@ -23,6 +23,8 @@ export interface RelayConfig {
   maxConnectionsPerAddress: number;
   sendRatePerSecond: number;
   sendBurst: number;
+  keyOpsPerSecond: number;
+  keyOpsBurst: number;
   deliveryWindow: number;
   maxBufferedBytes: number;
   idleTimeoutSeconds: number;
@@ -60,6 +62,8 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   maxConnectionsPerAddress: 1_000,
   sendRatePerSecond: 2_000,
   sendBurst: 4_000,
+  keyOpsPerSecond: 100,
+  keyOpsBurst: 200,
   deliveryWindow: 128,
   maxBufferedBytes: 8 * MiB,
   idleTimeoutSeconds: 120,
@@ -125,6 +129,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('maxConnectionsPerAddress', int(1), 'connections from one network address'),
   spec('sendRatePerSecond', int(1), 'SEND token bucket: sustained rate per connection'),
   spec('sendBurst', int(1), 'SEND token bucket: burst per connection'),
+  spec('keyOpsPerSecond', int(1), 'CREATE/AUTH/ROTATE (a signature check each) token bucket: rate per connection'),
+  spec('keyOpsBurst', int(1), 'CREATE/AUTH/ROTATE token bucket: burst per connection'),
   spec('deliveryWindow', int(1, 65_536), 'unacknowledged pushed envelopes per subscription'),
   spec('maxBufferedBytes', int(64 * 1024), 'outgoing bytes buffered per connection before closing it (4005)'),
   spec('idleTimeoutSeconds', secs(0.05), 'close a connection silent for this long (4006)'),

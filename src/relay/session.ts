@@ -37,6 +37,7 @@ const TYPE_NAMES = new Map<number, string>([
   [0x16, 'DEL'], [0x17, 'ROTATE'], [0x18, 'SEND'], [0x19, 'PING'],
 ]);
 const WRITE_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'SEND', 'ACK', 'DEL', 'ROTATE']);
+const KEY_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'AUTH', 'ROTATE']);
 
 export class Session {
   phase: Phase = 'AWAIT_HELLO';
@@ -47,6 +48,8 @@ export class Session {
   /** Subscriptions by the readId hex they were made with. */
   readonly subs = new Map<string, Subscription>();
   readonly bucket: TokenBucket;
+  /** Public-key commands (CREATE, AUTH, ROTATE) have their own budget, so that failing ones cannot starve others. */
+  private readonly keyOps: TokenBucket;
   readonly powNonces = new Set<string>();
   /** Commands whose response waits for a commit. */
   inFlight = 0;
@@ -59,6 +62,7 @@ export class Session {
   constructor(private readonly ctx: RelayContext, private readonly socket: SessionSocket, private readonly onRelease: (s: Session) => void, monoNow: number) {
     const c = ctx.config;
     this.bucket = new TokenBucket(c.sendRatePerSecond, c.sendBurst, monoNow);
+    this.keyOps = new TokenBucket(c.keyOpsPerSecond, c.keyOpsBurst, monoNow);
     this.lastSeen = monoNow;
     this.lastPing = monoNow;
     this.helloDeadline = monoNow + c.helloTimeoutSeconds * 1000;
@@ -130,6 +134,7 @@ export class Session {
     const ctx = this.ctx;
     if (frame.type !== 'PING' && ctx.draining) throw new ProtocolError('BUSY', 'draining');
     if (WRITE_COMMANDS.has(frame.type) && this.inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) throw new ProtocolError('BUSY', 'too many commands in flight');
+    if (KEY_COMMANDS.has(frame.type) && !this.keyOps.take(performance.now())) throw new ProtocolError('RATE', 'public-key command rate');
     const handler = COMMANDS[frame.type] as (ctx: RelayContext, s: Session, f: ClientFrame, raw: Uint8Array) => RelayFrame | Promise<RelayFrame>;
     const result = handler(ctx, this, frame, raw);
     if (!(result instanceof Promise)) { this.reply(corr, result); return; }

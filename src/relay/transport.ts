@@ -10,6 +10,9 @@ import { CLOSE_CODES, SUBPROTOCOL } from '../wire/index.js';
 import type { RelayContext } from './context.js';
 import { Session } from './session.js';
 
+/** Frames read from one connection before yielding to the others (see the 'message' handler). */
+const FRAMES_PER_TURN = 64;
+
 export interface Listener {
   readonly port: number;
   readonly sessions: ReadonlySet<Session>;
@@ -93,7 +96,17 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
       ctx.metrics.connections.set(sessions.size);
       ctx.metrics.connectionsTotal.inc();
       ws.binaryType = 'nodebuffer';
-      ws.on('message', (data: Buffer, isBinary: boolean) => session.receive(data, isBinary, performance.now()));
+      // Fairness: a connection gets at most FRAMES_PER_TURN frames per turn of the event loop,
+      // then its socket pauses until the next turn, so a flood on one connection (say, failing
+      // AUTHs) cannot starve the others.
+      let framesThisTurn = 0;
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        session.receive(data, isBinary, performance.now());
+        if (++framesThisTurn === FRAMES_PER_TURN) {
+          ws.pause();
+          setImmediate(() => { framesThisTurn = 0; ws.resume(); });
+        }
+      });
       ws.on('pong', () => session.touch(performance.now()));
       ws.on('ping', () => session.touch(performance.now())); // ws answers it (autoPong)
       ws.on('error', () => { /* ws closes the socket itself (e.g. 1009); 'close' follows */ });
