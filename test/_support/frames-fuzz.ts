@@ -443,3 +443,106 @@ export class RawClient {
     clearTimeout(t);
   }
 }
+
+// ---- below the frame: raw WebSocket (RFC 6455) over TCP -------------------------------------
+
+/** One WebSocket frame as a client would send it (masked unless `mask: false`), possibly malformed. */
+export function wsFrame(o: {
+  fin?: boolean; rsv?: number; opcode: number; payload: Uint8Array; mask?: boolean;
+  /** The length written in the header (default: the payload's), to lie about it. */
+  declaredLength?: number;
+  /** Force a length encoding: 7-bit, 16-bit or 64-bit. */
+  lengthForm?: 7 | 16 | 64;
+}): Uint8Array {
+  const len = o.declaredLength ?? o.payload.length;
+  const form = o.lengthForm ?? (len < 126 ? 7 : len < 65536 ? 16 : 64);
+  const mask = o.mask !== false;
+  const head: number[] = [((o.fin === false ? 0 : 1) << 7) | (((o.rsv ?? 0) & 7) << 4) | (o.opcode & 0x0f)];
+  const m = mask ? 0x80 : 0;
+  if (form === 7) head.push(m | (len & 0x7f));
+  else if (form === 16) head.push(m | 126, (len >>> 8) & 0xff, len & 0xff);
+  else {
+    head.push(m | 127);
+    const hi = Math.floor(len / 2 ** 32);
+    head.push((hi >>> 24) & 0xff, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
+  }
+  const key = mask ? [0x12, 0x34, 0x56, 0x78] : [];
+  const body = o.payload.slice();
+  if (mask) for (let i = 0; i < body.length; i++) body[i] = body[i]! ^ key[i % 4]!;
+  return new Uint8Array([...head, ...key, ...body]);
+}
+
+/** Server-to-client frames (unmasked) parsed from a byte stream; stops at an incomplete frame. */
+export function parseServerFrames(buf: Uint8Array): Array<{ fin: boolean; opcode: number; payload: Uint8Array }> {
+  const out: Array<{ fin: boolean; opcode: number; payload: Uint8Array }> = [];
+  let o = 0;
+  while (o + 2 <= buf.length) {
+    const b0 = buf[o]!;
+    const b1 = buf[o + 1]!;
+    let len = b1 & 0x7f;
+    let p = o + 2;
+    if (len === 126) { if (p + 2 > buf.length) break; len = (buf[p]! << 8) | buf[p + 1]!; p += 2; }
+    else if (len === 127) { if (p + 8 > buf.length) break; len = Number(new DataView(buf.buffer, buf.byteOffset + p, 8).getBigUint64(0)); p += 8; }
+    if (b1 & 0x80) p += 4; // a server must not mask; tolerate it here, the caller checks
+    if (p + len > buf.length) break;
+    out.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload: buf.subarray(p, p + len) });
+    o = p + len;
+  }
+  return out;
+}
+
+/** A TCP connection that has completed the WebSocket upgrade by hand; collects what the server sends. */
+export class RawTcpWebSocket {
+  private chunks: Buffer[] = [];
+  ended = false;
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => this.chunks.push(d));
+    socket.on('close', () => { this.ended = true; });
+    socket.on('error', () => { this.ended = true; });
+  }
+
+  static async open(port: number): Promise<RawTcpWebSocket> {
+    const { connect } = await import('node:net');
+    const socket = connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    const key = Buffer.from(Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff)).toString('base64');
+    socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sealpost.v1\r\n\r\n`);
+    const c = new RawTcpWebSocket(socket);
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const all = Buffer.concat(c.chunks);
+      const end = all.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = all.subarray(0, end).toString('latin1');
+        if (!head.startsWith('HTTP/1.1 101')) throw new Error(`upgrade refused: ${head.split('\r\n')[0]}`);
+        c.chunks = [all.subarray(end + 4)];
+        return c;
+      }
+      if (c.ended || Date.now() > deadline) throw new Error('no upgrade response');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  write(bytes: Uint8Array): void {
+    if (!this.ended) this.socket.write(bytes);
+  }
+
+  /** Everything received after the upgrade so far. */
+  received(): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.chunks));
+  }
+
+  /** Waits until a close frame arrives (or `enough` holds), the socket ends, or `ms` pass; returns the frames seen. */
+  async settle(ms: number, enough?: (frames: Array<{ opcode: number }>) => boolean): Promise<Array<{ fin: boolean; opcode: number; payload: Uint8Array }>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const frames = parseServerFrames(this.received());
+      if (this.ended || frames.some((f) => f.opcode === 8) || enough?.(frames) || Date.now() > deadline) return frames;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

@@ -18,10 +18,10 @@ import { ack, authenticate, newMailboxKeys, sendEnvelope, subscribe, openDeliver
 import { encodeFrame, type CreateFrame, type RotateFrame } from '../../src/wire/index.js';
 import {
   BUCKETS, CLIENT_TYPES, classifyClientFrame, clientTypeName, corrOf, CORR_EXTREMES, DOCUMENTED_CLOSE_CODES, ERR, ERR_NAME, FATAL_CLOSE,
-  fuzzSeed, HEADER, mutate, MUTATIONS, parseRelayFrame, Prng, rawFrame, RawClient, setCorr, UNKNOWN_CLIENT_CODES, RELAY_RANGE_CODES,
+  fuzzSeed, HEADER, mutate, MUTATIONS, parseRelayFrame, Prng, rawFrame, RawClient, RawTcpWebSocket, setCorr, UNKNOWN_CLIENT_CODES, RELAY_RANGE_CODES, wsFrame,
   type ErrName, type RelayFrameView, type RelayTypeName,
 } from '../_support/frames-fuzz.js';
-import { collectMessages, envelope, errorOf, startTestRelay, withRelay, withTimeout, type TestRelay } from './_helpers.js';
+import { collectMessages, envelope, errorOf, startTestRelay, waitFor, withRelay, withTimeout, type TestRelay } from './_helpers.js';
 
 const SEED = fuzzSeed();
 console.log(`fuzz seed: ${SEED} (reproduce with FUZZ_SEED=${SEED})`);
@@ -210,15 +210,13 @@ test('replayed and wrong signatures: AUTH, CREATE and ROTATE from another connec
   }
 }));
 
-test('ACK with a msgId of 2^53 or more is a well-formed ACK: ERR NO_MSG, the connection stays open (spec §3, §5.6)', () => withRelay({}, async ({ relay }) => {
+test('ACK with a msgId of 2^53 or more is MALFORMED and closes with 4001 (spec §3: msgId is at most 2^53-1)', () => withRelay({}, async ({ relay }) => {
   const conn = await RelayConnection.connect(relay.address);
   try {
     const keys = newMailboxKeys();
     const { createMailbox } = await import('../../src/client/mailbox.js');
     await createMailbox(conn, keys);
-    // msgId is `msgId[8]`, an unsigned 64-bit integer; ACK of one that is not queued is NO_MSG.
-    // The frame has exactly the ACK layout, so it is not MALFORMED (§3: "a body that is shorter
-    // or longer than its type allows"); nothing in the spec limits msgIds to 2^53.
+    // msgId is `msgId[8]` but at most 2^53-1 in version 1 (spec §3), so a larger one is MALFORMED.
     const raw = new Uint8Array([1, CLIENT_TYPES.ACK, 0, 0, 0, 42, ...keys.readId, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     const got = await new Promise<string>((resolve) => {
       conn.onClose((code) => resolve(`close ${code}`));
@@ -228,8 +226,9 @@ test('ACK with a msgId of 2^53 or more is a well-formed ACK: ERR NO_MSG, the con
       });
       conn.sendRaw(raw);
     });
-    assert.is(got, 'ERR NO_MSG', 'ACK msgId 2^64-1');
-    assert.ok(conn.isOpen, 'the connection stays open');
+    assert.is(got, 'ERR MALFORMED', 'ACK msgId 2^64-1');
+    await withTimeout(conn.closed, 2_000, 'the close that follows MALFORMED');
+    assert.is(conn.closeCode, 4001);
   } finally {
     await conn.close();
   }
@@ -279,6 +278,77 @@ test('pipelined: a burst of mixed commands gets exactly one answer per corr, eac
     assert.ok(relay.stats().envelopes <= sends && relay.stats().envelopes >= sends - 5, 'the accepted sends are stored (less those acked)');
   } finally {
     await c.close();
+  }
+}));
+
+test('below the frame: malformed WebSocket framing is closed (RFC 6455 codes) and the relay carries on', () => withRelay({}, async ({ relay }) => {
+  const rng = new Prng(SEED ^ 0x3c3c);
+  const helloPayload = rawFrame(1, CLIENT_TYPES.HELLO, 1, new Uint8Array([1, 1, ...rng.bytes(32)]));
+  const ping = (corr: number): Uint8Array => rawFrame(1, CLIENT_TYPES.PING, corr);
+  // name -> bytes after HELLO, and what may come back: relay frames ('frame'), a close code, or silence
+  // (a frame that declares more bytes than were sent is still being received).
+  type Case = { name: string; bytes: Uint8Array; ok: Array<'frame' | 'silence' | number> };
+  const PROTOCOL_ERROR = 1002; // RFC 6455 §7.4.1; not among spec §7's close codes (a documentation gap)
+  const cases = (): Case[] => [
+    { name: 'fragmented binary message (valid)', bytes: new Uint8Array([...wsFrame({ fin: false, opcode: 2, payload: ping(7).subarray(0, 3) }), ...wsFrame({ opcode: 0, payload: ping(7).subarray(3) })]), ok: ['frame'] },
+    { name: 'ping with payload (valid)', bytes: wsFrame({ opcode: 9, payload: rng.bytes(rng.int(126)) }), ok: ['silence', 'frame'] },
+    { name: 'unmasked client frame', bytes: wsFrame({ opcode: 2, payload: ping(8), mask: false }), ok: [PROTOCOL_ERROR] },
+    { name: 'RSV bits set', bytes: wsFrame({ opcode: 2, payload: ping(9), rsv: rng.range(1, 7) }), ok: [PROTOCOL_ERROR] },
+    { name: 'reserved opcode', bytes: wsFrame({ opcode: rng.pick([3, 4, 5, 6, 7, 11, 12, 13, 14, 15]), payload: ping(10) }), ok: [PROTOCOL_ERROR] },
+    { name: 'continuation without a start', bytes: wsFrame({ opcode: 0, payload: ping(11) }), ok: [PROTOCOL_ERROR] },
+    { name: 'new message inside a fragmented one', bytes: new Uint8Array([...wsFrame({ fin: false, opcode: 2, payload: ping(12).subarray(0, 2) }), ...wsFrame({ opcode: 2, payload: ping(12) })]), ok: [PROTOCOL_ERROR] },
+    { name: 'control frame over 125 bytes', bytes: wsFrame({ opcode: 9, payload: rng.bytes(126) }), ok: [PROTOCOL_ERROR] },
+    { name: 'fragmented control frame', bytes: wsFrame({ fin: false, opcode: 9, payload: rng.bytes(4) }), ok: [PROTOCOL_ERROR] },
+    { name: 'close with an invalid code', bytes: wsFrame({ opcode: 8, payload: new Uint8Array([rng.pick([0, 3, 0x03, 0x13]), rng.pick([0xe7, 0xed, 0xee, 0x88])]) }), ok: [PROTOCOL_ERROR] },
+    { name: 'close with a one-byte body', bytes: wsFrame({ opcode: 8, payload: new Uint8Array([3]) }), ok: [PROTOCOL_ERROR] },
+    { name: 'close 1000 (valid)', bytes: wsFrame({ opcode: 8, payload: new Uint8Array([3, 0xe8]) }), ok: [1000] },
+    { name: 'declared length over maxPayload', bytes: wsFrame({ opcode: 2, payload: rng.bytes(10), declaredLength: relay.config.maxFrameBytes + rng.range(1, 1_000_000) }), ok: [1009] },
+    { name: '64-bit length beyond 2^53', bytes: new Uint8Array([0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]), ok: [1009] },
+    { name: 'non-minimal length encoding', bytes: wsFrame({ opcode: 2, payload: ping(13), lengthForm: rng.pick([16, 64] as const) }), ok: ['frame', PROTOCOL_ERROR] },
+    { name: 'text with invalid UTF-8', bytes: wsFrame({ opcode: 1, payload: new Uint8Array([0xff, 0xfe, 0xc0, 0x80]) }), ok: [1003, 1007] },
+    { name: 'length declared longer than sent', bytes: wsFrame({ opcode: 2, payload: ping(14), declaredLength: 200 }), ok: ['silence'] },
+    { name: 'random bytes', bytes: rng.bytes(rng.range(1, 64)), ok: ['frame', 'silence', PROTOCOL_ERROR, 1003, 1007, 1009, 4001, 4002, 4003, 1000] },
+  ];
+  const failures: string[] = [];
+  const outcomes = new Map<string, number>();
+  const all: Case[] = [];
+  for (let round = 0; round < 12; round++) all.push(...cases());
+  const queue = [...all];
+  await Promise.all(Array.from({ length: 6 }, async () => {
+    for (let c = queue.shift(); c; c = queue.shift()) {
+      const s = await RawTcpWebSocket.open(relay.port);
+      try {
+        s.write(wsFrame({ opcode: 2, payload: helloPayload }));
+        const hello = await s.settle(2_000, (f) => f.length > 0);
+        if (hello.length === 0 || hello[0]!.opcode !== 2 || parseRelayFrame(hello[0]!.payload).type !== 'SERVER_HELLO') { failures.push(`${c.name}: no SERVER_HELLO`); continue; }
+        const before = hello.length;
+        s.write(c.bytes);
+        const frames = (await s.settle(150, (f) => f.length > before && !c.ok.includes('silence'))).slice(before);
+        const close = frames.find((f) => f.opcode === 8);
+        let outcome: 'frame' | 'silence' | number;
+        if (close) outcome = close.payload.length >= 2 ? (close.payload[0]! << 8) | close.payload[1]! : 1005;
+        else if (frames.some((f) => f.opcode === 2)) outcome = 'frame';
+        else outcome = s.ended ? 1006 : 'silence';
+        for (const f of frames.filter((x) => x.opcode === 2)) {
+          try { parseRelayFrame(f.payload); } catch (e) { failures.push(`${c.name}: undecodable relay frame ${(e as Error).message}`); }
+        }
+        if (frames.some((f) => f.opcode === 1)) failures.push(`${c.name}: the relay sent text`);
+        outcomes.set(`${c.name} -> ${outcome}`, (outcomes.get(`${c.name} -> ${outcome}`) ?? 0) + 1);
+        if (!c.ok.includes(outcome)) failures.push(`${c.name}: ${outcome}, expected ${c.ok.join(' | ')}`);
+      } finally {
+        s.destroy();
+      }
+    }
+  }));
+  console.log(`websocket fuzz: ${all.length} connections; ${[...outcomes].map(([k, v]) => `${k} ×${v}`).join('; ')}`);
+  assert.equal(failures, [], `seed ${SEED}`);
+  // The relay is up and serves a client; every raw connection was released.
+  await waitFor(() => relay.stats().connections === 0, 5_000, 'raw connections released');
+  const conn = await RelayConnection.connect(relay.address);
+  try {
+    assert.is((await conn.request({ type: 'PING' })).type, 'PONG');
+  } finally {
+    await conn.close();
   }
 }));
 
@@ -607,8 +677,8 @@ class Worker {
       }
       case 'SUB': case 'FETCH': case 'ACK': case 'UNSUB': case 'DEL': case 'ROTATE': {
         if (t === 'ACK' && new DataView(body.buffer, body.byteOffset + 32, 4).getUint32(0) > 0x1fffff) {
-          // msgIds of 2^53 and more: the relay answers a fatal MALFORMED (see the dedicated test above).
-          return accept({ errs: [authed ? 'NO_MSG' : 'AUTH'], fatal: ['MALFORMED'], deviation: 'ACK msgId >= 2^53 is MALFORMED' });
+          // msgIds of 2^53 and more are MALFORMED (spec §3), whatever the mailbox.
+          return accept({ fatal: ['MALFORMED'] });
         }
         if (!authed) return accept({ errs: ['AUTH'] });
         if (t === 'SUB') return accept({ types: ['OK'], after: () => { this.subscribedTo = authed; } });

@@ -6,6 +6,7 @@
 // directory (the LMDB data and lock files byte for byte, the identity file, the log) and a
 // /metrics scrape taken before the stop; and it opens the LMDB store read-only to check each
 // record structurally. Nothing the relay must not know or keep may appear, raw or encoded.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -233,7 +234,7 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
     for (const m of mailboxes.filter((x) => !x.deleted)) {
       assert.ok(scanNeedles([dataFile], [{ label: 'readId', bytes: current(m).readId }]).length > 0, `${m.name}'s readId is found in data.mdb`);
     }
-    assert.ok(scanNeedles([logFile], [{ label: 'fingerprint', bytes: fromBase64url(r.fingerprint) }]).some((h) => h.form.startsWith('base64url')), 'the fingerprint is found in the log');
+    assert.ok(scanNeedles([logFile], [{ label: 'fingerprint', bytes: fromBase64url(r.fingerprint) }]).some((h) => h.form.startsWith('base64')), 'the fingerprint is found in the log');
     const neverHits = scanNeedles(everything, never);
     assert.is(neverHits.length, 0, `found what the relay must never keep:\n${describeHits(neverHits)}`);
 
@@ -296,7 +297,12 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
       for (const lv of m[1]!.matchAll(/="([^"]*)"/g)) assert.ok(/^([A-Z_]{1,20}|\d{4}|[0-9.e+-]{1,12}|\+Inf)$/.test(lv[1]!), `metric label value ${lv[1]}`);
     }
 
-    // 6. The identity file holds the relay's own keys only.
+    // 6. Permissions (spec §11.1): the data directory and the store 0700, every file 0600.
+    const mode = (rel: string): string => (statSync(join(dataDir, rel)).mode & 0o777).toString(8);
+    assert.is(mode('.'), '700', 'data directory mode');
+    assert.is(mode('store'), '700', 'store directory mode');
+    for (const f of names) assert.is(mode(f), '600', `${f} mode`);
+    // The identity file holds the relay's own keys only.
     const identityFile = JSON.parse(Buffer.from(files.find((f) => f.name === 'identity.json')!.bytes).toString('utf8')) as Record<string, unknown>;
     assert.equal(Object.keys(identityFile).sort(), ['deliverySecret', 'signSeed', 'version']);
 
