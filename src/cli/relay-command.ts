@@ -48,7 +48,7 @@ export async function relayCommand(argv: readonly string[], io: CommandIo = defa
     ``,
     `The address carries the relay's fingerprint; give it to your users as is.`,
     `Try it:`,
-    `  npx sealpost demo --relay ${relay.address}`,
+    `  npx sealpost demo            (its own embedded relay, end to end)`,
     `  npx sealpost chat --profile alice --relay ${relay.address}`,
     ``,
     `Stop with Ctrl-C (drains, then exits).`,
