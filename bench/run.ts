@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gitInfo, machineInfo, type GitInfo, type MachineInfo } from './lib/machine.js';
+import { gitInfo, loadMeter, machineInfo, type GitInfo, type LoadInfo, type MachineInfo } from './lib/machine.js';
 import { now } from './lib/measure.js';
 import { progress } from './lib/progress.js';
 import { renderMarkdown, renderTerminal, targetsTable, type Table, type Target } from './lib/report.js';
@@ -32,6 +32,8 @@ export interface SuiteReport {
   readonly title: string;
   readonly ms: number;
   readonly budgetMs: number;
+  /** How busy the machine was meanwhile (a shared machine: other tenants show here). */
+  readonly load: LoadInfo;
   readonly result?: unknown;
   readonly error?: string;
 }
@@ -102,19 +104,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const budgetMs = options.quick ? suite.budget.quick : suite.budget.full;
     log.step(`${suite.title} (budget ${(budgetMs / 1000).toFixed(0)} s)`);
     const s0 = now();
+    const meter = loadMeter();
     const p = progress(suite.id, process.stderr, options.silent === true);
     try {
       const out = await suite.run({ quick: options.quick, budgetMs, progress: p, root: ROOT });
       p.done();
       const ms = now() - s0;
-      suites[suite.id] = { title: suite.title, ms: Math.round(ms), budgetMs, result: out.result };
+      suites[suite.id] = { title: suite.title, ms: Math.round(ms), budgetMs, load: meter(), result: out.result };
       outputs.push({ suite, out });
       targets.push(...out.targets);
-      log.step(`${suite.id} done in ${(ms / 1000).toFixed(1)} s`);
+      log.step(`${suite.id} done in ${(ms / 1000).toFixed(1)} s (${loadText(suites[suite.id]!.load)})`);
     } catch (e) {
       p.done();
       const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      suites[suite.id] = { title: suite.title, ms: Math.round(now() - s0), budgetMs, error };
+      suites[suite.id] = { title: suite.title, ms: Math.round(now() - s0), budgetMs, load: meter(), error };
       outputs.push({ suite, error });
       log.step(`${suite.id} FAILED: ${error.split('\n')[0]}`);
     }
@@ -165,6 +168,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   return report;
 }
 
+function loadText(l: LoadInfo): string {
+  const parts = [];
+  if (l.machineBusyPct !== undefined) parts.push(`machine ${l.machineBusyPct}% busy`);
+  parts.push(`this process ${l.selfPct}%`);
+  if (l.stealPct) parts.push(`steal ${l.stealPct}%`);
+  return `${parts.join(', ')} of all cores; load average ${l.loadAvgStart} → ${l.loadAvgEnd}`;
+}
+
 function markdown(r: BenchReport, outputs: readonly { suite: Suite; out?: SuiteOutput; error?: string }[]): string {
   const m = r.machine;
   const lines = [
@@ -184,7 +195,7 @@ function markdown(r: BenchReport, outputs: readonly { suite: Suite; out?: SuiteO
   for (const o of outputs) {
     lines.push(`## ${o.suite.title}`, '');
     const s = r.suites[o.suite.id];
-    lines.push(`Time: ${((s?.ms ?? 0) / 1000).toFixed(1)} s (budget ${((s?.budgetMs ?? 0) / 1000).toFixed(0)} s).`, '');
+    lines.push(`Time: ${((s?.ms ?? 0) / 1000).toFixed(1)} s (budget ${((s?.budgetMs ?? 0) / 1000).toFixed(0)} s). Machine meanwhile: ${s ? loadText(s.load) : '–'}.`, '');
     if (o.error) { lines.push('```', o.error, '```', ''); continue; }
     for (const t of o.out?.tables ?? []) lines.push(renderMarkdown(t), '');
     for (const n of o.out?.notes ?? []) lines.push(n, '');
