@@ -194,7 +194,7 @@ export function otherOpsTable(r: ScalingResult): Table {
     title: 'Pool scaling of other operations (batch 256, same pool): the pool against the operation',
     columns: ['operation', 'workers', 'items/s', 'inline items/s', 'speed-up'],
     rows: r.otherOps.map((x) => [x.op, String(x.workers), fmt(x.itemsPerSec), fmt(x.inlinePerSec), fmtRatio(x.speedup)]),
-    notes: ['verifyEd25519 imports only public keys (JWK); x25519 imports a private key (PKCS#8 DER in the native backend) per call.'],
+    notes: ['If these scale and envelope open does not, the limit is in the operation (e.g. a lock inside OpenSSL), not in the pool.'],
   };
 }
 
