@@ -172,14 +172,14 @@ export type Expectation =
 
 /** Every legitimate non-fatal answer to a well-formed command, before knowing anything else. */
 export const REPLIES: Record<Exclude<ClientTypeName, 'HELLO'>, { types: RelayTypeName[]; errs: ErrName[] }> = {
-  CREATE: { types: ['CREATED'], errs: ['AUTH', 'INVALID', 'DUPLICATE', 'LIMIT', 'BUSY'] },
-  AUTH: { types: ['OK'], errs: ['AUTH', 'LIMIT', 'BUSY'] },
+  CREATE: { types: ['CREATED'], errs: ['AUTH', 'INVALID', 'DUPLICATE', 'LIMIT', 'BUSY', 'RATE'] },
+  AUTH: { types: ['OK'], errs: ['AUTH', 'LIMIT', 'BUSY', 'RATE'] },
   SUB: { types: ['OK'], errs: ['AUTH', 'LIMIT', 'BUSY'] },
   FETCH: { types: ['MSG', 'EMPTY'], errs: ['AUTH', 'BUSY'] },
   ACK: { types: ['OK'], errs: ['AUTH', 'NO_MSG', 'BUSY'] },
   UNSUB: { types: ['OK'], errs: ['AUTH', 'BUSY'] },
   DEL: { types: ['OK'], errs: ['AUTH', 'BUSY'] },
-  ROTATE: { types: ['ROTATED'], errs: ['AUTH', 'INVALID', 'DUPLICATE', 'BUSY'] },
+  ROTATE: { types: ['ROTATED'], errs: ['AUTH', 'INVALID', 'DUPLICATE', 'BUSY', 'RATE'] },
   SEND: { types: ['OK'], errs: ['SIZE', 'AUTH', 'QUOTA', 'RATE', 'BUSY'] },
   PING: { types: ['PONG'], errs: [] },
 };

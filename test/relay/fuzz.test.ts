@@ -410,8 +410,12 @@ class Worker {
     this.s.outcomes.set(outcome, (this.s.outcomes.get(outcome) ?? 0) + 1);
   }
 
+  /** Public-key commands (CREATE, AUTH, ROTATE) sent on the current connection. */
+  keyOps = 0;
+
   async connect(): Promise<void> {
     this.connections++;
+    this.keyOps = 0;
     this.authed.clear();
     this.powUsed.clear();
     this.phase = 'AWAIT_HELLO';
@@ -638,7 +642,14 @@ class Worker {
     }
     const t = clientTypeName(bytes[1]!);
     if (!t || t === 'HELLO') return accept({ types: e.types, errs: e.errs });
-    return this.refine(t, bytes);
+    const a = this.refine(t, bytes);
+    // Public-key commands spend a per-connection budget (spec §8) before anything else: past
+    // its burst, RATE is a legitimate answer to any of them, and before it, never.
+    if (t === 'CREATE' || t === 'AUTH' || t === 'ROTATE') {
+      this.keyOps++;
+      if (this.keyOps > this.s.relay.relay.config.keyOpsBurst) return { ...a, errs: [...a.errs, 'RATE'], fatal: a.fatal };
+    }
+    return a;
   }
 
   private checkServerHello(f: RelayFrameView, clientNonce: Uint8Array): void {
@@ -886,7 +897,7 @@ class Worker {
 }
 
 test(`fuzz: ${FRAME_BUDGET} random, mutated and replayed frames (seed ${SEED})`, async () => {
-  const t = await startTestRelay({ powDifficulty: POW_DIFFICULTY, logLevel: 'info' });
+  const t = await startTestRelay({ powDifficulty: POW_DIFFICULTY, logLevel: 'info', keyOpsBurst: 12, keyOpsPerSecond: 50 });
   const fatalProcessErrors: unknown[] = [];
   const onFatal = (e: unknown): void => { fatalProcessErrors.push(e); };
   process.on('uncaughtException', onFatal);
