@@ -3,6 +3,7 @@
 // workers batches in flight; throughput is compared with opening on the calling thread
 // (inline), measured right before each configuration so that both see the same noise.
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import {
   ed25519KeyPair, ed25519Sign, ed25519Verify, openEnvelope, randomBytes, sealEnvelope, withBackend, x25519, x25519KeyPair,
 } from '../../src/crypto/index.js';
@@ -108,6 +109,31 @@ async function alternate<T>(pool: CryptoPool, op: PoolOpName, items: readonly T[
   return { inlinePerSec: median(inlineRates), poolPerSec: median(poolRates), speedup: median(ratios), latencies, inlineRates, rounds };
 }
 
+/** `threads` bare worker threads opening envelopes in a loop (bench/raw-worker.ts), no pool. */
+class RawThreads {
+  private constructor(private readonly workers: Worker[]) {}
+  static async start(threads: number): Promise<RawThreads> {
+    const url = new URL('../raw-worker.js', import.meta.url);
+    const workers = await Promise.all(Array.from({ length: threads }, () => new Promise<Worker>((resolve, reject) => {
+      const w = new Worker(url);
+      w.once('message', () => resolve(w));
+      w.once('error', reject);
+    })));
+    return new RawThreads(workers);
+  }
+  /** Items per second of all threads together over `ms`. */
+  async rate(ms: number): Promise<number> {
+    const res = await Promise.all(this.workers.map((w) => new Promise<{ n: number; ms: number }>((resolve) => {
+      w.once('message', resolve);
+      w.postMessage(ms);
+    })));
+    return res.reduce((a, r) => a + (r.n * 1000) / r.ms, 0);
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
 function otherItems(): { verify: VerifyEd25519Item[]; dh: X25519Item[] } {
   const ed = ed25519KeyPair();
   const a = x25519KeyPair();
@@ -125,7 +151,7 @@ export async function runPoolScaling(ctx: SuiteContext): Promise<ScalingResult> 
     { op: 'verifyEd25519', items: other.verify, fn: (x: VerifyEd25519Item) => ed25519Verify(x.signature, x.message, x.publicKey as never) },
     { op: 'x25519', items: other.dh, fn: (x: X25519Item) => x25519(x.secretKey, x.publicKey) },
   ];
-  const configs = maxWorkers * (BATCHES.length + OTHER.length);
+  const configs = maxWorkers * (BATCHES.length + OTHER.length + 1);
   const slice = ctx.budgetMs / (configs + 1);
   const rounds = ctx.quick ? 2 : 4;
   const otherOps: OpScalingRow[] = [];
@@ -164,6 +190,19 @@ export async function runPoolScaling(ctx: SuiteContext): Promise<ScalingResult> 
         const m = await alternate(pool, o.op, o.items, o.fn as (x: unknown) => unknown, 256, 2 * workers, slice, rounds);
         otherOps.push({ op: o.op, workers, batch: 256, itemsPerSec: m.poolPerSec, inlinePerSec: m.inlinePerSec, speedup: m.speedup });
       }
+      // Control: the same envelope opens on bare worker threads, no pool at all.
+      ctx.progress.bar(`pool: ${workers} bare thread(s), no pool`, step++, configs);
+      const raw = await RawThreads.start(workers);
+      try {
+        await raw.rate(Math.min(300, slice / 6));
+        const inl: number[] = [], thr: number[] = [], ratios: number[] = [];
+        for (let r = 0; r < rounds; r++) {
+          const i = inline(items, slice / rounds / 3);
+          const t = await raw.rate((slice * 2) / rounds / 3);
+          inl.push(i); thr.push(t); ratios.push(t / i);
+        }
+        otherOps.push({ op: 'openEnvelope, bare threads (no pool)', workers, batch: 0, itemsPerSec: median(thr), inlinePerSec: median(inl), speedup: median(ratios) });
+      } finally { await raw.close(); }
     } finally { await pool.close(); }
   }
   ctx.progress.done();
@@ -190,11 +229,20 @@ export function scalingTable(r: ScalingResult): Table {
 }
 
 export function otherOpsTable(r: ScalingResult): Table {
+  const vsBare = r.otherOps.filter((x) => x.op.includes('bare')).map((b) => {
+    const pool = r.rows.filter((x) => x.workers === b.workers && x.batch >= 16);
+    const worst = pool.length ? Math.min(...pool.map((x) => x.speedup)) : NaN;
+    return `${b.workers} worker(s): pool at batch ≥ 16 reaches ${fmt((worst / b.speedup) * 100)} % of the bare-thread speed-up (${fmtRatio(worst)} vs ${fmtRatio(b.speedup)}).`;
+  });
   return {
-    title: 'Pool scaling of other operations (batch 256, same pool): the pool against the operation',
+    title: 'Controls: other operations through the pool (batch 256), and envelope open on bare threads without the pool',
     columns: ['operation', 'workers', 'items/s', 'inline items/s', 'speed-up'],
     rows: r.otherOps.map((x) => [x.op, String(x.workers), fmt(x.itemsPerSec), fmt(x.inlinePerSec), fmtRatio(x.speedup)]),
-    notes: ['If these scale and envelope open does not, the limit is in the operation (e.g. a lock inside OpenSSL), not in the pool.'],
+    notes: [
+      'Bare threads: N worker_threads each opening envelopes in a tight loop, no pool, no packing, no messages: the most N threads can do here.',
+      'Pool speed-up close to the bare-thread speed-up means the pool costs little; both below N means the machine (cores shared with other tenants) or the operation limits scaling.',
+      ...vsBare,
+    ],
   };
 }
 
