@@ -1,6 +1,7 @@
 // CryptoPool: bulk crypto on worker threads with a batch API (DESIGN "Crypto core").
 //
-// - A batch is split into at most one chunk per worker (at most `maxChunk` items each); each
+// - A batch is split into chunks (about four a worker, at least 8 items each, at most
+//   `maxChunk`); workers pull the next chunk as they finish one (two in hand each). Each
 //   chunk is packed into ONE fresh ArrayBuffer that postMessage transfers (no copy), and the
 //   worker transfers its packed results back. One item alone costs a round trip (~100 µs
 //   here); 16 or more packed together cost under 1 µs an item. Batch and pack.
@@ -69,6 +70,8 @@ export interface CryptoPoolStats {
 const PIPELINE_DEPTH = 2;
 const DEFAULT_MAX_QUEUE = 64;
 const DEFAULT_MAX_CHUNK = 256;
+const CHUNKS_PER_WORKER = 4;
+const MIN_CHUNK = 8;
 
 interface Chunk {
   readonly id: number;
@@ -286,7 +289,10 @@ export class CryptoPool {
   private dispatchBatch<K extends PoolOpName>(op: K, encoded: (Uint8Array[] | number)[]): Promise<PoolResult<PoolOut<K>>[]> {
     const def = OPS[op];
     const n = encoded.length;
-    const per = Math.min(this.maxChunk, Math.ceil(n / this.size));
+    // About CHUNKS_PER_WORKER chunks a worker (so that a worker slowed by something else does
+    // not hold the whole batch back: the others pull the rest), never below MIN_CHUNK items, and
+    // at least one chunk per worker when there are enough items.
+    const per = Math.min(this.maxChunk, Math.ceil(n / this.size), Math.max(MIN_CHUNK, Math.ceil(n / (this.size * CHUNKS_PER_WORKER))));
     const results: PoolResult<PoolOut<K>>[] = new Array(n);
     return new Promise((resolve, reject) => {
       let pending = Math.ceil(n / per);
