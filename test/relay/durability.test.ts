@@ -46,14 +46,16 @@ test('SIGKILL mid-stream: every OKed envelope is delivered exactly once after re
     const cap = sendCapability(relay.address, keys);
     const sender = await RelayConnection.connect(relay.address);
 
-    // Stream sends with up to 64 in flight; SIGKILL once 400 have been acknowledged.
+    // Stream sends with up to 64 in flight; SIGKILL once 400 have been acknowledged, and keep
+    // streaming until the connection dies, so that sends are in flight at the moment of death
+    // (the relay may well answer everything sent before the signal lands).
     const oked = new Set<number>();
     const sent = new Set<number>();
     let seq = 0;
     let killed = false;
     const killedAt = new Promise<void>((resolveKill) => {
       const pump = (): void => {
-        if (killed) return;
+        if (!sender.isOpen) return;
         const s = ++seq;
         sent.add(s);
         sendEnvelope(sender, cap, tagged(s)).then(() => {
