@@ -1,7 +1,7 @@
 // The benchmark runner: `sealpost bench [--quick] [--json FILE] [--out DIR] [--only a,b]`.
 // Runs the suites one after the other, each within its time budget, prints progress on
 // stderr and a table at the end on stdout, and writes the report (JSON, Markdown, SVG).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitInfo, loadMeter, machineInfo, type GitInfo, type LoadInfo, type MachineInfo } from './lib/machine.js';
@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly only?: readonly string[];
   /** No progress on stderr and no table on stdout. */
   readonly silent?: boolean;
+  /** Re-render this saved JSON report instead of measuring. */
+  readonly render?: string;
 }
 
 export interface SuiteReport {
@@ -55,7 +57,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   let quick = false;
-  let json: string | undefined, out: string | undefined, only: string[] | undefined;
+  let json: string | undefined, out: string | undefined, only: string[] | undefined, render: string | undefined;
   let silent = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -68,11 +70,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     else if (a === '--json' || a.startsWith('--json=')) json = value();
     else if (a === '--out' || a.startsWith('--out=')) out = value();
     else if (a === '--only' || a.startsWith('--only=')) only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--render' || a.startsWith('--render=')) render = value();
     else if (a === '--silent') silent = true;
     else if (a === '--help' || a === '-h') return 'help';
     else throw new Error(`unknown option ${a} (see --help)`);
   }
-  return { quick, silent, ...(json ? { json } : {}), ...(out ? { out } : {}), ...(only ? { only } : {}) };
+  return { quick, silent, ...(json ? { json } : {}), ...(out ? { out } : {}), ...(only ? { only } : {}), ...(render ? { render } : {}) };
 }
 
 export const USAGE = `usage: sealpost bench [--quick] [--json FILE] [--out DIR] [--only SUITE,...] [--silent]
@@ -82,6 +85,7 @@ export const USAGE = `usage: sealpost bench [--quick] [--json FILE] [--out DIR] 
   --out DIR     report directory (default bench/results, or bench/results/quick with --quick)
   --only LIST   run only these suites: ${SUITES.map((s) => s.id).join(', ')}
   --silent      no progress and no table (the files are still written)
+  --render FILE rebuild latest.md and the charts from a saved JSON report (no measuring)
 
 Writes latest.json, latest.md and SVG charts; full runs also keep history/<date>-<commit>.json.`;
 
@@ -98,7 +102,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   }
   log.step(`${options.quick ? 'quick' : 'full'} run on ${machine.cpuModel} (${machine.cores} cores), Node ${machine.node}, ${machine.os}, commit ${git.short}${git.dirty ? ' (dirty tree)' : ''}`);
   const suites: Record<string, SuiteReport> = {};
-  const outputs: { suite: Suite; out?: SuiteOutput; error?: string }[] = [];
+  const outputs: Output[] = [];
   const targets: Target[] = [];
   for (const suite of selected) {
     const budgetMs = options.quick ? suite.budget.quick : suite.budget.full;
@@ -107,8 +111,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const meter = loadMeter();
     const p = progress(suite.id, process.stderr, options.silent === true);
     try {
-      const out = await suite.run({ quick: options.quick, budgetMs, progress: p, root: ROOT });
+      const result = await suite.measure({ quick: options.quick, budgetMs, progress: p, root: ROOT });
       p.done();
+      const out: SuiteOutput = { result, ...suite.render(result) };
       const ms = now() - s0;
       suites[suite.id] = { title: suite.title, ms: Math.round(ms), budgetMs, load: meter(), result: out.result };
       outputs.push({ suite, out });
@@ -136,26 +141,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 
   const outDir = resolve(options.out ?? join(ROOT, 'bench', 'results', ...(options.quick ? ['quick'] : [])));
-  mkdirSync(outDir, { recursive: true });
-  const json = JSON.stringify(report, null, 2) + '\n';
-  writeFileSync(join(outDir, 'latest.json'), json);
-  if (!options.quick && !options.out && !options.only) {
-    mkdirSync(join(outDir, 'history'), { recursive: true });
-    writeFileSync(join(outDir, 'history', `${started.toISOString().slice(0, 19).replace(/[:T]/g, '-')}-${git.short}.json`), json);
-  }
-  if (options.json) {
-    mkdirSync(dirname(resolve(options.json)), { recursive: true });
-    writeFileSync(resolve(options.json), json);
-  }
-  const charts: string[] = [];
-  for (const o of outputs) {
-    for (const [file, svg] of Object.entries(o.out?.charts ?? {})) {
-      writeFileSync(join(outDir, file), svg);
-      charts.push(file);
-    }
-  }
-  writeFileSync(join(outDir, 'latest.md'), markdown(report, outputs));
-  log.step(`wrote ${['latest.json', 'latest.md', ...charts].map((f) => relative(process.cwd(), join(outDir, f)) || f).join(', ')}${options.json ? ` and ${options.json}` : ''}`);
+  const written = writeReport(report, outputs, outDir, {
+    history: !options.quick && !options.out && !options.only,
+    ...(options.json ? { json: options.json } : {}),
+  });
+  log.step(`wrote ${written.map((f) => relative(process.cwd(), f) || f).join(', ')}`);
 
   if (!options.silent) {
     const tables: Table[] = outputs.flatMap((o) => o.out?.tables ?? []);
@@ -168,6 +158,50 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   return report;
 }
 
+type Output = { suite: Suite; out?: SuiteOutput; error?: string };
+
+/** Writes latest.json, latest.md and the charts into `outDir` (and history/, --json); returns the paths. */
+function writeReport(report: BenchReport, outputs: readonly Output[], outDir: string, opts: { history: boolean; json?: string }): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const json = JSON.stringify(report, null, 2) + '\n';
+  const files = [join(outDir, 'latest.json'), join(outDir, 'latest.md')];
+  writeFileSync(files[0]!, json);
+  if (opts.history) {
+    mkdirSync(join(outDir, 'history'), { recursive: true });
+    writeFileSync(join(outDir, 'history', `${report.startedAt.slice(0, 19).replace(/[:T]/g, '-')}-${report.git.short}.json`), json);
+  }
+  if (opts.json) {
+    mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+    writeFileSync(resolve(opts.json), json);
+    files.push(resolve(opts.json));
+  }
+  for (const o of outputs) {
+    for (const [file, svg] of Object.entries(o.out?.charts ?? {})) {
+      writeFileSync(join(outDir, file), svg);
+      files.push(join(outDir, file));
+    }
+  }
+  writeFileSync(files[1]!, markdown(report, outputs));
+  return files;
+}
+
+/**
+ * `--render FILE`: rebuilds the Markdown report and the charts of a saved JSON report (after a
+ * change to the tables or charts) without measuring again; the numbers are the saved ones.
+ */
+export function renderSaved(file: string, out?: string): string[] {
+  const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  const outputs: Output[] = [];
+  for (const suite of SUITES) {
+    const s = report.suites[suite.id];
+    if (!s) continue;
+    if (s.error !== undefined || s.result === undefined) { outputs.push({ suite, error: s.error ?? 'no result' }); continue; }
+    outputs.push({ suite, out: { result: s.result, ...suite.render(s.result) } });
+  }
+  const targets = outputs.flatMap((o) => o.out?.targets ?? []);
+  return writeReport({ ...report, targets }, outputs, resolve(out ?? dirname(file)), { history: false });
+}
+
 function loadText(l: LoadInfo): string {
   const parts = [];
   if (l.machineBusyPct !== undefined) parts.push(`machine ${l.machineBusyPct}% busy`);
@@ -176,7 +210,7 @@ function loadText(l: LoadInfo): string {
   return `${parts.join(', ')} of all cores; load average ${l.loadAvgStart} → ${l.loadAvgEnd}`;
 }
 
-function markdown(r: BenchReport, outputs: readonly { suite: Suite; out?: SuiteOutput; error?: string }[]): string {
+function markdown(r: BenchReport, outputs: readonly Output[]): string {
   const m = r.machine;
   const lines = [
     `# Sealpost benchmark report (${r.quick ? 'quick' : 'full'} run)`,
@@ -214,6 +248,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (options === 'help') { process.stdout.write(USAGE + '\n'); return 0; }
+  if (options.render) {
+    const files = renderSaved(options.render, options.out);
+    process.stderr.write(`wrote ${files.join(', ')}\n`);
+    return 0;
+  }
   const report = await runBench(options);
   return Object.values(report.suites).some((s) => s.error !== undefined) ? 1 : 0;
 }

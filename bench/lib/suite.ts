@@ -11,9 +11,8 @@ export interface SuiteContext {
   readonly root: string;
 }
 
-export interface SuiteOutput<R = unknown> {
-  /** Goes to the JSON report as is: numbers must be finite (n/a is an absent key, never NaN). */
-  readonly result: R;
+/** What a suite shows of its result: tables, targets and charts (pure: a JSON report can be re-rendered). */
+export interface Rendered {
   readonly tables: readonly Table[];
   readonly targets: readonly Target[];
   /** SVG files to write next to the report: file name → contents. */
@@ -22,10 +21,18 @@ export interface SuiteOutput<R = unknown> {
   readonly notes?: readonly string[];
 }
 
+export interface SuiteOutput<R = unknown> extends Rendered {
+  /** Goes to the JSON report as is: numbers must be finite (n/a is an absent key, never NaN). */
+  readonly result: R;
+}
+
 export interface Suite {
   readonly id: string;
   readonly title: string;
   /** Measurement budget in ms, full and --quick. */
   readonly budget: { readonly full: number; readonly quick: number };
-  run(ctx: SuiteContext): Promise<SuiteOutput>;
+  /** Measures; the result goes to the JSON report as is. */
+  measure(ctx: SuiteContext): Promise<unknown>;
+  /** Tables, targets and charts from a result (also from a saved report: `--render`). */
+  render(result: unknown): Rendered;
 }

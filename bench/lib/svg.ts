@@ -1,7 +1,14 @@
 // Hand-written SVG charts (no dependency): grouped bars and lines, self-contained files
 // that render on GitHub and in browsers.
 
-export interface Series { readonly name: string; readonly values: readonly (number | undefined)[] }
+export interface Series {
+  readonly name: string;
+  readonly values: readonly (number | undefined)[];
+  /** A CSS colour instead of the palette's next one. */
+  readonly color?: string;
+  /** Dashed line (line charts), e.g. for a reference such as "ideal". */
+  readonly dashed?: boolean;
+}
 export interface ChartOptions {
   readonly title: string;
   readonly categories: readonly string[];
@@ -12,9 +19,12 @@ export interface ChartOptions {
   readonly guides?: readonly { readonly value: number; readonly label: string }[];
   readonly width?: number;
   readonly height?: number;
+  /** Slanted category labels, for many or long ones. */
+  readonly slantLabels?: boolean;
 }
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+const colorOf = (s: Series, i: number): string => s.color ?? PALETTE[i % PALETTE.length]!;
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (n: number): string => (Math.round(n * 10) / 10).toString();
 
@@ -34,7 +44,7 @@ interface Frame {
 
 function frame(o: ChartOptions): Frame {
   const W = o.width ?? 760, H = o.height ?? 400;
-  const x0 = 70, y0 = 40, w = W - x0 - 20, h = H - y0 - 90;
+  const x0 = 70, y0 = 40, w = W - x0 - 20, h = H - y0 - (o.slantLabels ? 140 : 90);
   const vals = o.series.flatMap((s) => s.values).filter((v): v is number => v !== undefined && Number.isFinite(v) && (!o.log || v > 0));
   for (const g of o.guides ?? []) vals.push(g.value);
   let lo: number, hi: number;
@@ -76,13 +86,13 @@ function finish(f: Frame, o: ChartOptions): string {
   for (const g of o.guides ?? []) {
     const yy = num(f.y(g.value));
     f.svg.push(`<line x1="${f.x0}" x2="${f.x0 + f.w}" y1="${yy}" y2="${yy}" stroke="#c00" stroke-dasharray="6 4"/>`);
-    f.svg.push(`<text x="${f.x0 + f.w - 4}" y="${yy}" dy="-4" text-anchor="end" fill="#c00">${esc(g.label)}</text>`);
+    f.svg.push(`<text x="${f.x0 + 6}" y="${yy}" dy="-4" fill="#c00">${esc(g.label)}</text>`);
   }
   // Legend under the plot.
   let lx = f.x0;
-  const ly = f.y0 + f.h + 62;
+  const ly = f.y0 + f.h + (o.slantLabels ? 118 : 62);
   o.series.forEach((s, i) => {
-    f.svg.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    f.svg.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colorOf(s, i)}"/>`);
     f.svg.push(`<text x="${lx + 16}" y="${ly}">${esc(s.name)}</text>`);
     lx += 28 + s.name.length * 7;
   });
@@ -102,9 +112,12 @@ export function barChart(o: ChartOptions): string {
       const v = s.values[gi];
       if (v === undefined || !Number.isFinite(v) || (o.log && v <= 0)) return;
       const top = f.y(v);
-      f.svg.push(`<rect x="${num(gx + si * bw)}" y="${num(top)}" width="${num(bw - 2)}" height="${num(f.y0 + f.h - top)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${label(v)}`)}</title></rect>`);
+      f.svg.push(`<rect x="${num(gx + si * bw)}" y="${num(top)}" width="${num(bw - 2)}" height="${num(f.y0 + f.h - top)}" fill="${colorOf(s, si)}"><title>${esc(`${s.name} ${c}: ${label(v)}`)}</title></rect>`);
     });
-    f.svg.push(`<text x="${num(f.x0 + gi * gw + gw / 2)}" y="${f.y0 + f.h + 16}" text-anchor="middle">${esc(c)}</text>`);
+    const cx = num(f.x0 + gi * gw + gw / 2);
+    f.svg.push(o.slantLabels
+      ? `<text transform="translate(${cx} ${f.y0 + f.h + 12}) rotate(-35)" text-anchor="end">${esc(c)}</text>`
+      : `<text x="${cx}" y="${f.y0 + f.h + 16}" text-anchor="middle">${esc(c)}</text>`);
   });
   return finish(f, o);
 }
@@ -116,9 +129,9 @@ export function lineChart(o: ChartOptions): string {
   const x = (i: number): number => f.x0 + (n <= 1 ? f.w / 2 : 30 + (i * (f.w - 60)) / (n - 1));
   o.categories.forEach((c, i) => f.svg.push(`<text x="${num(x(i))}" y="${f.y0 + f.h + 16}" text-anchor="middle">${esc(c)}</text>`));
   o.series.forEach((s, si) => {
-    const color = PALETTE[si % PALETTE.length]!;
+    const color = colorOf(s, si);
     const pts = s.values.map((v, i) => (v === undefined || !Number.isFinite(v) ? null : [x(i), f.y(v)] as const)).filter((p) => p !== null);
-    if (pts.length > 1) f.svg.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([a, b]) => `${num(a)},${num(b)}`).join(' ')}"/>`);
+    if (pts.length > 1) f.svg.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 4"' : ''} points="${pts.map(([a, b]) => `${num(a)},${num(b)}`).join(' ')}"/>`);
     s.values.forEach((v, i) => {
       if (v === undefined || !Number.isFinite(v)) return;
       f.svg.push(`<circle cx="${num(x(i))}" cy="${num(f.y(v))}" r="4" fill="${color}"><title>${esc(`${s.name} ${o.categories[i]}: ${label(v)}`)}</title></circle>`);

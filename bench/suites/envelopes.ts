@@ -7,7 +7,7 @@ import {
 } from '../../src/crypto/index.js';
 import { measureInterleaved, type Case } from '../lib/measure.js';
 import { fmt, fmtRatio, fmtUs, type Table, type Target } from '../lib/report.js';
-import type { Suite, SuiteContext, SuiteOutput } from '../lib/suite.js';
+import type { Suite, SuiteContext } from '../lib/suite.js';
 
 export const BACKENDS: readonly BackendName[] = ['node', 'noble'];
 const BUCKETS = [1024, 16384] as const;
@@ -138,8 +138,9 @@ export const envelopesSuite: Suite = {
   id: 'envelopes',
   title: 'b. Sealed envelopes: seal/open per backend, and open against the sum of its primitives',
   budget: { full: 40_000, quick: 5_000 },
-  async run(ctx): Promise<SuiteOutput<EnvelopesResult>> {
-    const result = await runEnvelopes(ctx);
-    return { result, tables: envelopeTables(result), targets: envelopeTargets(result) };
+  measure: (ctx) => runEnvelopes(ctx),
+  render: (result) => {
+    const r = result as EnvelopesResult;
+    return { tables: envelopeTables(r), targets: envelopeTargets(r) };
   },
 };

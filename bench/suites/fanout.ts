@@ -7,7 +7,7 @@ import { randomBytes, sealEnvelope, withBackend, x25519KeyPair } from '../../src
 import { CryptoPool, type SealEnvelopeItem } from '../../src/crypto/pool/index.js';
 import { blackhole, median, now } from '../lib/measure.js';
 import { fmt, fmtMs, type Table, type Target } from '../lib/report.js';
-import type { Suite, SuiteContext, SuiteOutput } from '../lib/suite.js';
+import type { Suite, SuiteContext } from '../lib/suite.js';
 
 export interface FanoutRun { readonly name: string; readonly backend: string; readonly workers: number; readonly medianMs: number; readonly minMs: number; readonly runs: number; readonly envelopesPerSec: number }
 export interface FanoutResult { readonly recipients: number; readonly bodyBytes: number; readonly bucket: number; readonly runs: readonly FanoutRun[] }
@@ -77,8 +77,9 @@ export const fanoutSuite: Suite = {
   id: 'fanout',
   title: 'd. Group fan-out: seal one message to 1,000 recipients',
   budget: { full: 15_000, quick: 3_000 },
-  async run(ctx): Promise<SuiteOutput<FanoutResult>> {
-    const result = await runFanout(ctx);
-    return { result, tables: [fanoutTable(result)], targets: fanoutTargets(result) };
+  measure: (ctx) => runFanout(ctx),
+  render: (result) => {
+    const r = result as FanoutResult;
+    return { tables: [fanoutTable(r)], targets: fanoutTargets(r) };
   },
 };

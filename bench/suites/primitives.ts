@@ -13,7 +13,7 @@ import {
 import { measureInterleaved, type Case } from '../lib/measure.js';
 import { barChart } from '../lib/svg.js';
 import { fmt, fmtRatio, type Table } from '../lib/report.js';
-import type { Suite, SuiteContext, SuiteOutput } from '../lib/suite.js';
+import type { Suite, SuiteContext } from '../lib/suite.js';
 
 export type Impl = 'node' | 'noble' | 'tweetnacl';
 export const IMPLS: readonly Impl[] = ['node', 'noble', 'tweetnacl'];
@@ -215,15 +215,23 @@ export function nodeCostTable(r: PrimitivesResult): Table {
   };
 }
 
+const SHORT: Record<string, string> = {
+  'x25519': 'X25519', 'x25519-keygen': 'X25519 keygen', 'ed25519-sign': 'Ed25519 sign', 'ed25519-verify': 'Ed25519 verify',
+  'chacha-seal-1024': 'ChaCha seal 1K', 'chacha-open-1024': 'ChaCha open 1K', 'xchacha-seal-1024': 'XChaCha seal 1K',
+  'chacha-seal-16384': 'ChaCha seal 16K', 'chacha-open-16384': 'ChaCha open 16K', 'xchacha-seal-16384': 'XChaCha seal 16K',
+  'hkdf': 'HKDF', 'hmac': 'HMAC 64 B', 'sha256-1024': 'SHA-256 1K',
+};
+
 export function primitivesChart(r: PrimitivesResult): string {
   const rows = r.rows.filter((x) => !x.reference);
   return barChart({
     title: 'Primitives: operations per second (log scale)',
-    categories: rows.map((x) => x.id.replace('-keygen', ' keygen').replace('ed25519-', 'ed ').replace('chacha-', 'cc ').replace('xchacha-', 'xcc ')),
+    categories: rows.map((x) => SHORT[x.id] ?? x.id),
     series: IMPLS.map((impl) => ({ name: impl, values: rows.map((x) => x.opsPerSec[impl]) })),
     yLabel: 'ops/s',
     log: true,
     width: 980,
+    slantLabels: true,
   });
 }
 
@@ -231,8 +239,9 @@ export const primitivesSuite: Suite = {
   id: 'primitives',
   title: 'a. Primitives: node vs noble vs tweetnacl',
   budget: { full: 80_000, quick: 7_000 },
-  async run(ctx): Promise<SuiteOutput<PrimitivesResult>> {
-    const result = await runPrimitives(ctx);
-    return { result, tables: [primitivesTable(result), nodeCostTable(result)], targets: [], charts: { 'primitives.svg': primitivesChart(result) } };
+  measure: (ctx) => runPrimitives(ctx),
+  render: (result) => {
+    const r = result as PrimitivesResult;
+    return { tables: [primitivesTable(r), nodeCostTable(r)], targets: [], charts: { 'primitives.svg': primitivesChart(r) } };
   },
 };

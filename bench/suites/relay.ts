@@ -31,7 +31,7 @@ import { ENVELOPE_BUCKETS } from '../../src/wire/constants.js';
 import { now, percentile, sleep, watchdog } from '../lib/measure.js';
 import { fmt, fmtMiB, type Table, type Target } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
-import type { Suite, SuiteContext, SuiteOutput } from '../lib/suite.js';
+import type { Suite, SuiteContext } from '../lib/suite.js';
 
 // ---- the relay process -------------------------------------------------------------------
 
@@ -474,11 +474,12 @@ export const relaySuite: Suite = {
   id: 'relay',
   title: 'e. Relay end to end over loopback',
   budget: { full: 150_000, quick: 18_000 },
-  async run(ctx): Promise<SuiteOutput<RelayResult>> {
-    const result = await runRelay(ctx);
+  measure: (ctx) => runRelay(ctx),
+  render: (result) => {
+    const r = result as RelayResult;
     return {
-      result, tables: relayTables(result), targets: relayTargets(result),
-      charts: { 'latency.svg': latencyChart(result), 'relay-throughput.svg': throughputChart(result) },
+      tables: relayTables(r), targets: relayTargets(r),
+      charts: { 'latency.svg': latencyChart(r), 'relay-throughput.svg': throughputChart(r) },
     };
   },
 };

@@ -230,7 +230,9 @@ test('after close() the process exits by itself (no worker handle leaks)', async
     const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'Timeout');
     console.log(JSON.stringify({ pending: await pending, left }));
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Process-wide flags that Node refuses in a worker's explicit execArgv, and --input-type,
+  // which a worker must not inherit: the pool starts under both.
+  const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=512', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

@@ -367,9 +367,21 @@ export class CryptoPool {
 
   private spawn(): Promise<void> {
     const W = this.WorkerClass!;
-    // Workers inherit the parent's execArgv; --input-type (valid only with --eval) would stop them.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new W(this.workerUrl, { workerData: { backend: this.backend }, execArgv });
+    // Workers inherit the parent's execArgv, except that --input-type (valid only with --eval)
+    // would stop them: then pass the rest explicitly, and nothing if Node refuses one of those
+    // (it refuses process-wide flags such as V8 options when they are given explicitly).
+    const workerData = { backend: this.backend };
+    let worker: Worker;
+    if (!process.execArgv.some((a) => a.startsWith('--input-type'))) {
+      worker = new W(this.workerUrl, { workerData });
+    } else {
+      try {
+        worker = new W(this.workerUrl, { workerData, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+        worker = new W(this.workerUrl, { workerData, execArgv: [] });
+      }
+    }
     const slot: Slot = { worker, outstanding: new Map(), alive: false };
     this.slots.push(slot);
     return new Promise<void>((resolve, reject) => {
