@@ -8,7 +8,7 @@
 // as it was (§5.4). Secrets a state no longer needs are overwritten when it lets go of them.
 import {
   aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError, randomBytes, utf8, wipe, x25519,
-  x25519KeyPair, x25519PublicKey, xchacha20poly1305Open, xchacha20poly1305Seal,
+  wipeSecretKey, x25519KeyPair, x25519PublicKey, xchacha20poly1305Open, xchacha20poly1305Seal,
   type Brand, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import {
@@ -303,7 +303,7 @@ function dhRatchet(s: Draft, peer: X25519PublicKey, opts: RatchetOptions): void 
   s.nr = 0;
   s.dhr = peer;
   stepRoot(s, dh(s.dhs, peer), 'ckr');
-  wipe(s.dhs.secretKey);
+  wipeSecretKey(s.dhs.secretKey);
   s.dhs = fresh;
   stepRoot(s, dh(s.dhs, peer), 'cks');
 }
@@ -363,5 +363,6 @@ function wipeSkippedNotIn(from: ReadonlyMap<string, SkippedKey>, keep: ReadonlyM
 /** Overwrites every secret of a state that is no longer needed (a deleted contact). */
 export function wipeState(state: RatchetState): void {
   for (const k of state.skipped.values()) wipe(k.mk);
-  wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined, state.dhs.secretKey);
+  wipeSecretKey(state.dhs.secretKey);
+  wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined);
 }

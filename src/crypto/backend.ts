@@ -17,4 +17,6 @@ export interface Backend {
   chachaOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** Drops anything the backend keeps that was built from this secret (key objects). */
+  forgetKey?(secretKey: Uint8Array): void;
 }

@@ -14,7 +14,7 @@ import { abytes, aint, concat, equalBytes, u16be, utf8, wipe } from './bytes.js'
 import { CryptoError } from './errors.js';
 import {
   chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519,
-  x25519KeyPair, x25519PublicFromSecret, x25519PublicKey, x25519SecretKey,
+  wipeSecretKey, x25519KeyPair, x25519PublicFromSecret, x25519PublicKey, x25519SecretKey,
 } from './primitives.js';
 import type { AeadKey, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey } from './types.js';
 
@@ -135,7 +135,7 @@ export function _hpkeEncap(pkR: X25519PublicKey, ephemeral?: X25519KeyPair): _Hp
     return { sharedSecret: extractAndExpand(dh, concat(enc, pkRm)), enc };
   } finally {
     wipe(dh);
-    if (owned) wipe(kp.secretKey);
+    if (owned) wipeSecretKey(kp.secretKey);
   }
 }
 
@@ -161,7 +161,7 @@ export function _hpkeAuthEncap(pkR: X25519PublicKey, sender: X25519KeyPair, ephe
     return { sharedSecret: extractAndExpand(dh, concat(enc, pkRm, s.publicKey)), enc };
   } finally {
     wipe(dh1, dh2, dh);
-    if (owned) wipe(kp.secretKey);
+    if (owned) wipeSecretKey(kp.secretKey);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   diffieHellman, sign as nodeSign, verify as nodeVerify, type KeyObject,
 } from 'node:crypto';
 import type { Backend } from './backend.js';
+import { KeyCache } from './key-cache.js';
 
 // RFC 8410 PKCS#8 prefixes: SEQUENCE { version 0, AlgorithmIdentifier { OID }, OCTET STRING { OCTET STRING(32) } }.
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -25,33 +26,54 @@ const copy = (b: Buffer): Uint8Array => new Uint8Array(b); // detach from Buffer
 // and backend-agreement tests check every result this produces.
 let privateJwkWorks = true;
 const BASE_POINT_X = Buffer.from(X25519_BASE_POINT).toString('base64url');
-function x25519Private(secretKey: Uint8Array): KeyObject {
+function importX25519Private(d: string, secretKey: Uint8Array): KeyObject {
   if (privateJwkWorks) {
     try {
-      return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(secretKey), x: BASE_POINT_X }, format: 'jwk' });
+      return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: BASE_POINT_X }, format: 'jwk' });
     } catch {
       privateJwkWorks = false;
     }
   }
   return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secretKey]), format: 'der', type: 'pkcs8' });
 }
-function x25519Public(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(publicKey) }, format: 'jwk' });
-}
-// The same shortcut as x25519Private: OpenSSL derives the Ed25519 public key from the seed.
+// The same shortcut as the X25519 import: OpenSSL derives the Ed25519 public key from the seed.
 const ZERO_X = Buffer.alloc(32).toString('base64url');
-function ed25519Private(seed: Uint8Array): KeyObject {
+function importEd25519Private(d: string, seed: Uint8Array): KeyObject {
   if (privateJwkWorks) {
     try {
-      return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(seed), x: ZERO_X }, format: 'jwk' });
+      return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d, x: ZERO_X }, format: 'jwk' });
     } catch {
       privateJwkWorks = false;
     }
   }
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
 }
+
+// Imported keys are kept, keyed by their encoding, so that a key used again (a sender's
+// identity over a fan-out, a mailbox secret over a backlog, an ephemeral secret from its
+// key generation to its DH, the base point) is imported once. The private cache is small:
+// it holds secrets (in OpenSSL memory, out of wipe()'s reach), so it keeps only the last few,
+// and forgetKey() drops one at once when its owner wipes it (HPKE's ephemeral secrets).
+const PRIVATE_KEYS = 8;
+const PUBLIC_KEYS = 256;
+const privateKeys = new KeyCache<KeyObject>(PRIVATE_KEYS);
+const publicKeys = new KeyCache<KeyObject>(PUBLIC_KEYS);
+
+function x25519Private(secretKey: Uint8Array): KeyObject {
+  const d = b64url(secretKey);
+  return privateKeys.get(`x${d}`, () => importX25519Private(d, secretKey));
+}
+function x25519Public(publicKey: Uint8Array): KeyObject {
+  const x = b64url(publicKey);
+  return publicKeys.get(`x${x}`, () => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }));
+}
+function ed25519Private(seed: Uint8Array): KeyObject {
+  const d = b64url(seed);
+  return privateKeys.get(`e${d}`, () => importEd25519Private(d, seed));
+}
 function ed25519Public(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' });
+  const x = b64url(publicKey);
+  return publicKeys.get(`e${x}`, () => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' }));
 }
 
 function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
@@ -109,4 +131,9 @@ export const nativeBackend: Backend = {
   },
   sha256: (data) => copy(createHash('sha256').update(data).digest()),
   hmacSha256: (key, data) => copy(createHmac('sha256', key).update(data).digest()),
+  forgetKey: (secretKey) => {
+    const d = b64url(secretKey);
+    privateKeys.delete(`x${d}`);
+    privateKeys.delete(`e${d}`);
+  },
 };

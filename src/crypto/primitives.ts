@@ -89,6 +89,19 @@ export function x25519PublicFromSecret(secretKey: X25519SecretKey): X25519Public
   return backend.x25519PublicKey(x25519SecretKey(secretKey)) as X25519PublicKey;
 }
 
+/**
+ * Overwrites secret keys that are done with, and first drops what the backend built from
+ * them (the native backend keeps recent key objects, see native.ts), so that a retired key
+ * (an HPKE ephemeral, an old ratchet key) does not outlive its bytes there.
+ */
+export function wipeSecretKey(...secretKeys: (Uint8Array | undefined)[]): void {
+  for (const k of secretKeys) {
+    if (k === undefined) continue;
+    if (abytes(k, 'secretKeys[]').length === 32) backend.forgetKey?.(k);
+    wipe(k);
+  }
+}
+
 /** X25519 shared secret; throws ZERO_SHARED_SECRET where a contributory check fails (RFC 7748 §6.1). */
 export function x25519(secretKey: X25519SecretKey, publicKey: X25519PublicKey): SharedSecret {
   x25519SecretKey(secretKey);

@@ -141,7 +141,7 @@ const SPECS: FnSpec[] = [
 // Functions whose broken inputs are tested one by one below rather than through SPECS.
 const BY_HAND = [
   'availableBackends', 'getBackend', 'setBackend', 'withBackend', 'randomBytes', 'isBytes', 'abytes', 'aint', 'concat',
-  'wipe', 'utf8', 'fromHex', 'fromBase64url', 'u32be', 'u16be',
+  'wipe', 'wipeSecretKey', 'utf8', 'fromHex', 'fromBase64url', 'u32be', 'u16be',
 ];
 
 test('every exported function of primitives.ts and bytes.ts is covered here', () => {
@@ -282,6 +282,7 @@ test('bytes.ts helpers refuse what they cannot handle', () => {
     throws(`abytes(${what})`, () => abytes(v, 'thing'), 'INVALID_TYPE', 'thing');
     throws(`concat(ok, ${what})`, () => concat(msg, v as Uint8Array), 'INVALID_TYPE', 'parts[1]');
     throws(`wipe(${what})`, () => wipe(msg.slice(), v as Uint8Array), 'INVALID_TYPE', 'arrays[]');
+    throws(`wipeSecretKey(${what})`, () => primitives.wipeSecretKey(v as Uint8Array), 'INVALID_TYPE', 'secretKeys[]');
   }
   throws('abytes length', () => abytes(new Uint8Array(5), 'thing', 4, 6), 'INVALID_LENGTH', 'thing');
   assert.ok(isBytes(Buffer.alloc(1)));

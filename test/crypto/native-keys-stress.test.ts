@@ -1,4 +1,4 @@
-// The native backend builds an OpenSSL key object for every call. On Node 20 a loop over
+// The native backend builds an OpenSSL key object for every new key (recent ones are cached). On Node 20 a loop over
 // X25519 key exports froze the process within 10-20k iterations (see src/crypto/native.ts),
 // so this drives the key paths the backend does use 20,000 times with fresh keys: X25519
 // with a fresh secret, x25519PublicFromSecret, and Ed25519 key pair + sign + verify. Every
