@@ -209,8 +209,8 @@ export function nodeCostTable(r: PrimitivesResult): Table {
     columns: ['step', 'ops/s', 'µs each'],
     rows: r.nodeCosts.map((c) => [c.name, fmt(c.opsPerSec), fmt(c.us)]),
     notes: [
-      'src/crypto/native.ts imports raw keys per call: private keys as JWK (PKCS#8 DER if a Node version refuses it), public keys as JWK.',
-      'So an X25519 above is about a private import + a public import + the DH; an Ed25519 sign a private import + the signature.',
+      'src/crypto/native.ts imports raw keys as JWK (private keys as PKCS#8 DER if a Node version refuses JWK) and keeps the key objects of the last 8 private and 256 public keys.',
+      'The X25519 and Ed25519 rows above reuse one key pair, so they measure cached keys; each key not seen recently adds its import from this table.',
     ],
   };
 }
