@@ -396,35 +396,36 @@ export class Client extends Emitter<ClientEvents> {
     try {
       delivered = openDelivered(conn, keys, msg);
     } catch {
-      return this.finish(mb, msg.msgId, this.dropped('delivery'));
+      return this.finish(conn, mb, msg.msgId, this.dropped('delivery'));
     }
-    await this.handleDelivered(mb, delivered);
+    await this.handleDelivered(conn, mb, delivered);
   }
 
-  private async handleDelivered(mb: MailboxRecord, d: Delivered): Promise<void> {
+  /** `conn` is the connection that delivered the envelope; its ACK goes there. */
+  private async handleDelivered(conn: RelayConnection, mb: MailboxRecord, d: Delivered): Promise<void> {
     if (mb.seen.includes(d.msgId)) {
-      await this.link(mb.address).ack(mb.keys, d.msgId);
+      await this.link(mb.address).ack(conn, mb.keys, d.msgId);
       return;
     }
     let opened: { senderKey: X25519PublicKey; body: Uint8Array };
     try {
       opened = openEnvelope({ mailboxSecret: mb.keys.mailboxSecret, mailboxKey: mb.keys.mailboxKey, envelope: d.envelope });
     } catch {
-      return this.finish(mb, d.msgId, this.dropped('undecryptable'));
+      return this.finish(conn, mb, d.msgId, this.dropped('undecryptable'));
     }
     const result = mb.role === 'invitation' ? await this.handleHello(mb, opened, d) : this.handleRatchet(mb, opened);
-    await this.finish(mb, d.msgId, result);
+    await this.finish(conn, mb, d.msgId, result);
   }
 
   /** Writes the result with the msgId marked seen, then ACKs, then runs the after-commit effects. */
-  private async finish(mb: MailboxRecord, msgId: number, h: Handled): Promise<void> {
+  private async finish(conn: RelayConnection, mb: MailboxRecord, msgId: number, h: Handled): Promise<void> {
     if (this.mailboxes.get(mb.id) === mb) {
       mb.seen.push(msgId);
       if (mb.seen.length > SEEN_WINDOW) mb.seen.splice(0, mb.seen.length - SEEN_WINDOW);
       h.ops.push(put(KIND.mailbox, mb.id, mb));
     }
     await this.store.write(h.ops);
-    await this.link(mb.address).ack(mb.keys, msgId).catch(() => undefined);
+    await this.link(mb.address).ack(conn, mb.keys, msgId).catch(() => undefined);
     for (const f of h.after) f();
   }
 
@@ -545,9 +546,9 @@ export class Client extends Emitter<ClientEvents> {
     if (mb.status !== 'retiring' || this.mailboxes.get(mb.id) !== mb) return; // done already
     const l = this.link(mb.address);
     for (let i = 0; i < 10_000; i++) {
-      const { delivered } = await l.fetch(mb.keys, this.relayTimeout);
+      const { conn, delivered } = await l.fetch(mb.keys, this.relayTimeout);
       if (!delivered) break;
-      await this.handleDelivered(mb, delivered);
+      await this.handleDelivered(conn, mb, delivered);
     }
     mb.status = 'deleting';
     await this.store.write([put(KIND.mailbox, mb.id, mb)]);

@@ -5,7 +5,7 @@
 import { toHex } from '../crypto/index.js';
 import { isProtocolError, type MsgFrame } from '../wire/index.js';
 import { backoffDelay, sleep, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-import { RelayConnection } from './connection.js';
+import { ConnectionClosedError, RelayConnection } from './connection.js';
 import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, subscribe, unsubscribe,
   type Delivered, type MailboxKeys,
@@ -67,13 +67,19 @@ export class ReadLink {
     await subscribe(conn, keys);
   }
 
-  async ack(keys: MailboxKeys, msgId: number): Promise<void> {
-    const conn = this.conn;
-    if (!conn || !conn.isOpen) return; // redelivered after the reconnect; the seen set absorbs it
+  /**
+   * ACKs on `conn`, the connection that delivered the envelope: it is authenticated for the
+   * mailbox, even while a reconnect is still subscribing and `this.conn` is not yet set. If
+   * it has closed, the relay still queues the envelope and pushes it again on the next SUB,
+   * where the seen set ACKs it (spec/client.md §6.1, §9.2).
+   */
+  async ack(conn: RelayConnection, keys: MailboxKeys, msgId: number): Promise<void> {
+    if (!conn.isOpen) return;
     try {
       await ack(conn, keys, msgId);
     } catch (e) {
-      if (!isProtocolError(e, 'NO_MSG')) throw e;
+      if (e instanceof ConnectionClosedError || isProtocolError(e, 'NO_MSG')) return; // redelivered, or already gone
+      throw e;
     }
   }
 
