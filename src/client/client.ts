@@ -15,6 +15,7 @@ import { MalformedError } from './codec.js';
 import type { RelayConnection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ClientError, isClientError } from './errors.js';
+import { checkFanoutOptions, FanoutSealer, MAX_FANOUT, planFanout, type SealTarget } from './fanout.js';
 import {
   acceptorSecret, BODY_RATCHET, decodeHello, encodeHello, inviterSecret, transcriptHash,
 } from './handshake.js';
@@ -31,6 +32,7 @@ import { ReceiptBatcher } from './receipts.js';
 import { decodeRecord } from './records.js';
 import { openEnvelope, sealEnvelope } from '../crypto/index.js';
 import { SendPool, classifySendError } from './send-pool.js';
+import { KeyedSerial } from './serial.js';
 import {
   decodeSession, encodeSession, SessionError, sessionDecrypt, sessionEncrypt, startInitiator, startResponder, type Session,
 } from './session.js';
@@ -40,7 +42,7 @@ import {
 } from './state.js';
 import { LocalStore, type StoreOp } from './store.js';
 import type {
-  ClientEvents, ClientOptions, ClientStats, Contact, DropReason, HistoryEntry, Message, SentMessage,
+  ClientEvents, ClientOptions, ClientStats, Contact, DropReason, HistoryEntry, Message, RecipientOutcome, SentMessage, SentToMany,
 } from './types.js';
 
 const MAINTENANCE_INTERVAL_MS = 60_000;
@@ -51,6 +53,11 @@ const MAX_TEXT_BYTES = 60_000;
 
 const newLocalId = (): string => toBase64url(randomBytes(9));
 const DROP_REASONS: readonly DropReason[] = ['delivery', 'undecryptable', 'unknown-sender', 'malformed', 'replay', 'ratchet', 'expired'];
+
+function checkText(text: unknown): asserts text is string {
+  if (typeof text !== 'string') throw new ClientError('INVALID_ARGUMENT', 'text must be a string');
+  if (new TextEncoder().encode(text).length > MAX_TEXT_BYTES) throw new ClientError('MESSAGE_TOO_LARGE', `texts are limited to ${MAX_TEXT_BYTES} bytes`);
+}
 
 interface Handled {
   ops: StoreOp[];
@@ -66,6 +73,9 @@ export class Client extends Emitter<ClientEvents> {
   private readonly acceptWaiters = new Map<string, { resolve(c: Contact): void; reject(e: Error): void }>();
   private readonly pool = new SendPool();
   private readonly outbox: Outbox;
+  /** Per contact: ratchet step → outbox, one send at a time (spec/client.md §9.4). */
+  private readonly outgoing = new KeyedSerial();
+  private readonly sealer: FanoutSealer;
   private readonly receipts: ReceiptBatcher | null;
   private inbound: Promise<void> = Promise.resolve();
   private maintenanceTimer: ReturnType<typeof setInterval> | null = null;
@@ -83,6 +93,7 @@ export class Client extends Emitter<ClientEvents> {
     this.outbox = new Outbox(store, this.pool, {
       onSent: () => { this.counters.sent++; },
     });
+    this.sealer = new FanoutSealer(opts);
     this.receipts = opts.receipts === true
       ? new ReceiptBatcher(opts.receiptDelayMs ?? { min: 5_000, max: 60_000 }, (contactId, ids) => { void this.sendReceipt(contactId, ids); })
       : null;
@@ -91,6 +102,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Opens (or creates) the profile in `dataDir`; WRONG_PASSPHRASE if the passphrase does not open it. */
   static async open(opts: ClientOptions): Promise<Client> {
     if (!opts || typeof opts.dataDir !== 'string' || opts.dataDir === '') throw new ClientError('INVALID_ARGUMENT', 'dataDir is required');
+    checkFanoutOptions(opts);
     if (opts.relay !== undefined) {
       try { parseRelayAddress(opts.relay); } catch (e) { throw new ClientError('INVALID_ARGUMENT', 'relay is not a relay address', { cause: e }); }
     }
@@ -233,8 +245,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Sends a text; resolves when the relay has durably accepted the envelope (spec/protocol.md §5.10). */
   async send(contactId: string, text: string): Promise<SentMessage> {
     this.assertOpen();
-    if (typeof text !== 'string') throw new ClientError('INVALID_ARGUMENT', 'text must be a string');
-    if (new TextEncoder().encode(text).length > MAX_TEXT_BYTES) throw new ClientError('MESSAGE_TOO_LARGE', `texts are limited to ${MAX_TEXT_BYTES} bytes`);
+    checkText(text);
     const c = this.requireContact(contactId);
     const payload = newPayload({ type: 'text', text });
     const extra: StoreOp[] = [];
@@ -244,6 +255,30 @@ export class Client extends Emitter<ClientEvents> {
     }
     await this.sendPayload(c, payload, extra);
     return { id: toBase64url(payload.id), sentAt: payload.sentAt };
+  }
+
+  /**
+   * Sends one text to many contacts (spec/client.md §9.4): a ratchet message each, sealed in one
+   * batch on the crypto pool, queued in order. Resolves when every argument has its outcome,
+   * `results[i]` for `contactIds[i]` (relay accepted, or why not): one contact's failure never
+   * fails the others, and a contact named twice gets the message once.
+   */
+  async sendToMany(contactIds: readonly string[], text: string): Promise<SentToMany> {
+    this.assertOpen();
+    checkText(text);
+    if (!Array.isArray(contactIds) || contactIds.length > MAX_FANOUT) throw new ClientError('INVALID_ARGUMENT', `contactIds must be an array of at most ${MAX_FANOUT}`);
+    const payload = newPayload({ type: 'text', text });
+    const { targets, slots } = planFanout(contactIds, (x) => this.findContact(x));
+    const seq = this.messageSeq; // history order is call order, as for send()
+    this.messageSeq += targets.length;
+    const queued = await this.outgoing.run(targets.map((c) => c.id), () => this.fanOut(targets, payload, text, seq));
+    const settled = await Promise.all(queued.map((q) => (q instanceof ClientError ? q : q.then(() => null, (e: unknown) =>
+      isClientError(e) ? e : new ClientError('RELAY_UNAVAILABLE', 'the envelope was not sent', { cause: e })))));
+    const results = slots.map((s, i): RecipientOutcome => {
+      const error = typeof s === 'number' ? settled[s] : s;
+      return error ? { contactId: String(contactIds[i]), ok: false, error } : { contactId: String(contactIds[i]), ok: true };
+    });
+    return { id: toBase64url(payload.id), sentAt: payload.sentAt, results };
   }
 
   /**
@@ -300,7 +335,7 @@ export class Client extends Emitter<ClientEvents> {
     for (const w of this.acceptWaiters.values()) w.reject(new ClientError('CLOSED', 'the client was closed'));
     this.acceptWaiters.clear();
     const drained = this.outbox.close();
-    await Promise.all([this.pool.close(), ...[...this.links.values()].map((l) => l.close())]);
+    await Promise.all([this.pool.close(), this.sealer.close(), ...[...this.links.values()].map((l) => l.close())]);
     await drained;
     await this.inbound.catch(() => undefined);
     await this.store.close();
@@ -615,9 +650,52 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private async sendPayload(c: ContactRecord, payload: Payload, extra: StoreOp[] = []): Promise<void> {
-    const { entry, op } = this.sealPayload(c, payload);
-    await this.store.write([this.sessionOp(c.id), op, ...extra]);
-    await this.submit(entry);
+    const queued = await this.outgoing.run([c.id], async () => {
+      const { entry, op } = this.sealPayload(c, payload);
+      await this.store.write([this.sessionOp(c.id), op, ...extra]);
+      return [this.submit(entry)]; // in an array: the section ends at the outbox, not at the relay's OK
+    });
+    await queued[0];
+  }
+
+  /**
+   * A fan-out's section, holding all its contacts (spec/client.md §9.4): a ratchet step each,
+   * one sealing batch, one store write, then the outbox in order. Per target: the outbox's
+   * promise, or the error that kept it from the outbox.
+   */
+  private async fanOut(targets: readonly ContactRecord[], payload: Payload, text: string, seq: number): Promise<Array<Promise<void> | ClientError>> {
+    const out: Array<Promise<void> | ClientError> = new Array(targets.length);
+    const plaintext = encodePayload(payload);
+    const ready: Array<{ i: number; c: ContactRecord; peer: SendCapability }> = [];
+    const seal: SealTarget[] = [];
+    targets.forEach((c, i) => {
+      if (this.contactsById.get(c.id) !== c) out[i] = new ClientError('UNKNOWN_CONTACT', 'the contact was deleted');
+      else if (!c.peer) out[i] = new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
+      else {
+        ready.push({ i, c, peer: c.peer });
+        seal.push({ mailboxKey: c.peer.mailboxKey, body: concat(new Uint8Array([BODY_RATCHET]), sessionEncrypt(this.sessions.get(c.id)!, plaintext)) });
+      }
+    });
+    const sealed = await this.sealer.seal(this.identity.dh, seal);
+    this.assertOpen();
+    const ops: StoreOp[] = [];
+    const entries: Array<{ i: number; entry: OutboxEntry }> = [];
+    ready.forEach(({ i, c, peer }, k) => {
+      if (this.contactsById.get(c.id) !== c) { out[i] = new ClientError('UNKNOWN_CONTACT', 'the contact was deleted'); return; }
+      ops.push(this.sessionOp(c.id)); // kept even if sealing failed: a message key is never used twice
+      const r = sealed[k]!;
+      if (!r.ok) { out[i] = new ClientError('SEND_REJECTED', `the contact's mailbox key cannot be sealed to (${r.error})`); return; }
+      const { entry, op } = this.outbox.prepare(c.id, peer, r.value);
+      ops.push(op);
+      entries.push({ i, entry });
+      if (this.keepHistory) {
+        const rec: MessageRecord = { seq: seq + i, contactId: c.id, id: toBase64url(payload.id), direction: 'out', text, sentAt: payload.sentAt, receivedAt: payload.sentAt, verified: c.verified };
+        ops.push(put(KIND.message, `${c.id}:${rec.seq}`, rec));
+      }
+    });
+    await this.store.write(ops);
+    for (const { i, entry } of entries) out[i] = this.submit(entry);
+    return out;
   }
 
   private submit(entry: OutboxEntry): Promise<void> {

@@ -1,5 +1,6 @@
 // The SDK's public value types (spec/client.md §10).
-import type { ScryptParams } from '../crypto/index.js';
+import type { CryptoPool, ScryptParams } from '../crypto/index.js';
+import type { ClientError } from './errors.js';
 
 export interface ClientOptions {
   /** Directory of this profile's encrypted store (created 0700). */
@@ -22,6 +23,14 @@ export interface ClientOptions {
   readonly rotationGraceMs?: number;
   /** Keep received and sent texts in the store (history()). Default true. */
   readonly keepHistory?: boolean;
+  /**
+   * Worker threads that seal fan-outs (sendToMany, spec/client.md §9.4); 0 seals on the calling
+   * thread. Default: os.availableParallelism() in Node, 0 elsewhere. The pool starts at the
+   * first fan-out of 16 or more contacts and close() stops it.
+   */
+  readonly cryptoWorkers?: number;
+  /** A CryptoPool shared with the app (or other clients) instead of one of the client's own; close() leaves it open. */
+  readonly cryptoPool?: CryptoPool;
 }
 
 export interface Contact {
@@ -53,6 +62,14 @@ export interface HistoryEntry extends Message { readonly direction: 'in' | 'out'
 export interface Receipt { readonly contactId: string; readonly ids: readonly string[] }
 
 export interface SentMessage { readonly id: string; readonly sentAt: number }
+
+/** What sendToMany did for one of its arguments (spec/client.md §9.4). */
+export type RecipientOutcome =
+  | { readonly contactId: string; readonly ok: true }
+  | { readonly contactId: string; readonly ok: false; readonly error: ClientError };
+
+/** sendToMany's result: the message's id and time (the same for every contact), and `results[i]` for `contactIds[i]`. */
+export interface SentToMany extends SentMessage { readonly results: readonly RecipientOutcome[] }
 
 /** Why an incoming envelope was dropped (spec/client.md §6.3). */
 export type DropReason =
