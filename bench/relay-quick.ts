@@ -4,7 +4,7 @@
 // acknowledged, and latency percentiles of SEND→OK and SEND→push.
 //
 //   npx tsc -p tsconfig.json && node .build/bench/relay-quick.js [--seconds 10] [--senders 8]
-//        [--owners 32] [--inflight 64] [--size 1024] [--clients 1]
+//        [--owners 32] [--inflight 64] [--size 1024] [--clients 1] [--workers auto|N]
 //
 // --clients N forks N load-generator processes (the load generator is JavaScript too, and on
 // a small machine it competes with the relay for cores).
@@ -26,6 +26,7 @@ const OWNERS = num('owners', 32);
 const INFLIGHT = num('inflight', 64);
 const SIZE = num('size', 1024);
 const CLIENTS = num('clients', 1);
+const WORKERS = args.get('workers') ?? 'auto'; // the relay's --crypto-workers
 
 const pct = (sorted: number[], p: number): number => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
   const nodeFlags = (process.env['RELAY_QUICK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
   const relay = spawn(process.execPath, [...nodeFlags, ...(process.env['RELAY_QUICK_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['RELAY_QUICK_PROFILE']] : []), cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
-    '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn', '--crypto-workers', WORKERS], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   try {
@@ -122,31 +123,36 @@ async function main(): Promise<void> {
     }
     const address = /address: (\S+)/.exec(out)![1]!;
     // Relay CPU seconds (user + system) from /proc, over the measured window (Linux).
-    const cpuOf = (): number => {
+    // The main thread's own (its task id is the pid): the event loop, without the crypto workers.
+    const cpuOf = (path: string): number => {
       try {
-        const f = readFileSync(`/proc/${relay.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
         return (Number(f[11]) + Number(f[12])) / 100;
       } catch { return NaN; }
     };
     const cpu: Record<string, number> = {};
-    const mark = (phase: 'start' | 'end'): void => { cpu[phase] = cpuOf(); };
+    const mark = (phase: 'start' | 'end'): void => {
+      cpu[phase] = cpuOf(`/proc/${relay.pid}/stat`);
+      cpu[phase + 'Main'] = cpuOf(`/proc/${relay.pid}/task/${relay.pid}/stat`);
+    };
     const results: Result[] = CLIENTS === 1 ? [await drive(address, mark)] : await Promise.all(Array.from({ length: CLIENTS }, () => new Promise<Result>((resolve, reject) => {
       const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), { env: { ...process.env, RELAY_QUICK_ADDRESS: address } });
       child.once('message', (m) => resolve(m as Result));
       child.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited ${code}`)); });
     })));
-    if (CLIENTS > 1) { cpu['start'] = NaN; cpu['end'] = NaN; }
+    if (CLIENTS > 1) { cpu['start'] = NaN; cpu['end'] = NaN; cpu['startMain'] = NaN; cpu['endMain'] = NaN; }
     const delivered = results.reduce((a, r) => a + r.delivered, 0);
     const seconds = Math.max(...results.map((r) => r.seconds));
     const sendLat = results.flatMap((r) => r.sendLat).sort((a, b) => a - b);
     const e2eLat = results.flatMap((r) => r.e2eLat).sort((a, b) => a - b);
     const line = {
-      envelopeBytes: SIZE, senders: SENDERS * CLIENTS, owners: OWNERS * CLIENTS, inflightPerSender: INFLIGHT, seconds: +seconds.toFixed(1),
+      envelopeBytes: SIZE, cryptoWorkers: WORKERS, senders: SENDERS * CLIENTS, owners: OWNERS * CLIENTS, inflightPerSender: INFLIGHT, seconds: +seconds.toFixed(1),
       deliveredPerSecond: Math.round(delivered / seconds),
       sendToOkMs: { p50: +pct(sendLat, 0.5).toFixed(2), p99: +pct(sendLat, 0.99).toFixed(2) },
       sendToPushMs: { p50: +pct(e2eLat, 0.5).toFixed(2), p99: +pct(e2eLat, 0.99).toFixed(2) },
       relayCpuUtilisation: +((cpu['end']! - cpu['start']!) / seconds).toFixed(2),
       relayCpuMicrosecondsPerEnvelope: Math.round(((cpu['end']! - cpu['start']!) * 1e6) / delivered),
+      relayMainThreadMicrosecondsPerEnvelope: Math.round(((cpu['endMain']! - cpu['startMain']!) * 1e6) / delivered),
     };
     console.log(JSON.stringify(line));
   } finally {

@@ -17,7 +17,7 @@
 // closes or after its lifetime).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,14 @@ export interface RelayResult {
   /** VmHWM of the relay after the traffic runs (before the idle test). */
   readonly peakRssBytes: number;
   readonly idle: IdleResult;
+  /** 1 KiB closed loop, alternating between this relay (crypto inline) and one with crypto workers. */
+  readonly workers?: WorkersResult;
+}
+export interface WorkersResult {
+  readonly workers: number;
+  readonly rounds: number;
+  readonly inline: readonly PhaseStats[];
+  readonly pool: readonly PhaseStats[];
 }
 
 const MAX_OUTSTANDING = 20_000;
@@ -323,6 +331,26 @@ async function closeAll(conns: readonly RelayConnection[]): Promise<void> {
   for (let i = 0; i < conns.length; i += 500) await Promise.all(conns.slice(i, i + 500).map((c) => c.close().catch(() => undefined)));
 }
 
+/** R receivers (each creates and subscribes a mailbox) and S senders, on their own connections. */
+async function connectPeers(address: string, S: number, R: number, all: RelayConnection[]): Promise<Traffic> {
+  const receivers: Receiver[] = [];
+  for (let i = 0; i < R; i++) {
+    const conn = await RelayConnection.connect(address);
+    all.push(conn);
+    const keys = newMailboxKeys();
+    await createMailbox(conn, keys);
+    await subscribe(conn, keys);
+    receivers.push({ conn, keys, cap: sendCapability(address, keys) });
+  }
+  const senders: RelayConnection[] = [];
+  for (let i = 0; i < S; i++) {
+    const conn = await RelayConnection.connect(address);
+    all.push(conn);
+    senders.push(conn);
+  }
+  return new Traffic(senders, receivers);
+}
+
 export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
   const quick = ctx.quick;
   const S = quick ? 2 : 4, R = quick ? 2 : 4, window = quick ? 8 : 16;
@@ -344,23 +372,7 @@ export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
   ctx.progress.status('relay: starting the relay process');
   const relay = await RelayProcess.start(config, Math.max(120_000, ctx.budgetMs * 3));
   try {
-    // Peers.
-    const receivers: Receiver[] = [];
-    for (let i = 0; i < R; i++) {
-      const conn = await RelayConnection.connect(relay.address);
-      all.push(conn);
-      const keys = newMailboxKeys();
-      await createMailbox(conn, keys);
-      await subscribe(conn, keys);
-      receivers.push({ conn, keys, cap: sendCapability(relay.address, keys) });
-    }
-    const senders: RelayConnection[] = [];
-    for (let i = 0; i < S; i++) {
-      const conn = await RelayConnection.connect(relay.address);
-      all.push(conn);
-      senders.push(conn);
-    }
-    const traffic = new Traffic(senders, receivers);
+    const traffic = await connectPeers(relay.address, S, R, all);
     // Warm-up (JIT, LMDB file growth), not recorded.
     ctx.progress.status('relay: warm-up');
     await traffic.closedLoop(relay, 1024, Math.min(1000, maxMs), window);
@@ -376,8 +388,31 @@ export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
     }
     const afterTraffic = await relay.stats();
     const peakRssBytes = relay.procMem()?.hwmBytes ?? afterTraffic.maxRssKiB * 1024;
-    await closeAll(all);
-    all.length = 0;
+
+    // The same relay with its crypto on worker threads (spec/protocol.md §12), alternating
+    // 1 KiB runs with the inline one so that both see the same machine.
+    ctx.progress.status('relay: crypto on worker threads');
+    const poolDir = mkdtempSync(join(tmpdir(), 'sealpost-bench-'));
+    const poolRelay = await RelayProcess.start({ ...config, dataDir: poolDir, cryptoWorkers: 'auto' }, Math.max(120_000, ctx.budgetMs * 3));
+    const rounds = quick ? 1 : 2;
+    const inlineRuns: PhaseStats[] = [];
+    const poolRuns: PhaseStats[] = [];
+    try {
+      const poolTraffic = await connectPeers(poolRelay.address, S, R, all);
+      await poolTraffic.closedLoop(poolRelay, 1024, Math.min(1000, maxMs), window);
+      for (let k = 0; k < rounds; k++) {
+        ctx.progress.bar('relay: 1 KiB, inline vs crypto workers', 2 * k, 2 * rounds);
+        inlineRuns.push(await traffic.closedLoop(relay, 1024, maxMs / rounds, window));
+        ctx.progress.bar('relay: 1 KiB, inline vs crypto workers', 2 * k + 1, 2 * rounds);
+        poolRuns.push(await poolTraffic.closedLoop(poolRelay, 1024, maxMs / rounds, window));
+      }
+    } finally {
+      await closeAll(all);
+      all.length = 0;
+      await poolRelay.stop().catch(() => poolRelay.kill());
+      rmSync(poolDir, { recursive: true, force: true });
+    }
+    const workers: WorkersResult = { workers: Math.min(64, availableParallelism()), rounds, inline: inlineRuns, pool: poolRuns };
 
     // Idle connections.
     ctx.progress.status(`relay: opening ${fmt(idleTarget)} idle connections`);
@@ -402,7 +437,7 @@ export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
     await closeAll(idleConns);
     idleConns = [];
     ctx.progress.done();
-    return { senders: S, receivers: R, window, phaseSeconds: { max: maxMs / 1000, fixedRate: fixedMs / 1000 }, buckets: runs, peakRssBytes, idle };
+    return { senders: S, receivers: R, window, phaseSeconds: { max: maxMs / 1000, fixedRate: fixedMs / 1000 }, buckets: runs, peakRssBytes, idle, workers };
   } finally {
     await closeAll([...all, ...idleConns]).catch(() => undefined);
     await relay.stop().catch(() => relay.kill());
@@ -427,6 +462,7 @@ export function relayTables(r: RelayResult): Table[] {
         `Relay peak RSS (VmHWM) after the traffic runs: ${fmtMiB(r.peakRssBytes)}. CPU is percent of one core; the relay and this load generator share ${'the machine'}.`,
       ],
     },
+    ...(r.workers ? [workersTable(r.workers)] : []), // absent from reports saved before it existed
     {
       title: 'Relay: idle connections',
       columns: ['target', 'opened', 'failed', 'open time', 'relay RSS before', 'relay RSS after', 'per connection', 'relay peak RSS'],
@@ -437,6 +473,23 @@ export function relayTables(r: RelayResult): Table[] {
       notes: ['Each idle connection completed HELLO (signed by the relay, checked by the client) and then sent nothing.'],
     },
   ];
+}
+
+function workersTable(w: WorkersResult): Table {
+  const med = (xs: readonly PhaseStats[], f: (p: PhaseStats) => number): number => percentile(xs.map(f), 50);
+  const row = (name: string, xs: readonly PhaseStats[]): string[] => [
+    name, fmt(med(xs, (p) => p.envelopesPerSec)), fmt(med(xs, (p) => p.p99Ms)), fmt(med(xs, (p) => p.okP99Ms)), `${fmt(med(xs, (p) => p.relayCpuPct))} %`,
+    fmt((med(xs, (p) => p.relayCpuPct) * 1e4) / Math.max(1, med(xs, (p) => p.envelopesPerSec))),
+  ];
+  const ratio = med(w.pool, (p) => p.envelopesPerSec) / Math.max(1, med(w.inline, (p) => p.envelopesPerSec));
+  return {
+    title: `Relay crypto inline vs on ${w.workers} worker threads (1 KiB, closed loop, alternating, median of ${w.rounds})`,
+    columns: ['relay', 'max env/s', 'p99 ms', 'OK p99 ms', 'relay CPU', 'relay CPU µs/env'],
+    rows: [row('cryptoWorkers 0 (default)', w.inline), row(`cryptoWorkers ${w.workers}`, w.pool)],
+    notes: [
+      `Workers / inline throughput: ${fmt(ratio)}x. Relay CPU counts every thread of the relay process; the load generator shares the machine (spec/protocol.md §12 explains the default).`,
+    ],
+  };
 }
 
 export function relayTargets(r: RelayResult): Target[] {

@@ -3,15 +3,19 @@ import { abytes, concat } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABELS } from './labels.js';
 import { hkdf, randomBytes, x25519, xchacha20poly1305Open, xchacha20poly1305Seal } from './primitives.js';
-import type { AeadKey, X25519PublicKey, X25519SecretKey } from './types.js';
+import type { AeadKey, SharedSecret, X25519PublicKey, X25519SecretKey } from './types.js';
 
 export type DeliveryKey = AeadKey & { readonly __delivery: true };
 export const DELIVERY_OVERHEAD = 24 + 4 + 16;
 
 /** dk from either side: (relay secret, mailbox key) on the relay, (mailbox secret, relay key) on the client. */
 export function deliveryKey(ownSecret: X25519SecretKey, peerPublic: X25519PublicKey, relayDeliveryKey: X25519PublicKey, mailboxDeliveryKey: X25519PublicKey): DeliveryKey {
-  const shared = x25519(ownSecret, peerPublic);
-  return hkdf(shared, new Uint8Array(0), concat(LABELS.deliver, relayDeliveryKey, mailboxDeliveryKey), 32) as DeliveryKey;
+  return deliveryKeyFromShared(x25519(ownSecret, peerPublic), relayDeliveryKey, mailboxDeliveryKey);
+}
+
+/** The key derivation half of `deliveryKey`, for an X25519 result computed elsewhere (a worker). */
+export function deliveryKeyFromShared(shared: SharedSecret, relayDeliveryKey: X25519PublicKey, mailboxDeliveryKey: X25519PublicKey): DeliveryKey {
+  return hkdf(abytes(shared, 'shared', 32), new Uint8Array(0), concat(LABELS.deliver, relayDeliveryKey, mailboxDeliveryKey), 32) as DeliveryKey;
 }
 
 function aad(msgId: number): Uint8Array {

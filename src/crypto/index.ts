@@ -10,6 +10,7 @@ export * from './labels.js';
 export * from './ids.js';
 export * from './padding.js';
 export * from './pow.js';
+export * from './send-proof.js';
 export * from './sas.js';
 export * from './delivery.js';
 export * from './proofs.js';

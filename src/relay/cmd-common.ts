@@ -1,6 +1,7 @@
 // Helpers shared by the command handlers.
 import { ProtocolError, type RelayFrame } from '../wire/index.js';
 import type { RelayContext } from './context.js';
+import type { Maybe } from './crypto-lane.js';
 import { errorSummary } from './log.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
@@ -51,6 +52,18 @@ export function storeWrite<T, R>(ctx: RelayContext, start: () => Promise<T>, onD
     (v) => { try { return onDone(v); } finally { ctx.pendingWrites--; } },
     (e: unknown) => { try { return onFail(e); } finally { ctx.pendingWrites--; } },
   );
+}
+
+/**
+ * `f(value)` once `work` is done, keeping `state` in memory until then (worker threads): an
+ * evicted state would be reloaded as a second copy with its own counters. Synchronous work
+ * stays synchronous.
+ */
+export function thenPinned<T, R>(state: MailboxState | undefined, work: Maybe<T>, f: (v: T) => Maybe<R>): Maybe<R> {
+  if (!(work instanceof Promise)) return f(work);
+  if (!state) return work.then(f);
+  state.pending++;
+  return work.then((v) => { state.pending--; return f(v); }, (e: unknown) => { state.pending--; throw e; });
 }
 
 export function isAllZero(b: Uint8Array): boolean {

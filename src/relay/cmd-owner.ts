@@ -1,30 +1,44 @@
 // The owner's mailbox commands: CREATE, AUTH, ROTATE, DEL (spec/protocol.md §5.2, §5.3, §5.8,
 // §5.9). These are the only commands with a public-key operation (one Ed25519 verify, and one
-// X25519 for CREATE/ROTATE), each once per mailbox per connection.
+// X25519 for CREATE/ROTATE), each once per mailbox per connection. Those run where the relay's
+// crypto runs (crypto-lane.ts), as does ROTATE's re-sealing of the queue.
 import {
-  createMessage, deliveryKey as deriveDeliveryKey, ed25519Verify, openDelivery, randomBytes, readAuthMessage, readIdOf,
-  rotateMessage, sealDelivery, x25519PublicKey, type DeliveryKey, type Ed25519PublicKey,
+  createMessage, deliveryKeyFromShared, isCryptoError, openDelivery, randomBytes, readAuthMessage, readIdOf,
+  rotateMessage, sealDelivery, x25519PublicKey, type DeliveryKey, type Ed25519PublicKey, type X25519PublicKey,
 } from '../crypto/index.js';
 import {
   bodyWithoutSignature, MAILBOX_FLAG_PUBLIC, ProtocolError,
   type AuthFrame, type CreateFrame, type DelFrame, type RelayFrame, type RotateFrame,
 } from '../wire/index.js';
-import { authorize, effectiveTtl, isAllZero, ok, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
+import { authorize, effectiveTtl, isAllZero, ok, thenPinned, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
 import type { RelayContext } from './context.js';
-import { hexOf } from './mailboxes.js';
+import { andThen, type Maybe } from './crypto-lane.js';
+import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
 import type { MailboxRecord } from './store.js';
 import { endSubscription } from './subscription.js';
 
+const invalidDeliveryKey = (): ProtocolError => new ProtocolError('INVALID', 'delivery key');
+
 /** dk for a mailbox delivery key (spec/crypto.md §6), or ERR INVALID for a key that is not a valid X25519 point. */
-function mailboxDk(ctx: RelayContext, mailboxDeliveryKey: Uint8Array): Uint8Array {
+function mailboxDk(ctx: RelayContext, mailboxDeliveryKey: Uint8Array): Maybe<DeliveryKey> {
+  let key: X25519PublicKey;
+  let shared;
   try {
-    const key = x25519PublicKey(mailboxDeliveryKey, 'deliveryKey');
-    return deriveDeliveryKey(ctx.identity.deliverySecret, key, ctx.identity.deliveryKey, key);
-  } catch {
-    throw new ProtocolError('INVALID', 'delivery key');
+    key = x25519PublicKey(mailboxDeliveryKey, 'deliveryKey');
+    shared = ctx.crypto.run('x25519', { secretKey: ctx.identity.deliverySecret, publicKey: key });
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e; // BUSY
+    throw invalidDeliveryKey();
   }
+  const derive = (s: Parameters<typeof deliveryKeyFromShared>[0]): DeliveryKey => deliveryKeyFromShared(s, ctx.identity.deliveryKey, key);
+  if (!(shared instanceof Promise)) return derive(shared);
+  return shared.then(derive, (e: unknown) => { throw isCryptoError(e) ? invalidDeliveryKey() : e; });
 }
+
+/** An Ed25519 check on the relay's crypto lane. */
+const verify = (ctx: RelayContext, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Maybe<boolean> =>
+  ctx.crypto.run('verifyEd25519', { signature, message, publicKey });
 
 /** Flags and verifier agree: public ⇔ all-zero verifier (spec/protocol.md §4). */
 function checkVerifier(flags: number, verifier: Uint8Array): void {
@@ -44,13 +58,18 @@ function newIid(ctx: RelayContext): number {
   }
 }
 
-export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame, raw: Uint8Array): Promise<RelayFrame> {
+export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame, raw: Uint8Array): Maybe<RelayFrame> {
   const msg = createMessage(session.serverNonce, session.clientNonce, bodyWithoutSignature(raw));
-  if (!ed25519Verify(f.signature, msg, f.readKey as Ed25519PublicKey)) throw new ProtocolError('AUTH');
-  if ((f.flags & ~MAILBOX_FLAG_PUBLIC) !== 0) throw new ProtocolError('INVALID', 'unknown flags');
-  checkVerifier(f.flags, f.accessVerifier);
-  if (f.token.length !== 0) throw new ProtocolError('INVALID', 'admission tokens are not accepted by this relay');
-  const dk = mailboxDk(ctx, f.deliveryKey);
+  return andThen(verify(ctx, f.signature, msg, f.readKey), (valid) => {
+    if (!valid) throw new ProtocolError('AUTH');
+    if ((f.flags & ~MAILBOX_FLAG_PUBLIC) !== 0) throw new ProtocolError('INVALID', 'unknown flags');
+    checkVerifier(f.flags, f.accessVerifier);
+    if (f.token.length !== 0) throw new ProtocolError('INVALID', 'admission tokens are not accepted by this relay');
+    return andThen(mailboxDk(ctx, f.deliveryKey), (dk) => createMailbox(ctx, session, f, dk));
+  });
+}
+
+function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey): Promise<RelayFrame> {
   const readId = readIdOf(f.readKey as Ed25519PublicKey);
   if (idInUse(ctx, 'r', readId) || idInUse(ctx, 's', f.sendId)) throw new ProtocolError('DUPLICATE');
   if (session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
@@ -75,24 +94,34 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
   );
 }
 
-export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): RelayFrame {
-  const state = ctx.mailboxes.findByReadId(f.readId);
-  const usable = state !== undefined && state.live && state.readHex === hexOf(f.readId);
+export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): Maybe<RelayFrame> {
+  const found = ctx.mailboxes.findByReadId(f.readId);
+  const readHex = hexOf(f.readId);
+  const usable = (s: MailboxState | undefined): s is MailboxState => s !== undefined && s.live && s.readHex === readHex;
   // Unknown and known mailboxes cost the same verification (spec/crypto.md §5).
-  const key = usable ? (state.record.readKey as Ed25519PublicKey) : ctx.dummyReadKey;
-  const valid = ed25519Verify(f.signature, readAuthMessage(session.serverNonce, session.clientNonce, f.readId), key);
-  if (!valid || !usable) throw new ProtocolError('AUTH');
-  if (!session.auth.has(state.readHex) && session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
-  authorize(session, state);
-  return ok();
+  const key = usable(found) ? found.record.readKey : ctx.dummyReadKey;
+  const valid = verify(ctx, f.signature, readAuthMessage(session.serverNonce, session.clientNonce, f.readId), key);
+  return thenPinned(found, valid, (v) => {
+    // Checked again: a DEL or ROTATE may have finished while the signature was checked.
+    if (!v || !usable(found)) throw new ProtocolError('AUTH');
+    if (!session.auth.has(found.readHex) && session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+    authorize(session, found);
+    return ok();
+  });
 }
 
-export function handleRotate(ctx: RelayContext, session: Session, f: RotateFrame, raw: Uint8Array): Promise<RelayFrame> {
+export function handleRotate(ctx: RelayContext, session: Session, f: RotateFrame, raw: Uint8Array): Maybe<RelayFrame> {
   const state = requireAuth(session, f.readId);
   const msg = rotateMessage(session.serverNonce, session.clientNonce, bodyWithoutSignature(raw));
-  if (!ed25519Verify(f.signature, msg, f.newReadKey as Ed25519PublicKey)) throw new ProtocolError('AUTH');
-  checkVerifier(state.record.flags, f.newAccessVerifier);
-  const newDk = mailboxDk(ctx, f.newDeliveryKey);
+  return thenPinned(state, verify(ctx, f.signature, msg, f.newReadKey), (valid) => {
+    if (!valid) throw new ProtocolError('AUTH');
+    checkVerifier(state.record.flags, f.newAccessVerifier);
+    return thenPinned(state, mailboxDk(ctx, f.newDeliveryKey), (newDk) => rotate(ctx, session, f, newDk));
+  });
+}
+
+function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: DeliveryKey): Promise<RelayFrame> {
+  const state = requireAuth(session, f.readId); // again: a DEL or ROTATE may have finished meanwhile
   const newReadId = readIdOf(f.newReadKey as Ed25519PublicKey);
   const newHex = hexOf(newReadId);
   if (newHex !== state.readHex && idInUse(ctx, 'r', newReadId)) throw new ProtocolError('DUPLICATE');
@@ -100,16 +129,18 @@ export function handleRotate(ctx: RelayContext, session: Session, f: RotateFrame
 
   const prev = state.record;
   const next: MailboxRecord = { ...prev, readId: newReadId, readKey: f.newReadKey.slice(), accessVerifier: f.newAccessVerifier.slice(), dk: newDk };
-  // Queued envelopes are re-sealed under the new dk in the same transaction (spec/protocol.md §11).
-  const reseal = (msgId: number, delivered: Uint8Array): Uint8Array => {
-    const { receivedAtMinutes, envelope } = openDelivery(prev.dk as DeliveryKey, msgId, delivered);
-    return sealDelivery(newDk as DeliveryKey, msgId, receivedAtMinutes, envelope);
-  };
   state.busy = 'rotate';
   const reservation = 'r' + newHex;
   ctx.reservedIds.add(reservation);
   const oldHex = state.readHex;
-  return storeWrite(ctx, () => ctx.store.rotateMailbox(prev, next, reseal),
+  // Queued envelopes are re-sealed under the new dk in the same transaction (spec/protocol.md §11),
+  // after the seals in flight have issued their writes (they are re-sealed too).
+  const start = async (): Promise<void> => {
+    await state.whenSealed();
+    const resealed = await resealQueue(ctx, state, prev.dk as DeliveryKey, newDk);
+    return ctx.store.rotateMailbox(prev, next, (msgId, delivered) => resealed.get(msgId) ?? resealInline(prev.dk as DeliveryKey, newDk, msgId, delivered));
+  };
+  return storeWrite(ctx, start,
     () => {
       state.busy = null;
       ctx.reservedIds.delete(reservation);
@@ -133,13 +164,43 @@ export function handleRotate(ctx: RelayContext, session: Session, f: RotateFrame
   );
 }
 
+function resealInline(oldDk: DeliveryKey, newDk: DeliveryKey, msgId: number, delivered: Uint8Array): Uint8Array {
+  const { receivedAtMinutes, envelope } = openDelivery(oldDk, msgId, delivered);
+  return sealDelivery(newDk, msgId, receivedAtMinutes, envelope);
+}
+
+/**
+ * With worker threads, the committed queue is re-sealed there before the transaction, which
+ * then only writes. Entries it does not cover (writes not yet committed when it read) are
+ * re-sealed inline in the transaction. Inline relays re-seal everything in the transaction.
+ */
+async function resealQueue(ctx: RelayContext, state: MailboxState, oldDk: DeliveryKey, newDk: DeliveryKey): Promise<Map<number, Uint8Array>> {
+  const out = new Map<number, Uint8Array>();
+  if (ctx.crypto.workers === 0) return out;
+  const entries = ctx.store.queueRange(state.iid, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  let jobs: Maybe<Uint8Array>[];
+  try {
+    jobs = entries.map((e) => ctx.crypto.run('resealDelivery', { oldDk, newDk, msgId: e.msgId, delivered: e.delivered.slice(), nonce: randomBytes(24) }));
+  } catch {
+    return out; // the crypto queue is full: the transaction re-seals them all
+  }
+  const results = await Promise.allSettled(jobs);
+  results.forEach((r, i) => { if (r.status === 'fulfilled') out.set(entries[i]!.msgId, r.value); });
+  return out;
+}
+
 export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Promise<RelayFrame> {
   const state = requireAuth(session, f.readId);
   if (state.busy) throw new ProtocolError('BUSY');
   state.busy = 'delete';
   const sub = state.subscription;
   if (sub) endSubscription(state, sub.owner !== session);
-  return storeWrite(ctx, () => ctx.store.deleteMailbox(state.record),
+  // Seals in flight issue their writes first, so the delete removes those envelopes too.
+  const start = async (): Promise<number> => {
+    await state.whenSealed();
+    return ctx.store.deleteMailbox(state.record);
+  };
+  return storeWrite(ctx, start,
     () => {
       state.busy = null;
       ctx.mailboxes.forget(state);

@@ -1,12 +1,13 @@
-// SEND (spec/protocol.md §5.10): the steady-state path. Two hashes and a constant-time compare
-// (the verifier and the proof-of-work, both always), one XChaCha20-Poly1305 seal, one batched store write, then the
-// push. No public-key operation.
-import {
-  accessVerifierOf, equalBytes, minutesNow, sealDelivery, verifyPow, type DeliveryKey,
-} from '../crypto/index.js';
+// SEND (spec/protocol.md §5.10): the steady-state path. The proof check (two hashes and a
+// constant-time compare, both always), then the quota and rate checks and a msgId, then one
+// XChaCha20-Poly1305 seal, one batched store write, and the push. No public-key operation.
+// The proof check and the seal run where the relay's crypto runs (crypto-lane.ts): inline,
+// or on worker threads, in which case they are two asynchronous steps handed back in order.
+import { minutesNow, type DeliveryKey, type SendProofCheck } from '../crypto/index.js';
 import { isEnvelopeBucket, ProtocolError, type RelayFrame, type SendFrame } from '../wire/index.js';
-import { ok, storeFailure, storeWrite } from './cmd-common.js';
+import { ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
+import { andThen, type Maybe } from './crypto-lane.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import { NoncePool } from './nonce-pool.js';
 import type { Session } from './session.js';
@@ -14,28 +15,31 @@ import type { Session } from './session.js';
 const nonces = new NoncePool();
 
 /**
- * Checks the sender's proof with the same work whatever the case (spec/protocol.md §5.10):
- * both the proof-of-work digest and the access-key verifier are computed for every SEND, and
- * only then is the one that applies chosen, so unknown id, wrong key and bad proof-of-work
- * cannot be told apart by timing. The extra hash costs a private SEND about 3 µs per KiB.
+ * Which proof applies, once both were computed with the same work whatever the case
+ * (spec/protocol.md §5.10): false (ERR AUTH), null (access key) or the proof-of-work nonce
+ * to remember for this connection.
  */
-function authenticate(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState | undefined): string | null | false {
-  const powValid = verifyPow(session.serverNonce, f.sendId, f.envelope, f.proof, ctx.config.powDifficulty);
-  const keyValid = equalBytes(accessVerifierOf(f.proof), state && !state.isPublic ? state.record.accessVerifier : ctx.dummyVerifier);
+function authorizeSend(session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): string | null | false {
   if (!state || !state.live) return false;
-  if (state.isPublic) {
-    // Proof-of-work bound to this connection and this envelope (spec/crypto.md §8).
-    const nonceHex = hexOf(f.proof);
-    return powValid && !session.powNonces.has(nonceHex) ? nonceHex : false;
-  }
-  return keyValid ? null : false;
+  if (!state.isPublic) return check.keyValid ? null : false;
+  // Proof-of-work bound to this connection and this envelope (spec/crypto.md §8).
+  const nonceHex = hexOf(f.proof);
+  return check.powValid && !session.powNonces.has(nonceHex) ? nonceHex : false;
 }
 
-export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): Promise<RelayFrame> {
-  const size = f.envelope.length;
-  if (!isEnvelopeBucket(size)) throw new ProtocolError('SIZE');
+export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): Maybe<RelayFrame> {
+  if (!isEnvelopeBucket(f.envelope.length)) throw new ProtocolError('SIZE');
   const state = ctx.mailboxes.findBySendId(f.sendId);
-  const auth = authenticate(ctx, session, f, state);
+  const check = ctx.crypto.run('checkSendProof', {
+    serverNonce: session.serverNonce, sendId: f.sendId, envelope: f.envelope, proof: f.proof, difficulty: ctx.config.powDifficulty,
+    verifier: state && !state.isPublic ? state.record.accessVerifier : ctx.dummyVerifier,
+  });
+  return thenPinned(state, check, (c) => admit(ctx, session, f, state, c));
+}
+
+function admit(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): Maybe<RelayFrame> {
+  const size = f.envelope.length;
+  const auth = authorizeSend(session, f, state, check);
   if (auth === false || !state) throw new ProtocolError('AUTH');
   const c = ctx.config;
   const [maxEnvelopes, maxBytes] = state.isPublic ? [c.publicMaxEnvelopes, c.publicMaxBytes] : [c.privateMaxEnvelopes, c.privateMaxBytes];
@@ -50,26 +54,45 @@ export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): P
   // The delivery layer is applied before the commit: stored bytes are delivered bytes (spec/crypto.md §6).
   const { msgId, ceiling } = state.assignMsgId();
   const nowMs = ctx.now();
-  const delivered = sealDelivery(state.record.dk as DeliveryKey, msgId, minutesNow(nowMs), f.envelope, nonces.next());
   const expiryMinute = Math.ceil((nowMs + state.record.ttlSeconds * 1000) / 60_000);
   state.count++;
   state.bytes += size;
-  const pending = state.beginSend(msgId, delivered);
+  const pending = state.beginSend(msgId);
   const settle = (done: boolean): void => state.settleSend(pending, done, (id, bytes) => state.subscription?.durable(id, bytes));
+  const undo = (): void => {
+    state.count--;
+    state.bytes -= size;
+    if (ceiling !== null) state.ceiling = 0; // re-record the reservation with the next write
+    if (auth !== null) session.powNonces.delete(auth);
+    settle(false);
+  };
 
-  return storeWrite(ctx, () => ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling),
-    () => {
-      ctx.metrics.envelopesIn.inc();
-      settle(true);
-      return ok();
-    },
-    (e: unknown) => {
-      state.count--;
-      state.bytes -= size;
-      if (ceiling !== null) state.ceiling = 0; // re-record the reservation with the next write
-      if (auth !== null) session.powNonces.delete(auth);
-      settle(false);
-      throw storeFailure(ctx, 'send', e);
-    },
+  let sealed: Maybe<Uint8Array>;
+  try {
+    sealed = ctx.crypto.run('sealDelivery', { dk: state.record.dk as DeliveryKey, msgId, receivedAtMinutes: minutesNow(nowMs), envelope: f.envelope, nonce: nonces.next() });
+  } catch (e) {
+    undo();
+    throw e;
+  }
+  const write = (delivered: Uint8Array): Promise<RelayFrame> => {
+    pending.delivered = delivered;
+    return storeWrite(ctx, () => ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling),
+      () => {
+        ctx.metrics.envelopesIn.inc();
+        settle(true);
+        return ok();
+      },
+      (e: unknown) => {
+        undo();
+        throw storeFailure(ctx, 'send', e);
+      },
+    );
+  };
+  if (!(sealed instanceof Promise)) return write(sealed);
+  // ROTATE and DEL wait for this seal, so that nothing is stored under a retired dk.
+  state.sealStarted();
+  return sealed.then(
+    (delivered) => { try { return write(delivered); } finally { state.sealEnded(); } },
+    (e: unknown) => { state.sealEnded(); undo(); throw e; },
   );
 }

@@ -4,10 +4,11 @@ import { handleAuth, handleCreate, handleDel, handleRotate } from './cmd-owner.j
 import { handleAck, handleFetch, handleSub, handleUnsub } from './cmd-read.js';
 import { handleSend } from './cmd-send.js';
 import type { RelayContext } from './context.js';
+import type { Maybe } from './crypto-lane.js';
 import type { Session } from './session.js';
 
 type Handler<T extends ClientFrame['type']> =
-  (ctx: RelayContext, session: Session, frame: Extract<ClientFrame, { type: T }>, raw: Uint8Array) => RelayFrame | Promise<RelayFrame>;
+  (ctx: RelayContext, session: Session, frame: Extract<ClientFrame, { type: T }>, raw: Uint8Array) => Maybe<RelayFrame>;
 
 export const COMMANDS: { [T in ClientFrame['type']]: Handler<T> } = {
   HELLO: () => { throw new ProtocolError('HANDSHAKE', 'second HELLO'); },

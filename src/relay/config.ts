@@ -37,11 +37,15 @@ export interface RelayConfig {
   sweepIntervalSeconds: number;
   logLevel: LogLevel;
   logFile: string | null;
+  /** Worker threads for signature checks, SEND proofs and the delivery layer; 0 = the event loop. */
+  cryptoWorkers: number | 'auto';
 }
 
 export type ConfigKey = keyof RelayConfig;
 
 const MiB = 1024 * 1024;
+/** Most crypto worker threads (more only contend for the same cores). */
+export const MAX_CRYPTO_WORKERS = 64;
 const DAY = 86_400;
 
 /** Defaults: spec/protocol.md §8, plus the operational keys it does not list. */
@@ -76,6 +80,8 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   sweepIntervalSeconds: 30,
   logLevel: 'info',
   logFile: null,
+  // Measured on 2 cores, workers cost throughput (bench/README.md, spec/protocol.md §12).
+  cryptoWorkers: 0,
 }) as RelayConfig;
 
 export class ConfigError extends Error {
@@ -94,7 +100,8 @@ type Kind =
   | { t: 'port' }
   | { t: 'port|null' }
   | { t: 'level' }
-  | { t: 'file|null' };
+  | { t: 'file|null' }
+  | { t: 'workers' }; // "auto" or an integer
 
 interface KeySpec { key: ConfigKey; kind: Kind; flag: string; env: string; help: string; aliases?: { flags?: string[]; env?: string[] } }
 
@@ -143,6 +150,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('sweepIntervalSeconds', secs(0.01, DAY), 'how often expired envelopes are deleted'),
   spec('logLevel', { t: 'level' }, 'debug | info | warn | error'),
   spec('logFile', { t: 'file|null' }, 'JSON-lines log file ("-" or "stderr" = standard error)'),
+  spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),
 ];
 
 const BY_KEY = new Map(CONFIG_KEYS.map((s) => [s.key, s]));
@@ -195,6 +203,12 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source = 'opti
     case 'int': {
       const n = num();
       if (!Number.isSafeInteger(n) || n < k.min || n > k.max) return bad(`an integer in [${k.min}, ${k.max}]`);
+      return n;
+    }
+    case 'workers': {
+      if (raw === 'auto') return raw;
+      const n = num();
+      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_CRYPTO_WORKERS) return bad(`"auto" or an integer in [0, ${MAX_CRYPTO_WORKERS}]`);
       return n;
     }
     case 'seconds': {

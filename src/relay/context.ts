@@ -2,6 +2,7 @@
 // logs, the clock, and the bookkeeping that draining needs.
 import type { Ed25519PublicKey } from '../crypto/index.js';
 import type { RelayConfig } from './config.js';
+import type { RelayCrypto } from './crypto-lane.js';
 import type { RelayIdentity } from './identity.js';
 import type { Logger } from './log.js';
 import type { MailboxRegistry } from './mailboxes.js';
@@ -21,6 +22,8 @@ export interface RelayContext {
   readonly config: RelayConfig;
   readonly identity: RelayIdentity;
   readonly store: Store;
+  /** Where signature checks, SEND proofs and the delivery layer run: inline or on worker threads. */
+  readonly crypto: RelayCrypto;
   readonly mailboxes: MailboxRegistry;
   readonly metrics: RelayMetrics;
   readonly log: Logger;

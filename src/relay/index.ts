@@ -1,9 +1,11 @@
 // sealpost/relay: start a relay in-process (the CLI's `sealpost relay` uses this too).
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ed25519KeyPair, randomBytes } from '../crypto/index.js';
 import { CLOSE_CODES, PROTOCOL_VERSION } from '../wire/index.js';
-import { DEFAULT_CONFIG, mergeConfig, type RawSettings, type RelayConfig } from './config.js';
+import { DEFAULT_CONFIG, MAX_CRYPTO_WORKERS, mergeConfig, type RawSettings, type RelayConfig } from './config.js';
 import { MAILBOX_CACHE_SIZE, type RelayContext } from './context.js';
+import { RelayCrypto, type RelayCryptoStats } from './crypto-lane.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js';
@@ -26,6 +28,8 @@ export interface RunningRelay {
   /** Drains: stops accepting, finishes in-flight commits, closes sockets with 1001, closes the store. */
   close(): Promise<void>;
   stats(): { connections: number; mailboxes: number; envelopes: number };
+  /** Where the relay's crypto runs (workers, 0 = inline) and how much went to the workers. */
+  cryptoStats(): RelayCryptoStats;
   /** Runs the expiry sweeper now, to completion (tests, operators); resolves with the number deleted. */
   sweepNow(): Promise<number>;
   /** Prometheus text of the relay's metrics (as served on /metrics). */
@@ -41,6 +45,11 @@ export interface StartOptions extends Partial<RelayConfig> {
   now?: () => number;
   /** Test hook: wraps the store (e.g. to inject write failures). */
   wrapStore?: (store: Store) => Store;
+}
+
+/** Worker threads for the relay's crypto: "auto" is one per core. */
+export function cryptoWorkersOf(config: Pick<RelayConfig, 'cryptoWorkers'>): number {
+  return config.cryptoWorkers === 'auto' ? Math.min(MAX_CRYPTO_WORKERS, availableParallelism()) : config.cryptoWorkers;
 }
 
 /** Formats the relay's address; a wildcard bind is advertised as loopback. */
@@ -69,9 +78,17 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const baseStore = new LmdbStore({ path: join(config.dataDir, 'store'), onCommit: (ms) => metrics.commit(ms) });
   store = wrapStore ? wrapStore(baseStore) : baseStore;
   const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
+  let crypto: RelayCrypto;
+  try {
+    crypto = await RelayCrypto.create(cryptoWorkersOf(config));
+  } catch (e) {
+    await store.close().catch(() => {});
+    await sink.close();
+    throw e;
+  }
 
   const ctx: RelayContext = {
-    config, identity, store, mailboxes: registry, metrics, log,
+    config, identity, store, crypto, mailboxes: registry, metrics, log,
     now: now ?? Date.now,
     dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
     dummyVerifier: randomBytes(32),
@@ -88,6 +105,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       metricsServer = await startMetricsServer(config.metricsHost, config.metricsPort, () => metrics.registry.render(), () => !ctx.draining);
     }
   } catch (e) {
+    await crypto.close();
     await store.close().catch(() => {});
     await sink.close();
     throw e;
@@ -113,7 +131,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const tls = config.tlsCert !== undefined;
   const address = `sealpost+${tls ? 'wss' : 'ws'}://${identity.fingerprint}@${advertisedHost(config.host)}:${listener.port}`;
   log.info('start', {
-    protocol: PROTOCOL_VERSION, port: listener.port, tls, metricsPort: metricsServer?.port ?? null, fingerprint: identity.fingerprint,
+    protocol: PROTOCOL_VERSION, port: listener.port, tls, cryptoWorkers: crypto.workers, metricsPort: metricsServer?.port ?? null, fingerprint: identity.fingerprint,
     limits: {
       maxFrameBytes: config.maxFrameBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       privateQuota: [config.privateMaxEnvelopes, config.privateMaxBytes], publicQuota: [config.publicMaxEnvelopes, config.publicMaxBytes],
@@ -132,13 +150,14 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       // Finish in-flight commits (their OKs go out), then close the connections.
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       await sweeping;
-      while (ctx.pendingWrites > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while ((ctx.pendingWrites > 0 || crypto.busy > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setImmediate(r)); // let the last replies reach the sockets
       await listener.closeAll(CLOSE_CODES.GOING_AWAY, 'relay shutting down', 2_000);
       if (metricsServer) {
         metricsServer.server.closeAllConnections();
         await new Promise<void>((r) => metricsServer!.server.close(() => r()));
       }
+      await crypto.close();
       await store!.close().catch((e: unknown) => log.error('store_close_failed', errorSummary(e)));
       log.info('stop', { envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total() });
       await sink.close();
@@ -154,6 +173,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     config,
     close,
     stats: () => ({ connections: listener.sessions.size, ...store!.counts() }),
+    cryptoStats: () => crypto.stats(),
     sweepNow: async () => {
       let total = 0;
       for (;;) {

@@ -11,7 +11,9 @@ export const MSG_ID_BLOCK = 1024;
 
 export const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
-interface PendingSend { msgId: number; delivered: Uint8Array; status: 0 | 1 | 2 } // pending | durable | failed
+/** A send between its msgId and its commit; `delivered` is set once sealed. */
+interface PendingSend { readonly msgId: number; delivered: Uint8Array; status: 0 | 1 | 2 } // pending | durable | failed
+const NOT_SEALED = new Uint8Array(0);
 
 export class MailboxState {
   record: MailboxRecord;
@@ -34,6 +36,9 @@ export class MailboxState {
   deleted = false;
   private readonly sends: PendingSend[] = [];
   private sendsHead = 0;
+  /** Delivery seals running on worker threads; ROTATE and DEL wait for them (whenSealed). */
+  private sealing = 0;
+  private sealWaiters: Array<() => void> = [];
 
   constructor(record: MailboxRecord, nextMsgId: number, ceiling: number, count: number, bytes: number, durableUpTo: number) {
     this.record = record;
@@ -61,11 +66,24 @@ export class MailboxState {
   }
 
   /** Records a send in flight; `settle` later marks it, and durable ones are released in msgId order. */
-  beginSend(msgId: number, delivered: Uint8Array): PendingSend {
-    const p: PendingSend = { msgId, delivered, status: 0 };
+  beginSend(msgId: number): PendingSend {
+    const p: PendingSend = { msgId, delivered: NOT_SEALED, status: 0 };
     this.sends.push(p);
     this.pending++;
     return p;
+  }
+
+  sealStarted(): void { this.sealing++; }
+  /** Call after the sealed envelope's store write has been issued. */
+  sealEnded(): void {
+    if (--this.sealing > 0) return;
+    const ws = this.sealWaiters;
+    this.sealWaiters = [];
+    for (const w of ws) w();
+  }
+  /** Resolves once no seal is running (their writes issued); null when none is. */
+  whenSealed(): Promise<void> | null {
+    return this.sealing === 0 ? null : new Promise((resolve) => this.sealWaiters.push(resolve));
   }
 
   /** Marks a send settled and calls `onDurable` for each send now durable, in msgId order. */

@@ -38,6 +38,8 @@ const TYPE_NAMES = new Map<number, string>([
 ]);
 const WRITE_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'SEND', 'ACK', 'DEL', 'ROTATE']);
 const KEY_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'AUTH', 'ROTATE']);
+/** Commands held behind a running key command before further ones answer BUSY. */
+const MAX_HELD_FRAMES = 1_024;
 
 export class Session {
   phase: Phase = 'AWAIT_HELLO';
@@ -51,8 +53,10 @@ export class Session {
   /** Public-key commands (CREATE, AUTH, ROTATE) have their own budget, so that failing ones cannot starve others. */
   private readonly keyOps: TokenBucket;
   readonly powNonces = new Set<string>();
-  /** Commands whose response waits for a commit. */
+  /** Commands whose response waits for a commit or for worker threads. */
   inFlight = 0;
+  /** Commands that arrived while a key command (CREATE, AUTH, ROTATE) ran, or null when none runs. */
+  private held: Array<{ readonly frame: ClientFrame; readonly raw: Uint8Array }> | null = null;
   /** Subscriptions waiting for the send buffer to drain. */
   private readonly paused = new Set<Subscription>();
   private lastSeen: number;
@@ -88,6 +92,12 @@ export class Session {
         return;
       }
       if (frame.type === 'HELLO') throw new ProtocolError('HANDSHAKE', 'second HELLO');
+      if (this.held) {
+        // A key command is running: this one waits for it (spec/protocol.md §5).
+        if (this.held.length >= MAX_HELD_FRAMES) throw new ProtocolError('BUSY', 'too many commands behind a key command');
+        this.held.push({ frame, raw: data });
+        return;
+      }
       this.dispatch(frame, data);
     } catch (e) {
       this.fail(peekCorr(data), e);
@@ -139,10 +149,29 @@ export class Session {
     const result = handler(ctx, this, frame, raw);
     if (!(result instanceof Promise)) { this.reply(corr, result); return; }
     this.inFlight++;
+    const barrier = KEY_COMMANDS.has(frame.type);
+    if (barrier) this.held = [];
     result.then(
       (r) => { this.inFlight--; this.reply(corr, r); },
       (e: unknown) => { this.inFlight--; this.fail(corr, e); },
-    );
+    ).finally(() => { if (barrier) this.resume(); });
+  }
+
+  /** The key command has been answered: runs the commands that waited for it, in order. */
+  private resume(): void {
+    const held = this.held;
+    this.held = null;
+    if (!held) return;
+    for (let i = 0; i < held.length && this.open; i++) {
+      const { frame, raw } = held[i]!;
+      try {
+        this.dispatch(frame, raw);
+      } catch (e) {
+        this.fail(frame.corr, e);
+      }
+      // Another key command: the rest wait for that one.
+      if (this.held) { this.held = held.slice(i + 1); return; }
+    }
   }
 
   // ---- output -----------------------------------------------------------------------------
@@ -250,6 +279,7 @@ export class Session {
     }
     this.subs.clear();
     this.paused.clear();
+    this.held = null;
     for (const state of this.auth.values()) state.refs--;
     this.auth.clear();
     this.powNonces.clear();

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import {
-  ed25519KeyPair, ed25519Sign, equalBytes, openEnvelope, randomBytes, sealEnvelope, sha256, x25519, x25519KeyPair,
-  type X25519PublicKey,
+  accessVerifierOf, checkSendProof, ed25519KeyPair, ed25519Sign, equalBytes, openDelivery, openEnvelope, randomBytes, sealDelivery,
+  sealEnvelope, sha256, solvePow, x25519, x25519KeyPair, type DeliveryKey, type X25519PublicKey,
 } from '../../src/crypto/index.js';
 import {
   CryptoPool, isCryptoPoolError, packBatch, unpackResults, type PoolResult, type SealEnvelopeItem,
@@ -45,6 +45,46 @@ test('verifyEd25519, x25519, signEd25519 and sha256 give the inline results on p
       const h = await pool.run('sha256', data);
       h.forEach((r, i) => assert.ok(equalBytes(bytesOf(r), sha256(data[i]!)), `sha256 ${i}, size ${size}`));
     } finally { await pool.close(); }
+  }
+});
+
+test("the relay's operations (SEND proof check, delivery seal and re-seal) give the inline results; bad items fail alone", async () => {
+  const dk = randomBytes(32) as DeliveryKey;
+  const newDk = randomBytes(32) as DeliveryKey;
+  const serverNonce = randomBytes(32);
+  const sendId = randomBytes(32);
+  const accessKey = randomBytes(32);
+  const verifier = accessVerifierOf(accessKey);
+  const envelopes = Array.from({ length: 40 }, (_, i) => randomBytes([256, 1024, 4096][i % 3]!));
+  const checks = envelopes.map((envelope, i) => ({
+    serverNonce, sendId, envelope, difficulty: 6, verifier,
+    proof: i % 3 === 0 ? accessKey : i % 3 === 1 ? solvePow(serverNonce, sendId, envelope, 6) : randomBytes(32),
+  }));
+  const seals = envelopes.map((envelope, i) => ({ dk, msgId: 2 ** 40 + i, receivedAtMinutes: 29_000_000 + i, envelope, nonce: randomBytes(24) }));
+  for (const size of SIZES) {
+    const pool = await CryptoPool.create({ size });
+    try {
+      const checked = await pool.run('checkSendProof', checks);
+      checked.forEach((r, i) => assert.equal(r, { ok: true, value: checkSendProof(checks[i]!) }, `check ${i}, size ${size}`));
+      assert.ok(checked.some((r) => r.ok && r.value.keyValid) && checked.some((r) => r.ok && r.value.powValid) && checked.some((r) => r.ok && !r.value.powValid && !r.value.keyValid));
+      const sealed = await pool.run('sealDelivery', seals);
+      sealed.forEach((r, i) => {
+        const s = seals[i]!;
+        assert.ok(equalBytes(bytesOf(r), sealDelivery(s.dk, s.msgId, s.receivedAtMinutes, s.envelope, s.nonce)), `seal ${i}, size ${size}`);
+      });
+      const resealItems = seals.map((s, i) => ({ oldDk: dk, newDk, msgId: s.msgId, delivered: bytesOf(sealed[i]!), nonce: randomBytes(24) }));
+      resealItems[4] = { ...resealItems[4]!, msgId: resealItems[4]!.msgId + 1 }; // sealed for another msgId
+      const resealed = await pool.run('resealDelivery', resealItems);
+      resealed.forEach((r, i) => {
+        if (i === 4) { assert.equal(r, { ok: false, error: 'DECRYPT_FAILED' }); return; }
+        const opened = openDelivery(newDk, seals[i]!.msgId, bytesOf(r));
+        assert.ok(equalBytes(opened.envelope, envelopes[i]!) && opened.receivedAtMinutes === seals[i]!.receivedAtMinutes, `reseal ${i}, size ${size}`);
+      });
+      const bad = await pool.run('sealDelivery', [{ ...seals[0]!, msgId: -1 }, { ...seals[0]!, nonce: randomBytes(12) }, seals[1]!]);
+      assert.equal(bad.map((r) => r.ok ? 'ok' : r.error), ['INVALID_ARGUMENT', 'INVALID_LENGTH', 'ok']);
+    } finally {
+      await pool.close();
+    }
   }
 });
 

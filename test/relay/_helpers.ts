@@ -29,8 +29,15 @@ export interface TestRelay {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-/** Test defaults: loopback, ephemeral ports, no metrics listener, low proof-of-work, quiet logs. */
-export const TEST_DEFAULTS: StartOptions = { host: '127.0.0.1', port: 0, metricsPort: null, powDifficulty: 6, logLevel: 'debug' };
+/**
+ * Test defaults: loopback, ephemeral ports, no metrics listener, low proof-of-work, quiet logs.
+ * SEALPOST_TEST_CRYPTO_WORKERS runs a suite again with the relay's crypto on worker threads
+ * (the *-workers.test files set it before importing the suite).
+ */
+export const TEST_DEFAULTS: StartOptions = {
+  host: '127.0.0.1', port: 0, metricsPort: null, powDifficulty: 6, logLevel: 'debug',
+  cryptoWorkers: Number(process.env['SEALPOST_TEST_CRYPTO_WORKERS'] ?? 0),
+};
 
 export async function startTestRelay(options: StartOptions = {}): Promise<TestRelay> {
   const dir = options.dataDir ? null : tempDir('sealpost-relay-');
@@ -58,6 +65,23 @@ export async function withRelay<T>(options: StartOptions, fn: (t: TestRelay) => 
   } finally {
     await t.stop();
   }
+}
+
+/** A relay with one private mailbox, its owner's connection and a sender's; every client made is closed after. */
+export function withMailbox(options: StartOptions, fn: (m: {
+  t: TestRelay; relay: RunningRelay; pool: ReturnType<typeof clientPool>; owner: RelayConnection; keys: MailboxKeys; cap: SendCapability; sender: RelayConnection;
+}) => Promise<void>): Promise<void> {
+  return withRelay(options, async (t) => {
+    const pool = clientPool(t.relay.address);
+    try {
+      const owner = await pool.connect();
+      const { keys, cap } = await makeMailbox(owner, t.relay.address);
+      const sender = await pool.connect();
+      await fn({ t, relay: t.relay, pool, owner, keys, cap, sender });
+    } finally {
+      await pool.closeAll();
+    }
+  });
 }
 
 /** Connects a client; closes every client made through `clients` with `closeAll()`. */

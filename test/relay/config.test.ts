@@ -30,7 +30,17 @@ test('defaults are the spec §8 values', () => {
   assert.equal([d.defaultTtlSeconds, d.minTtlSeconds, d.maxTtlSeconds], [21 * 86_400, 60, 30 * 86_400]);
   assert.equal([d.host, d.port, d.dataDir, d.metricsHost, d.metricsPort, d.logFile], ['0.0.0.0', 8787, './sealpost-data', '127.0.0.1', 9787, null]);
   assert.is(d.tlsCert, undefined);
+  assert.is(d.cryptoWorkers, 0, 'crypto on the event loop unless asked (spec/protocol.md §12)');
   assert.equal(mergeConfig(), DEFAULT_CONFIG);
+});
+
+test('cryptoWorkers: "auto" or 0 to 64, from flags, env and file', () => {
+  assert.is(resolveConfig({ argv: ['--crypto-workers', 'auto'], env: {} }).config.cryptoWorkers, 'auto');
+  assert.is(resolveConfig({ argv: [], env: { SEALPOST_CRYPTO_WORKERS: '3' } }).config.cryptoWorkers, 3);
+  assert.is(resolveConfig({ argv: ['--config', 'f'], env: {}, readFile: () => '{"cryptoWorkers": 2}' }).config.cryptoWorkers, 2);
+  for (const bad of ['-1', '65', '1.5', 'many', '']) {
+    assert.match(configError(() => resolveConfig({ argv: [`--crypto-workers=${bad}`], env: {} })), 'crypto-workers', bad);
+  }
 });
 
 test('precedence: flags > env > config file > defaults', () => {

@@ -4,6 +4,6 @@ export {
   type CryptoPoolErrorCode, type CryptoPoolOptions, type CryptoPoolStats,
 } from './pool.js';
 export type {
-  OpenEnvelopeItem, OpenedEnvelope, PoolIn, PoolItemErrorCode, PoolOpName, PoolOps, PoolOut, PoolResult,
+  OpenEnvelopeItem, OpenedEnvelope, PoolIn, ResealDeliveryItem, SealDeliveryItem, PoolItemErrorCode, PoolOpName, PoolOps, PoolOut, PoolResult,
   SealEnvelopeItem, SignEd25519Item, VerifyEd25519Item, X25519Item,
 } from './ops.js';

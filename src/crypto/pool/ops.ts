@@ -6,6 +6,8 @@ import { abytes } from '../bytes.js';
 import { CryptoError, isCryptoError, type CryptoErrorCode } from '../errors.js';
 import { ed25519Sign, ed25519Verify, sha256, x25519 } from '../primitives.js';
 import { openEnvelope, sealEnvelope } from '../envelope.js';
+import { openDelivery, sealDelivery, type DeliveryKey } from '../delivery.js';
+import { checkSendProof, type SendProofCheck, type SendProofInput } from '../send-proof.js';
 import type {
   Ed25519PublicKey, Ed25519Seed, Ed25519Signature, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey,
 } from '../types.js';
@@ -27,6 +29,22 @@ export interface OpenedEnvelope { readonly senderKey: X25519PublicKey; readonly 
 export interface VerifyEd25519Item { readonly signature: Uint8Array; readonly message: Uint8Array; readonly publicKey: Uint8Array }
 export interface SignEd25519Item { readonly seed: Ed25519Seed; readonly message: Uint8Array }
 export interface X25519Item { readonly secretKey: X25519SecretKey; readonly publicKey: X25519PublicKey }
+/** The delivery layer (spec/crypto.md §6). `nonce`: 24 fresh random bytes, never reused. */
+export interface SealDeliveryItem {
+  readonly dk: DeliveryKey;
+  readonly msgId: number;
+  readonly receivedAtMinutes: number;
+  readonly envelope: Uint8Array;
+  readonly nonce: Uint8Array;
+}
+/** A delivered envelope re-sealed under a new dk, same msgId and receivedAt (ROTATE, spec/protocol.md §5.9). */
+export interface ResealDeliveryItem {
+  readonly oldDk: DeliveryKey;
+  readonly newDk: DeliveryKey;
+  readonly msgId: number;
+  readonly delivered: Uint8Array;
+  readonly nonce: Uint8Array;
+}
 
 /** Every operation: its item type and its result type. */
 export interface PoolOps {
@@ -36,6 +54,9 @@ export interface PoolOps {
   signEd25519: { in: SignEd25519Item; out: Ed25519Signature };
   x25519: { in: X25519Item; out: SharedSecret };
   sha256: { in: Uint8Array; out: Uint8Array };
+  checkSendProof: { in: SendProofInput; out: SendProofCheck };
+  sealDelivery: { in: SealDeliveryItem; out: Uint8Array };
+  resealDelivery: { in: ResealDeliveryItem; out: Uint8Array };
 }
 export type PoolOpName = keyof PoolOps;
 export type PoolIn<K extends PoolOpName> = PoolOps[K]['in'];
@@ -83,6 +104,23 @@ function u32(n: number): Uint8Array {
   return b;
 }
 const readU32 = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+function int(v: unknown, name: string, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new CryptoError('INVALID_ARGUMENT', `${name} must be an integer in [0, ${max}]`);
+  return v;
+}
+/** A msgId (at most 2^53 - 1) as 8 bytes, little-endian. */
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, n % 2 ** 32, true);
+  v.setUint32(4, Math.floor(n / 2 ** 32), true);
+  return b;
+}
+function readU64(b: Uint8Array): number {
+  if (b.length !== 8) throw new CryptoError('INVALID_LENGTH', 'msgId field');
+  const v = new DataView(b.buffer, b.byteOffset, 8);
+  return v.getUint32(4, true) * 2 ** 32 + v.getUint32(0, true);
+}
 
 const sealEnvelopeOp: OpDef<SealEnvelopeItem, Uint8Array> = {
   arity: 7,
@@ -169,6 +207,61 @@ const sha256Op: OpDef<Uint8Array, Uint8Array> = {
   decode: (fields) => f(fields, 0),
 };
 
+const checkSendProofOp: OpDef<SendProofInput, SendProofCheck> = {
+  arity: 6,
+  resultArity: 1,
+  encode(item) {
+    const o = obj(item, 'checkSendProof');
+    return [
+      abytes(o['serverNonce'], 'serverNonce'), abytes(o['sendId'], 'sendId'), abytes(o['envelope'], 'envelope'),
+      abytes(o['proof'], 'proof'), new Uint8Array([int(o['difficulty'], 'difficulty', 255)]), abytes(o['verifier'], 'verifier'),
+    ];
+  },
+  exec(fields) {
+    const r = DIRECT.checkSendProof({
+      serverNonce: f(fields, 0), sendId: f(fields, 1), envelope: f(fields, 2), proof: f(fields, 3),
+      difficulty: f(fields, 4)[0] ?? 0, verifier: f(fields, 5),
+    });
+    return [new Uint8Array([(r.powValid ? 1 : 0) | (r.keyValid ? 2 : 0)])];
+  },
+  decode: (fields) => {
+    const bits = f(fields, 0)[0] ?? 0;
+    return { powValid: (bits & 1) !== 0, keyValid: (bits & 2) !== 0 };
+  },
+};
+
+const sealDeliveryOp: OpDef<SealDeliveryItem, Uint8Array> = {
+  arity: 5,
+  resultArity: 1,
+  encode(item) {
+    const o = obj(item, 'sealDelivery');
+    return [
+      abytes(o['dk'], 'dk'), u64(int(o['msgId'], 'msgId', Number.MAX_SAFE_INTEGER)),
+      u32(int(o['receivedAtMinutes'], 'receivedAtMinutes', 0xffffffff)), abytes(o['envelope'], 'envelope'), abytes(o['nonce'], 'nonce'),
+    ];
+  },
+  exec: (fields) => [DIRECT.sealDelivery({
+    dk: f(fields, 0) as DeliveryKey, msgId: readU64(f(fields, 1)), receivedAtMinutes: readU32(f(fields, 2)), envelope: f(fields, 3), nonce: f(fields, 4),
+  })],
+  decode: (fields) => f(fields, 0),
+};
+
+const resealDeliveryOp: OpDef<ResealDeliveryItem, Uint8Array> = {
+  arity: 5,
+  resultArity: 1,
+  encode(item) {
+    const o = obj(item, 'resealDelivery');
+    return [
+      abytes(o['oldDk'], 'oldDk'), abytes(o['newDk'], 'newDk'), u64(int(o['msgId'], 'msgId', Number.MAX_SAFE_INTEGER)),
+      abytes(o['delivered'], 'delivered'), abytes(o['nonce'], 'nonce'),
+    ];
+  },
+  exec: (fields) => [DIRECT.resealDelivery({
+    oldDk: f(fields, 0) as DeliveryKey, newDk: f(fields, 1) as DeliveryKey, msgId: readU64(f(fields, 2)), delivered: f(fields, 3), nonce: f(fields, 4),
+  })],
+  decode: (fields) => f(fields, 0),
+};
+
 export const OPS: { readonly [K in PoolOpName]: OpDef<PoolIn<K>, PoolOut<K>> } = {
   sealEnvelope: sealEnvelopeOp,
   openEnvelope: openEnvelopeOp,
@@ -176,6 +269,25 @@ export const OPS: { readonly [K in PoolOpName]: OpDef<PoolIn<K>, PoolOut<K>> } =
   signEd25519: signEd25519Op,
   x25519: x25519Op,
   sha256: sha256Op,
+  checkSendProof: checkSendProofOp,
+  sealDelivery: sealDeliveryOp,
+  resealDelivery: resealDeliveryOp,
 };
+
+/**
+ * The relay's operations run directly on the calling thread, on the item itself (no packing):
+ * what a relay without workers does, with the same results and errors as the pool.
+ */
+export const DIRECT = {
+  checkSendProof: (i: SendProofInput): SendProofCheck => checkSendProof(i),
+  sealDelivery: (i: SealDeliveryItem): Uint8Array => sealDelivery(i.dk, i.msgId, i.receivedAtMinutes, i.envelope, i.nonce),
+  resealDelivery: (i: ResealDeliveryItem): Uint8Array => {
+    const { receivedAtMinutes, envelope } = openDelivery(i.oldDk, i.msgId, i.delivered);
+    return sealDelivery(i.newDk, i.msgId, receivedAtMinutes, envelope, i.nonce);
+  },
+  verifyEd25519: (i: VerifyEd25519Item): boolean => ed25519Verify(i.signature, i.message, i.publicKey as Ed25519PublicKey),
+  x25519: (i: X25519Item): SharedSecret => x25519(i.secretKey, i.publicKey),
+} satisfies { readonly [K in PoolOpName]?: (item: PoolIn<K>) => PoolOut<K> };
+export type DirectOpName = keyof typeof DIRECT;
 
 export const isPoolOp = (op: unknown): op is PoolOpName => typeof op === 'string' && Object.hasOwn(OPS, op);
