@@ -3,9 +3,10 @@
 // X25519 for CREATE/ROTATE), each once per mailbox per connection. Those run where the relay's
 // crypto runs (crypto-lane.ts), as does ROTATE's re-sealing of the queue.
 import {
-  createMessage, deliveryKeyFromShared, isCryptoError, openDelivery, randomBytes, readAuthMessage, readIdOf,
-  rotateMessage, sealDelivery, x25519PublicKey, type DeliveryKey, type Ed25519PublicKey, type X25519PublicKey,
+  createMessage, deliveryKeyFromShared, isCryptoError, randomBytes, readAuthMessage, readIdOf, rotateMessage, x25519PublicKey,
+  type DeliveryKey, type Ed25519PublicKey, type SharedSecret, type X25519PublicKey,
 } from '../crypto/index.js';
+import { DIRECT } from '../crypto/pool/ops.js';
 import {
   bodyWithoutSignature, MAILBOX_FLAG_PUBLIC, ProtocolError,
   type AuthFrame, type CreateFrame, type DelFrame, type RelayFrame, type RotateFrame,
@@ -23,7 +24,7 @@ const invalidDeliveryKey = (): ProtocolError => new ProtocolError('INVALID', 'de
 /** dk for a mailbox delivery key (spec/crypto.md §6), or ERR INVALID for a key that is not a valid X25519 point. */
 function mailboxDk(ctx: RelayContext, mailboxDeliveryKey: Uint8Array): Maybe<DeliveryKey> {
   let key: X25519PublicKey;
-  let shared;
+  let shared: Maybe<SharedSecret>;
   try {
     key = x25519PublicKey(mailboxDeliveryKey, 'deliveryKey');
     shared = ctx.crypto.run('x25519', { secretKey: ctx.identity.deliverySecret, publicKey: key });
@@ -31,7 +32,7 @@ function mailboxDk(ctx: RelayContext, mailboxDeliveryKey: Uint8Array): Maybe<Del
     if (e instanceof ProtocolError) throw e; // BUSY
     throw invalidDeliveryKey();
   }
-  const derive = (s: Parameters<typeof deliveryKeyFromShared>[0]): DeliveryKey => deliveryKeyFromShared(s, ctx.identity.deliveryKey, key);
+  const derive = (s: SharedSecret): DeliveryKey => deliveryKeyFromShared(s, ctx.identity.deliveryKey, key);
   if (!(shared instanceof Promise)) return derive(shared);
   return shared.then(derive, (e: unknown) => { throw isCryptoError(e) ? invalidDeliveryKey() : e; });
 }
@@ -138,7 +139,7 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
   const start = async (): Promise<void> => {
     await state.whenSealed();
     const resealed = await resealQueue(ctx, state, prev.dk as DeliveryKey, newDk);
-    return ctx.store.rotateMailbox(prev, next, (msgId, delivered) => resealed.get(msgId) ?? resealInline(prev.dk as DeliveryKey, newDk, msgId, delivered));
+    return ctx.store.rotateMailbox(prev, next, (msgId, delivered) => resealed.get(msgId) ?? DIRECT.resealDelivery({ oldDk: prev.dk as DeliveryKey, newDk, msgId, delivered, nonce: randomBytes(24) }));
   };
   return storeWrite(ctx, start,
     () => {
@@ -162,11 +163,6 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
       throw storeFailure(ctx, 'rotate', e);
     },
   );
-}
-
-function resealInline(oldDk: DeliveryKey, newDk: DeliveryKey, msgId: number, delivered: Uint8Array): Uint8Array {
-  const { receivedAtMinutes, envelope } = openDelivery(oldDk, msgId, delivered);
-  return sealDelivery(newDk, msgId, receivedAtMinutes, envelope);
 }
 
 /**

@@ -16,8 +16,14 @@ export const andThen = <T, R>(v: Maybe<T>, f: (v: T) => Maybe<R>): Maybe<R> => (
 /** Items queued or running in the pool beyond which commands that need crypto answer BUSY. */
 export const MAX_QUEUED_CRYPTO = 65_536;
 
-interface Job { readonly op: DirectOpName; readonly item: unknown; resolve(v: unknown): void; reject(e: unknown): void }
-type Outcome = { readonly jobs: readonly Job[]; readonly results: readonly PoolResult<unknown>[] } | { readonly jobs: readonly Job[]; readonly error: unknown };
+interface Job {
+  readonly op: DirectOpName;
+  readonly item: unknown;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  /** Set when its batch is back; handed over once every earlier job's is. */
+  outcome?: PoolResult<unknown> | { readonly ok: false; readonly failed: unknown };
+}
 
 export interface RelayCryptoStats { readonly workers: number; readonly queued: number; readonly batches: number; readonly items: number }
 
@@ -75,24 +81,20 @@ export class RelayCrypto {
     }
     this.batches += byOp.size;
     this.items += jobs.length;
-    const outcomes = Promise.all([...byOp].map(([op, list]): Promise<Outcome> =>
+    const batches = [...byOp].map(([op, list]) =>
       this.pool!.run(op, list.map((j) => j.item) as PoolIn<typeof op>[]).then(
-        (results) => ({ jobs: list, results }),
-        (error: unknown) => ({ jobs: list, error }),
-      )));
+        (results) => { list.forEach((j, i) => { j.outcome = results[i]!; }); },
+        (failed: unknown) => { for (const j of list) j.outcome = { ok: false, failed }; },
+      ));
     // After every earlier turn: a fast batch never overtakes a slow one.
-    this.tail = Promise.all([this.tail, outcomes]).then(([, groups]) => {
-      const settle = new Map<Job, () => void>();
-      for (const g of groups) {
-        g.jobs.forEach((j, i) => {
-          if ('error' in g) { settle.set(j, () => j.reject(g.error)); return; }
-          const r = g.results[i]!;
-          if (r.ok) settle.set(j, () => j.resolve(r.value));
-          else settle.set(j, () => j.reject(r.error === 'INTERNAL' ? new Error(`${j.op} failed in a worker`) : new CryptoError(r.error, `${j.op} failed in a worker`)));
-        });
-      }
+    this.tail = Promise.all([this.tail, ...batches]).then(() => {
       this.queued -= jobs.length;
-      for (const j of jobs) settle.get(j)!();
+      for (const j of jobs) {
+        const o = j.outcome!;
+        if (o.ok) j.resolve(o.value);
+        else if ('failed' in o) j.reject(o.failed);
+        else j.reject(o.error === 'INTERNAL' ? new Error(`${j.op} failed in a worker`) : new CryptoError(o.error, `${j.op} failed in a worker`));
+      }
     });
   }
 

@@ -129,11 +129,8 @@ const sealEnvelopeOp: OpDef<SealEnvelopeItem, Uint8Array> = {
     const o = obj(item, 'sealEnvelope');
     const [ss, sp] = keyPair(o['sender'], 'sender');
     const bucket = o['bucket'];
-    if (bucket !== undefined && (typeof bucket !== 'number' || !Number.isSafeInteger(bucket) || bucket < 0 || bucket > 0xffffffff)) {
-      throw new CryptoError('INVALID_ARGUMENT', 'bucket must be an integer');
-    }
     const [es, ep] = o['ephemeral'] === undefined ? [EMPTY, EMPTY] : keyPair(o['ephemeral'], 'ephemeral');
-    return [abytes(o['mailboxKey'], 'mailboxKey'), ss, sp, abytes(o['body'], 'body'), bucket === undefined ? EMPTY : u32(bucket), es, ep];
+    return [abytes(o['mailboxKey'], 'mailboxKey'), ss, sp, abytes(o['body'], 'body'), bucket === undefined ? EMPTY : u32(int(bucket, 'bucket', 0xffffffff)), es, ep];
   },
   exec(fields) {
     const bucket = f(fields, 4);
@@ -173,7 +170,7 @@ const verifyEd25519Op: OpDef<VerifyEd25519Item, boolean> = {
     const o = obj(item, 'verifyEd25519');
     return [abytes(o['signature'], 'signature'), abytes(o['message'], 'message'), abytes(o['publicKey'], 'publicKey')];
   },
-  exec: (fields) => [ed25519Verify(f(fields, 0), f(fields, 1), f(fields, 2) as Ed25519PublicKey) ? TRUE : FALSE],
+  exec: (fields) => [DIRECT.verifyEd25519({ signature: f(fields, 0), message: f(fields, 1), publicKey: f(fields, 2) }) ? TRUE : FALSE],
   decode: (fields) => f(fields, 0)[0] === 1,
 };
 
@@ -195,7 +192,7 @@ const x25519Op: OpDef<X25519Item, SharedSecret> = {
     const o = obj(item, 'x25519');
     return [abytes(o['secretKey'], 'secretKey'), abytes(o['publicKey'], 'publicKey')];
   },
-  exec: (fields) => [x25519(f(fields, 0) as X25519SecretKey, f(fields, 1) as X25519PublicKey)],
+  exec: (fields) => [DIRECT.x25519({ secretKey: f(fields, 0) as X25519SecretKey, publicKey: f(fields, 1) as X25519PublicKey })],
   decode: (fields) => f(fields, 0) as SharedSecret,
 };
 
