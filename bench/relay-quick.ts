@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RelayConnection } from '../src/client/connection.js';
+import { RelayConnection } from '../src/client/node/connection.js';
 import { ack, createMailbox, newMailboxKeys, sendCapability, subscribe, type MailboxKeys } from '../src/client/mailbox.js';
 import { randomBytes } from '../src/crypto/index.js';
 

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from '../../src/crypto/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import {
   ack, createMailbox, newMailboxKeys, openDelivered, sendCapability, sendEnvelope, subscribe,
   type MailboxKeys, type SendCapability,

@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { Client, Relay, type Contact, type Message } from '../client/index.js';
+import { Client, type Contact, type Message } from '../client/index.js';
+import { Relay } from '../relay/index.js';
 
 const DELIVERY_OVERHEAD = 44; // spec/crypto.md §6
 

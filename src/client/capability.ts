@@ -2,7 +2,7 @@
 // sendId is not carried: it is H("sealpost/v1/send-id" || mailboxKey) (spec/crypto.md §3).
 import { fromUtf8, sendIdOf, utf8, x25519PublicKey, type AccessKey } from '../crypto/index.js';
 import { parseRelayAddress } from '../wire/index.js';
-import { MalformedError, type Reader, type Writer } from './codec.js';
+import { MalformedError, type Reader, type Writer } from '../wire/bytes-codec.js';
 import type { SendCapability } from './mailbox.js';
 
 export function writeCapability(w: Writer, cap: SendCapability): Writer {

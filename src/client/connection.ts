@@ -1,6 +1,6 @@
 // A minimal protocol client: one WebSocket to one relay, HELLO with fingerprint and signature
-// checks (spec/protocol.md §5.1), request/response matching by corr, pushed MSG and END.
-import WebSocket from 'ws';
+// checks (spec/protocol.md §5.1), request/response matching by corr (many requests in
+// flight), pushed MSG and END. Platform-free: the socket comes from a Connector.
 import {
   ed25519Verify, equalBytes, randomBytes, relayFingerprintOf, relayHelloMessage,
   type Ed25519PublicKey, type X25519PublicKey,
@@ -10,6 +10,8 @@ import {
   SUBPROTOCOL, webSocketUrl, type ClientFrame, type EndFrame, type HelloFrame, type MsgFrame, type RelayAddress, type RelayFrame,
   type ServerHelloFrame,
 } from '../wire/index.js';
+import { CodedError } from '../coded-error.js';
+import type { Connector, Socket } from './transport.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** A command as passed to `request`: any client frame but HELLO, without its corr. */
@@ -27,11 +29,16 @@ export interface ConnectOptions {
 }
 
 /** The connection closed before a response arrived. */
-export class ConnectionClosedError extends Error {
-  readonly code = 'CONNECTION_CLOSED' as const;
+export class ConnectionClosedError extends CodedError<'CONNECTION_CLOSED'> {
   constructor(readonly closeCode: number, readonly reason: string) {
-    super(`connection closed (${closeCode}${reason ? ` ${reason}` : ''})`);
-    this.name = 'ConnectionClosedError';
+    super('CONNECTION_CLOSED', `connection closed (${closeCode}${reason ? ` ${reason}` : ''})`);
+  }
+}
+
+/** A request the relay did not answer within its time. */
+export class RequestTimeoutError extends CodedError<'REQUEST_TIMEOUT'> {
+  constructor(readonly command: string) {
+    super('REQUEST_TIMEOUT', `${command} timed out`);
   }
 }
 
@@ -43,7 +50,7 @@ export class RelayConnection {
   readonly relayDeliveryKey: X25519PublicKey;
   readonly powDifficulty: number;
   readonly maxFrameBytes: number;
-  private readonly ws: WebSocket;
+  private readonly ws: Socket;
   private readonly pending = new Map<number, Pending>();
   private nextCorr = 1;
   private readonly msgHandlers: Array<(m: MsgFrame) => void> = [];
@@ -52,7 +59,7 @@ export class RelayConnection {
   private closeInfo: { code: number; reason: string } | null = null;
   private readonly closedPromise: Promise<void>;
 
-  private constructor(ws: WebSocket, address: RelayAddress, clientNonce: Uint8Array, hello: ServerHelloFrame) {
+  private constructor(ws: Socket, address: RelayAddress, clientNonce: Uint8Array, hello: ServerHelloFrame) {
     this.ws = ws;
     this.address = address;
     this.clientNonce = clientNonce;
@@ -62,49 +69,43 @@ export class RelayConnection {
     this.powDifficulty = hello.powDifficulty;
     this.maxFrameBytes = hello.maxFrameBytes;
     this.closedPromise = new Promise((resolve) => {
-      ws.on('close', (code: number, reason: Buffer) => {
-        this.closeInfo = { code, reason: reason.toString() };
-        const err = new ConnectionClosedError(code, this.closeInfo.reason);
+      ws.onClose((code, reason) => {
+        this.closeInfo = { code, reason };
+        const err = new ConnectionClosedError(code, reason);
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
-        for (const h of this.closeHandlers) safely(() => h(code, this.closeInfo!.reason));
+        for (const h of this.closeHandlers) safely(() => h(code, reason));
         resolve();
       });
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => { if (isBinary) this.receive(data); });
+    ws.onMessage((data, binary) => { if (binary) this.receive(data); });
   }
 
   /** Connects, sends HELLO, and checks the relay's fingerprint and signature; rejects otherwise. */
-  static connect(address: string, opts: ConnectOptions = {}): Promise<RelayConnection> {
+  static async connect(connector: Connector, address: string, opts: ConnectOptions = {}): Promise<RelayConnection> {
     const addr = parseRelayAddress(address);
     const clientNonce = opts.clientNonce ?? randomBytes(32);
-    if (clientNonce.length !== 32) return Promise.reject(new RangeError('clientNonce must be 32 bytes'));
-    const ws = new WebSocket(webSocketUrl(addr), SUBPROTOCOL, {
-      perMessageDeflate: false, maxPayload: 1 << 20, handshakeTimeout: opts.timeoutMs ?? 10_000,
-      ...(opts.ca !== undefined ? { ca: typeof opts.ca === 'string' ? opts.ca : Buffer.from(opts.ca) } : {}),
+    if (clientNonce.length !== 32) throw new RangeError('clientNonce must be 32 bytes');
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    const ws = await connector(webSocketUrl(addr), SUBPROTOCOL, {
+      timeoutMs, maxMessageBytes: 1 << 20, ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
     });
-    ws.binaryType = 'nodebuffer';
     return new Promise<RelayConnection>((resolve, reject) => {
       let done = false;
       const fail = (e: Error): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        ws.removeAllListeners('message');
-        ws.on('error', () => {});
-        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        ws.terminate();
         reject(e);
       };
-      const timer = setTimeout(() => fail(new Error('relay did not complete HELLO in time')), opts.timeoutMs ?? 10_000);
-      ws.on('error', (e) => fail(e));
-      ws.on('close', (code, reason) => fail(new ConnectionClosedError(code, reason.toString())));
-      ws.on('open', () => {
-        ws.send(encodeFrame({ type: 'HELLO', corr: 1, minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, clientNonce }));
-      });
-      ws.once('message', (data: Buffer, isBinary: boolean) => {
+      const timer = setTimeout(() => fail(new Error('relay did not complete HELLO in time')), Math.max(1, deadline - Date.now()));
+      ws.onClose((code, reason) => fail(new ConnectionClosedError(code, reason)));
+      ws.onMessage((data, binary) => {
         if (done) return;
         try {
-          if (!isBinary) throw new ProtocolError('HANDSHAKE', 'relay sent a text frame');
+          if (!binary) throw new ProtocolError('HANDSHAKE', 'relay sent a text frame');
           const f = decodeRelayFrame(data);
           if (f.type === 'ERR') throw new ProtocolError(errorName(f.code) ?? 'HANDSHAKE', 'relay refused HELLO');
           if (f.type !== 'SERVER_HELLO' || f.version !== PROTOCOL_VERSION) throw new ProtocolError('HANDSHAKE', 'unexpected HELLO reply');
@@ -116,18 +117,16 @@ export class RelayConnection {
           if (!ed25519Verify(f.signature, signed, f.relaySignKey as Ed25519PublicKey)) throw new ProtocolError('HANDSHAKE', 'bad relay HELLO signature');
           done = true;
           clearTimeout(timer);
-          ws.removeAllListeners('error');
-          ws.removeAllListeners('close');
-          ws.on('error', () => { /* 'close' follows */ });
           resolve(new RelayConnection(ws, addr, clientNonce.slice(), f));
         } catch (e) {
           fail(e as Error);
         }
       });
+      ws.send(encodeFrame({ type: 'HELLO', corr: 1, minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, clientNonce }));
     });
   }
 
-  get isOpen(): boolean { return this.closeInfo === null && this.ws.readyState === WebSocket.OPEN; }
+  get isOpen(): boolean { return this.closeInfo === null && this.ws.isOpen; }
 
   /** Sends a command; resolves with its response, rejects with ProtocolError for ERR. */
   request(command: Command, opts: { timeoutMs?: number } = {}): Promise<RelayFrame> {
@@ -136,9 +135,9 @@ export class RelayConnection {
     this.nextCorr = this.nextCorr >= 0xffffffff ? 1 : this.nextCorr + 1;
     const bytes = encodeFrame({ ...command, corr } as ClientFrame);
     return new Promise<RelayFrame>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => { this.pending.delete(corr); reject(new Error(`${command.type} timed out`)); }, opts.timeoutMs);
+        timer = setTimeout(() => { this.pending.delete(corr); reject(new RequestTimeoutError(command.type)); }, opts.timeoutMs);
       }
       this.pending.set(corr, {
         resolve: (f) => { clearTimeout(timer); resolve(f); },
@@ -155,7 +154,7 @@ export class RelayConnection {
   /** Sends raw bytes as one binary message (fuzzing). */
   sendRaw(bytes: Uint8Array): void { this.ws.send(bytes); }
   /** Sends a text message (tests of the 1003 close). */
-  sendText(text: string): void { this.ws.send(text); }
+  sendText(text: string): void { this.ws.sendText(text); }
 
   /** Bytes queued locally and not yet written to the socket. */
   get bufferedAmount(): number { return this.ws.bufferedAmount; }
@@ -167,13 +166,13 @@ export class RelayConnection {
   /** Closes with 1000 and waits for the socket to go. */
   async close(): Promise<void> {
     if (this.closeInfo) return;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    this.ws.close(1000);
     const t = setTimeout(() => this.ws.terminate(), 2_000);
     await this.closedPromise;
     clearTimeout(t);
   }
 
-  private receive(data: Buffer): void {
+  private receive(data: Uint8Array): void {
     let f: RelayFrame;
     try {
       f = decodeRelayFrame(data);

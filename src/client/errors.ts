@@ -1,9 +1,15 @@
-// The client SDK's closed set of failure codes (spec/client.md §11). Callers branch on
-// `code`, never on message text.
+// The client SDK's closed set of failure codes (spec/client.md §11): everything the SDK
+// throws, rejects with or emits is a ClientError. Callers branch on `code`, never on
+// message text; the lower layer's error, when there is one, is the `cause`.
+import { CodedError, codedGuard } from '../coded-error.js';
+import { isProtocolError, type ErrorName } from '../wire/index.js';
+import { ConnectionClosedError, RequestTimeoutError } from './connection.js';
+
 export type ClientErrorCode =
   | 'WRONG_PASSPHRASE' // the store exists and the passphrase does not open it
   | 'PROFILE_LOCKED' // another live process has this data directory open
   | 'STORE_CORRUPT' // a store record does not decrypt or decode
+  | 'STORE_FAILED' // the store could not commit a change (disk full, I/O error): the client closes
   | 'BAD_INVITATION' // not a well-formed sealpost:invite/ link, or its signature does not verify
   | 'INVITATION_EXPIRED' // the invitation's expiry has passed
   | 'INVITATION_USED' // this invitation was already accepted (here, or its mailbox is gone)
@@ -14,19 +20,47 @@ export type ClientErrorCode =
   | 'SAFETY_CODE_MISMATCH' // the code typed is not this contact's safety code
   | 'MESSAGE_TOO_LARGE' // the text does not fit the largest envelope bucket
   | 'SEND_REJECTED' // the relay refused the envelope for good (mailbox gone, size)
-  | 'RELAY_UNAVAILABLE' // the relay could not be reached in time
+  | 'RELAY_UNAVAILABLE' // the relay could not be reached, or the connection dropped
+  | 'RELAY_HANDSHAKE' // the relay's key does not match its address, or its HELLO is invalid
+  | 'RELAY_BUSY' // the relay refused for now (rate, quota, busy, internal error): try later
+  | 'RELAY_REFUSED' // the relay refused a command for good (the relay's error name is in `relayError`)
+  | 'TIMEOUT' // the relay did not answer a command in time
   | 'INVALID_ARGUMENT' // a caller's argument is out of its documented range
-  | 'CLOSED'; // the client was closed
+  | 'CLOSED' // the client was closed
+  | 'INTERNAL'; // a defect of the SDK (please report it)
 
-export class ClientError extends Error {
-  readonly code: ClientErrorCode;
-  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.code = code;
-    this.name = 'ClientError';
+export class ClientError extends CodedError<ClientErrorCode> {
+  /** For RELAY_BUSY and RELAY_REFUSED: the relay's error name (spec/protocol.md §7). */
+  readonly relayError: ErrorName | null;
+  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown; relayError?: ErrorName }) {
+    super(code, message, options);
+    this.relayError = options?.relayError ?? null;
   }
 }
 
-export function isClientError(e: unknown, code?: ClientErrorCode): e is ClientError {
-  return e instanceof ClientError && (code === undefined || e.code === code);
+export const isClientError = codedGuard(ClientError);
+
+/** Relay refusals that may succeed later (spec/protocol.md §7). */
+const TRANSIENT: ReadonlySet<ErrorName> = new Set(['BUSY', 'RATE', 'QUOTA', 'INTERNAL', 'LIMIT']);
+
+/** Errors that are defects, never network conditions. */
+const PROGRAMMING = [TypeError, RangeError, ReferenceError, SyntaxError];
+
+/**
+ * The ClientError for a failure of a relay operation: `what` says what failed (it begins
+ * the message). A ClientError passes through unchanged.
+ */
+export function relayFailure(e: unknown, what: string): ClientError {
+  if (isClientError(e)) return e;
+  if (isProtocolError(e)) {
+    const relayError = e.errorName;
+    if (relayError === 'HANDSHAKE' || relayError === 'VERSION') return new ClientError('RELAY_HANDSHAKE', `${what}: the relay's HELLO failed`, { cause: e, relayError });
+    if (TRANSIENT.has(relayError)) return new ClientError('RELAY_BUSY', `${what}: the relay answered ${relayError}`, { cause: e, relayError });
+    return new ClientError('RELAY_REFUSED', `${what}: the relay answered ${relayError}`, { cause: e, relayError });
+  }
+  if (e instanceof RequestTimeoutError) return new ClientError('TIMEOUT', `${what}: the relay did not answer in time`, { cause: e });
+  if (e instanceof ConnectionClosedError || (e instanceof Error && !PROGRAMMING.some((c) => e instanceof c))) {
+    return new ClientError('RELAY_UNAVAILABLE', `${what}: the relay could not be reached`, { cause: e });
+  }
+  return new ClientError('INTERNAL', `${what}: ${String(e)}`, { cause: e });
 }

@@ -14,7 +14,7 @@ import {
   type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import { readCapability, writeCapability } from './capability.js';
-import { MalformedError, Reader, Writer } from './codec.js';
+import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
 import { dhKeyOf, verifyIdentity, type Identity } from './identity.js';
 import { CLIENT_LABELS } from './labels.js';
 import type { SendCapability } from './mailbox.js';

@@ -11,7 +11,7 @@ import {
   type AccessKey, type X25519PublicKey,
 } from '../crypto/index.js';
 import { parseRelayAddress } from '../wire/index.js';
-import { Reader, Writer } from './codec.js';
+import { Reader, Writer } from '../wire/bytes-codec.js';
 import { ClientError } from './errors.js';
 import { verifyIdentity } from './identity.js';
 import type { SendCapability } from './mailbox.js';

@@ -61,37 +61,40 @@ export function sendCapability(address: string, keys: MailboxKeys): SendCapabili
   return { address, sendId: keys.sendId, mailboxKey: keys.mailboxKey, accessKey: keys.accessKey };
 }
 
+/** Request options for an optional timeout (no timer at all without one). */
+const timeout = (timeoutMs: number | undefined): { timeoutMs?: number } => (timeoutMs === undefined ? {} : { timeoutMs });
+
 function expect<T extends RelayFrame['type']>(f: RelayFrame, type: T): Extract<RelayFrame, { type: T }> {
   if (f.type !== type) throw new ProtocolError('MALFORMED', `expected ${type}, relay answered ${f.type}`);
   return f as Extract<RelayFrame, { type: T }>;
 }
 
 /** CREATE, signed by the read key over the connection's nonces (spec/protocol.md §5.2). */
-export async function createMailbox(conn: RelayConnection, keys: MailboxKeys, opts: { ttlSeconds?: number } = {}): Promise<void> {
+export async function createMailbox(conn: RelayConnection, keys: MailboxKeys, opts: { ttlSeconds?: number; timeoutMs?: number } = {}): Promise<void> {
   const frame: CreateFrame = {
     type: 'CREATE', corr: 0, readKey: keys.readKey, sendId: keys.sendId, deliveryKey: keys.deliveryKey,
     accessVerifier: keys.accessVerifier, flags: isPublicMailbox(keys) ? MAILBOX_FLAG_PUBLIC : 0, ttlSeconds: opts.ttlSeconds ?? 0,
     token: new Uint8Array(0), signature: new Uint8Array(64),
   };
   frame.signature = ed25519Sign(keys.readSeed, createMessage(conn.serverNonce, conn.clientNonce, bodyWithoutSignature(encodeFrame(frame))));
-  const created = expect(await conn.request(frame), 'CREATED');
+  const created = expect(await conn.request(frame, timeout(opts.timeoutMs)), 'CREATED');
   if (!equalBytes(created.readId, keys.readId) || !equalBytes(created.sendId, keys.sendId)) {
     throw new ProtocolError('MALFORMED', 'CREATED carries other ids');
   }
 }
 
 /** AUTH: proves the read key for this connection (spec/protocol.md §5.3). */
-export async function authenticate(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
+export async function authenticate(conn: RelayConnection, keys: MailboxKeys, timeoutMs?: number): Promise<void> {
   const signature = ed25519Sign(keys.readSeed, readAuthMessage(conn.serverNonce, conn.clientNonce, keys.readId));
-  expect(await conn.request({ type: 'AUTH', readId: keys.readId, signature }), 'OK');
+  expect(await conn.request({ type: 'AUTH', readId: keys.readId, signature }, timeout(timeoutMs)), 'OK');
 }
 
-export async function subscribe(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
-  expect(await conn.request({ type: 'SUB', readId: keys.readId }), 'OK');
+export async function subscribe(conn: RelayConnection, keys: MailboxKeys, timeoutMs?: number): Promise<void> {
+  expect(await conn.request({ type: 'SUB', readId: keys.readId }, timeout(timeoutMs)), 'OK');
 }
 
-export async function unsubscribe(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
-  expect(await conn.request({ type: 'UNSUB', readId: keys.readId }), 'OK');
+export async function unsubscribe(conn: RelayConnection, keys: MailboxKeys, timeoutMs?: number): Promise<void> {
+  expect(await conn.request({ type: 'UNSUB', readId: keys.readId }, timeout(timeoutMs)), 'OK');
 }
 
 // dk is derived once per (mailbox keys, relay key) pair: one X25519 per mailbox, not per message.
@@ -115,18 +118,18 @@ export function openDelivered(conn: RelayConnection, keys: MailboxKeys, msg: Msg
 }
 
 /** FETCH: the oldest unacknowledged envelope, or null (spec/protocol.md §5.5). */
-export async function fetchNext(conn: RelayConnection, keys: MailboxKeys): Promise<Delivered | null> {
-  const f = await conn.request({ type: 'FETCH', readId: keys.readId });
+export async function fetchNext(conn: RelayConnection, keys: MailboxKeys, timeoutMs?: number): Promise<Delivered | null> {
+  const f = await conn.request({ type: 'FETCH', readId: keys.readId }, timeout(timeoutMs));
   if (f.type === 'EMPTY') return null;
   return openDelivered(conn, keys, expect(f, 'MSG'));
 }
 
-export async function ack(conn: RelayConnection, keys: MailboxKeys, msgId: number): Promise<void> {
-  expect(await conn.request({ type: 'ACK', readId: keys.readId, msgId }), 'OK');
+export async function ack(conn: RelayConnection, keys: MailboxKeys, msgId: number, timeoutMs?: number): Promise<void> {
+  expect(await conn.request({ type: 'ACK', readId: keys.readId, msgId }, timeout(timeoutMs)), 'OK');
 }
 
-export async function deleteMailbox(conn: RelayConnection, keys: MailboxKeys): Promise<void> {
-  expect(await conn.request({ type: 'DEL', readId: keys.readId }), 'OK');
+export async function deleteMailbox(conn: RelayConnection, keys: MailboxKeys, timeoutMs?: number): Promise<void> {
+  expect(await conn.request({ type: 'DEL', readId: keys.readId }, timeout(timeoutMs)), 'OK');
 }
 
 /**
@@ -146,12 +149,22 @@ export async function rotateMailbox(conn: RelayConnection, keys: MailboxKeys): P
   return next;
 }
 
+const fingerprints = new Map<string, Uint8Array>();
+/** The fingerprint in a relay address, parsed once per address (a client knows few relays). */
+function fingerprintOf(address: string): Uint8Array {
+  let fp = fingerprints.get(address);
+  if (!fp) {
+    if (fingerprints.size >= 256) fingerprints.clear();
+    fingerprints.set(address, (fp = parseRelayAddress(address).fingerprint));
+  }
+  return fp;
+}
+
 /** SEND with a capability: the access key, or proof-of-work for a public mailbox (spec/protocol.md §5.10). */
-export async function sendEnvelope(conn: RelayConnection, cap: SendCapability, envelope: Uint8Array): Promise<void> {
-  if (cap.address) {
-    const fp = parseRelayAddress(cap.address).fingerprint;
-    if (!equalBytes(fp, conn.address.fingerprint)) throw new Error('this capability is for another relay');
+export async function sendEnvelope(conn: RelayConnection, cap: SendCapability, envelope: Uint8Array, timeoutMs?: number): Promise<void> {
+  if (cap.address && !equalBytes(fingerprintOf(cap.address), conn.address.fingerprint)) {
+    throw new ProtocolError('INVALID', 'this capability is for another relay');
   }
   const proof = cap.accessKey ?? solvePow(conn.serverNonce, cap.sendId, envelope, conn.powDifficulty);
-  expect(await conn.request({ type: 'SEND', sendId: cap.sendId, proof, envelope }), 'OK');
+  expect(await conn.request({ type: 'SEND', sendId: cap.sendId, proof, envelope }, timeout(timeoutMs)), 'OK');
 }

@@ -1,16 +1,25 @@
-// The persisted outbox (spec/client.md §9). An envelope is sealed once, written to the store
+// The persisted outbox (spec/client.md §9.1). An envelope is sealed once, written to the store
 // in the same transaction as the ratchet state that produced it, and sent until the relay
-// accepts it (OK, durably committed) or refuses it for good. Entries to one relay address
-// go out one at a time in sequence order, so a contact's messages keep their order; each
-// address retries with backoff on its own.
-import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.js';
-import { ClientError } from './errors.js';
+// accepts it (OK: durably committed) or refuses it for good.
+//
+// One FIFO lane per relay address, in the order envelopes were made (so per contact, ratchet
+// order). A lane keeps up to WINDOW SENDs in flight on its connection, matched by corr, so
+// that the relay's group commit can batch them; an entry is sent only once its store write
+// has committed, and never before an earlier entry of its lane. After a transient failure
+// the lane stops, lets its in-flight SENDs settle, waits (backoff) and resends from its
+// oldest unaccepted entry. Submit and pick are O(1).
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { ClientError, relayFailure } from './errors.js';
 import type { SendCapability } from './mailbox.js';
+import type { ProfileStore, StoreOp } from './profile-store.js';
 import { decodeRecord, encodeRecord } from './records.js';
 import { classifySendError, type SendPool } from './send-pool.js';
-import type { LocalStore, StoreOp } from './store.js';
 
 export const OUTBOX_KIND = 'outbox';
+/** SENDs in flight per relay connection (spec/client.md §9.1). */
+export const SEND_WINDOW = 128;
+/** Time allowed for one SEND's OK before it counts as a transient failure. */
+const SEND_TIMEOUT_MS = 15_000;
 
 export interface OutboxEntry {
   readonly seq: number;
@@ -20,37 +29,65 @@ export interface OutboxEntry {
   readonly createdAt: number;
 }
 
-interface Waiter { resolve(): void; reject(e: Error): void }
-
 export interface OutboxHooks {
   onSent?(entry: OutboxEntry): void;
-  onRejected?(entry: OutboxEntry, error: unknown): void;
+}
+
+type SlotState = 'writing' | 'ready' | 'sending' | 'done';
+interface Slot {
+  readonly entry: OutboxEntry;
+  state: SlotState;
+  settle: ((error: ClientError | null) => void) | null;
+}
+
+class Lane {
+  slots: Slot[] = [];
+  /** Index of the oldest slot not yet done. */
+  head = 0;
+  /** Index of the next slot to send. */
+  next = 0;
+  inflight = 0;
+  attempt = 0;
+  /** Set after a transient failure until the backoff has passed. */
+  stopped = false;
+  timer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Drops done slots from the front; compacts the array now and then. */
+  trim(): void {
+    while (this.head < this.slots.length && this.slots[this.head]!.state === 'done') this.head++;
+    if (this.head > 1024 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.next = Math.max(0, this.next - this.head);
+      this.head = 0;
+    }
+    if (this.next < this.head) this.next = this.head;
+  }
 }
 
 const idOf = (seq: number): string => String(seq).padStart(16, '0');
 
 export class Outbox {
-  private readonly entries = new Map<number, OutboxEntry>();
-  private readonly waiters = new Map<number, Waiter>();
-  private readonly running = new Set<string>();
-  private readonly sleeps = new Set<{ cancel(): void }>();
+  private readonly lanes = new Map<string, Lane>();
+  private pending = 0;
   private nextSeq = 1;
   private closed = false;
+  private idle: (() => void) | null = null;
 
   constructor(
-    private readonly store: LocalStore,
+    private readonly store: ProfileStore,
     private readonly pool: SendPool,
     private readonly hooks: OutboxHooks = {},
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
   ) {
-    for (const [, v] of store.entries(OUTBOX_KIND)) {
-      const e = decodeRecord<OutboxEntry>(v);
-      this.entries.set(e.seq, e);
+    const loaded = store.entries(OUTBOX_KIND).map(([, v]) => decodeRecord<OutboxEntry>(v)).sort((a, b) => a.seq - b.seq);
+    for (const e of loaded) {
+      this.append(e, 'ready', null);
       this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
     }
   }
 
-  get size(): number { return this.entries.size; }
+  /** Entries not yet accepted or refused. */
+  get size(): number { return this.pending; }
 
   /** A new entry and the store op that persists it; write the op with the state change that made the envelope. */
   prepare(contactId: string, capability: SendCapability, envelope: Uint8Array): { entry: OutboxEntry; op: StoreOp } {
@@ -58,87 +95,121 @@ export class Outbox {
     return { entry, op: { kind: OUTBOX_KIND, id: idOf(entry.seq), value: encodeRecord(entry) } };
   }
 
-  /** Starts sending a prepared entry (after its op is written); resolves when the relay accepts it. */
-  submit(entry: OutboxEntry): Promise<void> {
-    this.entries.set(entry.seq, entry);
-    const p = new Promise<void>((resolve, reject) => this.waiters.set(entry.seq, { resolve, reject }));
-    this.kick();
-    return p;
+  /**
+   * Queues a prepared entry behind everything submitted before it; it is sent once `written`
+   * (the store write holding its op) resolves. Resolves when the relay accepts it.
+   */
+  submit(entry: OutboxEntry, written: Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new ClientError('CLOSED', 'the client is closed'));
+    let settle!: (error: ClientError | null) => void;
+    const done = new Promise<void>((resolve, reject) => { settle = (e) => (e ? reject(e) : resolve()); });
+    const { lane, slot } = this.append(entry, 'writing', settle);
+    written.then(
+      () => { if (slot.state === 'writing') { slot.state = 'ready'; this.pump(lane); } },
+      (e: unknown) => this.complete(lane, slot, relayFailure(e, 'the message was not stored')),
+    );
+    return done;
   }
 
-  /** Drops every queued entry for a contact (when it is deleted). */
+  /** Drops every queued entry for a contact (when it is deleted): the store ops that forget them. */
   dropContact(contactId: string): StoreOp[] {
     const ops: StoreOp[] = [];
-    for (const e of [...this.entries.values()]) {
-      if (e.contactId !== contactId) continue;
-      this.entries.delete(e.seq);
-      ops.push({ kind: OUTBOX_KIND, id: idOf(e.seq), value: null });
-      this.settle(e.seq, new ClientError('UNKNOWN_CONTACT', 'the contact was deleted'));
+    for (const lane of this.lanes.values()) {
+      for (let i = lane.head; i < lane.slots.length; i++) {
+        const s = lane.slots[i]!;
+        if (s.entry.contactId !== contactId || s.state === 'done' || s.state === 'sending') continue;
+        ops.push({ kind: OUTBOX_KIND, id: idOf(s.entry.seq), value: null });
+        this.finish(lane, s, new ClientError('UNKNOWN_CONTACT', 'the contact was deleted'));
+      }
     }
     return ops;
   }
 
-  /** Sends whatever is queued (at open, and after each submit). */
+  /** Sends whatever is queued (at open). */
   kick(): void {
-    if (this.closed) return;
-    for (const e of this.entries.values()) {
-      if (!this.running.has(e.capability.address)) void this.run(e.capability.address);
-    }
+    for (const lane of this.lanes.values()) this.pump(lane);
   }
 
+  /** Stops sending; every waiting caller gets CLOSED (the entries stay stored and go out at the next open). */
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.sleeps) s.cancel();
-    for (const seq of [...this.waiters.keys()]) this.settle(seq, new ClientError('CLOSED', 'the client closed before the relay accepted this message; it stays queued'));
-    while (this.running.size > 0) await new Promise((r) => setTimeout(r, 10));
-  }
-
-  private oldestFor(address: string): OutboxEntry | undefined {
-    let best: OutboxEntry | undefined;
-    for (const e of this.entries.values()) if (e.capability.address === address && (!best || e.seq < best.seq)) best = e;
-    return best;
-  }
-
-  private async run(address: string): Promise<void> {
-    this.running.add(address);
-    let attempt = 0;
-    try {
-      for (let e = this.oldestFor(address); e && !this.closed; e = this.oldestFor(address)) {
-        try {
-          await this.pool.send(e.capability, e.envelope);
-        } catch (err) {
-          if (this.closed) return;
-          if (classifySendError(err) === 'transient') {
-            const s = sleep(backoffDelay(attempt++, this.backoff));
-            this.sleeps.add(s);
-            await s.promise;
-            this.sleeps.delete(s);
-            continue;
-          }
-          await this.finish(e);
-          this.hooks.onRejected?.(e, err);
-          this.settle(e.seq, new ClientError('SEND_REJECTED', 'the relay refused the envelope', { cause: err }));
-          continue;
-        }
-        attempt = 0;
-        await this.finish(e);
-        this.hooks.onSent?.(e);
-        this.settle(e.seq);
+    for (const lane of this.lanes.values()) {
+      if (lane.timer) clearTimeout(lane.timer);
+      for (let i = lane.head; i < lane.slots.length; i++) {
+        const s = lane.slots[i]!;
+        s.settle?.(new ClientError('CLOSED', 'the client closed before the relay accepted this message; it stays queued'));
+        s.settle = null;
       }
-    } finally {
-      this.running.delete(address);
+    }
+    if ([...this.lanes.values()].some((l) => l.inflight > 0)) await new Promise<void>((r) => { this.idle = r; });
+  }
+
+  private append(entry: OutboxEntry, state: SlotState, settle: Slot['settle']): { lane: Lane; slot: Slot } {
+    const address = entry.capability.address;
+    let lane = this.lanes.get(address);
+    if (!lane) this.lanes.set(address, (lane = new Lane()));
+    const slot: Slot = { entry, state, settle };
+    lane.slots.push(slot);
+    this.pending++;
+    return { lane, slot };
+  }
+
+  private pump(lane: Lane): void {
+    if (this.closed || lane.stopped) return;
+    while (lane.inflight < SEND_WINDOW && lane.next < lane.slots.length) {
+      const s = lane.slots[lane.next]!;
+      if (s.state === 'writing') break; // order: nothing overtakes an entry still being stored
+      lane.next++;
+      if (s.state !== 'ready') continue;
+      s.state = 'sending';
+      lane.inflight++;
+      this.pool.send(s.entry.capability, s.entry.envelope, SEND_TIMEOUT_MS).then(
+        () => this.settled(lane, s, null),
+        (e: unknown) => this.settled(lane, s, e),
+      );
     }
   }
 
-  private async finish(e: OutboxEntry): Promise<void> {
-    this.entries.delete(e.seq);
-    await this.store.write([{ kind: OUTBOX_KIND, id: idOf(e.seq), value: null }]).catch(() => undefined);
+  private settled(lane: Lane, s: Slot, err: unknown): void {
+    lane.inflight--;
+    if (err === null) {
+      lane.attempt = 0;
+      this.complete(lane, s, null);
+    } else if (!this.closed && classifySendError(err) === 'permanent') {
+      this.complete(lane, s, new ClientError('SEND_REJECTED', 'the relay refused the envelope', { cause: err }));
+    } else {
+      s.state = 'ready';
+      lane.stopped = true;
+    }
+    if (this.closed) {
+      if (this.idle && [...this.lanes.values()].every((l) => l.inflight === 0)) this.idle();
+      return;
+    }
+    if (!lane.stopped) this.pump(lane);
+    else if (lane.inflight === 0 && !lane.timer) {
+      // Everything in flight has settled: resend from the oldest unaccepted entry after a pause.
+      lane.timer = setTimeout(() => {
+        lane.timer = null;
+        lane.stopped = false;
+        lane.next = lane.head;
+        this.pump(lane);
+      }, backoffDelay(lane.attempt++, this.backoff));
+    }
   }
 
-  private settle(seq: number, error?: Error): void {
-    const w = this.waiters.get(seq);
-    if (!w) return;
-    this.waiters.delete(seq);
-    if (error) w.reject(error); else w.resolve();
+  /** Accepted or refused for good: forget the stored entry, then tell the caller. */
+  private complete(lane: Lane, s: Slot, error: ClientError | null): void {
+    if (s.state === 'done') return;
+    this.store.write([{ kind: OUTBOX_KIND, id: idOf(s.entry.seq), value: null }]).catch(() => undefined);
+    this.finish(lane, s, error);
+    if (!error) this.hooks.onSent?.(s.entry);
+  }
+
+  private finish(lane: Lane, s: Slot, error: ClientError | null): void {
+    s.state = 'done';
+    this.pending--;
+    s.settle?.(error);
+    s.settle = null;
+    lane.trim();
   }
 }

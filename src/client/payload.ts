@@ -10,7 +10,7 @@
 // milliseconds since the Unix epoch, a claim, not evidence.
 import { fromUtf8, randomBytes, utf8 } from '../crypto/index.js';
 import { readCapability, writeCapability } from './capability.js';
-import { MalformedError, Reader, Writer } from './codec.js';
+import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
 import type { SendCapability } from './mailbox.js';
 
 export const PAYLOAD_VERSION = 1;

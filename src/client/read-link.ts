@@ -10,7 +10,8 @@ import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, subscribe, unsubscribe,
   type Delivered, type MailboxKeys,
 } from './mailbox.js';
-import { ClientError } from './errors.js';
+import { ClientError, relayFailure } from './errors.js';
+import type { Connector } from './transport.js';
 
 export interface ReadLinkHandlers {
   onMessage(conn: RelayConnection, keys: MailboxKeys, msg: MsgFrame): void;
@@ -27,10 +28,15 @@ export class ReadLink {
   private attempt = 0;
   private pendingSleep: { cancel(): void } | null = null;
   private running = false;
+  /** Why the last connection attempt failed (ready() reports it). */
+  private lastError: unknown = null;
 
   constructor(
     readonly address: string,
+    private readonly connector: Connector,
     private readonly handlers: ReadLinkHandlers,
+    /** Time allowed for each relay command. */
+    private readonly requestTimeoutMs: number,
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
   ) {}
 
@@ -52,7 +58,9 @@ export class ReadLink {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== done);
-        reject(new ClientError('RELAY_UNAVAILABLE', `relay ${this.address} unreachable`));
+        reject(this.lastError === null
+          ? new ClientError('RELAY_UNAVAILABLE', 'the relay could not be reached in time')
+          : relayFailure(this.lastError, 'the relay could not be reached in time'));
       }, timeoutMs);
       const done = (c: RelayConnection): void => { clearTimeout(t); resolve(c); };
       this.waiters.push(done);
@@ -60,11 +68,11 @@ export class ReadLink {
   }
 
   /** CREATE (which authenticates this connection for it), then SUB; the mailbox is then re-read after reconnects. */
-  async create(keys: MailboxKeys, ttlSeconds: number, timeoutMs: number): Promise<void> {
-    const conn = await this.ready(timeoutMs);
-    await createMailbox(conn, keys, { ttlSeconds });
+  async create(keys: MailboxKeys, ttlSeconds: number): Promise<void> {
+    const conn = await this.ready(this.requestTimeoutMs);
+    await createMailbox(conn, keys, { ttlSeconds, timeoutMs: this.requestTimeoutMs });
     this.track(keys);
-    await subscribe(conn, keys);
+    await subscribe(conn, keys, this.requestTimeoutMs);
   }
 
   /**
@@ -76,25 +84,25 @@ export class ReadLink {
   async ack(conn: RelayConnection, keys: MailboxKeys, msgId: number): Promise<void> {
     if (!conn.isOpen) return;
     try {
-      await ack(conn, keys, msgId);
+      await ack(conn, keys, msgId, this.requestTimeoutMs);
     } catch (e) {
       if (e instanceof ConnectionClosedError || isProtocolError(e, 'NO_MSG')) return; // redelivered, or already gone
       throw e;
     }
   }
 
-  async fetch(keys: MailboxKeys, timeoutMs: number): Promise<{ conn: RelayConnection; delivered: Delivered | null }> {
-    const conn = await this.ready(timeoutMs);
-    return { conn, delivered: await fetchNext(conn, keys) };
+  async fetch(keys: MailboxKeys): Promise<{ conn: RelayConnection; delivered: Delivered | null }> {
+    const conn = await this.ready(this.requestTimeoutMs);
+    return { conn, delivered: await fetchNext(conn, keys, this.requestTimeoutMs) };
   }
 
   /** UNSUB and DEL; a mailbox the relay already forgot counts as deleted. */
-  async remove(keys: MailboxKeys, timeoutMs: number): Promise<void> {
-    const conn = await this.ready(timeoutMs);
+  async remove(keys: MailboxKeys): Promise<void> {
+    const conn = await this.ready(this.requestTimeoutMs);
     this.untrack(keys);
     try {
-      await unsubscribe(conn, keys).catch(() => undefined);
-      await deleteMailbox(conn, keys);
+      await unsubscribe(conn, keys, this.requestTimeoutMs).catch(() => undefined);
+      await deleteMailbox(conn, keys, this.requestTimeoutMs);
     } catch (e) {
       if (!isProtocolError(e, 'AUTH')) throw e;
     }
@@ -114,8 +122,9 @@ export class ReadLink {
       while (!this.closed) {
         let conn: RelayConnection;
         try {
-          conn = await RelayConnection.connect(this.address, { timeoutMs: 5_000 });
-        } catch {
+          conn = await RelayConnection.connect(this.connector, this.address, { timeoutMs: 5_000 });
+        } catch (e) {
+          this.lastError = e;
           await this.pause();
           continue;
         }
@@ -127,12 +136,14 @@ export class ReadLink {
         });
         try {
           await this.resubscribe(conn);
-        } catch {
+        } catch (e) {
+          this.lastError = e;
           await conn.close();
           await this.pause();
           continue;
         }
         this.attempt = 0;
+        this.lastError = null;
         this.conn = conn;
         this.handlers.onState(true);
         const ws = this.waiters;
@@ -161,7 +172,7 @@ export class ReadLink {
   private async resubscribe(conn: RelayConnection): Promise<void> {
     await Promise.all([...this.mailboxes.values()].map(async (keys) => {
       try {
-        await authenticate(conn, keys);
+        await authenticate(conn, keys, this.requestTimeoutMs);
       } catch (e) {
         if (isProtocolError(e, 'AUTH')) {
           this.untrack(keys);
@@ -170,7 +181,7 @@ export class ReadLink {
         }
         throw e;
       }
-      await subscribe(conn, keys);
+      await subscribe(conn, keys, this.requestTimeoutMs);
     }));
   }
 }

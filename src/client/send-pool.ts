@@ -1,9 +1,11 @@
 // Connections used for sending, one per relay address, opened on demand and separate from
 // the reading connections (spec/client.md §8): the relay does not see a client's sends and
-// reads on one connection. A closed connection is dropped and re-opened on the next send.
+// reads on one connection. Many SENDs may be in flight on one connection (§9.1). A closed
+// connection is dropped and re-opened on the next send.
 import { isProtocolError, type ErrorName } from '../wire/index.js';
 import { RelayConnection } from './connection.js';
 import { sendEnvelope, type SendCapability } from './mailbox.js';
+import type { Connector } from './transport.js';
 
 /** ERR codes after which retrying the same SEND cannot succeed (spec/protocol.md §7). */
 const PERMANENT: ReadonlySet<ErrorName> = new Set(['AUTH', 'SIZE', 'INVALID', 'MALFORMED', 'VERSION', 'UNKNOWN_COMMAND']);
@@ -17,33 +19,28 @@ export class SendPool {
   private readonly conns = new Map<string, Promise<RelayConnection>>();
   private closed = false;
 
-  constructor(private readonly connectTimeoutMs = 5_000) {}
+  constructor(private readonly connector: Connector, private readonly connectTimeoutMs = 5_000) {}
 
   private get(address: string): Promise<RelayConnection> {
     if (this.closed) return Promise.reject(new Error('send pool closed'));
     let p = this.conns.get(address);
     if (!p) {
-      p = RelayConnection.connect(address, { timeoutMs: this.connectTimeoutMs });
+      p = RelayConnection.connect(this.connector, address, { timeoutMs: this.connectTimeoutMs });
       this.conns.set(address, p);
-      p.then(
-        (c) => c.onClose(() => { if (this.conns.get(address) === p) this.conns.delete(address); }),
-        () => { if (this.conns.get(address) === p) this.conns.delete(address); },
-      );
+      const forget = (): void => { if (this.conns.get(address) === p) this.conns.delete(address); };
+      p.then((c) => c.onClose(forget), forget);
     }
     return p;
   }
 
   /** One SEND; resolves when the relay has durably accepted it (spec/protocol.md §5.10). */
   async send(cap: SendCapability, envelope: Uint8Array, timeoutMs = 15_000): Promise<void> {
-    const conn = await this.get(cap.address);
+    let conn = await this.get(cap.address);
     if (!conn.isOpen) {
       this.conns.delete(cap.address);
-      return this.send(cap, envelope, timeoutMs);
+      conn = await this.get(cap.address);
     }
-    await Promise.race([
-      sendEnvelope(conn, cap, envelope),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('SEND timed out')), timeoutMs).unref()),
-    ]);
+    await sendEnvelope(conn, cap, envelope, timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,12 @@ export class KeyedSerial {
     return result;
   }
 
+  /** Whether a section holds or waits for one of `keys` (a caller may then skip the queue). */
+  busy(keys: Iterable<string>): boolean {
+    for (const k of keys) if (this.tails.has(k)) return true;
+    return false;
+  }
+
   /** Keys held or waited for (0 when idle). */
   get size(): number { return this.tails.size; }
 }

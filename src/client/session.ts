@@ -3,7 +3,7 @@
 // ratchet's sender with Bob's E_B, the acceptor as its receiver with E_B; AD is the
 // handshake transcript hash.
 import type { X25519KeyPair, X25519PublicKey } from '../crypto/index.js';
-import { decodeState, decrypt, encodeState, encrypt, initReceiver, initSender, isRatchetError, type RatchetState } from './ratchet.js';
+import { decodeState, decrypt, encodeState, encrypt, initReceiver, initSender, isRatchetError, type RatchetState } from '../ratchet/index.js';
 
 export type Session = RatchetState;
 

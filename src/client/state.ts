@@ -4,7 +4,7 @@ import { ed25519KeyPair, x25519KeyPair, type Ed25519Seed, type X25519SecretKey }
 import { newIdentity, type Identity } from './identity.js';
 import type { MailboxKeys, SendCapability } from './mailbox.js';
 import { decodeRecord, encodeRecord } from './records.js';
-import type { LocalStore, StoreOp } from './store.js';
+import type { ProfileStore, StoreOp } from './profile-store.js';
 
 export const KIND = {
   identity: 'identity',
@@ -14,6 +14,8 @@ export const KIND = {
   contact: 'contact',
   session: 'session',
   message: 'message',
+  /** Per mailbox: the relay msgIds processed last (§6.2), apart so that the mailbox is not rewritten per message. */
+  seen: 'seen',
 } as const;
 
 export interface IdentityRecord { signSeed: Uint8Array; dhSecret: Uint8Array; homeRelay: string; createdAt: number }
@@ -29,8 +31,8 @@ export interface MailboxRecord {
   /** active: read; retiring: drain then delete; deleting: delete at the relay, then forget. */
   status: 'active' | 'retiring' | 'deleting';
   createdAt: number;
-  /** The last relay msgIds processed here (spec/client.md §6.2), newest last. */
-  seen: number[];
+  /** Before the `seen` kind: the seen set, kept here (read once, then moved to its own record). */
+  seen?: number[];
 }
 
 export interface InvitationRecord {
@@ -73,15 +75,16 @@ export interface MessageRecord {
   verified: boolean;
 }
 
-export const SEEN_WINDOW = 512;
 
 export function identityFromRecord(r: IdentityRecord): Identity {
   return newIdentity(ed25519KeyPair(r.signSeed as Ed25519Seed), x25519KeyPair(r.dhSecret as X25519SecretKey));
 }
 
 export const put = (kind: string, id: string, value: unknown): StoreOp => ({ kind, id, value: encodeRecord(value) });
+/** A record encoded when its commit is built, with the newest `value()` (spec/client.md §7.4). */
+export const putLatest = (kind: string, id: string, value: () => unknown): StoreOp => ({ kind, id, value: () => encodeRecord(value()) });
 export const del = (kind: string, id: string): StoreOp => ({ kind, id, value: null });
 
-export function loadAll<T>(store: LocalStore, kind: string): T[] {
+export function loadAll<T>(store: ProfileStore, kind: string): T[] {
   return store.entries(kind).map(([, v]) => decodeRecord<T>(v));
 }

@@ -1,6 +1,7 @@
 // The SDK's public value types (spec/client.md §10).
 import type { CryptoPool, ScryptParams } from '../crypto/index.js';
 import type { ClientError } from './errors.js';
+import type { Platform } from './platform.js';
 
 export interface ClientOptions {
   /** Directory of this profile's encrypted store (created 0700). */
@@ -31,6 +32,8 @@ export interface ClientOptions {
   readonly cryptoWorkers?: number;
   /** A CryptoPool shared with the app (or other clients) instead of one of the client's own; close() leaves it open. */
   readonly cryptoPool?: CryptoPool;
+  /** Sockets and storage (spec/client.md §12); default: the entry's platform (Node's for 'sealpost'). */
+  readonly platform?: Platform;
 }
 
 export interface Contact {
@@ -97,4 +100,6 @@ export interface ClientEvents {
   receipt: Receipt;
   dropped: { readonly reason: DropReason };
   connection: { readonly online: boolean };
+  /** A failure in the background that stops the client (STORE_FAILED); it closes itself after this. */
+  error: ClientError;
 }

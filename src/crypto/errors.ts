@@ -1,5 +1,7 @@
 // The crypto core's closed set of failure codes (spec/crypto.md §1.3).
 // Callers branch on `code`, never on message text or class name.
+import { CodedError, codedGuard } from '../coded-error.js';
+
 export type CryptoErrorCode =
   | 'INVALID_TYPE' // an argument is not a Uint8Array (or not the expected kind of value)
   | 'INVALID_LENGTH' // a byte string has the wrong length
@@ -12,15 +14,6 @@ export type CryptoErrorCode =
   | 'MESSAGE_LIMIT' // an HPKE context ran out of sequence numbers
   | 'BACKEND_UNAVAILABLE'; // the requested backend does not exist on this platform
 
-export class CryptoError extends Error {
-  readonly code: CryptoErrorCode;
-  constructor(code: CryptoErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.code = code;
-    this.name = 'CryptoError';
-  }
-}
+export class CryptoError extends CodedError<CryptoErrorCode> {}
 
-export function isCryptoError(e: unknown, code?: CryptoErrorCode): e is CryptoError {
-  return e instanceof CryptoError && (code === undefined || e.code === code);
-}
+export const isCryptoError = codedGuard(CryptoError);

@@ -189,3 +189,4 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
 }
 
 export type { LogEntry };
+export { Relay, type RelayStartOptions } from './embedded.js';

@@ -1,4 +1,5 @@
 // Relay addresses (spec/protocol.md §1): sealpost+ws://FINGERPRINT@HOST:PORT.
+import { CodedError } from '../coded-error.js';
 import { fromBase64url, toBase64url } from '../crypto/bytes.js';
 
 export interface RelayAddress {
@@ -8,11 +9,9 @@ export interface RelayAddress {
   readonly fingerprint: Uint8Array; // 32 bytes
 }
 
-export class AddressError extends Error {
-  readonly code = 'BAD_ADDRESS' as const;
+export class AddressError extends CodedError<'BAD_ADDRESS'> {
   constructor(message: string) {
-    super(`BAD_ADDRESS: ${message}`);
-    this.name = 'AddressError';
+    super('BAD_ADDRESS', message);
   }
 }
 

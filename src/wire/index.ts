@@ -3,3 +3,4 @@ export * from './constants.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './address.js';
+export * from './bytes-codec.js';

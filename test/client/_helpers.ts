@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Relay, type ClientOptions, type Contact, type Message } from '../../src/client/index.js';
+import { Client, type ClientOptions, type Contact, type Message } from '../../src/client/index.js';
+import { Relay } from '../../src/relay/index.js';
 
 const dirs: string[] = [];
 export function tempDir(prefix = 'sealpost-client-'): string {

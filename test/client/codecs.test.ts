@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sendIdOf, x25519KeyPair, type AccessKey } from '../../src/crypto/index.js';
-import { MalformedError, Reader, Writer } from '../../src/client/codec.js';
+import { MalformedError, Reader, Writer } from '../../src/wire/bytes-codec.js';
 import { acceptorSecret, decodeHello, encodeHello, inviterSecret, transcriptHash } from '../../src/client/handshake.js';
 import { newIdentity, verifyIdentity } from '../../src/client/identity.js';
 import {

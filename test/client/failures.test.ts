@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client, isClientError, type Contact } from '../../src/client/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { sendEnvelope, type SendCapability } from '../../src/client/mailbox.js';
 import { decodeInvitation, encodeInvitation, formatInvitationLink, invitationPayloadOf } from '../../src/client/invitation.js';
 import { sealEnvelope } from '../../src/crypto/index.js';

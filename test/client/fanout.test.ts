@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { CryptoPool, openEnvelope, randomBytes, x25519KeyPair, type X25519PublicKey } from '../../src/crypto/index.js';
 import { authenticate, deleteMailbox } from '../../src/client/mailbox.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { INLINE_BELOW, planFanout, sealToMany } from '../../src/client/fanout.js';
 import { KeyedSerial } from '../../src/client/serial.js';
 import { isClientError, type Client, type ClientOptions, type Message } from '../../src/client/index.js';

@@ -26,7 +26,7 @@ test('relay restart and client restarts mid-conversation: nothing lost, nothing 
     const aliceWhileDown = alice.send(ab.id, 'r1');
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(bob.stats().outboxPending >= 1, 'queued while the relay is down');
-    relay = Object.assign(await (await import('../../src/client/index.js')).Relay.start({ dataDir: relayDir, port, powDifficulty: 1 }), { dataDir: relayDir });
+    relay = Object.assign(await (await import('../../src/relay/index.js')).Relay.start({ dataDir: relayDir, port, powDifficulty: 1 }), { dataDir: relayDir });
     await whileDown;
     await aliceWhileDown;
     await aIn.until(3, 15_000);
@@ -49,7 +49,7 @@ test('relay restart and client restarts mid-conversation: nothing lost, nothing 
     await new Promise((r) => setTimeout(r, 200));
     await bob.close();
     assert.ok(isClientError(await orphan, 'CLOSED'), 'send() rejects with CLOSED; the entry stays queued');
-    relay = Object.assign(await (await import('../../src/client/index.js')).Relay.start({ dataDir: relayDir, port, powDifficulty: 1 }), { dataDir: relayDir });
+    relay = Object.assign(await (await import('../../src/relay/index.js')).Relay.start({ dataDir: relayDir, port, powDifficulty: 1 }), { dataDir: relayDir });
     bob = await openClient(relay.address, { dataDir: bobDir });
     const bIn = inbox(bob);
     await aIn.until(3, 15_000);

@@ -3,7 +3,7 @@
 // to the new one, after which the old capability no longer works.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { sendEnvelope } from '../../src/client/mailbox.js';
 import { isProtocolError } from '../../src/wire/index.js';
 import { randomBytes } from '../../src/crypto/index.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from '../../src/crypto/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import {
   authenticate, createMailbox, newMailboxKeys, sendCapability, subscribe, type MailboxKeys, type SendCapability,
 } from '../../src/client/mailbox.js';

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import {
   ed25519KeyPair, ed25519Sign, equalBytes, randomBytes, readAuthMessage, solvePow, verifyPow,
 } from '../../src/crypto/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, newMailboxKeys, openDelivered, rotateMailbox, sendCapability,
   sendEnvelope, subscribe, unsubscribe, type MailboxKeys, type SendCapability,

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { ack, authenticate, createMailbox, fetchNext, newMailboxKeys, sendCapability, sendEnvelope, type MailboxKeys } from '../../src/client/mailbox.js';
 import { randomBytes } from '../../src/crypto/index.js';
 import { CLI_PATH, spawnRelay, tempDir, withTimeout, type RelayProcess } from './_helpers.js';

@@ -13,7 +13,7 @@ import {
   deliveryKey as deriveDeliveryKey, readAuthMessage, readIdOf, relayFingerprintOf, relayHelloMessage, rotateMessage, solvePow,
   toHex, verifyPow, x25519PublicKey, type Ed25519PublicKey, type X25519PublicKey,
 } from '../../src/crypto/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { ack, authenticate, newMailboxKeys, sendEnvelope, subscribe, openDelivered, type MailboxKeys } from '../../src/client/mailbox.js';
 import { encodeFrame, type CreateFrame, type RotateFrame } from '../../src/wire/index.js';
 import {

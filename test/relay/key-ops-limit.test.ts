@@ -3,7 +3,7 @@
 // and other commands are unaffected.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { authenticate, newMailboxKeys, sendEnvelope } from '../../src/client/mailbox.js';
 import { envelope, errorOf, makeMailbox, withRelay } from './_helpers.js';
 

@@ -16,7 +16,7 @@ import {
   x25519KeyPair,
   type Ed25519KeyPair, type X25519KeyPair, type X25519PublicKey,
 } from '../../src/crypto/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, newMailboxKeys, openDelivered, rotateMailbox, sendCapability, sendEnvelope,
   subscribe, type MailboxKeys, type SendCapability,

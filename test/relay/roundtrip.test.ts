@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { equalBytes, randomBytes, toBase64url, toHex } from '../../src/crypto/index.js';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, openDelivered, rotateMailbox, sendCapability, sendEnvelope, subscribe,
   unsubscribe,

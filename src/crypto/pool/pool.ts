@@ -22,22 +22,15 @@ import type { BackendName } from '../backend.js';
 import { getBackend, withBackend } from '../primitives.js';
 import { packFields, unpackFields } from './codec.js';
 import { OPS, errorStatus, isPoolOp, statusCode, type PoolIn, type PoolOpName, type PoolOut, type PoolResult } from './ops.js';
+import { CodedError, codedGuard } from '../../coded-error.js';
 import { execPacked } from './exec.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 export type CryptoPoolErrorCode = 'POOL_CLOSED' | 'WORKER_FAILED' | 'INVALID_ARGUMENT';
 
 /** A failure of a whole batch (never of one item: those are result slots). */
-export class CryptoPoolError extends Error {
-  readonly code: CryptoPoolErrorCode;
-  constructor(code: CryptoPoolErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.code = code;
-    this.name = 'CryptoPoolError';
-  }
-}
-export const isCryptoPoolError = (e: unknown, code?: CryptoPoolErrorCode): e is CryptoPoolError =>
-  e instanceof CryptoPoolError && (code === undefined || e.code === code);
+export class CryptoPoolError extends CodedError<CryptoPoolErrorCode> {}
+export const isCryptoPoolError = codedGuard(CryptoPoolError);
 
 export interface CryptoPoolOptions {
   /** Worker threads; 0 runs inline on the calling thread. Default: os.availableParallelism(). */

@@ -2,19 +2,17 @@
 // the persisted session state. Pure functions; every decoder checks lengths, versions,
 // counts and keys, refuses trailing bytes and throws RatchetError ('MALFORMED' for a
 // message, 'BAD_STATE' for state bytes).
-//
-// This module and ratchet.ts import each other; each uses the other's bindings only inside
-// function bodies, so either may be loaded first.
 import {
   AEAD_TAG_LENGTH, CryptoError, X25519_KEY_LENGTH, XCHACHA_NONCE_LENGTH, equalBytes, toHex, x25519KeyPair,
   x25519PublicKey,
   type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
-import { MalformedError, Reader, Writer } from './codec.js';
+import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
+import { RatchetError } from './errors.js';
 import {
-  MAX_AD_LENGTH, MAX_RETIRED, MAX_SKIPPED_TOTAL, RatchetError,
+  MAX_AD_LENGTH, MAX_RETIRED, MAX_SKIPPED_TOTAL,
   type ChainKey, type MessageKey, type RatchetState, type RootKey, type SkippedKey,
-} from './ratchet.js';
+} from './state.js';
 
 /** §6.1 */
 export const MESSAGE_VERSION = 1;

@@ -1,10 +1,12 @@
-// A byte writer and a strict reader for the client's binary layouts (invitation, handshake,
-// payload; spec/client.md §3–§5). Pure; the reader throws MalformedError on any overrun,
+// A byte writer and a strict reader for the binary layouts above the frame codec (the
+// client's invitation, handshake and payloads, spec/client.md §3–§5; the ratchet's messages
+// and state, spec/ratchet.md §6–§7). Pure; the reader throws MalformedError on any overrun,
 // and `end()` refuses trailing bytes.
-export class MalformedError extends Error {
+import { CodedError } from '../coded-error.js';
+
+export class MalformedError extends CodedError<'MALFORMED'> {
   constructor(message: string) {
-    super(`MALFORMED: ${message}`);
-    this.name = 'MalformedError';
+    super('MALFORMED', message);
   }
 }
 

@@ -9,85 +9,17 @@
 import {
   aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError, randomBytes, utf8, wipe, x25519,
   wipeSecretKey, x25519KeyPair, x25519PublicKey, xchacha20poly1305Open, xchacha20poly1305Seal,
-  type Brand, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
+  type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import {
   MAX_MESSAGE_NUMBER, NONCE_LENGTH, decodeMessage, encodeHeader, encodeMessage, skippedId,
   type RatchetMessage,
-} from './ratchet-codec.js';
-
-export {
-  decodeHeader, decodeMessage, decodeState, encodeHeader, encodeState, HEADER_LENGTH, MIN_MESSAGE_LENGTH,
-  type RatchetHeader, type RatchetMessage,
-} from './ratchet-codec.js';
-
-// ---- §9 errors ------------------------------------------------------------------------
-
-export type RatchetErrorCode =
-  | 'INVALID_ARGUMENT' // a caller's argument has the wrong type, length or value
-  | 'MALFORMED' // message bytes that do not parse (length, version, ratchet key)
-  | 'DECRYPT_FAILED' // the message does not authenticate under the key its header selects
-  | 'REPLAY' // the message's key is no longer held: already used (or evicted)
-  | 'TOO_MANY_SKIPPED' // the message is more than MAX_SKIP ahead in its chain
-  | 'BAD_STATE'; // state bytes that do not decode, or a state that cannot do this (send before receiving)
-
-export class RatchetError extends Error {
-  readonly code: RatchetErrorCode;
-  constructor(code: RatchetErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.code = code;
-    this.name = 'RatchetError';
-  }
-}
-
-export function isRatchetError(e: unknown, code?: RatchetErrorCode): e is RatchetError {
-  return e instanceof RatchetError && (code === undefined || e.code === code);
-}
-
-// ---- §8 limits ------------------------------------------------------------------------
-
-/** Message keys one message may make the receiver derive and store in one chain. */
-export const MAX_SKIP = 1000;
-/** Skipped message keys kept in all; the oldest are evicted beyond this. */
-export const MAX_SKIPPED_TOTAL = 2000;
-/** Remote ratchet keys of closed receiving chains remembered to recognise replays. */
-export const MAX_RETIRED = 16;
-/** Longest associated data accepted. */
-export const MAX_AD_LENGTH = 1024;
-
-// ---- §4.1 state -----------------------------------------------------------------------
-
-export type RootKey = Brand<Uint8Array, 'RatchetRootKey'>;
-export type ChainKey = Brand<Uint8Array, 'RatchetChainKey'>;
-export type MessageKey = Brand<Uint8Array, 'RatchetMessageKey'>;
-
-/** A message key kept for a message that has not arrived yet (§5.3). */
-export interface SkippedKey {
-  readonly dh: X25519PublicKey;
-  readonly n: number;
-  readonly mk: MessageKey;
-}
-
-/** Treat as read-only: only this module changes it. Field names follow the algorithm's. */
-export interface RatchetState {
-  /** AD: bound into every message's AEAD (§3.3). */
-  readonly ad: Uint8Array;
-  readonly rk: RootKey;
-  /** Own current ratchet key pair. */
-  readonly dhs: X25519KeyPair;
-  /** Peer's current ratchet public key; null until the first message of a receiver. */
-  readonly dhr: X25519PublicKey | null;
-  readonly cks: ChainKey | null;
-  readonly ckr: ChainKey | null;
-  /** Messages sent in the current sending chain, received in the current receiving chain, sent in the previous sending chain. */
-  readonly ns: number;
-  readonly nr: number;
-  readonly pn: number;
-  /** skippedId(dh, n) -> key, oldest first. */
-  readonly skipped: ReadonlyMap<string, SkippedKey>;
-  /** Peer ratchet keys of closed receiving chains, oldest first. */
-  readonly retired: readonly X25519PublicKey[];
-}
+} from './codec.js';
+import { RatchetError } from './errors.js';
+import {
+  MAX_AD_LENGTH, MAX_RETIRED, MAX_SKIP, MAX_SKIPPED_TOTAL,
+  type ChainKey, type MessageKey, type RatchetState, type RootKey, type SkippedKey,
+} from './state.js';
 
 type Draft = { -readonly [K in keyof RatchetState]: RatchetState[K] } & {
   skipped: Map<string, SkippedKey>;

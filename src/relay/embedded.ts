@@ -1,6 +1,7 @@
 // `Relay.start` for apps, tests and the demo: an in-process relay on loopback with quiet
-// defaults (spec/client.md §10). Operators run `sealpost relay` instead.
-import { startRelay, type RelayConfig, type RunningRelay } from '../relay/index.js';
+// defaults (`import { Relay } from 'sealpost/relay'`). Operators run `sealpost relay` instead.
+import type { RelayConfig } from './config.js';
+import { startRelay, type RunningRelay } from './index.js';
 
 export interface RelayStartOptions extends Partial<Omit<RelayConfig, 'port' | 'dataDir'>> {
   /** Port to listen on; 0 (the default) picks a free one. */

@@ -13,8 +13,8 @@ import {
   MAX_SKIP, MAX_SKIPPED_TOTAL, canSend, decodeState, decrypt, encodeState, encrypt, initReceiver, initSender,
   isRatchetError, kdfCk, kdfRk, wipeState,
   type ChainKey, type MessageKey, type RatchetErrorCode, type RatchetState, type RootKey,
-} from '../../src/client/ratchet.js';
-import { HEADER_LENGTH, MIN_MESSAGE_LENGTH, decodeMessage } from '../../src/client/ratchet-codec.js';
+} from '../../src/ratchet/index.js';
+import { HEADER_LENGTH, MIN_MESSAGE_LENGTH, decodeMessage } from '../../src/ratchet/codec.js';
 import { readJson, repoPath } from '../_support/files.js';
 
 // ---- fixtures -------------------------------------------------------------------------

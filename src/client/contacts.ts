@@ -1,0 +1,61 @@
+// Contacts (spec/client.md §10): listing, verification against the safety code, labels,
+// history, and forgetting a contact with everything it owns.
+import { safetyCodesMatch } from '../crypto/index.js';
+import type { ClientContext } from './context.js';
+import { ClientError } from './errors.js';
+import { decodeRecord } from './records.js';
+import { del, KIND, loadAll, put, type MessageRecord } from './state.js';
+import type { Contact, HistoryEntry } from './types.js';
+
+export function listContacts(ctx: ClientContext): Contact[] {
+  return [...ctx.contacts.values()].sort((a, b) => a.createdAt - b.createdAt).map((c) => ctx.view(c));
+}
+
+/** Marks a contact verified when `code` is its safety code; SAFETY_CODE_MISMATCH otherwise (nothing changes). */
+export async function verifyContact(ctx: ClientContext, contactId: string, code: string): Promise<Contact> {
+  ctx.assertOpen();
+  const c = ctx.requireContact(contactId);
+  if (typeof code !== 'string' || !safetyCodesMatch(c.safetyCode, code)) {
+    throw new ClientError('SAFETY_CODE_MISMATCH', 'the code does not match: do not trust this contact until you know why');
+  }
+  if (!c.verified) {
+    c.verified = true;
+    await ctx.store.write([ctx.contactOp(c)]);
+    ctx.emit('contact', ctx.view(c));
+  }
+  return ctx.view(c);
+}
+
+export async function renameContact(ctx: ClientContext, contactId: string, name: string): Promise<Contact> {
+  ctx.assertOpen();
+  const c = ctx.requireContact(contactId);
+  if (typeof name !== 'string' || name.trim() === '') throw new ClientError('INVALID_ARGUMENT', 'a name must not be empty');
+  c.name = name.trim();
+  await ctx.store.write([ctx.contactOp(c)]);
+  return ctx.view(c);
+}
+
+/** Stored texts with a contact, oldest first (empty when keepHistory is false). */
+export function history(ctx: ClientContext, contactId: string): HistoryEntry[] {
+  const c = ctx.requireContact(contactId);
+  return loadAll<MessageRecord>(ctx.store, KIND.message)
+    .filter((m) => m.contactId === c.id)
+    .sort((a, b) => a.seq - b.seq)
+    .map(({ seq: _s, ...m }) => m);
+}
+
+/** Forgets a contact: its session (wiped), records, queued envelopes and mailboxes. */
+export async function forgetContact(ctx: ClientContext, contactId: string): Promise<void> {
+  const c = ctx.contacts.get(contactId);
+  if (!c) return;
+  ctx.contacts.delete(contactId);
+  ctx.dropSession(contactId);
+  const ops = [del(KIND.contact, contactId), del(KIND.session, contactId), ...ctx.outbox.dropContact(contactId)];
+  const owned = [...ctx.mailboxes.values()].filter((mb) => mb.role === 'contact' && mb.ownerId === contactId);
+  for (const mb of owned) { mb.status = 'deleting'; ops.push(put(KIND.mailbox, mb.id, mb)); }
+  for (const [id, v] of ctx.store.entries(KIND.accepted)) {
+    if (decodeRecord<{ contactId: string }>(v).contactId === contactId) ops.push(del(KIND.accepted, id));
+  }
+  await ctx.store.write(ops);
+  for (const mb of owned) void ctx.deleteMailbox(mb);
+}

@@ -1,0 +1,168 @@
+// Receiving (spec/client.md §6). An envelope on a contact mailbox is handled at once, in
+// the turn it arrives: open the delivery layer, skip a msgId already processed, open the
+// sealed envelope, check the sender, run the ratchet, and queue every resulting change as one
+// store write (group-committed with the others, §7.4). Once that has committed the envelope
+// is ACKed (not awaited) and the events fire, in arrival order. A crash before the commit
+// leaves the envelope queued at the relay; after it, the seen set absorbs the redelivery.
+//
+// Work that needs the relay (a handshake's CREATE, draining a retired mailbox) runs in the
+// mailbox's own serial queue, so it never holds up other mailboxes.
+import { equalBytes, openEnvelope, toBase64url } from '../crypto/index.js';
+import { MalformedError, type MsgFrame } from '../wire/index.js';
+import type { RelayConnection } from './connection.js';
+import type { ClientContext, InboundHandlers } from './context.js';
+import { dropped, type Handled, type Opened } from './handled.js';
+import { BODY_RATCHET } from './handshake.js';
+import { dhKeyOf } from './identity.js';
+import { handleHello } from './invitations.js';
+import { openDelivered, type Delivered } from './mailbox.js';
+import { decodePayload, type Payload } from './payload.js';
+import type { StoreOp } from './profile-store.js';
+import { submit } from './sending.js';
+import { SessionError, sessionDecrypt } from './session.js';
+import { KIND, put, type MailboxRecord, type MessageRecord } from './state.js';
+import type { Message } from './types.js';
+
+export function inboundHandlers(ctx: ClientContext): InboundHandlers {
+  return {
+    onMessage(conn, keys, msg) {
+      const mb = ctx.mailboxByKeys.get(keys);
+      if (!mb || ctx.closed) return;
+      if (mb.role === 'contact' && !ctx.inboundTails.has(mb.id)) {
+        try {
+          receive(ctx, conn, mb, msg).catch(() => { ctx.counters.errors++; });
+        } catch {
+          ctx.counters.errors++; // left unacknowledged: the relay delivers it again after a reconnect
+        }
+      } else {
+        ctx.serial(mb.id, () => receive(ctx, conn, mb, msg));
+      }
+    },
+    onLost(keys) {
+      const mb = ctx.mailboxByKeys.get(keys);
+      if (mb) ctx.serial(mb.id, () => ctx.store.write(ctx.forgetMailbox(mb)));
+    },
+  };
+}
+
+function receive(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, msg: MsgFrame): Promise<void> {
+  let delivered: Delivered;
+  try {
+    delivered = openDelivered(conn, mb.keys, msg);
+  } catch {
+    return finish(ctx, conn, mb, msg.msgId, dropped(ctx, 'delivery'));
+  }
+  return handleDelivered(ctx, conn, mb, delivered);
+}
+
+/** `conn` is the connection that delivered the envelope; its ACK goes there. */
+export function handleDelivered(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, d: Delivered): Promise<void> {
+  if (ctx.seen.get(mb.id)?.has(d.msgId)) return ctx.link(mb.address).ack(conn, mb.keys, d.msgId);
+  let opened: Opened;
+  try {
+    opened = openEnvelope({ mailboxSecret: mb.keys.mailboxSecret, mailboxKey: mb.keys.mailboxKey, envelope: d.envelope });
+  } catch {
+    return finish(ctx, conn, mb, d.msgId, dropped(ctx, 'undecryptable'));
+  }
+  if (mb.role === 'invitation') return handleHello(ctx, mb, opened, d).then((h) => finish(ctx, conn, mb, d.msgId, h));
+  return finish(ctx, conn, mb, d.msgId, handleRatchet(ctx, mb, opened));
+}
+
+/** Queues the result with the msgId marked seen; once committed, ACKs and runs the effects. */
+function finish(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, msgId: number, h: Handled): Promise<void> {
+  const seen = ctx.mailboxes.get(mb.id) === mb ? ctx.seen.get(mb.id) : undefined;
+  if (seen) {
+    seen.add(msgId);
+    h.ops.push(ctx.seenOp(mb.id));
+  }
+  const written = ctx.store.write(h.ops);
+  for (const entry of h.send) void submit(ctx, entry, written).catch(() => undefined);
+  return written.then(() => {
+    void ctx.link(mb.address).ack(conn, mb.keys, msgId).catch(() => undefined);
+    for (const f of h.after) f();
+  });
+}
+
+/** A ratchet message on a contact mailbox (spec/client.md §5, §6). */
+function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): Handled {
+  const c = ctx.contacts.get(mb.ownerId);
+  if (!c || !equalBytes(opened.senderKey, dhKeyOf(c.identity))) return dropped(ctx, 'unknown-sender');
+  if (opened.body.length < 1 || opened.body[0] !== BODY_RATCHET) return dropped(ctx, 'malformed');
+  const session = ctx.sessions.get(c.id);
+  if (!session) return dropped(ctx, 'unknown-sender');
+  let plaintext: Uint8Array;
+  try {
+    plaintext = sessionDecrypt(session, opened.body.subarray(1)); // a refused message leaves the session as it was
+  } catch (e) {
+    return dropped(ctx, e instanceof SessionError && e.reason === 'replay' ? 'replay' : 'ratchet');
+  }
+  const ops: StoreOp[] = [ctx.sessionOp(c.id)];
+  const after: Array<() => void> = [];
+  let payload: Payload;
+  try {
+    payload = decodePayload(plaintext);
+  } catch (e) {
+    if (!(e instanceof MalformedError)) throw e;
+    return dropped(ctx, 'malformed', ops);
+  }
+  ctx.counters.received++;
+  let contactChanged = false;
+  // The contact wrote to our new mailbox: it has switched, so the old one can go (§8.2).
+  if (c.nextInboxId === mb.id) {
+    const old = ctx.mailboxes.get(c.inboxId);
+    c.inboxId = mb.id;
+    c.nextInboxId = null;
+    c.rotatedAt = null;
+    contactChanged = true;
+    if (old) {
+      old.status = 'retiring';
+      ops.push(put(KIND.mailbox, old.id, old));
+      after.push(() => ctx.serial(old.id, () => retire(ctx, old)));
+    }
+  }
+  switch (payload.type) {
+    case 'text': {
+      const m: Message = { contactId: c.id, id: toBase64url(payload.id), text: payload.text, sentAt: payload.sentAt, receivedAt: Date.now(), verified: c.verified };
+      if (ctx.keepHistory) ops.push(put(KIND.message, `${c.id}:${ctx.messageSeq}`, { seq: ctx.messageSeq++, direction: 'in', ...m } satisfies MessageRecord));
+      after.push(() => ctx.emit('message', m));
+      const r = ctx.receipts;
+      if (r) after.push(() => r.add(c.id, payload.id));
+      break;
+    }
+    case 'receipt':
+      after.push(() => ctx.emit('receipt', { contactId: c.id, ids: payload.ids.map(toBase64url) }));
+      break;
+    case 'rotate-mailbox':
+      c.peer = payload.capability;
+      contactChanged = true;
+      break;
+    case 'confirm':
+      if (!c.established) {
+        c.peer = payload.capability;
+        c.established = true;
+        contactChanged = true;
+        after.push(() => {
+          const v = ctx.view(c);
+          ctx.acceptWaiters.get(c.id)?.resolve(v);
+          ctx.emit('contact', v);
+        });
+      }
+      break;
+  }
+  if (contactChanged) ops.push(ctx.contactOp(c));
+  return { ops, send: [], after };
+}
+
+/** Drains a replaced mailbox with FETCH, then deletes it (spec/client.md §8.2); runs in the mailbox's queue. */
+export async function retire(ctx: ClientContext, mb: MailboxRecord): Promise<void> {
+  if (mb.status !== 'retiring' || ctx.mailboxes.get(mb.id) !== mb) return; // done already
+  const l = ctx.link(mb.address);
+  for (let i = 0; i < 10_000; i++) {
+    const { conn, delivered } = await l.fetch(mb.keys);
+    if (!delivered) break;
+    await handleDelivered(ctx, conn, mb, delivered);
+  }
+  mb.status = 'deleting';
+  await ctx.store.write([put(KIND.mailbox, mb.id, mb)]);
+  await ctx.deleteMailbox(mb);
+}

@@ -1,0 +1,9 @@
+// The Double Ratchet (spec/ratchet.md): state and limits (§4.1, §8), the algorithm (§3–§5),
+// byte layouts (§6–§7) and errors (§9).
+export * from './errors.js';
+export * from './state.js';
+export * from './ratchet.js';
+export {
+  decodeHeader, decodeMessage, decodeState, encodeHeader, encodeState, HEADER_LENGTH, MIN_MESSAGE_LENGTH,
+  type RatchetHeader, type RatchetMessage,
+} from './codec.js';
