@@ -220,7 +220,7 @@ test('ACK with a msgId of 2^53 or more is MALFORMED and closes with 4001 (spec Â
     const raw = new Uint8Array([1, CLIENT_TYPES.ACK, 0, 0, 0, 42, ...keys.readId, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     const got = await new Promise<string>((resolve) => {
       conn.onClose((code) => resolve(`close ${code}`));
-      (conn as unknown as { ws: import('ws').WebSocket }).ws.on('message', (d: Buffer) => {
+      (conn as unknown as { ws: import('../../src/client/transport.js').Socket }).ws.onMessage((d) => {
         const f = parseRelayFrame(new Uint8Array(d));
         if (f.corr === 42) resolve(f.type === 'ERR' ? `ERR ${ERR_NAME.get(f.code!)}` : f.type);
       });

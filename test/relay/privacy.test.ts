@@ -83,7 +83,7 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
     const connect = async (): Promise<RelayConnection> => {
       const c = await RelayConnection.connect(address, { timeoutMs: 5_000 });
       conns.push(c);
-      const sock = (c as unknown as { ws: { _socket: { localPort: number } } }).ws._socket;
+      const sock = (c as unknown as { ws: { ws: { _socket: { localPort: number } } } }).ws.ws._socket; // RelayConnection → WsSocket → ws
       clientPorts.add(sock.localPort);
       return c;
     };
