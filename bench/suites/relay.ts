@@ -15,12 +15,9 @@
 // a sequence number. The relay's send rate limit and quotas are lifted for the measurement.
 // Everything is bounded in count and time and stops by itself (the child exits when its stdin
 // closes or after its lifetime).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from '../../src/crypto/index.js';
 import { RelayConnection } from '../../src/client/node/connection.js';
 import {
@@ -29,85 +26,10 @@ import {
 } from '../../src/client/mailbox.js';
 import { ENVELOPE_BUCKETS } from '../../src/wire/constants.js';
 import { now, percentile, sleep, watchdog } from '../lib/measure.js';
+import { LIFTED_LIMITS, metricDelta, RelayProcess, relayCpuUs, type ChildStats } from '../lib/relay-process.js';
 import { fmt, fmtMiB, type Table, type Target } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
-
-// ---- the relay process -------------------------------------------------------------------
-
-interface ChildStats {
-  readonly tMs: number; readonly cpuUserUs: number; readonly cpuSystemUs: number; readonly rss: number;
-  readonly heapUsed: number; readonly maxRssKiB: number; readonly connections: number;
-}
-interface ProcMem { readonly rssBytes: number; readonly hwmBytes: number }
-
-class RelayProcess {
-  private readonly waiters: ((line: Record<string, unknown>) => void)[] = [];
-  private exited = false;
-  private readonly exitPromise: Promise<void>;
-  private constructor(private readonly child: ChildProcess, readonly address: string, readonly pid: number) {
-    this.exitPromise = new Promise((r) => child.once('exit', () => { this.exited = true; r(); }));
-  }
-
-  static async start(config: Record<string, unknown>, maxLifetimeMs: number): Promise<RelayProcess> {
-    const entry = fileURLToPath(new URL('../relay-child.js', import.meta.url));
-    const child = spawn(process.execPath, ['--expose-gc', entry, JSON.stringify({ config, maxLifetimeMs })], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-    const lines = createInterface({ input: child.stdout! });
-    let rp: RelayProcess | null = null;
-    return new Promise<RelayProcess>((resolve, reject) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`relay did not start in 30 s: ${stderr}`)); }, 30_000);
-      child.once('exit', (code) => { clearTimeout(timer); if (!rp) reject(new Error(`relay exited with ${code} before it was ready: ${stderr}`)); });
-      lines.on('line', (line) => {
-        let msg: Record<string, unknown>;
-        try { msg = JSON.parse(line) as Record<string, unknown>; } catch { return; }
-        if (msg['type'] === 'ready' && !rp) {
-          clearTimeout(timer);
-          rp = new RelayProcess(child, String(msg['address']), Number(msg['pid']));
-          resolve(rp);
-        } else if (rp && msg['type'] === 'stats') {
-          rp.waiters.shift()?.(msg);
-        }
-      });
-    });
-  }
-
-  stats(): Promise<ChildStats> {
-    if (this.exited) return Promise.reject(new Error('the relay process has exited'));
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('relay stats timed out')), 20_000);
-      this.waiters.push((m) => { clearTimeout(t); resolve(m as unknown as ChildStats); });
-      this.child.stdin!.write('stats\n');
-    });
-  }
-
-  /** VmRSS and VmHWM (peak) from /proc; null off Linux. */
-  procMem(): ProcMem | null {
-    try {
-      const s = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const kib = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)\\s+kB`, 'm').exec(s)?.[1] ?? NaN) * 1024;
-      const m = { rssBytes: kib('VmRSS'), hwmBytes: kib('VmHWM') };
-      return Number.isFinite(m.rssBytes) && Number.isFinite(m.hwmBytes) ? m : null;
-    } catch {
-      return null;
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    try { this.child.stdin!.write('close\n'); this.child.stdin!.end(); } catch { /* already gone */ }
-    const killed = await Promise.race([this.exitPromise.then(() => false), watchdog(20_000).then(() => true)]);
-    if (killed) {
-      this.child.kill('SIGKILL');
-      await this.exitPromise;
-    }
-  }
-
-  kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
-  }
-}
 
 // ---- traffic -----------------------------------------------------------------------------
 
@@ -132,6 +54,11 @@ export interface PhaseStats {
   readonly relayCpuPct: number;
   /** This (load-generating) process's CPU, percent of one core: both share the machine. */
   readonly clientCpuPct: number;
+  /**
+   * Store writes per group commit over the window, mean (the relay's sealpost_commit_batch_size
+   * histogram). Absent from reports saved before it was recorded.
+   */
+  readonly writesPerCommit?: number;
 }
 export interface BucketRun { readonly bucket: number; readonly max: PhaseStats; readonly fixedRate: PhaseStats & { readonly targetPerSec: number } }
 export interface IdleResult {
@@ -299,7 +226,6 @@ class Traffic {
   }
 
   private stats(ok: number, sent: number, errors: number, ms: number, okLat: number[], s0: ChildStats, s1: ChildStats, c: NodeJS.CpuUsage, wallMs: number): PhaseStats {
-    const relayCpuUs = (s1.cpuUserUs + s1.cpuSystemUs) - (s0.cpuUserUs + s0.cpuSystemUs);
     const relayWallMs = Math.max(1, s1.tMs - s0.tMs);
     return {
       envelopesPerSec: (this.deliveredInWindow * 1000) / ms,
@@ -307,10 +233,16 @@ class Traffic {
       sent, delivered: this.delivered, errors,
       p50Ms: percentile(this.latencies, 50), p95Ms: percentile(this.latencies, 95), p99Ms: percentile(this.latencies, 99),
       okP50Ms: percentile(okLat, 50), okP99Ms: percentile(okLat, 99),
-      relayCpuPct: (relayCpuUs / 1000 / relayWallMs) * 100,
+      relayCpuPct: (relayCpuUs(s0, s1) / 1000 / relayWallMs) * 100,
       clientCpuPct: ((c.user + c.system) / 1000 / Math.max(1, wallMs)) * 100,
+      ...writesPerCommit(s0, s1),
     };
   }
+}
+
+function writesPerCommit(s0: ChildStats, s1: ChildStats): { writesPerCommit?: number } {
+  const commits = metricDelta(s0, s1, 'sealpost_commit_batch_size_count');
+  return commits > 0 ? { writesPerCommit: metricDelta(s0, s1, 'sealpost_commit_batch_size_sum') / commits } : {};
 }
 
 async function connectAll(address: string, n: number, concurrency: number, deadline: number): Promise<{ conns: RelayConnection[]; failed: number }> {
@@ -363,8 +295,7 @@ export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
   const config = {
     host: '127.0.0.1', port: 0, dataDir, metricsPort: null, logLevel: 'error',
     maxConnections: idleTarget + S + R + 64, maxConnectionsPerAddress: idleTarget + S + R + 64,
-    sendRatePerSecond: 1_000_000, sendBurst: 1_000_000,
-    privateMaxEnvelopes: 1_000_000, privateMaxBytes: 2 ** 31 - 1,
+    ...LIFTED_LIMITS,
     idleTimeoutSeconds: 3600, pingIntervalSeconds: 600, helloTimeoutSeconds: 60,
   };
   const all: RelayConnection[] = [];
@@ -450,14 +381,15 @@ export function relayTables(r: RelayResult): Table[] {
   return [
     {
       title: `Relay end to end: ${r.senders} senders, ${r.receivers} receivers, ${r.window} SENDs in flight per sender, durable OK (loopback, relay in its own process)`,
-      columns: ['bucket', 'max env/s', 'accepted/s', 'p50 ms', 'p95 ms', 'p99 ms', 'OK p99 ms', 'relay CPU', 'client CPU', '80% rate/s', 'achieved/s', 'p50 ms @80%', 'p99 ms @80%', 'errors'],
+      columns: ['bucket', 'max env/s', 'accepted/s', 'p50 ms', 'p95 ms', 'p99 ms', 'OK p99 ms', 'relay CPU', 'client CPU', 'writes/commit', '80% rate/s', 'achieved/s', 'p50 ms @80%', 'p99 ms @80%', 'errors'],
       rows: r.buckets.map((b) => [
         `${b.bucket} B`, fmt(b.max.envelopesPerSec), fmt(b.max.acceptedPerSec), ms(b.max.p50Ms), ms(b.max.p95Ms), ms(b.max.p99Ms), ms(b.max.okP99Ms),
-        `${fmt(b.max.relayCpuPct)} %`, `${fmt(b.max.clientCpuPct)} %`, fmt(b.fixedRate.targetPerSec), fmt(b.fixedRate.envelopesPerSec),
+        `${fmt(b.max.relayCpuPct)} %`, `${fmt(b.max.clientCpuPct)} %`, fmt(b.max.writesPerCommit), fmt(b.fixedRate.targetPerSec), fmt(b.fixedRate.envelopesPerSec),
         ms(b.fixedRate.p50Ms), ms(b.fixedRate.p99Ms), String(b.max.errors + b.fixedRate.errors),
       ]),
       notes: [
         `max env/s: envelopes pushed to their receivers per second (end to end); accepted/s: durable OKs to senders per second. The fixed-rate run offers 80% of the smaller of the two.`,
+        `writes/commit: store writes (SEND enqueues, ACK dequeues) made durable per group commit at max rate, mean, from the relay's sealpost_commit_batch_size histogram.`,
         `Latency: SEND written → MSG pushed to the receiver (at 80%: from the scheduled send time, so a backlog shows). Phases: ${fmt(r.phaseSeconds.max)} s max, ${fmt(r.phaseSeconds.fixedRate)} s at 80%.`,
         `Relay peak RSS (VmHWM) after the traffic runs: ${fmtMiB(r.peakRssBytes)}. CPU is percent of one core; the relay and this load generator share ${'the machine'}.`,
       ],
