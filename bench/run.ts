@@ -14,8 +14,9 @@ import { envelopesSuite } from './suites/envelopes.js';
 import { poolScalingSuite } from './suites/pool-scaling.js';
 import { fanoutSuite } from './suites/fanout.js';
 import { relaySuite } from './suites/relay.js';
+import { sdkSuite } from './suites/sdk.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;
