@@ -15,7 +15,7 @@ import {
   deliveryKey, openDelivery, openEnvelope, randomBytes, sealDelivery, sealEnvelope, withBackend, x25519KeyPair,
   type BackendName,
 } from '../../src/crypto/index.js';
-import { decrypt, encrypt, initReceiver, initSender } from '../../src/client/ratchet.js';
+import { decrypt, encrypt, initReceiver, initSender } from '../../src/ratchet/index.js';
 import { measureInterleaved, type CaseResult } from './measure.js';
 import { TEXT_CHARS } from './sdk-pair.js';
 
