@@ -1,4 +1,4 @@
-// `sealpost chat --profile NAME [--relay ADDRESS] [--data DIR]` (spec/client.md §12): an
+// `sealpost chat --profile NAME [--relay ADDRESS] [--data DIR]` (spec/client.md §13): an
 // interactive terminal client for a person. Profiles live in ~/.sealpost/<profile> unless
 // --data says otherwise. The passphrase comes from SEALPOST_PASSPHRASE (scripting), a hidden
 // prompt on a terminal, or the first line of standard input.

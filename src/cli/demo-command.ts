@@ -1,4 +1,4 @@
-// `sealpost demo` (spec/client.md §12): an embedded relay on 127.0.0.1 and two clients in
+// `sealpost demo` (spec/client.md §13): an embedded relay on 127.0.0.1 and two clients in
 // temporary directories. They exchange an invitation, compare and verify safety codes,
 // talk both ways, live through a relay restart, and the demo then opens the relay's store
 // read-only to show what it holds: mailboxes and padded envelopes, nobody's name or keys.

@@ -5,29 +5,32 @@ import { CodedError, codedGuard } from '../coded-error.js';
 import { isProtocolError, type ErrorName } from '../wire/index.js';
 import { ConnectionClosedError, RequestTimeoutError } from './connection.js';
 
-export type ClientErrorCode =
-  | 'WRONG_PASSPHRASE' // the store exists and the passphrase does not open it
-  | 'PROFILE_LOCKED' // another live process has this data directory open
-  | 'STORE_CORRUPT' // a store record does not decrypt or decode
-  | 'STORE_FAILED' // the store could not commit a change (disk full, I/O error): the client closes
-  | 'BAD_INVITATION' // not a well-formed sealpost:invite/ link, or its signature does not verify
-  | 'INVITATION_EXPIRED' // the invitation's expiry has passed
-  | 'INVITATION_USED' // this invitation was already accepted (here, or its mailbox is gone)
-  | 'OWN_INVITATION' // accepting an invitation this identity made
-  | 'HANDSHAKE_TIMEOUT' // the inviter did not answer in time (the contact may still complete later)
-  | 'UNKNOWN_CONTACT' // no contact with this id or name
-  | 'CONTACT_PENDING' // the contact's handshake has not completed yet
-  | 'SAFETY_CODE_MISMATCH' // the code typed is not this contact's safety code
-  | 'MESSAGE_TOO_LARGE' // the text does not fit the largest envelope bucket
-  | 'SEND_REJECTED' // the relay refused the envelope for good (mailbox gone, size)
-  | 'RELAY_UNAVAILABLE' // the relay could not be reached, or the connection dropped
-  | 'RELAY_HANDSHAKE' // the relay's key does not match its address, or its HELLO is invalid
-  | 'RELAY_BUSY' // the relay refused for now (rate, quota, busy, internal error): try later
-  | 'RELAY_REFUSED' // the relay refused a command for good (the relay's error name is in `relayError`)
-  | 'TIMEOUT' // the relay did not answer a command in time
-  | 'INVALID_ARGUMENT' // a caller's argument is out of its documented range
-  | 'CLOSED' // the client was closed
-  | 'INTERNAL'; // a defect of the SDK (please report it)
+export const CLIENT_ERROR_CODES = [
+  'WRONG_PASSPHRASE', // the store exists and the passphrase does not open it
+  'PROFILE_LOCKED', // another live process has this data directory open
+  'STORE_CORRUPT', // a store record does not decrypt or decode
+  'STORE_FAILED', // the store could not commit a change (disk full, I/O error): the client closes
+  'BAD_INVITATION', // not a well-formed sealpost:invite/ link, or its signature does not verify
+  'INVITATION_EXPIRED', // the invitation's expiry has passed
+  'INVITATION_USED', // this invitation was already accepted (here, or its mailbox is gone)
+  'OWN_INVITATION', // accepting an invitation this identity made
+  'HANDSHAKE_TIMEOUT', // the inviter did not answer in time (the contact may still complete later)
+  'UNKNOWN_CONTACT', // no contact with this id or name
+  'CONTACT_PENDING', // the contact's handshake has not completed yet
+  'SAFETY_CODE_MISMATCH', // the code typed is not this contact's safety code
+  'MESSAGE_TOO_LARGE', // the text does not fit the largest envelope bucket
+  'SEND_REJECTED', // the relay refused the envelope for good (mailbox gone, size)
+  'RELAY_UNAVAILABLE', // the relay could not be reached, or the connection dropped
+  'RELAY_HANDSHAKE', // the relay's key does not match its address, or its HELLO is invalid
+  'RELAY_BUSY', // the relay refused for now (rate, quota, busy, internal error): try later
+  'RELAY_REFUSED', // the relay refused a command for good (the relay's error name is in `relayError`)
+  'TIMEOUT', // the relay did not answer a command in time
+  'INVALID_ARGUMENT', // a caller's argument is out of its documented range
+  'CLOSED', // the client was closed
+  'INTERNAL', // a defect of the SDK (please report it)
+] as const;
+
+export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 
 export class ClientError extends CodedError<ClientErrorCode> {
   /** For RELAY_BUSY and RELAY_REFUSED: the relay's error name (spec/protocol.md §7). */

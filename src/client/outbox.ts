@@ -12,7 +12,10 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js
 import { ClientError, relayFailure } from './errors.js';
 import type { SendCapability } from './mailbox.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
-import { decodeRecord, encodeRecord } from './records.js';
+import { fromUtf8, utf8 } from '../crypto/index.js';
+import { Reader, Writer } from '../wire/bytes-codec.js';
+import { readCapability, writeCapability } from './capability.js';
+import { decodeRecord } from './records.js';
 import { classifySendError, type SendPool } from './send-pool.js';
 
 export const OUTBOX_KIND = 'outbox';
@@ -66,6 +69,28 @@ class Lane {
 
 const idOf = (seq: number): string => String(seq).padStart(16, '0');
 
+const ENTRY_VERSION = 1;
+const JSON_OPEN_BRACE = 0x7b;
+
+/**
+ * The outbox record (spec/client.md §7.2), binary so that the envelope is stored as is:
+ * version[1]=1 || seq[8] || createdAt[8] || var16(contactId) || capability (§4) || envelope.
+ */
+export function encodeEntry(e: OutboxEntry): Uint8Array {
+  const w = new Writer().u8(ENTRY_VERSION).u64(e.seq).u64(e.createdAt).var16(utf8(e.contactId));
+  return writeCapability(w, e.capability).bytes(e.envelope).finish();
+}
+
+/** Inverse of encodeEntry; also reads the JSON records of older profiles. */
+export function decodeEntry(b: Uint8Array): OutboxEntry {
+  if (b[0] === JSON_OPEN_BRACE) return decodeRecord<OutboxEntry>(b);
+  const r = new Reader(b);
+  if (r.u8() !== ENTRY_VERSION) throw new ClientError('STORE_CORRUPT', 'unknown outbox record version');
+  const seq = r.u64(), createdAt = r.u64(), contactId = fromUtf8(r.var16());
+  const capability = readCapability(r);
+  return { seq, createdAt, contactId, capability, envelope: r.rest() };
+}
+
 export class Outbox {
   private readonly lanes = new Map<string, Lane>();
   private pending = 0;
@@ -79,7 +104,7 @@ export class Outbox {
     private readonly hooks: OutboxHooks = {},
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
   ) {
-    const loaded = store.entries(OUTBOX_KIND).map(([, v]) => decodeRecord<OutboxEntry>(v)).sort((a, b) => a.seq - b.seq);
+    const loaded = store.entries(OUTBOX_KIND).map(([, v]) => decodeEntry(v)).sort((a, b) => a.seq - b.seq);
     for (const e of loaded) {
       this.append(e, 'ready', null);
       this.nextSeq = Math.max(this.nextSeq, e.seq + 1);
@@ -92,7 +117,7 @@ export class Outbox {
   /** A new entry and the store op that persists it; write the op with the state change that made the envelope. */
   prepare(contactId: string, capability: SendCapability, envelope: Uint8Array): { entry: OutboxEntry; op: StoreOp } {
     const entry: OutboxEntry = { seq: this.nextSeq++, contactId, capability, envelope, createdAt: Date.now() };
-    return { entry, op: { kind: OUTBOX_KIND, id: idOf(entry.seq), value: encodeRecord(entry) } };
+    return { entry, op: { kind: OUTBOX_KIND, id: idOf(entry.seq), value: encodeEntry(entry) } };
   }
 
   /**

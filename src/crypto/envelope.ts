@@ -5,7 +5,7 @@ import { CryptoError } from './errors.js';
 import { hpkeSetupRecipient, hpkeSetupSender } from './hpke.js';
 import { LABELS } from './labels.js';
 import { ENVELOPE_OVERHEAD, pad, unpad } from './padding.js';
-import { hkdf, hmacSha256, sha256, x25519, x25519PublicKey } from './primitives.js';
+import { hkdf, hmacSha256, sha256, x25519PublicKey, x25519Static } from './primitives.js';
 import type { X25519KeyPair, X25519PublicKey, X25519SecretKey } from './types.js';
 
 export const ENVELOPE_VERSION = 1;
@@ -41,7 +41,7 @@ export function sealEnvelope(input: SealEnvelopeInput): Uint8Array {
     mode: 'base', info: LABELS.envelope, ...(input.ephemeral ? { ephemeral: input.ephemeral } : {}),
   });
   try {
-    const auth = authenticator(x25519(sender.secretKey, mailboxKey), enc, sender.publicKey, mailboxKey, body);
+    const auth = authenticator(x25519Static(sender.secretKey, mailboxKey), enc, sender.publicKey, mailboxKey, body);
     const content = concat(sender.publicKey, auth, body);
     const padded = input.bucket === undefined ? pad(content) : pad(content, input.bucket);
     return concat(new Uint8Array([ENVELOPE_VERSION]), enc, context.seal(padded, EMPTY));
@@ -79,7 +79,7 @@ export function openEnvelope(input: OpenEnvelopeInput): { senderKey: X25519Publi
     throw new CryptoError('DECRYPT_FAILED', 'invalid sender key');
   }
   const body = content.slice(SENDER_KEY + AUTH);
-  const want = authenticator(x25519(input.mailboxSecret, senderKey), enc, senderKey, input.mailboxKey, body);
+  const want = authenticator(x25519Static(input.mailboxSecret, senderKey), enc, senderKey, input.mailboxKey, body);
   if (!equalBytes(want, content.subarray(SENDER_KEY, SENDER_KEY + AUTH))) {
     throw new CryptoError('DECRYPT_FAILED', 'sender authenticator did not verify');
   }

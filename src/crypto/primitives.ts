@@ -5,7 +5,8 @@ import { hchacha } from '@noble/ciphers/chacha.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import type { Backend, BackendName } from './backend.js';
 import { nobleBackend } from './noble.js';
-import { abytes, aint, concat, equalBytes, isAllZero, wipe } from './bytes.js';
+import { abytes, aint, concat, equalBytes, isAllZero, toBase64url, wipe } from './bytes.js';
+import { KeyCache } from './key-cache.js';
 import { CryptoError } from './errors.js';
 import type {
   AeadKey, Ed25519KeyPair, Ed25519PublicKey, Ed25519Seed, Ed25519Signature, SharedSecret,
@@ -42,9 +43,30 @@ export function withBackend<T>(name: BackendName, fn: () => T): T {
 
 // ---- randomness ----------------------------------------------------------------------
 
-/** Cryptographically secure random bytes (Web Crypto, present in Node and browsers). */
+/** Requests up to this size are served from a pool refilled RANDOM_POOL bytes at a time. */
+const POOLED_MAX = 256;
+const RANDOM_POOL = 8192;
+const pool = new Uint8Array(RANDOM_POOL);
+let poolUsed = RANDOM_POOL;
+
+/**
+ * Cryptographically secure random bytes (Web Crypto, present in Node and browsers). Small
+ * requests (nonces, keys: several per message) are cut from a pool filled by one call, since
+ * each call to the platform costs more than the bytes; each pooled byte is handed out once
+ * and zeroed in the pool as it is.
+ */
 export function randomBytes(n: number): Uint8Array {
   aint(n, 'n', 0, 1 << 20);
+  if (n <= POOLED_MAX) {
+    if (poolUsed + n > RANDOM_POOL) {
+      globalThis.crypto.getRandomValues(pool);
+      poolUsed = 0;
+    }
+    const out = pool.slice(poolUsed, poolUsed + n);
+    pool.fill(0, poolUsed, poolUsed + n);
+    poolUsed += n;
+    return out;
+  }
   const out = new Uint8Array(n);
   for (let o = 0; o < n; o += 65536) globalThis.crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
   return out;
@@ -66,13 +88,28 @@ function littleEndianToBigInt(b: Uint8Array): bigint {
   return n;
 }
 
+/** The small-order u-coordinates as little-endian bytes, compared without big integers. */
+const LOW_ORDER_BYTES = LOW_ORDER_U.map((u) => {
+  const b = new Uint8Array(32);
+  for (let i = 0, v = u; i < 32; i++, v >>= 8n) b[i] = Number(v & 0xffn);
+  return b;
+});
+
+function sameBytes32(a: Uint8Array, b: Uint8Array): boolean {
+  let d = 0;
+  for (let i = 0; i < 32; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
 /** Checks a peer's X25519 public key: 32 bytes, canonical (u < p, bit 255 clear), not of small order. */
 export function x25519PublicKey(bytes: unknown, name = 'publicKey'): X25519PublicKey {
   const b = abytes(bytes, name, 32);
   if (b[31]! & 0x80) throw new CryptoError('NON_CANONICAL', `${name} has bit 255 set`);
-  const u = littleEndianToBigInt(b);
-  if (u >= P) throw new CryptoError('NON_CANONICAL', `${name} is not reduced modulo 2^255-19`);
-  if (LOW_ORDER_U.includes(u)) throw new CryptoError('LOW_ORDER_POINT', `${name} is a point of small order`);
+  // u >= p = 2^255 - 19 only when bytes 1..30 are all 0xff, byte 31 is 0x7f and byte 0 >= 0xed.
+  if (b[31] === 0x7f && b[0]! >= 0xed && b.subarray(1, 31).every((x) => x === 0xff)) {
+    throw new CryptoError('NON_CANONICAL', `${name} is not reduced modulo 2^255-19`);
+  }
+  if (LOW_ORDER_BYTES.some((lo) => sameBytes32(b, lo))) throw new CryptoError('LOW_ORDER_POINT', `${name} is a point of small order`);
   return b as X25519PublicKey;
 }
 
@@ -97,7 +134,10 @@ export function x25519PublicFromSecret(secretKey: X25519SecretKey): X25519Public
 export function wipeSecretKey(...secretKeys: (Uint8Array | undefined)[]): void {
   for (const k of secretKeys) {
     if (k === undefined) continue;
-    if (abytes(k, 'secretKeys[]').length === 32) backend.forgetKey?.(k);
+    if (abytes(k, 'secretKeys[]').length === 32) {
+      backend.forgetKey?.(k);
+      if (staticShared.size > 0) staticShared.delete(toBase64url(k));
+    }
     wipe(k);
   }
 }
@@ -109,6 +149,28 @@ export function x25519(secretKey: X25519SecretKey, publicKey: X25519PublicKey): 
   const shared = backend.x25519(secretKey, publicKey);
   if (isAllZero(shared)) throw new CryptoError('ZERO_SHARED_SECRET', 'X25519 produced the all-zero value');
   return shared as SharedSecret;
+}
+
+/** Per own static secret (base64url), its shared secrets by peer key; a few secrets, many peers each. */
+const staticShared = new KeyCache<Map<string, SharedSecret>>(32);
+const STATIC_PEERS = 1024;
+
+/**
+ * X25519 between two long-lived keys (a sender's identity key and a mailbox key, spec/crypto.md
+ * §9): the same value for every envelope between them, so it is computed once and remembered
+ * (a copy each call; the caller may wipe it). Wiping the secret with wipeSecretKey forgets it.
+ */
+export function x25519Static(secretKey: X25519SecretKey, publicKey: X25519PublicKey): SharedSecret {
+  const own = toBase64url(x25519SecretKey(secretKey));
+  const peer = toBase64url(x25519PublicKey(publicKey));
+  const peers = staticShared.get(own, () => new Map());
+  let shared = peers.get(peer);
+  if (!shared) {
+    shared = x25519(secretKey, publicKey).slice() as SharedSecret;
+    if (peers.size >= STATIC_PEERS) peers.clear();
+    peers.set(peer, shared);
+  }
+  return shared.slice() as SharedSecret;
 }
 
 // ---- Ed25519 (RFC 8032) --------------------------------------------------------------

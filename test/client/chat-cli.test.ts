@@ -1,4 +1,4 @@
-// `sealpost chat` driven through standard input (spec/client.md §12): two profiles in two
+// `sealpost chat` driven through standard input (spec/client.md §13): two profiles in two
 // processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /quit.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { Client, ClientError, isClientError, type ClientErrorCode, type Platform } from '../../src/client/index.js';
-import { relayFailure } from '../../src/client/errors.js';
+import { CLIENT_ERROR_CODES, relayFailure } from '../../src/client/errors.js';
+import { readFileSync } from 'node:fs';
 import { ConnectionClosedError, RequestTimeoutError } from '../../src/client/connection.js';
 import { MemoryRecords } from '../../src/client/memory-records.js';
 import { nodePlatform } from '../../src/client/node/platform.js';
@@ -172,6 +173,14 @@ test('every relay error name maps to one client code; timeouts and closed connec
   assert.is(relayFailure(new TypeError('bug'), 'test').code, 'INTERNAL');
   const own = new ClientError('CLOSED', 'x');
   assert.is(relayFailure(own, 'test'), own);
+});
+
+test('the spec table of client errors (spec/client.md §11) is the set in the code, in order', () => {
+  const spec = readFileSync(new URL('../../../spec/client.md', import.meta.url), 'utf8');
+  const section = spec.slice(spec.indexOf('## 11. Errors'), spec.indexOf('## 12.'));
+  const codes = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+  assert.ok(codes.length > 10, 'the table was found');
+  assert.equal(codes, [...CLIENT_ERROR_CODES]);
 });
 
 test.after(async () => {
