@@ -17,7 +17,7 @@ const {
 const {
   aeadKey, chacha20poly1305Open, chacha20poly1305Seal, ed25519KeyPair, ed25519PublicFromSeed, ed25519PublicKey, ed25519Seed,
   ed25519Sign, ed25519Verify, getBackend, hkdf, hkdfExpand, hkdfExtract, hmacSha256, hmacSha256Verify, portableSha256,
-  randomBytes, setBackend, sha256, withBackend, x25519, x25519KeyPair, x25519PublicFromSecret, x25519PublicKey,
+  randomBytes, setBackend, sha256, withBackend, x25519, x25519KeyPair, x25519Static, x25519PublicFromSecret, x25519PublicKey,
   x25519SecretKey, xchacha20poly1305Open, xchacha20poly1305Seal,
 } = primitives;
 
@@ -85,6 +85,10 @@ const SPECS: FnSpec[] = [
   { name: 'x25519PublicFromSecret', fn: x25519PublicFromSecret, good: () => [xSk], params: [{ at: 0, name: 'secretKey', lengths: [32] }] },
   {
     name: 'x25519', fn: x25519, good: () => [xSk, xPk],
+    params: [{ at: 0, name: 'secretKey', lengths: [32] }, { at: 1, name: 'publicKey', lengths: [32] }],
+  },
+  {
+    name: 'x25519Static', fn: x25519Static, good: () => [xSk, xPk],
     params: [{ at: 0, name: 'secretKey', lengths: [32] }, { at: 1, name: 'publicKey', lengths: [32] }],
   },
   { name: 'ed25519PublicKey', fn: ed25519PublicKey, good: () => [edPk], params: [{ at: 0, name: 'publicKey', lengths: [32] }] },
