@@ -3,9 +3,26 @@
 import WebSocket from 'ws';
 import type { Connector, Socket } from '../transport.js';
 
+/** The TCP socket under a `ws` WebSocket (not in its types). */
+interface Corkable { cork(): void; uncork(): void }
+
 class WsSocket implements Socket {
+  private corked = false;
   constructor(private readonly ws: WebSocket) {}
-  send(bytes: Uint8Array): void { this.ws.send(bytes); }
+  /**
+   * Frames sent in one event-loop turn (a burst of SENDs or ACKs) leave in one write: the
+   * TCP socket is corked at the first and uncorked on the next tick, instead of one system
+   * call per frame.
+   */
+  send(bytes: Uint8Array): void {
+    const tcp = (this.ws as unknown as { _socket?: Corkable })._socket;
+    if (tcp && !this.corked) {
+      this.corked = true;
+      tcp.cork();
+      process.nextTick(() => { this.corked = false; tcp.uncork(); });
+    }
+    this.ws.send(bytes);
+  }
   sendText(text: string): void { this.ws.send(text); }
   close(code: number, reason?: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
