@@ -225,7 +225,8 @@ export class Outbox {
   /** Accepted or refused for good: forget the stored entry, then tell the caller. */
   private complete(lane: Lane, s: Slot, error: ClientError | null): void {
     if (s.state === 'done') return;
-    this.store.write([{ kind: OUTBOX_KIND, id: idOf(s.entry.seq), value: null }]).catch(() => undefined);
+    // Forgetting it need not be durable at once: lost in a crash, it is sent again (§9.1).
+    this.store.defer([{ kind: OUTBOX_KIND, id: idOf(s.entry.seq), value: null }]);
     this.finish(lane, s, error);
     if (!error) this.hooks.onSent?.(s.entry);
   }

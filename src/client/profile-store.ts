@@ -21,6 +21,8 @@ import { CLIENT_LABELS } from './labels.js';
 export const HEADER_KEY = utf8('sealpost-store-header');
 const HEADER_VERSION = 1;
 const RECORD_KEY_LENGTH = 32;
+/** Longest a deferred change waits for a commit to ride with. */
+const DEFERRED_MS = 1_000;
 
 /** One change of the raw storage: `value` null deletes `key`. */
 export interface RecordChange {
@@ -111,6 +113,7 @@ export class ProfileStore {
   private scheduled = false;
   private closed = false;
   private failed: ClientError | null = null;
+  private deferTimer: ReturnType<typeof setTimeout> | null = null;
   /** Commits issued and finished (tests and stats). */
   commits = 0;
   /** Called once if a commit fails (the owner then closes: memory is ahead of the disk). */
@@ -173,6 +176,28 @@ export class ProfileStore {
   write(ops: readonly StoreOp[]): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new ClientError('CLOSED', 'the store is closed'));
+    this.queueOps(ops);
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.schedule();
+    return p;
+  }
+
+  /**
+   * Queues `ops` without asking for a commit of their own: they ride with the next commit,
+   * or go within DEFERRED_MS (§7.4). For changes whose loss in a crash costs only repeated
+   * work (an outbox entry already accepted by the relay is sent again, and dropped by the
+   * recipient's ratchet as a replay).
+   */
+  defer(ops: readonly StoreOp[]): void {
+    if (this.failed || this.closed) return;
+    this.queueOps(ops);
+    if (!this.deferTimer) {
+      this.deferTimer = setTimeout(() => { this.deferTimer = null; void this.write([]).catch(() => undefined); }, DEFERRED_MS);
+      (this.deferTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  private queueOps(ops: readonly StoreOp[]): void {
     for (const op of ops) {
       let byKind = this.records.get(op.kind);
       if (!byKind) this.records.set(op.kind, (byKind = new Map()));
@@ -184,13 +209,11 @@ export class ProfileStore {
       else byKind.set(op.id, { key, value: op.value });
       this.queue.set(`${op.kind}\0${op.id}`, { key, name, value: op.value });
     }
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.schedule();
-    return p;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.deferTimer) { clearTimeout(this.deferTimer); this.deferTimer = null; }
     while (!this.failed && (this.committing || this.queue.size > 0)) await this.flushed();
     this.closed = true;
     try {

@@ -10,7 +10,7 @@
 // ZERO_SHARED_SECRET (RFC 9180 §7.1.4). A message that does not authenticate is
 // DECRYPT_FAILED. Names starting with `_` are internals exported for the tests; they are
 // not part of the supported surface.
-import { abytes, aint, concat, equalBytes, u16be, utf8, wipe } from './bytes.js';
+import { abytes, aint, concat, equalBytes, toHex, u16be, utf8, wipe } from './bytes.js';
 import { CryptoError } from './errors.js';
 import {
   chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519,
@@ -199,6 +199,23 @@ function verifyPskInputs(modeId: number, psk: Uint8Array, pskId: Uint8Array): vo
   if (gotPsk && psk.length < HPKE_MIN_PSK_LENGTH) throw new CryptoError('INVALID_ARGUMENT', `psk must be at least ${HPKE_MIN_PSK_LENGTH} bytes, got ${psk.length}`);
 }
 
+/** key_schedule_context values made so far: public, and the same for every envelope (one info, no PSK). */
+const contexts = new Map<string, Uint8Array>();
+
+/** RFC 9180 §5.1: key_schedule_context = mode || LabeledExtract("", "psk_id_hash", psk_id) || LabeledExtract("", "info_hash", info). */
+function scheduleContext(modeId: number, pskId: Uint8Array, info: Uint8Array): Uint8Array {
+  const id = `${modeId}.${toHex(pskId)}.${toHex(info)}`;
+  let ctx = contexts.get(id);
+  if (!ctx) {
+    const pskIdHash = _hpkeLabeledExtract('hpke', EMPTY, 'psk_id_hash', pskId);
+    const infoHash = _hpkeLabeledExtract('hpke', EMPTY, 'info_hash', info);
+    ctx = concat(new Uint8Array([modeId]), pskIdHash, infoHash);
+    if (contexts.size >= 64) contexts.clear();
+    contexts.set(id, ctx);
+  }
+  return ctx.slice();
+}
+
 export interface _HpkeKeyScheduleOutput {
   readonly keyScheduleContext: Uint8Array;
   readonly secret: Uint8Array;
@@ -218,9 +235,7 @@ export function _hpkeKeySchedule(modeId: number, sharedSecret: Uint8Array, info:
   abytes(psk, 'psk');
   abytes(pskId, 'pskId');
   verifyPskInputs(modeId, psk, pskId);
-  const pskIdHash = _hpkeLabeledExtract('hpke', EMPTY, 'psk_id_hash', pskId);
-  const infoHash = _hpkeLabeledExtract('hpke', EMPTY, 'info_hash', info);
-  const keyScheduleContext = concat(new Uint8Array([modeId]), pskIdHash, infoHash);
+  const keyScheduleContext = scheduleContext(modeId, pskId, info);
   // secret = LabeledExtract(shared_secret, "secret", psk): the shared secret is the salt.
   const secret = _hpkeLabeledExtract('hpke', sharedSecret, 'secret', psk);
   return {

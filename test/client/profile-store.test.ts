@@ -121,6 +121,24 @@ for (const kind of KINDS) {
     await s2.close();
   });
 
+  test(`${kind.name}: a deferred change rides with the next commit, or lands by itself within a second, or at close`, async () => {
+    const where = kind.fresh();
+    const s = await ProfileStore.open(await where.open(), { passphrase: PASS, kdf: TEST_KDF });
+    const before = s.commits;
+    s.defer([{ kind: 'd', id: '1', value: utf8('one') }]);
+    assert.is(text(s.get('d', '1')), 'one', 'memory changes at once');
+    await s.write([{ kind: 'w', id: '1', value: utf8('w') }]);
+    assert.is(s.commits - before, 1, 'the deferred change rode with the write');
+    s.defer([{ kind: 'd', id: '2', value: utf8('two') }]);
+    await new Promise((r) => setTimeout(r, 1_300));
+    assert.is(s.commits - before, 2, 'a deferred change alone commits within a second');
+    s.defer([{ kind: 'd', id: '3', value: utf8('three') }]);
+    await s.close();
+    const s2 = await ProfileStore.open(await where.open(), { passphrase: PASS });
+    assert.equal(s2.entries('d').map(([id, v]) => [id, text(v)]).sort(), [['1', 'one'], ['2', 'two'], ['3', 'three']]);
+    await s2.close();
+  });
+
   test(`${kind.name}: the record format is the backend's business alone: records copied to another backend open there`, async () => {
     const where = kind.fresh();
     const s = await ProfileStore.open(await where.open(), { passphrase: PASS, kdf: TEST_KDF });
