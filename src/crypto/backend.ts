@@ -17,6 +17,12 @@ export interface Backend {
   chachaOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * A fresh key pair whose secret never leaves the backend, and its X25519 with `peer` (raw
+   * result): the ephemeral side of an HPKE Encap in one step. Optional: without it the facade
+   * makes a key pair from random bytes.
+   */
+  x25519Ephemeral?(peer: Uint8Array): { readonly publicKey: Uint8Array; readonly shared: Uint8Array };
   /** Drops anything the backend keeps that was built from this secret (key objects). */
   forgetKey?(secretKey: Uint8Array): void;
 }

@@ -13,7 +13,7 @@
 import { abytes, aint, concat, equalBytes, toHex, u16be, utf8, wipe } from './bytes.js';
 import { CryptoError } from './errors.js';
 import {
-  chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519,
+  chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519, x25519Ephemeral,
   wipeSecretKey, x25519KeyPair, x25519PublicFromSecret, x25519PublicKey, x25519SecretKey,
 } from './primitives.js';
 import type { AeadKey, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey } from './types.js';
@@ -127,6 +127,16 @@ export interface _HpkeEncapsulation { readonly sharedSecret: SharedSecret; reado
 /** RFC 9180 §4.1 Encap(pkR). */
 export function _hpkeEncap(pkR: X25519PublicKey, ephemeral?: X25519KeyPair): _HpkeEncapsulation {
   const pkRm = hpkeDeserializePublicKey(pkR, 'pkR');
+  if (ephemeral === undefined) {
+    // GenerateKeyPair() and DH(skE, pkR) in one backend step (§7.1.3 allows any fresh key pair).
+    const { publicKey, shared } = x25519Ephemeral(pkRm);
+    try {
+      const enc = hpkeSerializePublicKey(publicKey);
+      return { sharedSecret: extractAndExpand(shared, concat(enc, pkRm)), enc };
+    } finally {
+      wipe(shared);
+    }
+  }
   const { kp, owned } = ephemeralKeyPair(ephemeral);
   let dh: Uint8Array | undefined;
   try {

@@ -122,6 +122,29 @@ export function x25519KeyPair(secretKey: Uint8Array = randomBytes(32)): X25519Ke
   return { secretKey: sk, publicKey: backend.x25519PublicKey(sk) as X25519PublicKey };
 }
 
+/**
+ * A fresh ephemeral key pair's public key and its X25519 with `peer` (HPKE Encap, RFC 9180
+ * §4.1): the backend's one-step form where it has one (the secret never leaves OpenSSL),
+ * else a key pair from randomBytes whose secret is wiped here. ZERO_SHARED_SECRET as x25519.
+ */
+export function x25519Ephemeral(peer: X25519PublicKey): { publicKey: X25519PublicKey; shared: SharedSecret } {
+  x25519PublicKey(peer, 'peer');
+  let publicKey: Uint8Array, shared: Uint8Array;
+  if (backend.x25519Ephemeral) {
+    ({ publicKey, shared } = backend.x25519Ephemeral(peer));
+  } else {
+    const kp = x25519KeyPair(randomBytes(32));
+    try {
+      ({ publicKey } = kp);
+      shared = backend.x25519(kp.secretKey, peer);
+    } finally {
+      wipeSecretKey(kp.secretKey);
+    }
+  }
+  if (isAllZero(shared)) throw new CryptoError('ZERO_SHARED_SECRET', 'X25519 produced the all-zero value');
+  return { publicKey: publicKey as X25519PublicKey, shared: shared as SharedSecret };
+}
+
 export function x25519PublicFromSecret(secretKey: X25519SecretKey): X25519PublicKey {
   return backend.x25519PublicKey(x25519SecretKey(secretKey)) as X25519PublicKey;
 }

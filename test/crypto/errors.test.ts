@@ -17,7 +17,7 @@ const {
 const {
   aeadKey, chacha20poly1305Open, chacha20poly1305Seal, ed25519KeyPair, ed25519PublicFromSeed, ed25519PublicKey, ed25519Seed,
   ed25519Sign, ed25519Verify, getBackend, hkdf, hkdfExpand, hkdfExtract, hmacSha256, hmacSha256Verify, portableSha256,
-  randomBytes, setBackend, sha256, withBackend, x25519, x25519KeyPair, x25519Static, x25519PublicFromSecret, x25519PublicKey,
+  randomBytes, setBackend, sha256, withBackend, x25519, x25519KeyPair, x25519Static, x25519Ephemeral, x25519PublicFromSecret, x25519PublicKey,
   x25519SecretKey, xchacha20poly1305Open, xchacha20poly1305Seal,
 } = primitives;
 
@@ -87,6 +87,7 @@ const SPECS: FnSpec[] = [
     name: 'x25519', fn: x25519, good: () => [xSk, xPk],
     params: [{ at: 0, name: 'secretKey', lengths: [32] }, { at: 1, name: 'publicKey', lengths: [32] }],
   },
+  { name: 'x25519Ephemeral', fn: x25519Ephemeral, good: () => [xPk], params: [{ at: 0, name: 'peer', lengths: [32] }] },
   {
     name: 'x25519Static', fn: x25519Static, good: () => [xSk, xPk],
     params: [{ at: 0, name: 'secretKey', lengths: [32] }, { at: 1, name: 'publicKey', lengths: [32] }],

@@ -1,7 +1,7 @@
 // The native backend builds an OpenSSL key object for every new key (recent ones are cached). On Node 20 a loop over
 // X25519 key exports froze the process within 10-20k iterations (see src/crypto/native.ts),
 // so this drives the key paths the backend does use 20,000 times with fresh keys: X25519
-// with a fresh secret, x25519PublicFromSecret, and Ed25519 key pair + sign + verify. Every
+// with a fresh secret, x25519PublicFromSecret, x25519Ephemeral (HPKE), and Ed25519 key pair + sign + verify. Every
 // result is checked for shape, and every 1000 iterations the latest of each kind is
 // recomputed with noble. The loop runs in a child process under a 150 s watchdog (a freeze, not slowness: the machine is shared), so a
 // freeze fails this file quickly instead of stalling the runner until its 8-minute limit.
@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   ed25519KeyPair, ed25519PublicFromSeed, ed25519Sign, ed25519Verify, equalBytes, randomBytes, setBackend, withBackend,
-  x25519, x25519KeyPair, x25519PublicFromSecret,
+  x25519, x25519Ephemeral, x25519KeyPair, x25519PublicFromSecret,
   type Ed25519Seed, type X25519PublicKey, type X25519SecretKey,
 } from '../../src/crypto/index.js';
 
@@ -32,11 +32,12 @@ function stress(): Report {
   let dh: { sk: X25519SecretKey; shared: Uint8Array } = { sk: new Uint8Array(32) as X25519SecretKey, shared: none };
   let pub: { sk: X25519SecretKey; pk: Uint8Array } = { sk: new Uint8Array(32) as X25519SecretKey, pk: none };
   let ed: { seed: Ed25519Seed; msg: Uint8Array; pk: Uint8Array; sig: Uint8Array } = { seed: new Uint8Array(32) as Ed25519Seed, msg: none, pk: none, sig: none };
+  let eph: { pk: Uint8Array; shared: Uint8Array } = { pk: none, shared: none };
   let checkpoints = 0;
   let i = 0;
   for (; i < ITERATIONS && errors.length < 10; i++) {
     try {
-      switch (i % 3) {
+      switch (i % 4) {
         case 0: {
           const sk = randomBytes(32) as X25519SecretKey;
           dh = { sk, shared: x25519(sk, peer.publicKey) };
@@ -47,6 +48,13 @@ function stress(): Report {
           const sk = randomBytes(32) as X25519SecretKey;
           pub = { sk, pk: x25519PublicFromSecret(sk) };
           if (pub.pk.length !== 32 || (pub.pk[31]! & 0x80) !== 0) errors.push(`iteration ${i}: bad X25519 public key`);
+          break;
+        }
+        case 2: {
+          // HPKE's ephemeral path: OpenSSL makes the pair and returns its public key as a JWK.
+          const e = x25519Ephemeral(peer.publicKey);
+          eph = { pk: e.publicKey, shared: e.shared };
+          if (e.publicKey.length !== 32 || e.shared.length !== 32) errors.push(`iteration ${i}: bad ephemeral X25519`);
           break;
         }
         default: {
@@ -68,6 +76,9 @@ function stress(): Report {
         if (!equalBytes(ed25519PublicFromSeed(ed.seed), ed.pk)) errors.push(`iteration ${i}: Ed25519 public key differs from noble`);
         if (!equalBytes(ed25519Sign(ed.seed, ed.msg), ed.sig)) errors.push(`iteration ${i}: Ed25519 signature differs from noble`);
       });
+      if (eph.pk.length === 32 && !equalBytes(withBackend('noble', () => x25519(peer.secretKey, eph.pk as X25519PublicKey)), eph.shared)) {
+        errors.push(`iteration ${i}: ephemeral X25519 differs from noble`);
+      }
       // And the other way: noble's shared secret for the peer side matches the native one.
       const back = withBackend('noble', () => x25519(peer.secretKey, x25519PublicFromSecret(dh.sk) as X25519PublicKey));
       if (!equalBytes(back, dh.shared)) errors.push(`iteration ${i}: X25519 is not symmetric`);

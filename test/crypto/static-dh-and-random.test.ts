@@ -3,7 +3,9 @@
 // remembered per key pair, forgotten when the secret is wiped).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { equalBytes, randomBytes, toHex, wipeSecretKey, x25519, x25519KeyPair, x25519Static, type X25519SecretKey } from '../../src/crypto/index.js';
+import {
+  equalBytes, randomBytes, toHex, wipeSecretKey, withBackend, x25519, x25519Ephemeral, x25519KeyPair, x25519Static, type X25519SecretKey,
+} from '../../src/crypto/index.js';
 
 test('randomBytes: small requests from the pool never repeat and are not zero; large ones bypass it', () => {
   const seen = new Set<string>();
@@ -47,5 +49,21 @@ test('x25519Static forgets a secret wiped with wipeSecretKey, and checks its inp
   assert.throws(() => x25519Static(a.secretKey, new Uint8Array(32) as never), /LOW_ORDER_POINT/);
   assert.throws(() => x25519Static(new Uint8Array(31) as never, b.publicKey), /INVALID_LENGTH/);
 });
+
+for (const backend of ['node', 'noble'] as const) {
+  test(`x25519Ephemeral (${backend}): a fresh public key each call, and the shared secret the peer computes`, () => {
+    withBackend(backend, () => {
+      const peer = x25519KeyPair();
+      const keys = new Set<string>();
+      for (let i = 0; i < 50; i++) {
+        const { publicKey, shared } = x25519Ephemeral(peer.publicKey);
+        assert.ok(equalBytes(shared, x25519(peer.secretKey, publicKey)));
+        keys.add(toHex(publicKey));
+      }
+      assert.is(keys.size, 50);
+      assert.throws(() => x25519Ephemeral(new Uint8Array(32) as never), /LOW_ORDER_POINT/);
+    });
+  });
+}
 
 test.run();
