@@ -64,7 +64,7 @@ export async function sendPayload(ctx: ClientContext, c: ContactRecord, payload:
   return accepted;
 }
 
-function historyOp(ctx: ClientContext, seq: number, c: ContactRecord, payload: Payload, text: string): StoreOp {
+function historyOp(seq: number, c: ContactRecord, payload: Payload, text: string): StoreOp {
   const rec: MessageRecord = {
     seq, contactId: c.id, id: toBase64url(payload.id), direction: 'out', text, sentAt: payload.sentAt, receivedAt: payload.sentAt, verified: c.verified,
   };
@@ -77,7 +77,7 @@ export async function send(ctx: ClientContext, contactId: string, text: string):
   checkText(text);
   const c = ctx.requireContact(contactId);
   const payload = newPayload({ type: 'text', text });
-  const extra = ctx.keepHistory ? [historyOp(ctx, ctx.messageSeq++, c, payload, text)] : [];
+  const extra = ctx.keepHistory ? [historyOp(ctx.messageSeq++, c, payload, text)] : [];
   try {
     await sendPayload(ctx, c, payload, extra);
   } catch (e) {
@@ -133,7 +133,7 @@ async function fanOut(ctx: ClientContext, targets: readonly ContactRecord[], pay
     const { entry, op } = ctx.outbox.prepare(c.id, peer, r.value);
     ops.push(op);
     entries.push({ i, entry });
-    if (ctx.keepHistory) ops.push(historyOp(ctx, seq + i, c, payload, text));
+    if (ctx.keepHistory) ops.push(historyOp(seq + i, c, payload, text));
   });
   const written = ctx.store.write(ops);
   for (const { i, entry } of entries) out[i] = submit(ctx, entry, written);
