@@ -1,6 +1,7 @@
 // Invitations and the handshake (spec/client.md §3, §4): the inviter makes a signed one-time
 // invitation with its own mailbox; the acceptor checks it, sends a HELLO there and waits for
-// the inviter's confirm; the inviter, on the HELLO, makes the contact and answers.
+// the inviter's confirm; the inviter, on the HELLO, makes a pending contact and answers. Each
+// side marks its contact established once the other's confirm has decrypted (receiving.ts).
 import {
   equalBytes, safetyCode, sealEnvelope, sha256, toHex, x25519KeyPair, type X25519SecretKey,
 } from '../crypto/index.js';
@@ -149,7 +150,8 @@ export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened:
   if (!ctx.invitations.has(inv.id)) return dropped(ctx, 'replay');
   const contact: ContactRecord = {
     id: newLocalId(), name: ctx.uniqueName(inv.name ?? undefined), identity: hello.identity, transcriptHash: th,
-    safetyCode: safetyCode(ctx.identity.publicKey, hello.identity, th), verified: false, established: true, role: 'inviter',
+    // Pending until Bob proves, in the ratchet, that he derived the same keys (§4.2, receiving.ts).
+    safetyCode: safetyCode(ctx.identity.publicKey, hello.identity, th), verified: false, established: false, role: 'inviter',
     inboxId: newLocalId(), nextInboxId: null, rotatedAt: null, peer: hello.capability, createdAt: Date.now(),
   };
   const inbox: MailboxRecord = { id: contact.inboxId, address: ctx.homeRelay, keys, role: 'contact', ownerId: contact.id, status: 'active', createdAt: Date.now() };
@@ -166,9 +168,6 @@ export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened:
       put(KIND.mailbox, mb.id, mb),
     ],
     send: [entry],
-    after: [
-      () => { void ctx.deleteMailbox(mb); },
-      () => ctx.emit('contact', ctx.view(contact)),
-    ],
+    after: [() => { void ctx.deleteMailbox(mb); }],
   };
 }

@@ -135,19 +135,24 @@ test('a substituted invitation (person in the middle) yields different safety co
     assert.is(mToAlice.safetyCode, aliceView.safetyCode);
 
     // Substituting the identity inside Alice's link and signing it anew with Mallory's key (the
-    // one edit the signature cannot catch, spec/client.md §3.1): the handshake cannot complete,
-    // and the codes differ.
+    // one edit the signature cannot catch, spec/client.md §3.1): Bob's HELLO still reaches Alice's
+    // mailbox, the handshake cannot complete, Alice's contact stays pending (no event, never
+    // established), and the codes differ.
     const link = await alice.createInvitation();
     const inv = decodeInvitation(invitationPayloadOf(link));
     const m = newIdentity();
     const forged = formatInvitationLink(encodeInvitation({ ...inv, inviter: m.publicKey }, m.sign.seed));
-    const aliceSide = nextEvent<Contact>(alice, 'contact');
+    const aliceEvents: Contact[] = [];
+    alice.on('contact', (c) => aliceEvents.push(c));
     await expectCode(bob.acceptInvitation(forged, { timeoutMs: 1_500 }), 'HANDSHAKE_TIMEOUT');
-    const aliceContact = await aliceSide;
+    await until(() => alice.contacts().length === 2, 5_000, "Alice handling Bob's HELLO");
+    const alicePending = alice.contacts().find((c) => !c.established)!;
+    assert.ok(alicePending, "Alice's contact for the failed handshake is pending, not established");
     const bobPending = bob.contacts().find((c) => !c.established)!;
     assert.ok(bobPending, 'Bob keeps a pending contact');
-    assert.is.not(aliceContact.safetyCode, bobPending.safetyCode);
+    assert.is.not(alicePending.safetyCode, bobPending.safetyCode);
     await until(() => bob.stats().dropped.total >= 1, 5_000, 'the confirm dropped at Bob');
+    assert.equal(aliceEvents, [], 'no contact event at Alice for a handshake that did not complete');
   } finally {
     await Promise.all([alice.close(), bob.close(), mallory.close()]);
     await relay.close();

@@ -1,15 +1,20 @@
 // A tampered invitation (spec/client.md §3.1, §4; issue 11 finding 8): one character edited in
 // any field of the link is refused by acceptInvitation at once, with INVITATION_TAMPERED,
 // before anything is created, stored or sent; the genuine link then still works for the
-// genuine acceptor, and the inviter holds no contact for the edited link.
+// genuine acceptor, and the inviter never holds an established contact for a handshake that
+// did not complete (it marks the contact established only once the acceptor has proven, in the
+// ratchet, that it derived the same keys).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isClientError, type Client, type Contact } from '../../src/client/index.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
+import { encodeHello } from '../../src/client/handshake.js';
 import { newIdentity } from '../../src/client/identity.js';
-import { decodeInvitation, formatInvitationLink, invitationPayloadOf } from '../../src/client/invitation.js';
-import { utf8 } from '../../src/crypto/index.js';
+import { decodeInvitation, formatInvitationLink, invitationCapability, invitationPayloadOf } from '../../src/client/invitation.js';
+import { newMailboxKeys, sendCapability, sendEnvelope } from '../../src/client/mailbox.js';
+import { sealEnvelope, utf8, x25519KeyPair } from '../../src/crypto/index.js';
 import { Writer } from '../../src/wire/bytes-codec.js';
-import { cleanup, nextEvent, openClient, startRelay } from './_helpers.js';
+import { cleanup, nextEvent, openClient, startRelay, until } from './_helpers.js';
 
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -119,6 +124,37 @@ test('an old-version (unsigned) link is refused with INVITATION_VERSION, nothing
     const v9 = v1.slice(); v9[0] = 9;
     assert.is(await bob.acceptInvitation(formatInvitationLink(v9)).then(() => 'accepted', codeOf), 'INVITATION_VERSION');
   });
+});
+
+test('the inviter keeps a contact pending (no event, CONTACT_PENDING) until the acceptor proves its keys', async () => {
+  const relay = await startRelay();
+  const alice = await openClient(relay.address);
+  const raw = await RelayConnection.connect(relay.address);
+  const events: Contact[] = [];
+  alice.on('contact', (c) => events.push(c));
+  try {
+    // An acceptor that sends a well-formed HELLO and then never answers the confirm: a
+    // handshake that fails after the HELLO (the acceptor derived other keys, or went away).
+    const link = await alice.createInvitation({ name: 'silent' });
+    const inv = decodeInvitation(invitationPayloadOf(link));
+    const stranger = newIdentity();
+    const hello = encodeHello({
+      identity: stranger.publicKey, binding: stranger.binding, ephemeralKey: x25519KeyPair().publicKey,
+      capability: sendCapability(relay.address, newMailboxKeys()),
+    });
+    await sendEnvelope(raw, invitationCapability(inv), sealEnvelope({ mailboxKey: inv.mailboxKey, sender: stranger.dh, body: hello }));
+    await until(() => alice.contacts().length === 1, 5_000, 'the inviter processing the HELLO');
+    await sleep(500);
+    const c = alice.contacts()[0]!;
+    assert.is(c.established, false, 'no established contact before key confirmation');
+    assert.equal(events, [], 'no contact event for a handshake that has not completed');
+    const sent = await alice.send(c.id, 'hello?').then(() => 'sent', codeOf);
+    assert.is(sent, 'CONTACT_PENDING');
+  } finally {
+    await raw.close();
+    await alice.close();
+    await relay.close();
+  }
 });
 
 test.after(cleanup);
