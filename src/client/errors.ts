@@ -10,9 +10,11 @@ export const CLIENT_ERROR_CODES = [
   'PROFILE_LOCKED', // another live process has this data directory open
   'STORE_CORRUPT', // a store record does not decrypt or decode
   'STORE_FAILED', // the store could not commit a change (disk full, I/O error): the client closes
-  'BAD_INVITATION', // not a well-formed sealpost:invite/ link, or its signature does not verify
+  'BAD_INVITATION', // not a well-formed sealpost:invite/ link
+  'INVITATION_VERSION', // an invitation of another version: an old unsigned one (v1), or a newer one
+  'INVITATION_TAMPERED', // the invitation does not match its inviter's signature: altered after it was made
   'INVITATION_EXPIRED', // the invitation's expiry has passed
-  'INVITATION_USED', // this invitation was already accepted (here, or its mailbox is gone)
+  'INVITATION_USED', // this invitation was already accepted here, or its mailbox is gone at the relay (used or withdrawn)
   'OWN_INVITATION', // accepting an invitation this identity made
   'HANDSHAKE_TIMEOUT', // the inviter did not answer in time (the contact may still complete later)
   'UNKNOWN_CONTACT', // no contact with this id or name

@@ -7,8 +7,8 @@
 //   SK  = HKDF-SHA256(ikm = DH1 || DH2 || DH3, salt = th, info = "sealpost/v1/handshake-key", L = 32)
 //
 // DH1 authenticates Bob to Alice, DH2 Alice to Bob, DH3 gives forward secrecy once E_B and
-// invKey are deleted. th binds both identities, both bindings, E_B and Bob's capability,
-// and feeds the safety code (spec/crypto.md §10). Pure functions.
+// invKey are deleted. th binds both identities, the invitation's signature, Bob's binding,
+// E_B and Bob's capability, and feeds the safety code (spec/crypto.md §10). Pure functions.
 import {
   concat, hkdf, sha256, wipe, x25519, x25519PublicKey,
   type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,

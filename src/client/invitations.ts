@@ -1,9 +1,11 @@
-// Invitations and the handshake (spec/client.md §3, §4): the inviter makes a one-time
-// invitation with its own mailbox; the acceptor sends a HELLO there and waits for the
-// inviter's confirm; the inviter, on the HELLO, makes the contact and answers.
+// Invitations and the handshake (spec/client.md §3, §4): the inviter makes a signed one-time
+// invitation with its own mailbox; the acceptor checks it, sends a HELLO there and waits for
+// the inviter's confirm; the inviter, on the HELLO, makes a pending contact and answers. Each
+// side marks its contact established once the other's confirm has decrypted (receiving.ts).
 import {
   equalBytes, safetyCode, sealEnvelope, sha256, toHex, x25519KeyPair, type X25519SecretKey,
 } from '../crypto/index.js';
+import { isProtocolError } from '../wire/index.js';
 import type { ClientContext } from './context.js';
 import { newLocalId } from './context.js';
 import { ClientError, relayFailure } from './errors.js';
@@ -39,9 +41,9 @@ export async function createInvitation(ctx: ClientContext, opts: { ttlSeconds?: 
   const invKey = x25519KeyPair();
   const expiresAt = Math.floor(Date.now() / 1000) + ttl;
   const payload = encodeInvitation({
-    inviter: ctx.identity.publicKey, binding: ctx.identity.binding, invitationKey: invKey.publicKey, expiresAt,
+    inviter: ctx.identity.publicKey, invitationKey: invKey.publicKey, expiresAt,
     relay: ctx.homeRelay, mailboxKey: keys.mailboxKey, accessKey: keys.accessKey!,
-  });
+  }, ctx.identity.sign.seed);
   const inv: InvitationRecord = { id: newLocalId(), payload, invitationSecret: invKey.secretKey, mailboxId: newLocalId(), expiresAt, name: opts.name ?? null };
   const mb: MailboxRecord = { id: inv.mailboxId, address: ctx.homeRelay, keys, role: 'invitation', ownerId: inv.id, status: 'active', createdAt: Date.now() };
   ctx.invitations.set(inv.id, inv);
@@ -95,7 +97,11 @@ export async function acceptInvitation(ctx: ClientContext, link: string, opts: {
     await sendWithRetry(ctx, invitationCapability(inv), envelope);
   } catch (e) {
     await forgetContact(ctx, contact.id);
-    if (classifySendError(e) === 'permanent') throw new ClientError('INVITATION_USED', 'the invitation mailbox is gone: the invitation was used or withdrawn', { cause: e });
+    // AUTH: no mailbox with this sendId and access key. The relay answers an unknown mailbox and
+    // a wrong access key alike; the access key is signed (§3.1), so the mailbox is gone (§4.1).
+    if (isProtocolError(e) && e.errorName === 'AUTH') {
+      throw new ClientError('INVITATION_USED', "the invitation's mailbox is gone at the relay: the invitation was used by someone else, or withdrawn", { cause: e });
+    }
     throw relayFailure(e, 'acceptInvitation');
   }
 
@@ -144,7 +150,8 @@ export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened:
   if (!ctx.invitations.has(inv.id)) return dropped(ctx, 'replay');
   const contact: ContactRecord = {
     id: newLocalId(), name: ctx.uniqueName(inv.name ?? undefined), identity: hello.identity, transcriptHash: th,
-    safetyCode: safetyCode(ctx.identity.publicKey, hello.identity, th), verified: false, established: true, role: 'inviter',
+    // Pending until Bob proves, in the ratchet, that he derived the same keys (§4.2, receiving.ts).
+    safetyCode: safetyCode(ctx.identity.publicKey, hello.identity, th), verified: false, established: false, role: 'inviter',
     inboxId: newLocalId(), nextInboxId: null, rotatedAt: null, peer: hello.capability, createdAt: Date.now(),
   };
   const inbox: MailboxRecord = { id: contact.inboxId, address: ctx.homeRelay, keys, role: 'contact', ownerId: contact.id, status: 'active', createdAt: Date.now() };
@@ -161,9 +168,6 @@ export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened:
       put(KIND.mailbox, mb.id, mb),
     ],
     send: [entry],
-    after: [
-      () => { void ctx.deleteMailbox(mb); },
-      () => ctx.emit('contact', ctx.view(contact)),
-    ],
+    after: [() => { void ctx.deleteMailbox(mb); }],
   };
 }

@@ -4,6 +4,7 @@ import { utf8 } from '../crypto/index.js';
 
 export const CLIENT_LABELS = {
   identityBind: utf8('sealpost/v1/identity-bind'),
+  invitation: utf8('sealpost/v1/invitation'),
   handshakeTranscript: utf8('sealpost/v1/handshake-transcript'),
   handshakeKey: utf8('sealpost/v1/handshake-key'),
   storeKey: utf8('sealpost/v1/store-key'),

@@ -15,12 +15,13 @@ import { dropped, type Handled, type Opened } from './handled.js';
 import { BODY_RATCHET } from './handshake.js';
 import { dhKeyOf } from './identity.js';
 import { handleHello } from './invitations.js';
-import { openDelivered, type Delivered } from './mailbox.js';
-import { decodePayload, type Payload } from './payload.js';
+import { openDelivered, sendCapability, type Delivered } from './mailbox.js';
+import type { OutboxEntry } from './outbox.js';
+import { decodePayload, newPayload, type Payload } from './payload.js';
 import type { StoreOp } from './profile-store.js';
-import { submit } from './sending.js';
+import { sealPayload, submit } from './sending.js';
 import { SessionError, sessionDecrypt } from './session.js';
-import { KIND, put, type MailboxRecord, type MessageRecord } from './state.js';
+import { KIND, put, type ContactRecord, type MailboxRecord, type MessageRecord } from './state.js';
 import type { Message } from './types.js';
 
 export function inboundHandlers(ctx: ClientContext): InboundHandlers {
@@ -107,6 +108,15 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
   }
   ctx.counters.received++;
   let contactChanged = false;
+  const send: OutboxEntry[] = [];
+  // Key confirmation (§4.2): a message that decrypts proves that the contact derived the same
+  // keys. The inviter's contact is established at the first one (the acceptor's confirm).
+  const wasPending = !c.established;
+  if (wasPending && c.role === 'inviter') {
+    c.established = true;
+    contactChanged = true;
+    after.push(() => ctx.emit('contact', ctx.view(c)));
+  }
   // The contact wrote to our new mailbox: it has switched, so the old one can go (§8.2).
   if (c.nextInboxId === mb.id) {
     const old = ctx.mailboxes.get(c.inboxId);
@@ -137,10 +147,14 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
       contactChanged = true;
       break;
     case 'confirm':
-      if (!c.established) {
-        c.peer = payload.capability;
+      if (!wasPending) break;
+      c.peer = payload.capability;
+      contactChanged = true;
+      if (c.role === 'acceptor') {
+        // The inviter's confirm decrypted: established here; confirm back, so that the inviter's is too (§4.1 step 6).
         c.established = true;
-        contactChanged = true;
+        const ack = confirmBack(ctx, c);
+        if (ack) { ops.push(ack.op); send.push(ack.entry); }
         after.push(() => {
           const v = ctx.view(c);
           ctx.acceptWaiters.get(c.id)?.resolve(v);
@@ -150,7 +164,18 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
       break;
   }
   if (contactChanged) ops.push(ctx.contactOp(c));
-  return { ops, send: [], after };
+  return { ops, send, after };
+}
+
+/** The acceptor's confirm (§4.1 step 6): its mailbox for this contact, in the ratchet. None if it cannot be sealed. */
+function confirmBack(ctx: ClientContext, c: ContactRecord): { entry: OutboxEntry; op: StoreOp } | null {
+  const inbox = ctx.mailboxes.get(c.inboxId);
+  if (!inbox) return null;
+  try {
+    return sealPayload(ctx, c, newPayload({ type: 'confirm', capability: sendCapability(inbox.address, inbox.keys) }));
+  } catch {
+    return null; // the inviter's mailbox key cannot be sealed to: it stays pending there, and sends here are SEND_REJECTED
+  }
 }
 
 /** Drains a replaced mailbox with FETCH, then deletes it (spec/client.md §8.2); runs in the mailbox's queue. */

@@ -3,7 +3,7 @@
 // the grace period. Maintenance also retires expired invitations and retries deletions.
 import type { ClientContext } from './context.js';
 import { newLocalId } from './context.js';
-import { relayFailure } from './errors.js';
+import { ClientError, relayFailure } from './errors.js';
 import { INVITATION_MAILBOX_SLACK_SECONDS } from './invitations.js';
 import { newMailboxKeys, sendCapability } from './mailbox.js';
 import { newPayload } from './payload.js';
@@ -18,6 +18,7 @@ const DEFAULT_ROTATION_GRACE_MS = 7 * 24 * 3600_000;
 export async function rotateMailbox(ctx: ClientContext, contactId: string): Promise<void> {
   ctx.assertOpen();
   const c = ctx.requireContact(contactId);
+  if (!c.established) throw new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
   if (c.nextInboxId) return; // a rotation is already under way
   const keys = newMailboxKeys();
   try {

@@ -58,6 +58,7 @@ function queuePayload(ctx: ClientContext, c: ContactRecord, payload: Payload, ex
 
 export async function sendPayload(ctx: ClientContext, c: ContactRecord, payload: Payload, extra: readonly StoreOp[] = []): Promise<void> {
   ctx.assertOpen();
+  if (!c.established) throw new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
   if (!ctx.outgoing.busy([c.id])) return queuePayload(ctx, c, payload, extra);
   // A fan-out holds this contact: queue behind it (in an array: the section ends at the outbox, not at the relay's OK).
   const [accepted] = await ctx.outgoing.run([c.id], async () => { ctx.assertOpen(); return [queuePayload(ctx, c, payload, extra)]; });
@@ -115,7 +116,7 @@ async function fanOut(ctx: ClientContext, targets: readonly ContactRecord[], pay
   const seal: SealTarget[] = [];
   targets.forEach((c, i) => {
     if (ctx.contacts.get(c.id) !== c) out[i] = new ClientError('UNKNOWN_CONTACT', 'the contact was deleted');
-    else if (!c.peer) out[i] = new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
+    else if (!c.peer || !c.established) out[i] = new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
     else {
       ready.push({ i, c, peer: c.peer });
       seal.push({ mailboxKey: c.peer.mailboxKey, body: concat(RATCHET_PREFIX, sessionEncrypt(ctx.sessions.get(c.id)!, plaintext)) });

@@ -7,7 +7,7 @@ import { MalformedError, Reader, Writer } from '../../src/wire/bytes-codec.js';
 import { acceptorSecret, decodeHello, encodeHello, inviterSecret, transcriptHash } from '../../src/client/handshake.js';
 import { newIdentity, verifyIdentity } from '../../src/client/identity.js';
 import {
-  checkNotExpired, decodeInvitation, encodeInvitation, formatInvitationLink, parseInvitationLink, type Invitation,
+  checkNotExpired, decodeInvitation, encodeInvitation, formatInvitationLink, INVITATION_VERSION, parseInvitationLink, type InvitationFields,
 } from '../../src/client/invitation.js';
 import { decodePayload, encodePayload, newPayload } from '../../src/client/payload.js';
 import { decodeRecord, encodeRecord } from '../../src/client/records.js';
@@ -19,13 +19,13 @@ const cap = (): SendCapability => {
   const k = x25519KeyPair().publicKey;
   return { address: RELAY, sendId: sendIdOf(k), mailboxKey: k, accessKey: new Uint8Array(32).fill(7) as AccessKey };
 };
-function invitation(): { inv: Invitation; invSecret: Uint8Array; alice: ReturnType<typeof newIdentity> } {
+function invitation(): { inv: InvitationFields; invSecret: Uint8Array; alice: ReturnType<typeof newIdentity> } {
   const alice = newIdentity();
   const invKey = x25519KeyPair();
   const c = cap();
   return {
     alice, invSecret: invKey.secretKey,
-    inv: { inviter: alice.publicKey, binding: alice.binding, invitationKey: invKey.publicKey, expiresAt: 2_000_000_000, relay: RELAY, mailboxKey: c.mailboxKey, accessKey: c.accessKey! },
+    inv: { inviter: alice.publicKey, invitationKey: invKey.publicKey, expiresAt: 2_000_000_000, relay: RELAY, mailboxKey: c.mailboxKey, accessKey: c.accessKey! },
   };
 }
 const refuses = (fn: () => unknown, code: string): void => {
@@ -45,23 +45,30 @@ test('Writer/Reader: integers, var16, strict end', () => {
   assert.throws(() => new Writer().u8(256));
 });
 
-test('invitation: round trip through the link; every corruption is BAD_INVITATION', () => {
-  const { inv } = invitation();
-  const payload = encodeInvitation(inv);
+test('invitation: round trip through the link; the version, then the signature, then the layout are checked', () => {
+  const { inv, alice } = invitation();
+  const payload = encodeInvitation(inv, alice.sign.seed);
+  assert.is(payload[0], INVITATION_VERSION);
+  assert.is(payload.length, 1 + 64 + 32 + 4 + 32 + 32 + 2 + RELAY.length + 64, 'spec/client.md §3: 231 bytes + the relay address');
   const link = formatInvitationLink(payload);
   assert.ok(link.startsWith('sealpost:invite/'));
   const back = parseInvitationLink(`  ${link}\n`);
-  assert.equal(back.invitation, { ...inv, inviter: back.invitation.inviter });
+  assert.equal({ ...back.invitation, signature: undefined }, { ...inv, signature: undefined });
   assert.equal([...back.payload], [...payload]);
-  for (const cut of [0, 1, 100, payload.length - 1]) refuses(() => decodeInvitation(payload.subarray(0, cut)), 'BAD_INVITATION');
-  refuses(() => decodeInvitation(new Uint8Array([...payload, 0])), 'BAD_INVITATION');
-  const v2 = payload.slice(); v2[0] = 2;
-  refuses(() => decodeInvitation(v2), 'BAD_INVITATION');
-  const badSig = payload.slice(); badSig[1 + 64 + 5]! ^= 1;
-  refuses(() => decodeInvitation(badSig), 'BAD_INVITATION');
-  refuses(() => decodeInvitation(encodeInvitation({ ...inv, relay: 'http://nope' })), 'BAD_INVITATION');
+  // Too short to be any invitation, or not a link at all: BAD_INVITATION.
+  for (const cut of [0, 1, 100]) refuses(() => decodeInvitation(payload.subarray(0, cut)), 'BAD_INVITATION');
   refuses(() => parseInvitationLink('sealpost:invite/***'), 'BAD_INVITATION');
   refuses(() => parseInvitationLink('sealpost:link/AAAA'), 'BAD_INVITATION');
+  // Another version: INVITATION_VERSION, before the signature is looked at.
+  for (const v of [1, 3, 255]) { const other = payload.slice(); other[0] = v; refuses(() => decodeInvitation(other), 'INVITATION_VERSION'); }
+  // Any other change of the signed bytes, the signature, the length: INVITATION_TAMPERED.
+  for (let i = 1; i < payload.length; i += 7) { const t = payload.slice(); t[i]! ^= 0x10; refuses(() => decodeInvitation(t), 'INVITATION_TAMPERED'); }
+  refuses(() => decodeInvitation(payload.subarray(0, payload.length - 1)), 'INVITATION_TAMPERED');
+  refuses(() => decodeInvitation(new Uint8Array([...payload, 0])), 'INVITATION_TAMPERED');
+  // Signed by another identity than the one it names: INVITATION_TAMPERED.
+  refuses(() => decodeInvitation(encodeInvitation(inv, newIdentity().sign.seed)), 'INVITATION_TAMPERED');
+  // Signed, but wrong in itself (the inviter's own mistake): BAD_INVITATION.
+  refuses(() => decodeInvitation(encodeInvitation({ ...inv, relay: 'http://nope' }, alice.sign.seed)), 'BAD_INVITATION');
   refuses(() => checkNotExpired(inv, 2_000_000_000_000), 'INVITATION_EXPIRED');
   checkNotExpired(inv, 1_999_999_999_000);
 });
@@ -91,7 +98,7 @@ test('payload: every type round-trips; unknown versions, types and trailing byte
 
 test('handshake: both sides derive the same key and transcript; a substituted key does not', () => {
   const { inv, invSecret, alice } = invitation();
-  const payload = encodeInvitation(inv);
+  const payload = encodeInvitation(inv, alice.sign.seed);
   const bob = newIdentity();
   const e = x25519KeyPair();
   const hello = encodeHello({ identity: bob.publicKey, binding: bob.binding, ephemeralKey: e.publicKey, capability: cap() });
@@ -103,7 +110,7 @@ test('handshake: both sides derive the same key and transcript; a substituted ke
   assert.equal([...skA], [...skB]);
   // Mallory's identity in place of Alice's: Bob derives something else.
   const mallory = newIdentity();
-  const thM = transcriptHash(encodeInvitation({ ...inv, inviter: mallory.publicKey, binding: mallory.binding }), hello);
+  const thM = transcriptHash(encodeInvitation({ ...inv, inviter: mallory.publicKey }, mallory.sign.seed), hello);
   assert.is.not(Buffer.from(thM).toString('hex'), Buffer.from(th).toString('hex'));
   const skM = acceptorSecret(bob, e, mallory.publicKey, inv.invitationKey, th);
   assert.is.not(Buffer.from(skM).toString('hex'), Buffer.from(skA).toString('hex'));

@@ -14,6 +14,7 @@ import { MemoryRecords } from '../../src/client/memory-records.js';
 import { nodePlatform } from '../../src/client/node/platform.js';
 import { RelayConnection } from '../../src/client/node/connection.js';
 import { authenticate, deleteMailbox } from '../../src/client/mailbox.js';
+import { formatInvitationLink, invitationPayloadOf } from '../../src/client/invitation.js';
 import { ERROR_CODES, ProtocolError, type ErrorName } from '../../src/wire/index.js';
 import { Relay } from '../../src/relay/index.js';
 import { startTcpProxy, withPort } from '../_support/tcp-proxy.js';
@@ -88,12 +89,17 @@ test('store: a failed commit rejects the send with STORE_FAILED, emits it, and c
   await rejects(carol.createInvitation(), 'CLOSED');
 });
 
-test('invitations: BAD_INVITATION, OWN_INVITATION, INVITATION_USED, INVITATION_EXPIRED, HANDSHAKE_TIMEOUT, CONTACT_PENDING', async () => {
+test('invitations: BAD_INVITATION, INVITATION_VERSION, INVITATION_TAMPERED, OWN_INVITATION, INVITATION_USED, INVITATION_EXPIRED, HANDSHAKE_TIMEOUT, CONTACT_PENDING', async () => {
   const alice = await openClient(relay.address);
   const bob = await openClient(relay.address);
   await rejects(bob.acceptInvitation('sealpost:invite/garbage'), 'BAD_INVITATION');
   await rejects(bob.acceptInvitation('https://example.org'), 'BAD_INVITATION');
   const link = await alice.createInvitation();
+  const payload = invitationPayloadOf(link);
+  const old = payload.slice(); old[0] = 1;
+  await rejects(bob.acceptInvitation(formatInvitationLink(old)), 'INVITATION_VERSION');
+  const edited = payload.slice(); edited[100]! ^= 1;
+  await rejects(bob.acceptInvitation(formatInvitationLink(edited)), 'INVITATION_TAMPERED');
   await rejects(alice.acceptInvitation(link), 'OWN_INVITATION');
   await bob.acceptInvitation(link);
   await rejects(bob.acceptInvitation(link), 'INVITATION_USED');

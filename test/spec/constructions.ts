@@ -3,9 +3,11 @@
 import {
   accessVerifierOf, deliveryKey, ed25519KeyPair, ed25519Sign, fromHex, openDelivery, pad, readIdOf,
   readAuthMessage, relayFingerprintOf, safetyCode, sealDelivery, sendIdOf, solvePow, toHex, x25519KeyPair,
-  powDigest, leadingZeroBits, sha256, utf8, sealEnvelope, openEnvelope, type DeliveryKey,
+  powDigest, leadingZeroBits, sha256, utf8, sealEnvelope, openEnvelope, type AccessKey, type DeliveryKey,
 } from '../../src/crypto/index.js';
-import { encodeFrame, type Frame } from '../../src/wire/index.js';
+import { encodeFrame, formatRelayAddress, type Frame } from '../../src/wire/index.js';
+import { newIdentity } from '../../src/client/identity.js';
+import { decodeInvitation, encodeInvitation, formatInvitationLink } from '../../src/client/invitation.js';
 
 const seed = (label: string): Uint8Array => sha256(utf8(`sealpost test vector seed: ${label}`));
 
@@ -64,6 +66,16 @@ export function computeVectors(): ConstructionVectors {
   if (toHex(opened.body) !== toHex(body) || toHex(opened.senderKey) !== toHex(sender.publicKey)) throw new Error('envelope does not round-trip');
   const idA = new Uint8Array(64).fill(0xaa), idB = new Uint8Array(64).fill(0x55);
 
+  // spec/client.md §3: a signed invitation (Ed25519 is deterministic, so the link is fixed).
+  const inviter = newIdentity(ed25519KeyPair(seed('inviter sign key')), x25519KeyPair(seed('inviter dh key')));
+  const invitationKey = x25519KeyPair(seed('invitation key'));
+  const relay = formatRelayAddress({ tls: true, host: 'relay.example.org', port: 443, fingerprint: relayFingerprintOf(relaySign.publicKey) });
+  const invitation = encodeInvitation({
+    inviter: inviter.publicKey, invitationKey: invitationKey.publicKey, expiresAt: 1_900_000_000, relay, mailboxKey: mailbox.publicKey, accessKey: accessKey as AccessKey,
+  }, inviter.sign.seed);
+  if (decodeInvitation(invitation).expiresAt !== 1_900_000_000) throw new Error('invitation does not round-trip');
+  const link = formatInvitationLink(invitation);
+
   return {
     ids: {
       readKey: toHex(read.publicKey), readId: toHex(readId),
@@ -97,6 +109,11 @@ export function computeVectors(): ConstructionVectors {
     sas: {
       identityA: toHex(idA), identityB: toHex(idB), transcriptHash: toHex(seed('transcript')),
       code: safetyCode(idA, idB, seed('transcript')),
+    },
+    invitation: {
+      inviterSignSeed: toHex(inviter.sign.seed), inviter: toHex(inviter.publicKey), invitationKey: toHex(invitationKey.publicKey),
+      expiresAt: 1_900_000_000, relay, mailboxKey: toHex(mailbox.publicKey), accessKey: toHex(accessKey),
+      payload: toHex(invitation), signature: toHex(invitation.subarray(invitation.length - 64)), link, linkLength: link.length,
     },
     frames: Object.fromEntries(sampleFrames().map((f) => [f.type, toHex(encodeFrame(f))])),
   };
