@@ -54,7 +54,7 @@ export class Client extends Emitter<ClientEvents> {
       platform, store, identity, homeRelay, opts, senders, sealer: new FanoutSealer(opts),
       emit: (event, arg) => this.emit(event, arg),
     });
-    ctx.outbox = new Outbox(store, senders, { onSent: () => { ctx.counters.sent++; } });
+    ctx.outbox = new Outbox(store, senders, { onSent: () => { ctx.counters.sent++; }, waitMs: ctx.relayTimeout });
     ctx.receipts = opts.receipts === true
       ? new ReceiptBatcher(opts.receiptDelayMs ?? { min: 5_000, max: 60_000 }, (contactId, ids) => { void sendReceipt(ctx, contactId, ids); })
       : null;
@@ -145,6 +145,7 @@ export class Client extends Emitter<ClientEvents> {
       dropped: { ...k.dropped, total: DROP_REASONS.reduce((a, r) => a + k.dropped[r], 0) },
       received: k.received, sent: k.sent, errors: k.errors,
       outboxPending: outbox.size, online: this.ctx.link(this.ctx.homeRelay).online,
+      takeovers: [...this.ctx.links.values()].reduce((a, l) => a + l.takeovers, 0),
     };
   }
 

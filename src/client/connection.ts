@@ -58,6 +58,12 @@ export class RelayConnection {
   private readonly closeHandlers: Array<(code: number, reason: string) => void> = [];
   private closeInfo: { code: number; reason: string } | null = null;
   private readonly closedPromise: Promise<void>;
+  /** Reading is wanted paused (inbound back-pressure, spec/client.md §6.4) … */
+  private pauseWanted = false;
+  /** … and is paused: only while no request waits for its answer, which must be read. */
+  private readingPaused = false;
+  /** Dropped by abort(): frames still buffered are not handled. */
+  private aborted = false;
 
   private constructor(ws: Socket, address: RelayAddress, clientNonce: Uint8Array, hello: ServerHelloFrame) {
     this.ws = ws;
@@ -137,14 +143,49 @@ export class RelayConnection {
     return new Promise<RelayFrame>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => { this.pending.delete(corr); reject(new RequestTimeoutError(command.type)); }, opts.timeoutMs);
+        timer = setTimeout(() => { this.pending.delete(corr); this.applyPause(); reject(new RequestTimeoutError(command.type)); }, opts.timeoutMs);
       }
       this.pending.set(corr, {
         resolve: (f) => { clearTimeout(timer); resolve(f); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       });
+      this.applyPause();
       this.ws.send(bytes);
     });
+  }
+
+  /**
+   * Sends a command whose answer nobody waits for (ACK, spec/client.md §6.1): no state is
+   * kept for it, so a relay that never answers pins nothing; its answer is ignored.
+   */
+  notify(command: Command): void {
+    if (!this.isOpen) return;
+    const corr = this.nextCorr;
+    this.nextCorr = this.nextCorr >= 0xffffffff ? 1 : this.nextCorr + 1;
+    this.ws.send(encodeFrame({ ...command, corr } as ClientFrame));
+  }
+
+  /**
+   * Stops reading from the relay until `resumeReading()` (spec/client.md §6.4), so that TCP
+   * back-pressure reaches it. A request waiting for its answer lifts the pause meanwhile. On
+   * a platform whose socket cannot pause, this does nothing (the caller's hard cap remains).
+   */
+  pauseReading(): void { this.pauseWanted = true; this.applyPause(); }
+  resumeReading(): void { this.pauseWanted = false; this.applyPause(); }
+  get readingIsPaused(): boolean { return this.readingPaused; }
+
+  /** Drops the connection at once (a relay that breaks the protocol's bounds). */
+  abort(): void {
+    this.aborted = true;
+    this.ws.terminate();
+  }
+
+  private applyPause(): void {
+    const want = this.pauseWanted && this.pending.size === 0 && this.closeInfo === null;
+    if (want === this.readingPaused) return;
+    this.readingPaused = want;
+    if (want) this.ws.pause?.();
+    else this.ws.resume?.();
   }
 
   onMessage(handler: (msg: MsgFrame) => void): void { this.msgHandlers.push(handler); }
@@ -173,6 +214,7 @@ export class RelayConnection {
   }
 
   private receive(data: Uint8Array): void {
+    if (this.aborted) return;
     let f: RelayFrame;
     try {
       f = decodeRelayFrame(data);
@@ -185,6 +227,7 @@ export class RelayConnection {
     const p = this.pending.get(f.corr);
     if (!p) return;
     this.pending.delete(f.corr);
+    if (this.pauseWanted && this.pending.size === 0) this.applyPause();
     if (f.type === 'ERR') p.reject(new ProtocolError(errorName(f.code) ?? 'INTERNAL', `relay answered ERR ${f.code}`));
     else p.resolve(f);
   }

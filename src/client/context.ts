@@ -16,12 +16,16 @@ import { ReadLink } from './read-link.js';
 import type { ReceiptBatcher } from './receipts.js';
 import { SeenSet } from './seen-set.js';
 import type { SendPool } from './send-pool.js';
+import { InboundBudget } from './inbound-budget.js';
 import { KeyedSerial } from './serial.js';
 import type { Session } from './session.js';
 import { del, KIND, put, putLatest, type ContactRecord, type InvitationRecord, type MailboxRecord } from './state.js';
 import type { ClientEvents, ClientOptions, Contact, DropReason } from './types.js';
 import { encodeSession } from './session.js';
 import { wipeState } from '../ratchet/index.js';
+
+/** Tasks queued or running per mailbox in `serial` (spec/client.md §6.4). */
+export const MAX_SERIAL_PER_MAILBOX = 1024;
 
 export const DROP_REASONS: readonly DropReason[] = ['delivery', 'undecryptable', 'unknown-sender', 'malformed', 'replay', 'ratchet', 'expired'];
 
@@ -67,6 +71,10 @@ export class ClientContext {
   readonly outgoing = new KeyedSerial();
   /** Per mailbox: work that must not interleave with that mailbox's messages (§6.1). */
   readonly inboundTails = new Map<string, Promise<void>>();
+  /** Per mailbox: tasks queued or running in `serial` (at most MAX_SERIAL_PER_MAILBOX, §6.4). */
+  readonly inboundDepth = new Map<string, number>();
+  /** Envelopes received and not yet finished, per connection and in all (§6.4). */
+  readonly inboundBudget = new InboundBudget();
   readonly sentTaps: Array<(e: OutboxEntry) => void> = [];
   readonly counters = {
     received: 0, sent: 0, errors: 0,
@@ -198,16 +206,29 @@ export class ClientContext {
 
   /**
    * Runs `task` after earlier tasks of the same mailbox, never blocking other mailboxes
-   * (spec/client.md §6.1). A failed task leaves its envelope unacknowledged: the relay
-   * delivers it again after a reconnect.
+   * (spec/client.md §6.1), then `done`. A failed task leaves its envelope unacknowledged: the
+   * relay delivers it again after a reconnect. A mailbox holds at most MAX_SERIAL_PER_MAILBOX
+   * tasks (§6.4): beyond, the task is refused (false), counted as an error, and `done` is not called.
    */
-  serial(mailboxId: string, task: () => Promise<void>): void {
+  serial(mailboxId: string, task: () => Promise<void>, done?: () => void): boolean {
+    const depth = this.inboundDepth.get(mailboxId) ?? 0;
+    if (depth >= MAX_SERIAL_PER_MAILBOX) { this.counters.errors++; return false; }
+    this.inboundDepth.set(mailboxId, depth + 1);
     const before = this.inboundTails.get(mailboxId) ?? Promise.resolve();
     const mine = before.then(async () => {
-      if (this.closed) return;
-      try { await task(); } catch { this.counters.errors++; }
+      try {
+        if (!this.closed) await task();
+      } catch {
+        this.counters.errors++;
+      } finally {
+        const left = (this.inboundDepth.get(mailboxId) ?? 1) - 1;
+        if (left > 0) this.inboundDepth.set(mailboxId, left);
+        else this.inboundDepth.delete(mailboxId);
+        done?.();
+      }
     });
     this.inboundTails.set(mailboxId, mine);
     void mine.then(() => { if (this.inboundTails.get(mailboxId) === mine) this.inboundTails.delete(mailboxId); });
+    return true;
   }
 }

@@ -27,6 +27,7 @@ export const CLIENT_ERROR_CODES = [
   'RELAY_BUSY', // the relay refused for now (rate, quota, busy, internal error): try later
   'RELAY_REFUSED', // the relay refused a command for good (the relay's error name is in `relayError`)
   'TIMEOUT', // the relay did not answer a command in time
+  'POW_TOO_HARD', // the relay asks more proof-of-work for a public mailbox than clients spend (MAX_POW_DIFFICULTY)
   'INVALID_ARGUMENT', // a caller's argument is out of its documented range
   'CLOSED', // the client was closed
   'INTERNAL', // a defect of the SDK (please report it)

@@ -137,7 +137,9 @@ async function sendWithRetry(ctx: ClientContext, cap: ReturnType<typeof invitati
 export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened: Opened, d: Delivered): Promise<Handled> {
   const inv = ctx.invitations.get(mb.ownerId);
   if (!inv || mb.status !== 'active') return dropped(ctx, 'replay');
-  if (d.receivedAtMinutes * 60 > inv.expiresAt) return dropped(ctx, 'expired');
+  // §4.2: in time if processed before the expiry (our clock, to the second), or if the relay's
+  // whole arrival minute (its clock is minute-coarse) lies before it.
+  if (Math.floor(Date.now() / 1000) > inv.expiresAt && (d.receivedAtMinutes + 1) * 60 > inv.expiresAt) return dropped(ctx, 'expired');
   let hello;
   try { hello = decodeHello(opened.body); } catch { return dropped(ctx, 'malformed'); }
   if (!equalBytes(dhKeyOf(hello.identity), opened.senderKey)) return dropped(ctx, 'unknown-sender');

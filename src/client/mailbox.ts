@@ -12,6 +12,7 @@ import {
   type CreateFrame, type MsgFrame, type RelayFrame, type RotateFrame,
 } from '../wire/index.js';
 import type { RelayConnection } from './connection.js';
+import { ClientError } from './errors.js';
 
 export interface MailboxKeys {
   readonly readSeed: Ed25519Seed;
@@ -160,10 +161,20 @@ function fingerprintOf(address: string): Uint8Array {
   return fp;
 }
 
+/**
+ * The most proof-of-work a client spends on one SEND to a public mailbox, in leading zero
+ * bits (spec/client.md §9.5, threat model §1.3): 2^20 hashes, about 3 s on the event loop of
+ * a 2-core machine (4 times the relays' default of 18). A relay that asks more is refused.
+ */
+export const MAX_POW_DIFFICULTY = 20;
+
 /** SEND with a capability: the access key, or proof-of-work for a public mailbox (spec/protocol.md §5.10). */
 export async function sendEnvelope(conn: RelayConnection, cap: SendCapability, envelope: Uint8Array, timeoutMs?: number): Promise<void> {
   if (cap.address && !equalBytes(fingerprintOf(cap.address), conn.address.fingerprint)) {
     throw new ProtocolError('INVALID', 'this capability is for another relay');
+  }
+  if (!cap.accessKey && conn.powDifficulty > MAX_POW_DIFFICULTY) {
+    throw new ClientError('POW_TOO_HARD', `the relay asks ${conn.powDifficulty} bits of proof-of-work; clients spend at most ${MAX_POW_DIFFICULTY}`);
   }
   const proof = cap.accessKey ?? solvePow(conn.serverNonce, cap.sendId, envelope, conn.powDifficulty);
   expect(await conn.request({ type: 'SEND', sendId: cap.sendId, proof, envelope }, timeout(timeoutMs)), 'OK');

@@ -9,7 +9,7 @@
 // the lane stops, lets its in-flight SENDs settle, waits (backoff) and resends from its
 // oldest unaccepted entry. Submit and pick are O(1).
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { ClientError, relayFailure } from './errors.js';
+import { ClientError, isClientError, relayFailure } from './errors.js';
 import type { SendCapability } from './mailbox.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
 import { fromUtf8, utf8 } from '../crypto/index.js';
@@ -34,6 +34,12 @@ export interface OutboxEntry {
 
 export interface OutboxHooks {
   onSent?(entry: OutboxEntry): void;
+  /**
+   * How long a caller waits while its lane makes no progress (no OK) before its promise
+   * rejects with TIMEOUT or RELAY_UNAVAILABLE; the entry stays queued and is still sent
+   * (spec/client.md §9.1). Default: no limit.
+   */
+  waitMs?: number;
 }
 
 type SlotState = 'writing' | 'ready' | 'sending' | 'done';
@@ -54,6 +60,10 @@ class Lane {
   /** Set after a transient failure until the backoff has passed. */
   stopped = false;
   timer: ReturnType<typeof setTimeout> | null = null;
+  /** Fires when the lane has made no progress for `waitMs` while callers wait. */
+  watchdog: ReturnType<typeof setTimeout> | null = null;
+  /** The last transient failure (what a caller who gave up is told). */
+  lastError: unknown = null;
 
   /** Drops done slots from the front; compacts the array now and then. */
   trim(): void {
@@ -129,6 +139,7 @@ export class Outbox {
     let settle!: (error: ClientError | null) => void;
     const done = new Promise<void>((resolve, reject) => { settle = (e) => (e ? reject(e) : resolve()); });
     const { lane, slot } = this.append(entry, 'writing', settle);
+    if (!lane.watchdog) this.arm(lane);
     written.then(
       () => { if (slot.state === 'writing') { slot.state = 'ready'; this.pump(lane); } },
       (e: unknown) => this.complete(lane, slot, relayFailure(e, 'the message was not stored')),
@@ -160,6 +171,7 @@ export class Outbox {
     this.closed = true;
     for (const lane of this.lanes.values()) {
       if (lane.timer) clearTimeout(lane.timer);
+      if (lane.watchdog) clearTimeout(lane.watchdog);
       for (let i = lane.head; i < lane.slots.length; i++) {
         const s = lane.slots[i]!;
         s.settle?.(new ClientError('CLOSED', 'the client closed before the relay accepted this message; it stays queued'));
@@ -199,12 +211,15 @@ export class Outbox {
     lane.inflight--;
     if (err === null) {
       lane.attempt = 0;
+      lane.lastError = null;
       this.complete(lane, s, null);
+      this.arm(lane); // progress
     } else if (!this.closed && classifySendError(err) === 'permanent') {
-      this.complete(lane, s, new ClientError('SEND_REJECTED', 'the relay refused the envelope', { cause: err }));
+      this.complete(lane, s, isClientError(err) ? err : new ClientError('SEND_REJECTED', 'the relay refused the envelope', { cause: err }));
     } else {
       s.state = 'ready';
       lane.stopped = true;
+      lane.lastError = err;
     }
     if (this.closed) {
       if (this.idle && [...this.lanes.values()].every((l) => l.inflight === 0)) this.idle();
@@ -219,6 +234,27 @@ export class Outbox {
         lane.next = lane.head;
         this.pump(lane);
       }, backoffDelay(lane.attempt++, this.backoff));
+    }
+  }
+
+  /** (Re)starts the lane's progress watchdog while callers wait; stops it when none does. */
+  private arm(lane: Lane): void {
+    if (lane.watchdog) { clearTimeout(lane.watchdog); lane.watchdog = null; }
+    const waitMs = this.hooks.waitMs;
+    if (waitMs === undefined || this.closed || lane.head >= lane.slots.length) return;
+    lane.watchdog = setTimeout(() => { lane.watchdog = null; this.giveUp(lane); }, waitMs);
+  }
+
+  /** No progress for `waitMs`: callers of committed entries are told; the entries stay queued. */
+  private giveUp(lane: Lane): void {
+    const err = lane.lastError === null
+      ? new ClientError('TIMEOUT', 'the relay has not accepted the message in time; it stays queued and is sent when the relay answers')
+      : relayFailure(lane.lastError, 'the relay has not accepted the message; it stays queued');
+    for (let i = lane.head; i < lane.slots.length; i++) {
+      const s = lane.slots[i]!;
+      if (s.state === 'writing' || s.state === 'done') continue;
+      s.settle?.(err);
+      s.settle = null;
     }
   }
 

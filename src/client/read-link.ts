@@ -7,11 +7,15 @@ import { isProtocolError, type MsgFrame } from '../wire/index.js';
 import { backoffDelay, sleep, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { ConnectionClosedError, RelayConnection } from './connection.js';
 import {
-  ack, authenticate, createMailbox, deleteMailbox, fetchNext, subscribe, unsubscribe,
+  authenticate, createMailbox, deleteMailbox, fetchNext, subscribe, unsubscribe,
   type Delivered, type MailboxKeys,
 } from './mailbox.js';
 import { ClientError, relayFailure } from './errors.js';
 import type { Connector } from './transport.js';
+
+/** Re-SUBs after END per mailbox and connection (spec/client.md §8.3). */
+export const MAX_RESUBSCRIBES = 3;
+const END_BACKOFF: BackoffOptions = { baseMs: 1_000, maxMs: 30_000 };
 
 export interface ReadLinkHandlers {
   onMessage(conn: RelayConnection, keys: MailboxKeys, msg: MsgFrame): void;
@@ -23,7 +27,13 @@ export interface ReadLinkHandlers {
 export class ReadLink {
   private conn: RelayConnection | null = null;
   private readonly mailboxes = new Map<string, MailboxKeys>();
-  private waiters: Array<(c: RelayConnection) => void> = [];
+  private waiters: Array<(c: RelayConnection | null) => void> = [];
+  /** A connection made and still authenticating and subscribing (close() closes it too). */
+  private starting: RelayConnection | null = null;
+  private readonly endTimers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly endCounts = new WeakMap<RelayConnection, Map<string, number>>();
+  /** ENDs received for mailboxes this link reads (another connection took one over). */
+  takeovers = 0;
   private closed = false;
   private attempt = 0;
   private pendingSleep: { cancel(): void } | null = null;
@@ -62,7 +72,11 @@ export class ReadLink {
           ? new ClientError('RELAY_UNAVAILABLE', 'the relay could not be reached in time')
           : relayFailure(this.lastError, 'the relay could not be reached in time'));
       }, timeoutMs);
-      const done = (c: RelayConnection): void => { clearTimeout(t); resolve(c); };
+      const done = (c: RelayConnection | null): void => {
+        clearTimeout(t);
+        if (c) resolve(c);
+        else reject(new ClientError('CLOSED', 'the client is closed'));
+      };
       this.waiters.push(done);
     });
   }
@@ -77,18 +91,13 @@ export class ReadLink {
 
   /**
    * ACKs on `conn`, the connection that delivered the envelope: it is authenticated for the
-   * mailbox, even while a reconnect is still subscribing and `this.conn` is not yet set. If
-   * it has closed, the relay still queues the envelope and pushes it again on the next SUB,
-   * where the seen set ACKs it (spec/client.md §6.1, §9.2).
+   * mailbox, even while a reconnect is still subscribing and `this.conn` is not yet set. The
+   * ACK's answer is not awaited and nothing is kept for it (spec/client.md §6.1): a relay that
+   * never answers ACKs pins no memory. If the ACK is lost, the relay pushes the envelope again
+   * on the next SUB, where the seen set ACKs it (§6.1, §9.2).
    */
-  async ack(conn: RelayConnection, keys: MailboxKeys, msgId: number): Promise<void> {
-    if (!conn.isOpen) return;
-    try {
-      await ack(conn, keys, msgId, this.requestTimeoutMs);
-    } catch (e) {
-      if (e instanceof ConnectionClosedError || isProtocolError(e, 'NO_MSG')) return; // redelivered, or already gone
-      throw e;
-    }
+  ack(conn: RelayConnection, keys: MailboxKeys, msgId: number): void {
+    conn.notify({ type: 'ACK', readId: keys.readId, msgId });
   }
 
   async fetch(keys: MailboxKeys): Promise<{ conn: RelayConnection; delivered: Delivered | null }> {
@@ -108,12 +117,19 @@ export class ReadLink {
     }
   }
 
+  /** Closes the connection (and one still subscribing); whoever waits in ready() gets CLOSED. */
   async close(): Promise<void> {
     this.closed = true;
     this.pendingSleep?.cancel();
-    const c = this.conn;
+    for (const t of this.endTimers) clearTimeout(t);
+    this.endTimers.clear();
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w(null);
+    const c = this.conn, starting = this.starting;
     this.conn = null;
-    await c?.close();
+    this.starting = null;
+    await Promise.all([c?.close(), starting?.close()]);
   }
 
   private async loop(): Promise<void> {
@@ -134,6 +150,8 @@ export class ReadLink {
           const keys = this.keysFor(msg.readId);
           if (keys) this.handlers.onMessage(conn, keys, msg);
         });
+        conn.onEnd((readId) => this.ended(conn, readId));
+        this.starting = conn;
         try {
           await this.resubscribe(conn);
         } catch (e) {
@@ -141,7 +159,10 @@ export class ReadLink {
           await conn.close();
           await this.pause();
           continue;
+        } finally {
+          if (this.starting === conn) this.starting = null;
         }
+        if (this.closed) { await conn.close(); return; }
         this.attempt = 0;
         this.lastError = null;
         this.conn = conn;
@@ -159,6 +180,30 @@ export class ReadLink {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * END (spec/protocol.md §5.4): another connection took the mailbox's subscription over — a
+   * second client of this profile, or whoever holds its read key. Subscribe again after a
+   * backoff, at most MAX_RESUBSCRIBES times per mailbox and connection, so that two readers
+   * cannot take it from each other forever; after that the other keeps it until this link
+   * reconnects (spec/client.md §8.3). Counted in `takeovers`.
+   */
+  private ended(conn: RelayConnection, readId: Uint8Array): void {
+    const keys = this.keysFor(readId);
+    if (!keys || this.closed) return;
+    this.takeovers++;
+    let counts = this.endCounts.get(conn);
+    if (!counts) this.endCounts.set(conn, (counts = new Map()));
+    const hex = toHex(readId);
+    const n = (counts.get(hex) ?? 0) + 1;
+    counts.set(hex, n);
+    if (n > MAX_RESUBSCRIBES) return;
+    const t = setTimeout(() => {
+      this.endTimers.delete(t);
+      if (!this.closed && conn.isOpen && this.keysFor(readId) === keys) void subscribe(conn, keys, this.requestTimeoutMs).catch(() => undefined);
+    }, backoffDelay(n - 1, END_BACKOFF));
+    this.endTimers.add(t);
   }
 
   private async pause(): Promise<void> {

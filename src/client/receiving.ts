@@ -29,14 +29,18 @@ export function inboundHandlers(ctx: ClientContext): InboundHandlers {
     onMessage(conn, keys, msg) {
       const mb = ctx.mailboxByKeys.get(keys);
       if (!mb || ctx.closed) return;
+      // §6.4: counted until finished; past the hard cap the relay ignores back-pressure.
+      if (!ctx.inboundBudget.take(conn)) { ctx.counters.errors++; conn.abort(); return; }
+      const release = (): void => ctx.inboundBudget.release(conn);
       if (mb.role === 'contact' && !ctx.inboundTails.has(mb.id)) {
         try {
-          receive(ctx, conn, mb, msg).catch(() => { ctx.counters.errors++; });
+          receive(ctx, conn, mb, msg).then(release, () => { ctx.counters.errors++; release(); });
         } catch {
           ctx.counters.errors++; // left unacknowledged: the relay delivers it again after a reconnect
+          release();
         }
-      } else {
-        ctx.serial(mb.id, () => receive(ctx, conn, mb, msg));
+      } else if (!ctx.serial(mb.id, () => receive(ctx, conn, mb, msg), release)) {
+        release();
       }
     },
     onLost(keys) {
@@ -58,7 +62,10 @@ function receive(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, m
 
 /** `conn` is the connection that delivered the envelope; its ACK goes there. */
 export function handleDelivered(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, d: Delivered): Promise<void> {
-  if (ctx.seen.get(mb.id)?.has(d.msgId)) return ctx.link(mb.address).ack(conn, mb.keys, d.msgId);
+  if (ctx.seen.get(mb.id)?.has(d.msgId)) {
+    ctx.link(mb.address).ack(conn, mb.keys, d.msgId);
+    return Promise.resolve();
+  }
   let opened: Opened;
   try {
     opened = openEnvelope({ mailboxSecret: mb.keys.mailboxSecret, mailboxKey: mb.keys.mailboxKey, envelope: d.envelope });
@@ -79,7 +86,7 @@ function finish(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, ms
   const written = ctx.store.write(h.ops);
   for (const entry of h.send) void submit(ctx, entry, written).catch(() => undefined);
   return written.then(() => {
-    void ctx.link(mb.address).ack(conn, mb.keys, msgId).catch(() => undefined);
+    ctx.link(mb.address).ack(conn, mb.keys, msgId);
     for (const f of h.after) f();
   });
 }

@@ -90,8 +90,10 @@ export interface ClientStats {
   readonly sent: number;
   readonly outboxPending: number;
   readonly online: boolean;
-  /** Envelopes whose processing failed for a local reason (left for redelivery). */
+  /** Envelopes whose processing failed for a local reason, or refused past the inbound bounds (left for redelivery). */
   readonly errors: number;
+  /** ENDs from relays: another connection took over one of this client's subscriptions (spec/client.md §8.3). */
+  readonly takeovers: number;
 }
 
 export interface ClientEvents {
