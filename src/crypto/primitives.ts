@@ -304,19 +304,24 @@ export function chacha20poly1305Open(key: AeadKey, nonce: Uint8Array, sealed: Ui
 }
 
 // XChaCha20: HChaCha20(key, nonce[0..16]) gives a subkey; the ChaCha20 nonce is 4 zero bytes || nonce[16..24].
+// The words go through module scratch arrays (wiped after each use): this runs several times
+// per message (delivery layer, ratchet, every stored record), and the allocations showed.
+const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+const K32 = new Uint32Array(8);
+const N32 = new Uint32Array(4);
+const O32 = new Uint32Array(8);
+const readLE32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 function xchachaSubkey(key: Uint8Array, nonce: Uint8Array): { subkey: AeadKey; nonce12: Uint8Array } {
-  const k32 = new Uint32Array(8);
-  const n32 = new Uint32Array(4);
-  const dv = new DataView(key.buffer, key.byteOffset, 32);
-  for (let i = 0; i < 8; i++) k32[i] = dv.getUint32(4 * i, true);
-  const nv = new DataView(nonce.buffer, nonce.byteOffset, 16);
-  for (let i = 0; i < 4; i++) n32[i] = nv.getUint32(4 * i, true);
-  const o32 = new Uint32Array(8);
-  hchacha(new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]), k32, n32, o32);
+  for (let i = 0; i < 8; i++) K32[i] = readLE32(key, 4 * i);
+  for (let i = 0; i < 4; i++) N32[i] = readLE32(nonce, 4 * i);
+  hchacha(SIGMA, K32, N32, O32);
   const subkey = new Uint8Array(32);
-  const sv = new DataView(subkey.buffer);
-  for (let i = 0; i < 8; i++) sv.setUint32(4 * i, o32[i]!, true);
-  wipe(new Uint8Array(k32.buffer), new Uint8Array(o32.buffer));
+  for (let i = 0; i < 8; i++) {
+    const w = O32[i]!;
+    subkey[4 * i] = w & 0xff; subkey[4 * i + 1] = (w >>> 8) & 0xff; subkey[4 * i + 2] = (w >>> 16) & 0xff; subkey[4 * i + 3] = w >>> 24;
+  }
+  K32.fill(0);
+  O32.fill(0);
   const nonce12 = new Uint8Array(12);
   nonce12.set(nonce.subarray(16, 24), 4);
   return { subkey: subkey as AeadKey, nonce12 };
