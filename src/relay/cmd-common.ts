@@ -5,6 +5,7 @@ import type { Maybe } from './crypto-lane.js';
 import { errorSummary } from './log.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
+import { startWrite, StoreError } from './store.js';
 
 export const ok = (): RelayFrame => ({ type: 'OK', corr: 0 });
 
@@ -28,11 +29,13 @@ export function authorize(session: Session, state: MailboxState): void {
   state.refs++;
 }
 
-/** A store write failed: log it (no ids) and answer INTERNAL (spec/protocol.md §7). */
+/**
+ * A store write failed: count it and answer INTERNAL (spec/protocol.md §7, §11.6). The disk
+ * guard logs the episode once; a failure that is not the store's (a bug) is logged here.
+ */
 export function storeFailure(ctx: RelayContext, op: string, e: unknown): ProtocolError {
-  const cause = (e as { cause?: unknown }).cause;
-  const detail = cause instanceof Error ? cause.message.slice(0, 200) : undefined;
-  ctx.log.error('store_write_failed', { op, ...errorSummary(e), ...(detail ? { detail } : {}) });
+  ctx.metrics.storeWriteFailures.inc(op);
+  if (!(e instanceof StoreError)) ctx.log.error('internal_error', { op, ...errorSummary(e) });
   return new ProtocolError('INTERNAL', 'store write failed');
 }
 
@@ -42,13 +45,7 @@ export function storeFailure(ctx: RelayContext, op: string, e: unknown): Protoco
  */
 export function storeWrite<T, R>(ctx: RelayContext, start: () => Promise<T>, onDone: (v: T) => R, onFail: (e: unknown) => R): Promise<R> {
   ctx.pendingWrites++;
-  let p: Promise<T>;
-  try {
-    p = start();
-  } catch (e) {
-    p = Promise.reject(e);
-  }
-  return p.then(
+  return startWrite(start).then(
     (v) => { try { return onDone(v); } finally { ctx.pendingWrites--; } },
     (e: unknown) => { try { return onFail(e); } finally { ctx.pendingWrites--; } },
   );

@@ -35,6 +35,7 @@ export interface RelayConfig {
   minTtlSeconds: number;
   maxTtlSeconds: number;
   sweepIntervalSeconds: number;
+  diskReserveBytes: number;
   logLevel: LogLevel;
   logFile: string | null;
   /** Worker threads for signature checks, SEND proofs and the delivery layer; 0 = the event loop. */
@@ -78,6 +79,9 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   minTtlSeconds: 60,
   maxTtlSeconds: 30 * DAY,
   sweepIntervalSeconds: 30,
+  // Room for ACK, DEL and expiry to commit when the disk is otherwise full (a sweep batch of
+  // 512 deletions copies a few MiB of pages); small next to any disk a relay runs on.
+  diskReserveBytes: 64 * MiB,
   logLevel: 'info',
   logFile: null,
   // Measured on 2 cores, workers cost throughput (bench/README.md, spec/protocol.md §12).
@@ -148,6 +152,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('minTtlSeconds', int(1, 10 * 365 * DAY), 'smallest envelope time to live'),
   spec('maxTtlSeconds', int(1, 10 * 365 * DAY), 'largest envelope time to live'),
   spec('sweepIntervalSeconds', secs(0.01, DAY), 'how often expired envelopes are deleted'),
+  spec('diskReserveBytes', int(0, 2 ** 40), 'free disk space kept for ACK, DEL and expiry: writes that add data answer INTERNAL below it'),
   spec('logLevel', { t: 'level' }, 'debug | info | warn | error'),
   spec('logFile', { t: 'file|null' }, 'JSON-lines log file ("-" or "stderr" = standard error)'),
   spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),

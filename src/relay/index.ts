@@ -7,6 +7,8 @@ import { DEFAULT_CONFIG, MAX_CRYPTO_WORKERS, mergeConfig, type RawSettings, type
 import { MAILBOX_CACHE_SIZE, type RelayContext } from './context.js';
 import { RelayCrypto, type RelayCryptoStats } from './crypto-lane.js';
 import { loadOrCreateIdentity } from './identity.js';
+import { DiskGuard } from './disk-guard.js';
+import { GuardedStore } from './guarded-store.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js';
 import { MailboxRegistry } from './mailboxes.js';
@@ -75,8 +77,14 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     mailboxes: () => (store ? store.counts().mailboxes : 0),
     cached: () => registry.size,
   });
-  const baseStore = new LmdbStore({ path: join(config.dataDir, 'store'), onCommit: (ms) => metrics.commit(ms) });
-  store = wrapStore ? wrapStore(baseStore) : baseStore;
+  const storePath = join(config.dataDir, 'store');
+  const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms) });
+  const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
+    writable: (v) => metrics.storeWritable.set(v),
+    episode: () => metrics.storeUnwritable.inc(),
+  });
+  const guarded = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
+  store = guarded;
   const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
   let crypto: RelayCrypto;
   try {

@@ -16,6 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreError } from './store.js';
+import { holdLmdbCommitGuard } from './lmdb-commit-guard.js';
 
 /** Initial map size. lmdb grows the map on its own as the file grows; on Linux the file stays sparse. */
 export const INITIAL_MAP_SIZE = 1024 ** 3;
@@ -61,6 +62,29 @@ const expiryOf = (v: Uint8Array): number => new DataView(v.buffer, v.byteOffset,
 const asKey = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
 
 type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
+interface FlushWait { readonly since: number; settle(e?: unknown): void }
+
+/** A durable write still waiting for its fsync after this long is settled by an explicit sync. */
+const FLUSH_RESCUE_MS = 2_000;
+/** close() waits this long at most for lmdb, which can hang after a failed commit. */
+const CLOSE_WAIT_MS = 2_000;
+const within = (p: PromiseLike<unknown>, ms: number): Promise<unknown> =>
+  Promise.race([Promise.resolve(p).catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
+
+/**
+ * lmdb rejects every write of a failed commit with an error whose `commitError` is a second
+ * promise, rejected later with the cause (ENOSPC, EIO, MDB_MAP_FULL). Left unobserved it
+ * would be an unhandled rejection, which ends the process (spec/protocol.md §11.6).
+ */
+const observed = new WeakSet<object>();
+function observeCommitError(e: unknown): never {
+  const ce = (e as { commitError?: unknown } | null)?.commitError;
+  if (ce instanceof Promise && !observed.has(ce)) {
+    observed.add(ce);
+    ce.catch(() => { /* the write's own rejection reports the failure */ });
+  }
+  throw e;
+}
 
 export class LmdbStore implements Store {
   private readonly root: RootDatabase;
@@ -72,6 +96,9 @@ export class LmdbStore implements Store {
   private readonly expiry: Database<Uint8Array, [number, number, number]>;
   private readonly onCommit: ((ms: number) => void) | undefined;
   private closed = false;
+  private readonly releaseGuard: () => void;
+  private readonly flushWaits = new Set<FlushWait>();
+  private readonly rescueTimer: NodeJS.Timeout;
 
   constructor(opts: LmdbStoreOptions) {
     mkdirSync(opts.path, { recursive: true, mode: 0o700 });
@@ -85,6 +112,9 @@ export class LmdbStore implements Store {
     this.queue = this.root.openDB({ name: 'queue', encoding: 'binary' });
     this.expiry = this.root.openDB({ name: 'expiry', encoding: 'binary' });
     this.onCommit = opts.onCommit;
+    this.releaseGuard = holdLmdbCommitGuard(() => this.rescueFlushWaits(0));
+    this.rescueTimer = setInterval(() => this.rescueFlushWaits(FLUSH_RESCUE_MS), FLUSH_RESCUE_MS);
+    this.rescueTimer.unref();
   }
 
   // ---- reads ----------------------------------------------------------------------------
@@ -142,15 +172,61 @@ export class LmdbStore implements Store {
 
   // ---- writes ---------------------------------------------------------------------------
 
-  private async durable<T>(p: Flushable, started: number): Promise<T> {
+  /**
+   * Waits until every promise of one logical write is committed and flushed. Each promise is
+   * observed here (so that none rejects unhandled), and so is lmdb's `commitError` that a
+   * failed commit attaches to its rejections (lmdb rejects it later with the cause).
+   */
+  private async durable<T>(writes: readonly Flushable[], started: number, value?: () => T): Promise<T> {
+    const all = [...new Set(writes)];
+    const flushes = new Set<PromiseLike<unknown>>();
+    for (const w of all) flushes.add(w.flushed ?? this.root.flushed);
     try {
-      const v = (await p) as T;
-      await (p.flushed ?? this.root.flushed);
-      this.onCommit?.(performance.now() - started);
-      return v;
+      await Promise.all(all.map((w) => Promise.resolve(w).catch(observeCommitError)));
     } catch (e) {
+      this.rescueFlushWaits(0);
       throw e instanceof StoreError ? e : new StoreError('commit failed', { cause: e });
     }
+    try {
+      await Promise.all([...flushes].map((f) => this.flushedOrSynced(f)));
+    } catch (e) {
+      throw new StoreError('flush failed', { cause: e });
+    }
+    this.onCommit?.(performance.now() - started);
+    return value ? value() : (undefined as T);
+  }
+
+  /**
+   * lmdb drops the flush callbacks of a batch whose commit failed, so a write committed just
+   * before a failure may never see its `flushed` resolve. Such waits are settled by an explicit
+   * fsync of the environment instead (after any failure, and for waits older than
+   * FLUSH_RESCUE_MS): durable when it succeeds, INTERNAL when it does not.
+   */
+  private flushedOrSynced(f: PromiseLike<unknown>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w: FlushWait = { since: performance.now(), settle: (e) => { this.flushWaits.delete(w); if (e === undefined) resolve(); else reject(e); } };
+      this.flushWaits.add(w);
+      Promise.resolve(f).then(() => w.settle(), (e: unknown) => { try { observeCommitError(e); } catch { /* observed */ } w.settle(e ?? new Error('flush failed')); });
+    });
+  }
+
+  /** An fsync of the whole environment (lmdb's `sync`, not in its typings). */
+  private syncEnv(done: (err?: unknown) => void): void {
+    try {
+      (this.root as unknown as { sync(cb: (err?: unknown) => void): void }).sync(done);
+    } catch (e) {
+      done(e);
+    }
+  }
+
+  private rescueFlushWaits(olderThanMs: number): void {
+    const now = performance.now();
+    const waits = [...this.flushWaits].filter((w) => now - w.since >= olderThanMs);
+    if (waits.length === 0 || this.closed) return;
+    for (const w of waits) this.flushWaits.delete(w);
+    this.syncEnv((err?: unknown) => {
+      for (const w of waits) w.settle(err ? (err instanceof Error ? err : new Error(String(err))) : undefined);
+    });
   }
 
   private writing(): number {
@@ -160,26 +236,30 @@ export class LmdbStore implements Store {
 
   createMailbox(r: MailboxRecord): Promise<void> {
     const t = this.writing();
-    this.mailbox.put(r.iid, encodeRecord(r));
-    this.read.put(asKey(r.readId), r.iid);
-    return this.durable(this.send.put(asKey(r.sendId), r.iid), t);
+    return this.durable([
+      this.mailbox.put(r.iid, encodeRecord(r)),
+      this.read.put(asKey(r.readId), r.iid),
+      this.send.put(asKey(r.sendId), r.iid),
+    ], t);
   }
 
   enqueue(iid: number, e: QueueEntry, ceiling: number | null): Promise<void> {
     const t = this.writing();
-    if (ceiling !== null) this.seq.put(iid, ceiling);
-    this.expiry.put([e.expiryMinute, iid, e.msgId], EMPTY);
-    return this.durable(this.queue.put([iid, e.msgId], encodeQueueValue(e.expiryMinute, e.delivered)), t);
+    const writes: Flushable[] = [];
+    if (ceiling !== null) writes.push(this.seq.put(iid, ceiling));
+    writes.push(this.expiry.put([e.expiryMinute, iid, e.msgId], EMPTY));
+    writes.push(this.queue.put([iid, e.msgId], encodeQueueValue(e.expiryMinute, e.delivered)));
+    return this.durable(writes, t);
   }
 
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
     const t = this.writing();
-    let last: Flushable = ceiling ? this.seq.put(ceiling.iid, ceiling.value) : Promise.resolve(true);
+    const writes: Flushable[] = ceiling ? [this.seq.put(ceiling.iid, ceiling.value)] : [];
     for (const r of refs) {
-      this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
-      last = this.queue.remove([r.iid, r.msgId]);
+      writes.push(this.expiry.remove([r.expiryMinute, r.iid, r.msgId]));
+      writes.push(this.queue.remove([r.iid, r.msgId]));
     }
-    return this.durable(last, t);
+    return this.durable(writes, t);
   }
 
   rotateMailbox(prev: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void> {
@@ -195,11 +275,12 @@ export class LmdbStore implements Store {
       this.read.put(asKey(next.readId), next.iid);
       this.mailbox.put(next.iid, encodeRecord(next));
     });
-    return this.durable(p, t);
+    return this.durable([p], t);
   }
 
   deleteMailbox(r: MailboxRecord): Promise<number> {
     const t = this.writing();
+    let removed = 0;
     const p = this.root.childTransaction(() => {
       const entries = [...this.queue.getRange({ start: [r.iid, 0], end: [r.iid, MAX_MSG_ID] })];
       for (const { key, value } of entries) {
@@ -210,9 +291,9 @@ export class LmdbStore implements Store {
       this.read.remove(asKey(r.readId));
       this.send.remove(asKey(r.sendId));
       this.mailbox.remove(r.iid);
-      return entries.length;
+      removed = entries.length;
     });
-    return this.durable<number>(p, t);
+    return this.durable<number>([p], t, () => removed);
   }
 
   async backup(dir: string): Promise<void> {
@@ -223,7 +304,14 @@ export class LmdbStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.flushed;
-    await this.root.close();
+    clearInterval(this.rescueTimer);
+    try {
+      await within(this.root.flushed, CLOSE_WAIT_MS);
+      await within(new Promise<void>((r) => this.syncEnv(() => r())), CLOSE_WAIT_MS);
+      await within(this.root.close(), CLOSE_WAIT_MS);
+    } finally {
+      for (const w of [...this.flushWaits]) w.settle(new StoreError('store is closed'));
+      this.releaseGuard();
+    }
   }
 }

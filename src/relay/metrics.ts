@@ -82,6 +82,9 @@ export interface RelayMetrics {
   readonly envelopesOut: Counter;
   readonly envelopesExpired: Counter;
   readonly errors: Counter;
+  readonly storeWritable: Gauge;
+  readonly storeUnwritable: Counter;
+  readonly storeWriteFailures: Counter;
   readonly commitLatency: Histogram;
   readonly commitBatch: Histogram;
   /** Records one durable write; writes completing in the same event-loop turn count as one batch. */
@@ -111,6 +114,9 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
     envelopesOut: r.add(new Counter('sealpost_envelopes_out_total', 'Envelopes delivered (pushed or fetched)')),
     envelopesExpired: r.add(new Counter('sealpost_envelopes_expired_total', 'Envelopes deleted by the expiry sweeper')),
     errors: r.add(new Counter('sealpost_errors_total', 'ERR frames sent, by error name', 'code')),
+    storeWritable: r.add(new Gauge('sealpost_store_writable', '1 while the store takes writes that add data, 0 during a disk-full or commit-failure episode')),
+    storeUnwritable: r.add(new Counter('sealpost_store_unwritable_total', 'Episodes in which store writes were refused or failed')),
+    storeWriteFailures: r.add(new Counter('sealpost_store_write_failures_total', 'Store writes that failed or were refused (answered INTERNAL), by operation', 'op')),
     commitLatency,
     commitBatch,
     commit(latencyMs: number): void {

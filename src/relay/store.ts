@@ -63,6 +63,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Starts a write: a synchronous throw becomes a rejection, so callers handle one outcome. */
+export function startWrite<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return write();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 export class StoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
