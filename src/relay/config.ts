@@ -30,6 +30,7 @@ export interface RelayConfig {
   idleTimeoutSeconds: number;
   pingIntervalSeconds: number;
   helloTimeoutSeconds: number;
+  upgradeTimeoutSeconds: number;
   powDifficulty: number;
   defaultTtlSeconds: number;
   minTtlSeconds: number;
@@ -74,6 +75,9 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   idleTimeoutSeconds: 120,
   pingIntervalSeconds: 30,
   helloTimeoutSeconds: 10,
+  // A browser or the SDK upgrades within one round trip; 5 s leaves room for slow links and
+  // frees a descriptor held by a client that never upgrades (spec/protocol.md §2).
+  upgradeTimeoutSeconds: 5,
   powDifficulty: 18,
   defaultTtlSeconds: 21 * DAY,
   minTtlSeconds: 60,
@@ -136,8 +140,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('publicMaxBytes', int(256), 'public mailbox quota: bytes'),
   spec('maxSubscriptionsPerConnection', int(1), 'subscriptions per connection'),
   spec('maxAuthPerConnection', int(1), 'authenticated mailboxes per connection'),
-  spec('maxConnections', int(1), 'connections in all (more close with 4008)'),
-  spec('maxConnectionsPerAddress', int(1), 'connections from one network address'),
+  spec('maxConnections', int(1), 'TCP connections in all, counted from accept (more close with 4008); lowered below the open-file limit'),
+  spec('maxConnectionsPerAddress', int(1), 'TCP connections from one IPv4 address or IPv6 /64, counted from accept'),
   spec('sendRatePerSecond', int(1), 'SEND token bucket: sustained rate per connection'),
   spec('sendBurst', int(1), 'SEND token bucket: burst per connection'),
   spec('keyOpsPerSecond', int(1), 'CREATE/AUTH/ROTATE (a signature check each) token bucket: rate per connection'),
@@ -147,6 +151,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('idleTimeoutSeconds', secs(0.05), 'close a connection silent for this long (4006)'),
   spec('pingIntervalSeconds', secs(0.05), 'WebSocket ping interval'),
   spec('helloTimeoutSeconds', secs(0.05), 'time allowed to complete HELLO (4006)'),
+  spec('upgradeTimeoutSeconds', secs(0.05, 300), 'time from accept to a completed WebSocket upgrade; slower sockets are closed'),
   spec('powDifficulty', int(0, 40), 'proof-of-work for public mailboxes, in leading zero bits'),
   spec('defaultTtlSeconds', int(1, 10 * 365 * DAY), 'envelope time to live when CREATE asks for 0'),
   spec('minTtlSeconds', int(1, 10 * 365 * DAY), 'smallest envelope time to live'),

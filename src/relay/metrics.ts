@@ -75,6 +75,8 @@ export interface RelayMetrics {
   readonly connections: Gauge;
   readonly connectionsTotal: Counter;
   readonly connectionsRejected: Counter;
+  readonly sockets: Gauge;
+  readonly upgradeTimeouts: Counter;
   readonly closes: Counter;
   readonly framesIn: Counter;
   readonly framesOut: Counter;
@@ -106,7 +108,9 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
     registry: r,
     connections: r.add(new Gauge('sealpost_connections', 'Open WebSocket connections')),
     connectionsTotal: r.add(new Counter('sealpost_connections_total', 'Connections accepted')),
-    connectionsRejected: r.add(new Counter('sealpost_connections_rejected_total', 'Connections refused by a connection limit (4008)')),
+    connectionsRejected: r.add(new Counter('sealpost_connections_rejected_total', 'Connections refused by a connection limit (4008, or closed at accept)')),
+    sockets: r.add(new Gauge('sealpost_sockets', 'Open TCP connections counted against the limits, before and after the upgrade')),
+    upgradeTimeouts: r.add(new Counter('sealpost_upgrade_timeouts_total', 'Connections closed for not completing the WebSocket upgrade in time')),
     closes: r.add(new Counter('sealpost_closes_total', 'Connections closed, by close code', 'code')),
     framesIn: r.add(new Counter('sealpost_frames_in_total', 'Frames received, by type', 'type')),
     framesOut: r.add(new Counter('sealpost_frames_out_total', 'Frames sent, by type', 'type')),

@@ -175,9 +175,15 @@ export interface RelayProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `sealpost relay` as a child process and waits for the address line it prints. */
-export async function spawnRelay(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'relay', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `sealpost relay` as a child process and waits for the address line it prints;
+ * `fileLimit` runs it under `ulimit -n` (through sh).
+ */
+export async function spawnRelay(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000, fileLimit?: number): Promise<RelayProcess> {
+  const argv = [CLI_PATH, 'relay', ...args];
+  const child = fileLimit === undefined
+    ? spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('sh', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
