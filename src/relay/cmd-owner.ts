@@ -189,8 +189,6 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
   const state = requireAuth(session, f.readId);
   if (state.busy) throw new ProtocolError('BUSY');
   state.busy = 'delete';
-  const sub = state.subscription;
-  if (sub) endSubscription(state, sub.owner !== session);
   // Seals in flight issue their writes first, so the delete removes those envelopes too.
   const start = async (): Promise<number> => {
     await state.whenSealed();
@@ -199,6 +197,9 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
   return storeWrite(ctx, start,
     () => {
       state.busy = null;
+      // Only once the mailbox is gone: a DEL that fails leaves its subscription as it was.
+      const sub = state.subscription;
+      if (sub) endSubscription(state, sub.owner !== session);
       ctx.mailboxes.forget(state);
       if (session.auth.get(state.readHex) === state) {
         session.auth.delete(state.readHex);

@@ -20,7 +20,7 @@ const nonces = new NoncePool();
  * to remember for this connection.
  */
 function authorizeSend(session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): string | null | false {
-  if (!state || !state.live) return false;
+  if (!state || state.deleted) return false;
   if (!state.isPublic) return check.keyValid ? null : false;
   // Proof-of-work bound to this connection and this envelope (spec/crypto.md §8).
   const nonceHex = hexOf(f.proof);
@@ -41,11 +41,14 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
   const size = f.envelope.length;
   const auth = authorizeSend(session, f, state, check);
   if (auth === false || !state) throw new ProtocolError('AUTH');
+  // Its ROTATE or DEL is being committed (spec/protocol.md §5.9); checked after the proof, so
+  // that only a holder of the capability learns it.
+  if (state.busy) throw new ProtocolError('BUSY');
   const c = ctx.config;
   const [maxEnvelopes, maxBytes] = state.isPublic ? [c.publicMaxEnvelopes, c.publicMaxBytes] : [c.privateMaxEnvelopes, c.privateMaxBytes];
   if (state.count + 1 > maxEnvelopes || state.bytes + size > maxBytes) throw new ProtocolError('QUOTA');
   if (!session.bucket.take(performance.now())) throw new ProtocolError('RATE');
-  if (state.busy || ctx.pendingWrites >= MAX_PENDING_WRITES) throw new ProtocolError('BUSY');
+  if (ctx.pendingWrites >= MAX_PENDING_WRITES) throw new ProtocolError('BUSY');
   if (auth !== null) {
     if (session.powNonces.size >= MAX_POW_NONCES_PER_CONNECTION) throw new ProtocolError('RATE', 'proof-of-work nonces exhausted on this connection');
     session.powNonces.add(auth);

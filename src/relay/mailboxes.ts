@@ -112,17 +112,19 @@ export class MailboxRegistry {
 
   get size(): number { return this.byIid.size; }
 
+  // Both lookups read the store's index whether or not the state is cached, so that an unknown
+  // id costs the same lookups as a known one (spec/protocol.md §5.3, §5.10: "the same work").
   findBySendId(sendId: Uint8Array): MailboxState | undefined {
+    const iid = this.store.findBySendId(sendId);
     const s = this.bySend.get(hexOf(sendId));
     if (s) return this.touch(s);
-    const iid = this.store.findBySendId(sendId);
     return iid === undefined ? undefined : this.get(iid);
   }
 
   findByReadId(readId: Uint8Array): MailboxState | undefined {
+    const iid = this.store.findByReadId(readId);
     const s = this.byRead.get(hexOf(readId));
     if (s) return this.touch(s);
-    const iid = this.store.findByReadId(readId);
     return iid === undefined ? undefined : this.get(iid);
   }
 

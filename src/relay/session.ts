@@ -250,10 +250,14 @@ export class Session {
 
   // ---- closing ----------------------------------------------------------------------------
 
+  /** The close code the relay sent, if it closed first (what the metrics count, not the peer's echo). */
+  closeCode: number | null = null;
+
   /** Sends a close frame and releases everything this connection held (CLOSING). */
   close(code: number, reason: string): void {
     if (!this.open) return;
     this.phase = 'CLOSING';
+    this.closeCode = code;
     this.release();
     try {
       this.socket.close(code, reason);

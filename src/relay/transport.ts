@@ -139,7 +139,9 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
         sessions.delete(session);
         sockets.delete(session);
         ctx.metrics.connections.set(sessions.size);
-        ctx.metrics.closes.inc(String(code));
+        // The code the relay sent when it closed first (4005, 4006, …): a peer that does not
+        // answer the close frame shows up as 1006, which would hide why it was closed.
+        ctx.metrics.closes.inc(String(session.closeCode ?? code));
       });
     });
   });
