@@ -18,6 +18,7 @@ import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
 import type { MailboxRecord } from './store.js';
 import { endSubscription } from './subscription.js';
+import { dayOf, expiryDayAfterUse, noteUse } from './mailbox-expiry.js';
 
 const invalidDeliveryKey = (): ProtocolError => new ProtocolError('INVALID', 'delivery key');
 
@@ -74,6 +75,8 @@ function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: 
   const readId = readIdOf(f.readKey as Ed25519PublicKey);
   if (idInUse(ctx, 'r', readId) || idInUse(ctx, 's', f.sendId)) throw new ProtocolError('DUPLICATE');
   if (session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+  // After the checks above, so that only a CREATE that would succeed spends the budget (spec/protocol.md §5.2).
+  if (!ctx.createBudget.take(session.addressGroup, performance.now())) throw new ProtocolError('RATE', 'mailbox creation budget of this address');
 
   const record: MailboxRecord = {
     iid: newIid(ctx), readId, readKey: f.readKey.slice(), sendId: f.sendId.slice(), accessVerifier: f.accessVerifier.slice(),
@@ -82,10 +85,11 @@ function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: 
   const reserved = ['r' + hexOf(readId), 's' + hexOf(record.sendId), 'i' + record.iid];
   for (const r of reserved) ctx.reservedIds.add(r);
   const unreserve = (): void => { for (const r of reserved) ctx.reservedIds.delete(r); };
-  return storeWrite(ctx, () => ctx.store.createMailbox(record),
+  const expiryDay = expiryDayAfterUse(dayOf(ctx.now()), record.ttlSeconds);
+  return storeWrite(ctx, () => ctx.store.createMailbox(record, expiryDay),
     () => {
       unreserve();
-      authorize(session, ctx.mailboxes.created(record));
+      authorize(session, ctx.mailboxes.created(record, expiryDay));
       return { type: 'CREATED', corr: 0, readId: record.readId, sendId: record.sendId };
     },
     (e: unknown) => {
@@ -107,6 +111,7 @@ export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): M
     if (!v || !usable(found)) throw new ProtocolError('AUTH');
     if (!session.auth.has(found.readHex) && session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
     authorize(session, found);
+    noteUse(ctx, found);
     return ok();
   });
 }

@@ -9,6 +9,7 @@ import { ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
 import { andThen, type Maybe } from './crypto-lane.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
+import { noteUse } from './mailbox-expiry.js';
 import { NoncePool } from './nonce-pool.js';
 import type { Session } from './session.js';
 
@@ -83,6 +84,7 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
       () => {
         ctx.metrics.envelopesIn.inc();
         settle(true);
+        noteUse(ctx, state);
         return ok();
       },
       (e: unknown) => {

@@ -25,6 +25,8 @@ export interface RelayConfig {
   sendBurst: number;
   keyOpsPerSecond: number;
   keyOpsBurst: number;
+  mailboxCreatesPerHour: number;
+  mailboxCreateBurst: number;
   deliveryWindow: number;
   maxBufferedBytes: number;
   idleTimeoutSeconds: number;
@@ -70,6 +72,11 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   sendBurst: 4_000,
   keyOpsPerSecond: 100,
   keyOpsBurst: 200,
+  // Per address (IPv4 address or IPv6 /64): a client makes a mailbox per conversation, so 64 at
+  // once and 64 an hour serve a new user and a busy NAT, while one address is held to about
+  // 50,000 live mailboxes at the longest TTL (README "Storage and disk").
+  mailboxCreatesPerHour: 64,
+  mailboxCreateBurst: 64,
   deliveryWindow: 128,
   maxBufferedBytes: 8 * MiB,
   idleTimeoutSeconds: 120,
@@ -146,6 +153,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('sendBurst', int(1), 'SEND token bucket: burst per connection'),
   spec('keyOpsPerSecond', int(1), 'CREATE/AUTH/ROTATE (a signature check each) token bucket: rate per connection'),
   spec('keyOpsBurst', int(1), 'CREATE/AUTH/ROTATE token bucket: burst per connection'),
+  spec('mailboxCreatesPerHour', int(1), 'CREATE token bucket per address (IPv4 address or IPv6 /64): rate per hour'),
+  spec('mailboxCreateBurst', int(1), 'CREATE token bucket per address: burst'),
   spec('deliveryWindow', int(1, 65_536), 'unacknowledged pushed envelopes per subscription'),
   spec('maxBufferedBytes', int(64 * 1024), 'outgoing bytes buffered per connection before closing it (4005)'),
   spec('idleTimeoutSeconds', secs(0.05), 'close a connection silent for this long (4006)'),

@@ -2,6 +2,7 @@
 // logs, the clock, and the bookkeeping that draining needs.
 import type { Ed25519PublicKey } from '../crypto/index.js';
 import type { RelayConfig } from './config.js';
+import type { CreateBudget } from './create-budget.js';
 import type { RelayCrypto } from './crypto-lane.js';
 import type { RelayIdentity } from './identity.js';
 import type { Logger } from './log.js';
@@ -25,6 +26,8 @@ export interface RelayContext {
   /** Where signature checks, SEND proofs and the delivery layer run: inline or on worker threads. */
   readonly crypto: RelayCrypto;
   readonly mailboxes: MailboxRegistry;
+  /** CREATEs left per address group (spec/protocol.md §5.2). */
+  readonly createBudget: CreateBudget;
   readonly metrics: RelayMetrics;
   readonly log: Logger;
   /** Wall clock in ms (injectable for TTL tests): receivedAt and expiry. */

@@ -31,9 +31,18 @@ export class GuardedStore implements Store {
   queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number) { return this.inner.queueRange(iid, afterMsgId, uptoMsgId, limit); }
   expired(nowMinute: number, limit: number) { return this.inner.expired(nowMinute, limit); }
   counts() { return this.inner.counts(); }
+  mailboxExpiryDay(iid: number) { return this.inner.mailboxExpiryDay(iid); }
+  expiredMailboxes(today: number, limit: number) { return this.inner.expiredMailboxes(today, limit); }
 
-  createMailbox(record: MailboxRecord): Promise<void> {
-    return this.growing(MAILBOX_BYTES, () => this.inner.createMailbox(record));
+  createMailbox(record: MailboxRecord, expiryDay: number): Promise<void> {
+    return this.growing(MAILBOX_BYTES, () => this.inner.createMailbox(record, expiryDay));
+  }
+  // Moving an expiry day rewrites two small index entries: it adds next to nothing.
+  setMailboxExpiry(iid: number, expiryDay: number): Promise<void> {
+    return this.observe(() => this.inner.setMailboxExpiry(iid, expiryDay));
+  }
+  adoptMailboxesWithoutExpiry(expiryDay: number): Promise<number> {
+    return this.observe(() => this.inner.adoptMailboxesWithoutExpiry(expiryDay));
   }
   enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void> {
     return this.growing(entry.delivered.length, () => this.inner.enqueue(iid, entry, ceiling));

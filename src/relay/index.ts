@@ -14,6 +14,8 @@ import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js'
 import { MailboxRegistry } from './mailboxes.js';
 import { createRelayMetrics, startMetricsServer } from './metrics.js';
 import type { Store } from './store.js';
+import { CreateBudget } from './create-budget.js';
+import { dayOf, expireMailboxes, expiryDayAfterUse } from './mailbox-expiry.js';
 import { sweepExpired } from './sweeper.js';
 import { listen } from './transport.js';
 
@@ -97,6 +99,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
 
   const ctx: RelayContext = {
     config, identity, store, crypto, mailboxes: registry, metrics, log,
+    createBudget: new CreateBudget(config.mailboxCreatesPerHour, config.mailboxCreateBurst),
     now: now ?? Date.now,
     dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
     dummyVerifier: randomBytes(32),
@@ -104,6 +107,13 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     pendingWrites: 0,
     draining: false,
   };
+
+  // Mailboxes from before mailbox expiry get the longest TTL from today (spec/protocol.md §11.5).
+  const adopted = await store.adoptMailboxesWithoutExpiry(expiryDayAfterUse(dayOf(ctx.now()), config.maxTtlSeconds)).catch((e: unknown) => {
+    log.error('store_migration_failed', errorSummary(e));
+    return 0;
+  });
+  if (adopted > 0) log.info('mailbox_expiry_adopted', { mailboxes: adopted });
 
   let listener: Awaited<ReturnType<typeof listen>>;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
@@ -122,7 +132,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   // The sweeper: in the background, never overlapping itself.
   let sweeping: Promise<number> | null = null;
   const sweep = (): Promise<number> => {
-    sweeping ??= sweepExpired(ctx).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
+    sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
   const sweepTimer = setInterval(() => void sweep(), config.sweepIntervalSeconds * 1000);

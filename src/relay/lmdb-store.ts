@@ -1,12 +1,13 @@
 // The LMDB implementation of the relay store (spec/protocol.md §11). One environment in the
 // data directory, six named databases:
 //
-//   mailbox   iid                           -> record (fixed binary layout, below)
+//   mailbox   iid                           -> record (fixed binary layout, below; v2 ends with the expiry day)
 //   read      readId[32]                    -> iid
 //   send      sendId[32]                    -> iid
 //   seq       iid                           -> msgId ceiling (reserved in blocks)
 //   queue     [iid, msgId]                  -> expiryMinute[4] || delivered
 //   expiry    [expiryMinute, iid, msgId]    -> (empty)
+//   mexpiry   [expiryDay, iid]              -> (empty)      unused mailboxes expire (§11.5)
 //
 // readId and sendId appear together only in the mailbox record. Writes use lmdb's asynchronous
 // batching: everything issued in one event turn commits in one transaction (group commit),
@@ -14,14 +15,16 @@
 // overlappingSync the commit promise resolves before the fsync; `flushed` follows it).
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
+import type { MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreError } from './store.js';
 import { holdLmdbCommitGuard } from './lmdb-commit-guard.js';
 
 /** Initial map size. lmdb grows the map on its own as the file grows; on Linux the file stays sparse. */
 export const INITIAL_MAP_SIZE = 1024 ** 3;
-const RECORD_VERSION = 1;
-const RECORD_BYTES = 2 + 4 + 5 * 32;
+/** Version 2 adds the expiry day (spec/protocol.md §11.5); version 1 records are read, and rewritten as 2. */
+const RECORD_VERSION = 2;
+const RECORD_V1_BYTES = 2 + 4 + 5 * 32;
+const RECORD_BYTES = RECORD_V1_BYTES + 4;
 const EMPTY = new Uint8Array(0);
 const MAX_MSG_ID = Number.MAX_SAFE_INTEGER;
 
@@ -32,7 +35,7 @@ export interface LmdbStoreOptions {
   onCommit?: (latencyMs: number) => void;
 }
 
-function encodeRecord(r: MailboxRecord): Uint8Array {
+function encodeRecord(r: MailboxRecord, expiryDay: number): Uint8Array {
   const out = new Uint8Array(RECORD_BYTES);
   const dv = new DataView(out.buffer);
   out[0] = RECORD_VERSION;
@@ -40,15 +43,22 @@ function encodeRecord(r: MailboxRecord): Uint8Array {
   dv.setUint32(2, r.ttlSeconds);
   let o = 6;
   for (const f of [r.readId, r.readKey, r.sendId, r.accessVerifier, r.dk]) { out.set(f, o); o += 32; }
+  dv.setUint32(o, expiryDay);
   return out;
 }
 
 function decodeRecord(iid: number, b: Uint8Array): MailboxRecord {
-  if (b.length !== RECORD_BYTES || b[0] !== RECORD_VERSION) throw new StoreError('mailbox record has an unknown layout');
-  const own = b.slice(); // one copy; the fields are views into it
+  if (!((b[0] === 1 && b.length === RECORD_V1_BYTES) || (b[0] === RECORD_VERSION && b.length === RECORD_BYTES))) throw new StoreError('mailbox record has an unknown layout');
+  const own = b.slice(0, RECORD_V1_BYTES); // one copy; the fields are views into it
   const dv = new DataView(own.buffer);
   const f = (i: number): Uint8Array => own.subarray(6 + 32 * i, 6 + 32 * (i + 1));
   return { iid, flags: own[1]!, ttlSeconds: dv.getUint32(2), readId: f(0), readKey: f(1), sendId: f(2), accessVerifier: f(3), dk: f(4) };
+}
+
+/** The expiry day of a stored record; undefined for a version 1 record (none recorded). */
+function expiryDayOf(b: Uint8Array | undefined): number | undefined {
+  if (!b || b[0] !== RECORD_VERSION || b.length !== RECORD_BYTES) return undefined;
+  return new DataView(b.buffer, b.byteOffset, b.length).getUint32(RECORD_V1_BYTES);
 }
 
 function encodeQueueValue(expiryMinute: number, delivered: Uint8Array): Uint8Array {
@@ -94,6 +104,7 @@ export class LmdbStore implements Store {
   private readonly seq: Database<number, number>;
   private readonly queue: Database<Uint8Array, [number, number]>;
   private readonly expiry: Database<Uint8Array, [number, number, number]>;
+  private readonly mexpiry: Database<Uint8Array, [number, number]>;
   private readonly onCommit: ((ms: number) => void) | undefined;
   private closed = false;
   private readonly releaseGuard: () => void;
@@ -111,6 +122,7 @@ export class LmdbStore implements Store {
     this.seq = this.root.openDB({ name: 'seq' });
     this.queue = this.root.openDB({ name: 'queue', encoding: 'binary' });
     this.expiry = this.root.openDB({ name: 'expiry', encoding: 'binary' });
+    this.mexpiry = this.root.openDB({ name: 'mexpiry', encoding: 'binary' });
     this.onCommit = opts.onCommit;
     this.releaseGuard = holdLmdbCommitGuard(() => this.rescueFlushWaits(0));
     this.rescueTimer = setInterval(() => this.rescueFlushWaits(FLUSH_RESCUE_MS), FLUSH_RESCUE_MS);
@@ -163,6 +175,14 @@ export class LmdbStore implements Store {
     for (const key of this.expiry.getKeys({ start: [0, 0, 0], end: [nowMinute + 1, 0, 0], limit })) {
       out.push({ expiryMinute: key[0], iid: key[1], msgId: key[2] });
     }
+    return out;
+  }
+  mailboxExpiryDay(iid: number): number | undefined {
+    return expiryDayOf(this.mailbox.getBinaryFast(iid));
+  }
+  expiredMailboxes(today: number, limit: number): MailboxExpiryRef[] {
+    const out: MailboxExpiryRef[] = [];
+    for (const key of this.mexpiry.getKeys({ start: [0, 0], end: [today, 0], limit })) out.push({ expiryDay: key[0], iid: key[1] });
     return out;
   }
   counts(): { mailboxes: number; envelopes: number } {
@@ -234,13 +254,47 @@ export class LmdbStore implements Store {
     return performance.now();
   }
 
-  createMailbox(r: MailboxRecord): Promise<void> {
+  createMailbox(r: MailboxRecord, expiryDay: number): Promise<void> {
     const t = this.writing();
     return this.durable([
-      this.mailbox.put(r.iid, encodeRecord(r)),
+      this.mailbox.put(r.iid, encodeRecord(r, expiryDay)),
       this.read.put(asKey(r.readId), r.iid),
       this.send.put(asKey(r.sendId), r.iid),
+      this.mexpiry.put([expiryDay, r.iid], EMPTY),
     ], t);
+  }
+
+  setMailboxExpiry(iid: number, expiryDay: number): Promise<void> {
+    const t = this.writing();
+    const p = this.root.childTransaction(() => {
+      this.setExpiryInTxn(iid, expiryDay);
+    });
+    return this.durable([p], t);
+  }
+
+  /** Inside a write transaction: rewrites the record as version 2 with `expiryDay` and moves its index entry. */
+  private setExpiryInTxn(iid: number, expiryDay: number): void {
+    const b = this.mailbox.get(iid);
+    if (b === undefined) return; // deleted meanwhile
+    const was = expiryDayOf(b);
+    if (was !== undefined) this.mexpiry.remove([was, iid]);
+    this.mailbox.put(iid, encodeRecord(decodeRecord(iid, b), expiryDay));
+    this.mexpiry.put([expiryDay, iid], EMPTY);
+  }
+
+  adoptMailboxesWithoutExpiry(expiryDay: number): Promise<number> {
+    const t = this.writing();
+    const entries = (db: Database<unknown, never>): number => (db.getStats() as { entryCount?: number }).entryCount ?? 0;
+    if (entries(this.mexpiry as never) >= entries(this.mailbox as never)) return Promise.resolve(0); // nothing to adopt: no scan
+    let n = 0;
+    const p = this.root.childTransaction(() => {
+      for (const iid of this.mailbox.getKeys()) {
+        if (expiryDayOf(this.mailbox.getBinaryFast(iid)) !== undefined) continue;
+        this.setExpiryInTxn(iid, expiryDay);
+        n++;
+      }
+    });
+    return this.durable<number>([p], t, () => n);
   }
 
   enqueue(iid: number, e: QueueEntry, ceiling: number | null): Promise<void> {
@@ -273,7 +327,7 @@ export class LmdbStore implements Store {
       }
       this.read.remove(asKey(prev.readId));
       this.read.put(asKey(next.readId), next.iid);
-      this.mailbox.put(next.iid, encodeRecord(next));
+      this.mailbox.put(next.iid, encodeRecord(next, expiryDayOf(this.mailbox.getBinaryFast(prev.iid)) ?? 0));
     });
     return this.durable([p], t);
   }
@@ -288,6 +342,8 @@ export class LmdbStore implements Store {
         this.queue.remove(key);
       }
       this.seq.remove(r.iid);
+      const expiryDay = expiryDayOf(this.mailbox.getBinaryFast(r.iid));
+      if (expiryDay !== undefined) this.mexpiry.remove([expiryDay, r.iid]);
       this.read.remove(asKey(r.readId));
       this.send.remove(asKey(r.sendId));
       this.mailbox.remove(r.iid);

@@ -34,6 +34,8 @@ export class MailboxState {
   subscription: Subscription | null = null;
   busy: 'rotate' | 'delete' | null = null;
   deleted = false;
+  /** The stored day after which it expires unused (spec/protocol.md §11.5); 0 when none is recorded. */
+  expiryDay = 0;
   private readonly sends: PendingSend[] = [];
   private sendsHead = 0;
   /** Delivery seals running on worker threads; ROTATE and DEL wait for them (whenSealed). */
@@ -138,6 +140,7 @@ export class MailboxRegistry {
     const ceiling = this.store.msgIdCeiling(iid);
     const next = Math.max(1, ceiling, stats.lastMsgId + 1);
     const state = new MailboxState(record, next, ceiling, stats.count, stats.deliveredBytes - stats.count * DELIVERY_OVERHEAD, stats.lastMsgId);
+    state.expiryDay = this.store.mailboxExpiryDay(iid) ?? 0;
     this.add(state);
     return state;
   }
@@ -148,8 +151,9 @@ export class MailboxRegistry {
   }
 
   /** Adds a freshly created mailbox. */
-  created(record: MailboxRecord): MailboxState {
+  created(record: MailboxRecord, expiryDay: number): MailboxState {
     const state = new MailboxState(record, 1, 0, 0, 0, 0);
+    state.expiryDay = expiryDay;
     this.add(state);
     return state;
   }

@@ -83,6 +83,7 @@ export interface RelayMetrics {
   readonly envelopesIn: Counter;
   readonly envelopesOut: Counter;
   readonly envelopesExpired: Counter;
+  readonly mailboxesExpired: Counter;
   readonly errors: Counter;
   readonly storeWritable: Gauge;
   readonly storeUnwritable: Counter;
@@ -117,6 +118,7 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
     envelopesIn: r.add(new Counter('sealpost_envelopes_in_total', 'Envelopes accepted (durably committed)')),
     envelopesOut: r.add(new Counter('sealpost_envelopes_out_total', 'Envelopes delivered (pushed or fetched)')),
     envelopesExpired: r.add(new Counter('sealpost_envelopes_expired_total', 'Envelopes deleted by the expiry sweeper')),
+    mailboxesExpired: r.add(new Counter('sealpost_mailboxes_expired_total', 'Unused mailboxes deleted by the expiry sweeper')),
     errors: r.add(new Counter('sealpost_errors_total', 'ERR frames sent, by error name', 'code')),
     storeWritable: r.add(new Gauge('sealpost_store_writable', '1 while the store takes writes that add data, 0 during a disk-full or commit-failure episode')),
     storeUnwritable: r.add(new Counter('sealpost_store_unwritable_total', 'Episodes in which store writes were refused or failed')),

@@ -53,6 +53,8 @@ export class Session {
   /** Public-key commands (CREATE, AUTH, ROTATE) have their own budget, so that failing ones cannot starve others. */
   private readonly keyOps: TokenBucket;
   readonly powNonces = new Set<string>();
+  /** The peer's address group (address-group.ts), for per-address budgets. In memory only, never logged. */
+  addressGroup = '';
   /** Commands whose response waits for a commit or for worker threads. */
   inFlight = 0;
   /** Commands that arrived while a key command (CREATE, AUTH, ROTATE) ran, or null when none runs. */

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, SUBPROTOCOL } from '../wire/index.js';
 import type { RelayContext } from './context.js';
+import { addressGroup } from './address-group.js';
 import { connectionsWithinFileLimit, FD_HEADROOM, readFileLimit } from './file-limit.js';
 import { Session } from './session.js';
 import { SocketGate } from './socket-gate.js';
@@ -114,6 +115,7 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
       }
       const socket = wsSocket(ws);
       const session = new Session(ctx, socket, () => {}, performance.now());
+      session.addressGroup = addressGroup(req.socket.remoteAddress);
       socket.onDrain(() => session.drained());
       sessions.add(session);
       sockets.set(session, ws);
