@@ -16,17 +16,24 @@ export function requireAuth(session: Session, readId: Uint8Array): MailboxState 
   if (state && state.live && state.readHex === hex) return state;
   if (state) {
     // Deleted or rotated away since this connection authenticated.
-    session.auth.delete(hex);
-    state.refs--;
+    session.forgetAuth(hex);
   }
   throw new ProtocolError('AUTH');
 }
 
+/**
+ * Whether `session` may authenticate one more mailbox: ERR LIMIT past maxAuthPerConnection,
+ * ERR BUSY past the relay-wide maxAuthTotal (spec/protocol.md §5.3, §8).
+ */
+export function checkAuthRoom(ctx: RelayContext, session: Session, readHex?: string): void {
+  if (readHex !== undefined && session.auth.has(readHex)) return;
+  if (session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+  if (!ctx.budgets.auth.fits()) throw new ProtocolError('BUSY', 'relay-wide bound on authenticated mailboxes');
+}
+
 /** Records that `session` may read `state` (AUTH, CREATE). */
 export function authorize(session: Session, state: MailboxState): void {
-  if (!session.open || session.auth.has(state.readHex)) return;
-  session.auth.set(state.readHex, state);
-  state.refs++;
+  session.addAuth(state.readHex, state);
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   bodyWithoutSignature, MAILBOX_FLAG_PUBLIC, ProtocolError,
   type AuthFrame, type CreateFrame, type DelFrame, type RelayFrame, type RotateFrame,
 } from '../wire/index.js';
-import { authorize, effectiveTtl, isAllZero, ok, thenPinned, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
+import { authorize, checkAuthRoom, effectiveTtl, isAllZero, ok, thenPinned, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
 import type { RelayContext } from './context.js';
 import { andThen, type Maybe } from './crypto-lane.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
@@ -74,7 +74,7 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
 function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey): Promise<RelayFrame> {
   const readId = readIdOf(f.readKey as Ed25519PublicKey);
   if (idInUse(ctx, 'r', readId) || idInUse(ctx, 's', f.sendId)) throw new ProtocolError('DUPLICATE');
-  if (session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+  checkAuthRoom(ctx, session);
   // After the checks above, so that only a CREATE that would succeed spends the budget (spec/protocol.md §5.2).
   if (!ctx.createBudget.take(session.addressGroup, performance.now())) throw new ProtocolError('RATE', 'mailbox creation budget of this address');
 
@@ -109,7 +109,7 @@ export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): M
   return thenPinned(found, valid, (v) => {
     // Checked again: a DEL or ROTATE may have finished while the signature was checked.
     if (!v || !usable(found)) throw new ProtocolError('AUTH');
-    if (!session.auth.has(found.readHex) && session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+    checkAuthRoom(ctx, session, found.readHex);
     authorize(session, found);
     noteUse(ctx, found);
     return ok();
@@ -206,10 +206,7 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
       const sub = state.subscription;
       if (sub) endSubscription(state, sub.owner !== session);
       ctx.mailboxes.forget(state);
-      if (session.auth.get(state.readHex) === state) {
-        session.auth.delete(state.readHex);
-        state.refs--;
-      }
+      if (session.auth.get(state.readHex) === state) session.forgetAuth(state.readHex);
       return ok();
     },
     (e: unknown) => {

@@ -52,6 +52,7 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
   if (ctx.pendingWrites >= MAX_PENDING_WRITES) throw new ProtocolError('BUSY');
   if (auth !== null) {
     if (session.powNonces.size >= MAX_POW_NONCES_PER_CONNECTION) throw new ProtocolError('RATE', 'proof-of-work nonces exhausted on this connection');
+    if (!ctx.budgets.powNonces.take()) throw new ProtocolError('BUSY', 'relay-wide bound on proof-of-work nonces');
     session.powNonces.add(auth);
   }
 
@@ -67,7 +68,7 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
     state.count--;
     state.bytes -= size;
     if (ceiling !== null) state.ceiling = 0; // re-record the reservation with the next write
-    if (auth !== null) session.powNonces.delete(auth);
+    if (auth !== null && session.powNonces.delete(auth)) ctx.budgets.powNonces.give();
     settle(false);
   };
 

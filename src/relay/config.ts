@@ -29,6 +29,8 @@ export interface RelayConfig {
   mailboxCreateBurst: number;
   deliveryWindow: number;
   maxBufferedBytes: number;
+  maxBufferedBytesTotal: number;
+  maxAuthTotal: number;
   idleTimeoutSeconds: number;
   pingIntervalSeconds: number;
   helloTimeoutSeconds: number;
@@ -79,6 +81,10 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   mailboxCreateBurst: 64,
   deliveryWindow: 128,
   maxBufferedBytes: 8 * MiB,
+  // 32 connections at their full 8 MiB: readers that keep up buffer next to nothing.
+  maxBufferedBytesTotal: 256 * MiB,
+  // About 400 bytes each (measured): at most ~200 MiB, 25 mailboxes a connection at maxConnections.
+  maxAuthTotal: 500_000,
   idleTimeoutSeconds: 120,
   pingIntervalSeconds: 30,
   helloTimeoutSeconds: 10,
@@ -157,6 +163,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('mailboxCreateBurst', int(1), 'CREATE token bucket per address: burst'),
   spec('deliveryWindow', int(1, 65_536), 'unacknowledged pushed envelopes per subscription'),
   spec('maxBufferedBytes', int(64 * 1024), 'outgoing bytes buffered per connection before closing it (4005)'),
+  spec('maxBufferedBytesTotal', int(64 * 1024, 2 ** 40), 'outgoing bytes buffered by all connections; past it the largest are closed (4005)'),
+  spec('maxAuthTotal', int(1), 'authenticated mailboxes summed over all connections; past it AUTH and CREATE answer BUSY'),
   spec('idleTimeoutSeconds', secs(0.05), 'close a connection silent for this long (4006)'),
   spec('pingIntervalSeconds', secs(0.05), 'WebSocket ping interval'),
   spec('helloTimeoutSeconds', secs(0.05), 'time allowed to complete HELLO (4006)'),

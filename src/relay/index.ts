@@ -14,7 +14,9 @@ import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js'
 import { MailboxRegistry } from './mailboxes.js';
 import { createRelayMetrics, startMetricsServer } from './metrics.js';
 import type { Store } from './store.js';
+import { createBudgets } from './budgets.js';
 import { CreateBudget } from './create-budget.js';
+import { OutboundBudget } from './outbound-budget.js';
 import { dayOf, expireMailboxes, expiryDayAfterUse } from './mailbox-expiry.js';
 import { sweepExpired } from './sweeper.js';
 import { listen } from './transport.js';
@@ -78,6 +80,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     queued: () => (store ? store.counts().envelopes : 0),
     mailboxes: () => (store ? store.counts().mailboxes : 0),
     cached: () => registry.size,
+    outbound: () => ctx.outbound.bytes,
   });
   const storePath = join(config.dataDir, 'store');
   const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms) });
@@ -100,6 +103,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const ctx: RelayContext = {
     config, identity, store, crypto, mailboxes: registry, metrics, log,
     createBudget: new CreateBudget(config.mailboxCreatesPerHour, config.mailboxCreateBurst),
+    budgets: createBudgets(config.maxAuthTotal),
+    outbound: new OutboundBudget(config.maxBufferedBytesTotal, (n) => metrics.slowReadersShed.inc('', n)),
     now: now ?? Date.now,
     dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
     dummyVerifier: randomBytes(32),

@@ -3,6 +3,8 @@
 // clients, envelopes, and waiting with deadlines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from '../../src/crypto/index.js';
@@ -203,4 +205,24 @@ export async function spawnRelay(args: string[], env: Record<string, string> = {
     throw e;
   }
   return { child, address, output: () => out, exited };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a child relay's metrics listener). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** GET /metrics from a metrics listener on 127.0.0.1. */
+export function fetchMetrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }

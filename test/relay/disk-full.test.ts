@@ -8,8 +8,6 @@
 // `npx tsc -p tsconfig.json && node .build/test/relay/disk-full.test.js`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +16,7 @@ import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, newMailboxKeys, sendCapability, sendEnvelope, type MailboxKeys, type SendCapability,
 } from '../../src/client/mailbox.js';
 import { isProtocolError } from '../../src/wire/index.js';
-import { envelope, sleep, spawnRelay, tempDir, withTimeout, type RelayProcess } from './_helpers.js';
+import { envelope, fetchMetrics, freePort, sleep, spawnRelay, tempDir, withTimeout, type RelayProcess } from './_helpers.js';
 
 const MiB = 1024 * 1024;
 const TMPFS_BYTES = 12 * MiB;
@@ -34,23 +32,7 @@ function tryMount(dir: string): string | null {
   }
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function metrics(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
+const metrics = fetchMetrics;
 
 const metric = (text: string, name: string): number => {
   const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
