@@ -109,6 +109,7 @@ export class LmdbStore implements Store {
   private closed = false;
   private readonly releaseGuard: () => void;
   private readonly flushWaits = new Set<FlushWait>();
+  private readonly flushWaitOf = new WeakMap<object, Promise<void>>();
   private readonly rescueTimer: NodeJS.Timeout;
 
   constructor(opts: LmdbStoreOptions) {
@@ -198,17 +199,20 @@ export class LmdbStore implements Store {
    * failed commit attaches to its rejections (lmdb rejects it later with the cause).
    */
   private async durable<T>(writes: readonly Flushable[], started: number, value?: () => T): Promise<T> {
-    const all = [...new Set(writes)];
-    const flushes = new Set<PromiseLike<unknown>>();
-    for (const w of all) flushes.add(w.flushed ?? this.root.flushed);
+    // Usually every write of one call shares lmdb's commit promise: one await, one flush wait.
+    const first = writes[0]!;
+    const distinct = writes.every((w) => w === first) ? [first] : [...new Set(writes)];
     try {
-      await Promise.all(all.map((w) => Promise.resolve(w).catch(observeCommitError)));
+      if (distinct.length === 1) await first;
+      else await Promise.all(distinct.map((w) => Promise.resolve(w).catch(observeCommitError)));
     } catch (e) {
+      try { observeCommitError(e); } catch { /* observed */ }
       this.rescueFlushWaits(0);
       throw e instanceof StoreError ? e : new StoreError('commit failed', { cause: e });
     }
     try {
-      await Promise.all([...flushes].map((f) => this.flushedOrSynced(f)));
+      if (distinct.length === 1) await this.flushedOrSynced(first.flushed ?? this.root.flushed);
+      else await Promise.all([...new Set(distinct.map((w) => w.flushed ?? this.root.flushed))].map((f) => this.flushedOrSynced(f)));
     } catch (e) {
       throw new StoreError('flush failed', { cause: e });
     }
@@ -220,14 +224,19 @@ export class LmdbStore implements Store {
    * lmdb drops the flush callbacks of a batch whose commit failed, so a write committed just
    * before a failure may never see its `flushed` resolve. Such waits are settled by an explicit
    * fsync of the environment instead (after any failure, and for waits older than
-   * FLUSH_RESCUE_MS): durable when it succeeds, INTERNAL when it does not.
+   * FLUSH_RESCUE_MS): durable when it succeeds, INTERNAL when it does not. One wait per lmdb
+   * flush promise (one per transaction), shared by the writes in it.
    */
   private flushedOrSynced(f: PromiseLike<unknown>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    const known = this.flushWaitOf.get(f);
+    if (known) return known;
+    const wait = new Promise<void>((resolve, reject) => {
       const w: FlushWait = { since: performance.now(), settle: (e) => { this.flushWaits.delete(w); if (e === undefined) resolve(); else reject(e); } };
       this.flushWaits.add(w);
       Promise.resolve(f).then(() => w.settle(), (e: unknown) => { try { observeCommitError(e); } catch { /* observed */ } w.settle(e ?? new Error('flush failed')); });
     });
+    if (f !== this.root.flushed) this.flushWaitOf.set(f, wait); // that one is a live view, not one flush
+    return wait;
   }
 
   /** An fsync of the whole environment (lmdb's `sync`, not in its typings). */
