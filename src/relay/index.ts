@@ -160,6 +160,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       privateQuota: [config.privateMaxEnvelopes, config.privateMaxBytes], publicQuota: [config.publicMaxEnvelopes, config.publicMaxBytes],
       sendRate: [config.sendRatePerSecond, config.sendBurst], deliveryWindow: config.deliveryWindow, powDifficulty: config.powDifficulty,
       ttl: [config.minTtlSeconds, config.defaultTtlSeconds, config.maxTtlSeconds],
+      mailboxCreates: [config.mailboxCreatesPerHour, config.mailboxCreateBurst], upgradeTimeoutSeconds: config.upgradeTimeoutSeconds,
+      maxBufferedBytesTotal: config.maxBufferedBytesTotal, maxAuthTotal: config.maxAuthTotal, diskReserveBytes: config.diskReserveBytes,
     },
   });
 
