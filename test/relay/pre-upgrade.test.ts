@@ -10,7 +10,7 @@ import { RelayConnection } from '../../src/client/connection.js';
 import { addressGroup } from '../../src/relay/address-group.js';
 import { connectionsWithinFileLimit, FD_HEADROOM } from '../../src/relay/file-limit.js';
 import { parseRelayAddress } from '../../src/wire/index.js';
-import { sleep, spawnRelay, tempDir, withTimeout } from './_helpers.js';
+import { sleep, spawnRelay, tempDir, withRelay, withTimeout } from './_helpers.js';
 
 test('per-address limits group IPv6 by /64 and IPv4-mapped addresses as IPv4', () => {
   assert.is(addressGroup('192.0.2.7'), '192.0.2.7');
@@ -94,5 +94,12 @@ test('idle and slow pre-upgrade sockets cannot shut clients out: counted from ac
     dir.rm();
   }
 });
+
+test('an upgraded connection outlives the upgrade timeout', () => withRelay({ upgradeTimeoutSeconds: 0.2 }, async ({ relay }) => {
+  const c = await RelayConnection.connect(relay.address);
+  await sleep(500);
+  await withTimeout(c.request({ type: 'PING' }), 2_000, 'PING after the upgrade timeout');
+  await c.close();
+}));
 
 test.run();
