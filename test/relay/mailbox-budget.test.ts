@@ -12,9 +12,14 @@ import { authenticate, createMailbox, newMailboxKeys, sendCapability, sendEnvelo
 import { createMessage, ed25519Sign, randomBytes } from '../../src/crypto/index.js';
 import { bodyWithoutSignature, encodeFrame, ERROR_CODES, type CreateFrame } from '../../src/wire/index.js';
 import { CLIENT_TYPES, parseRelayFrame, RawClient } from '../_support/frames-fuzz.js';
-import { envelope, errorOf, withRelay } from './_helpers.js';
+import { envelope, errorOf, waitFor, withRelay } from './_helpers.js';
 
 const DAY = 86_400_000;
+
+/** Entry counts come from an LMDB read snapshot that is renewed just after a commit: poll briefly. */
+async function settled(count: () => number, expected: number): Promise<void> {
+  await waitFor(() => count() === expected, 2_000, `count ${expected}`).catch(() => {});
+}
 
 /** CREATE over a raw connection from `localAddress`; resolves with the answer's type or error name. */
 async function createFrom(port: number, localAddress: string): Promise<string> {
@@ -108,12 +113,14 @@ test('a mailbox unused for its TTL is deleted by the sweeper; AUTH and SEND rene
 
       clock += 2 * DAY; // 4 days after creation, 2 after the SEND and the AUTH
       await relay.sweepNow();
+      await settled(() => relay.stats().mailboxes, 4);
       assert.is(relay.stats().mailboxes, 4, 'the unused one is gone');
       assert.is(await errorOf(sendEnvelope(sender, sendCapability(relay.address, unused), envelope())), 'AUTH');
       assert.is(relay.metricsText().match(/sealpost_mailboxes_expired_total (\d+)/)?.[1], '1');
 
       clock += 2 * DAY; // 6 days: the renewed ones' TTL has now passed too; `longer` has 10 days
       await relay.sweepNow();
+      await settled(() => relay.stats().mailboxes, 2);
       const problems = logs.filter((l) => l['level'] === 'error' || l['level'] === 'warn').map((l) => JSON.stringify(l)).join('\n');
       assert.is(relay.stats().mailboxes, 2, `\`longer\` and the one held by a connection remain; warnings and errors:\n${problems}\n${relay.metricsText().split('\n').filter((l) => /expired|failures|INTERNAL/.test(l)).join('\n')}`);
       await sendEnvelope(sender, sendCapability(relay.address, longer), envelope());
