@@ -40,7 +40,11 @@ export async function expireMailboxes(ctx: RelayContext, maxBatches = 16): Promi
     const doomed: MailboxState[] = [];
     for (const r of refs) {
       const cached = ctx.mailboxes.peek(r.iid);
-      if (cached && cached.pinned) { noteUse(ctx, cached); continue; } // in use on a connection
+      if (cached && cached.pinned) { // in use on a connection
+        ctx.log.debug('mailbox_expiry_kept', { pending: cached.pending, refs: cached.refs, subscribed: cached.subscription !== null, busy: cached.busy });
+        noteUse(ctx, cached);
+        continue;
+      }
       // Loaded and marked like a DEL, so that a SEND meanwhile answers BUSY and cannot queue into it.
       const state = cached ?? ctx.mailboxes.get(r.iid);
       if (!state || state.busy) continue;
