@@ -5,6 +5,7 @@ import type { Maybe } from './crypto-lane.js';
 import { errorSummary } from './log.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
+import { startWrite, StoreError } from './store.js';
 
 export const ok = (): RelayFrame => ({ type: 'OK', corr: 0 });
 
@@ -15,24 +16,33 @@ export function requireAuth(session: Session, readId: Uint8Array): MailboxState 
   if (state && state.live && state.readHex === hex) return state;
   if (state) {
     // Deleted or rotated away since this connection authenticated.
-    session.auth.delete(hex);
-    state.refs--;
+    session.forgetAuth(hex);
   }
   throw new ProtocolError('AUTH');
 }
 
-/** Records that `session` may read `state` (AUTH, CREATE). */
-export function authorize(session: Session, state: MailboxState): void {
-  if (!session.open || session.auth.has(state.readHex)) return;
-  session.auth.set(state.readHex, state);
-  state.refs++;
+/**
+ * Whether `session` may authenticate one more mailbox: ERR LIMIT past maxAuthPerConnection,
+ * ERR BUSY past the relay-wide maxAuthTotal (spec/protocol.md §5.3, §8).
+ */
+export function checkAuthRoom(ctx: RelayContext, session: Session, readHex?: string): void {
+  if (readHex !== undefined && session.auth.has(readHex)) return;
+  if (session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+  if (!ctx.budgets.auth.fits()) throw new ProtocolError('BUSY', 'relay-wide bound on authenticated mailboxes');
 }
 
-/** A store write failed: log it (no ids) and answer INTERNAL (spec/protocol.md §7). */
+/** Records that `session` may read `state` (AUTH, CREATE). */
+export function authorize(session: Session, state: MailboxState): void {
+  session.addAuth(state.readHex, state);
+}
+
+/**
+ * A store write failed: count it and answer INTERNAL (spec/protocol.md §7, §11.6). The disk
+ * guard logs the episode once; a failure that is not the store's (a bug) is logged here.
+ */
 export function storeFailure(ctx: RelayContext, op: string, e: unknown): ProtocolError {
-  const cause = (e as { cause?: unknown }).cause;
-  const detail = cause instanceof Error ? cause.message.slice(0, 200) : undefined;
-  ctx.log.error('store_write_failed', { op, ...errorSummary(e), ...(detail ? { detail } : {}) });
+  ctx.metrics.storeWriteFailures.inc(op);
+  if (!(e instanceof StoreError)) ctx.log.error('internal_error', { op, ...errorSummary(e) });
   return new ProtocolError('INTERNAL', 'store write failed');
 }
 
@@ -42,13 +52,7 @@ export function storeFailure(ctx: RelayContext, op: string, e: unknown): Protoco
  */
 export function storeWrite<T, R>(ctx: RelayContext, start: () => Promise<T>, onDone: (v: T) => R, onFail: (e: unknown) => R): Promise<R> {
   ctx.pendingWrites++;
-  let p: Promise<T>;
-  try {
-    p = start();
-  } catch (e) {
-    p = Promise.reject(e);
-  }
-  return p.then(
+  return startWrite(start).then(
     (v) => { try { return onDone(v); } finally { ctx.pendingWrites--; } },
     (e: unknown) => { try { return onFail(e); } finally { ctx.pendingWrites--; } },
   );

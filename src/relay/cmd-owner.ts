@@ -11,13 +11,14 @@ import {
   bodyWithoutSignature, MAILBOX_FLAG_PUBLIC, ProtocolError,
   type AuthFrame, type CreateFrame, type DelFrame, type RelayFrame, type RotateFrame,
 } from '../wire/index.js';
-import { authorize, effectiveTtl, isAllZero, ok, thenPinned, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
+import { authorize, checkAuthRoom, effectiveTtl, isAllZero, ok, thenPinned, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
 import type { RelayContext } from './context.js';
 import { andThen, type Maybe } from './crypto-lane.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
 import type { MailboxRecord } from './store.js';
 import { endSubscription } from './subscription.js';
+import { dayOf, expiryDayAfterUse, noteUse } from './mailbox-expiry.js';
 
 const invalidDeliveryKey = (): ProtocolError => new ProtocolError('INVALID', 'delivery key');
 
@@ -73,7 +74,9 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
 function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey): Promise<RelayFrame> {
   const readId = readIdOf(f.readKey as Ed25519PublicKey);
   if (idInUse(ctx, 'r', readId) || idInUse(ctx, 's', f.sendId)) throw new ProtocolError('DUPLICATE');
-  if (session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+  checkAuthRoom(ctx, session);
+  // After the checks above, so that only a CREATE that would succeed spends the budget (spec/protocol.md §5.2).
+  if (!ctx.createBudget.take(session.addressGroup, performance.now())) throw new ProtocolError('RATE', 'mailbox creation budget of this address');
 
   const record: MailboxRecord = {
     iid: newIid(ctx), readId, readKey: f.readKey.slice(), sendId: f.sendId.slice(), accessVerifier: f.accessVerifier.slice(),
@@ -82,10 +85,11 @@ function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: 
   const reserved = ['r' + hexOf(readId), 's' + hexOf(record.sendId), 'i' + record.iid];
   for (const r of reserved) ctx.reservedIds.add(r);
   const unreserve = (): void => { for (const r of reserved) ctx.reservedIds.delete(r); };
-  return storeWrite(ctx, () => ctx.store.createMailbox(record),
+  const expiryDay = expiryDayAfterUse(dayOf(ctx.now()), record.ttlSeconds);
+  return storeWrite(ctx, () => ctx.store.createMailbox(record, expiryDay),
     () => {
       unreserve();
-      authorize(session, ctx.mailboxes.created(record));
+      authorize(session, ctx.mailboxes.created(record, expiryDay));
       return { type: 'CREATED', corr: 0, readId: record.readId, sendId: record.sendId };
     },
     (e: unknown) => {
@@ -105,8 +109,9 @@ export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): M
   return thenPinned(found, valid, (v) => {
     // Checked again: a DEL or ROTATE may have finished while the signature was checked.
     if (!v || !usable(found)) throw new ProtocolError('AUTH');
-    if (!session.auth.has(found.readHex) && session.auth.size >= ctx.config.maxAuthPerConnection) throw new ProtocolError('LIMIT', 'authenticated mailboxes');
+    checkAuthRoom(ctx, session, found.readHex);
     authorize(session, found);
+    noteUse(ctx, found);
     return ok();
   });
 }
@@ -189,8 +194,6 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
   const state = requireAuth(session, f.readId);
   if (state.busy) throw new ProtocolError('BUSY');
   state.busy = 'delete';
-  const sub = state.subscription;
-  if (sub) endSubscription(state, sub.owner !== session);
   // Seals in flight issue their writes first, so the delete removes those envelopes too.
   const start = async (): Promise<number> => {
     await state.whenSealed();
@@ -199,11 +202,11 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
   return storeWrite(ctx, start,
     () => {
       state.busy = null;
+      // Only once the mailbox is gone: a DEL that fails leaves its subscription as it was.
+      const sub = state.subscription;
+      if (sub) endSubscription(state, sub.owner !== session);
       ctx.mailboxes.forget(state);
-      if (session.auth.get(state.readHex) === state) {
-        session.auth.delete(state.readHex);
-        state.refs--;
-      }
+      if (session.auth.get(state.readHex) === state) session.forgetAuth(state.readHex);
       return ok();
     },
     (e: unknown) => {

@@ -9,6 +9,7 @@ import { ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
 import { andThen, type Maybe } from './crypto-lane.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
+import { noteUse } from './mailbox-expiry.js';
 import { NoncePool } from './nonce-pool.js';
 import type { Session } from './session.js';
 
@@ -20,7 +21,7 @@ const nonces = new NoncePool();
  * to remember for this connection.
  */
 function authorizeSend(session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): string | null | false {
-  if (!state || !state.live) return false;
+  if (!state || state.deleted) return false;
   if (!state.isPublic) return check.keyValid ? null : false;
   // Proof-of-work bound to this connection and this envelope (spec/crypto.md §8).
   const nonceHex = hexOf(f.proof);
@@ -41,13 +42,17 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
   const size = f.envelope.length;
   const auth = authorizeSend(session, f, state, check);
   if (auth === false || !state) throw new ProtocolError('AUTH');
+  // Its ROTATE or DEL is being committed (spec/protocol.md §5.9); checked after the proof, so
+  // that only a holder of the capability learns it.
+  if (state.busy) throw new ProtocolError('BUSY');
   const c = ctx.config;
   const [maxEnvelopes, maxBytes] = state.isPublic ? [c.publicMaxEnvelopes, c.publicMaxBytes] : [c.privateMaxEnvelopes, c.privateMaxBytes];
   if (state.count + 1 > maxEnvelopes || state.bytes + size > maxBytes) throw new ProtocolError('QUOTA');
   if (!session.bucket.take(performance.now())) throw new ProtocolError('RATE');
-  if (state.busy || ctx.pendingWrites >= MAX_PENDING_WRITES) throw new ProtocolError('BUSY');
+  if (ctx.pendingWrites >= MAX_PENDING_WRITES) throw new ProtocolError('BUSY');
   if (auth !== null) {
     if (session.powNonces.size >= MAX_POW_NONCES_PER_CONNECTION) throw new ProtocolError('RATE', 'proof-of-work nonces exhausted on this connection');
+    if (!ctx.budgets.powNonces.take()) throw new ProtocolError('BUSY', 'relay-wide bound on proof-of-work nonces');
     session.powNonces.add(auth);
   }
 
@@ -63,7 +68,7 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
     state.count--;
     state.bytes -= size;
     if (ceiling !== null) state.ceiling = 0; // re-record the reservation with the next write
-    if (auth !== null) session.powNonces.delete(auth);
+    if (auth !== null && session.powNonces.delete(auth)) ctx.budgets.powNonces.give();
     settle(false);
   };
 
@@ -80,6 +85,7 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
       () => {
         ctx.metrics.envelopesIn.inc();
         settle(true);
+        noteUse(ctx, state);
         return ok();
       },
       (e: unknown) => {

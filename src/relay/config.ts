@@ -25,16 +25,22 @@ export interface RelayConfig {
   sendBurst: number;
   keyOpsPerSecond: number;
   keyOpsBurst: number;
+  mailboxCreatesPerHour: number;
+  mailboxCreateBurst: number;
   deliveryWindow: number;
   maxBufferedBytes: number;
+  maxBufferedBytesTotal: number;
+  maxAuthTotal: number;
   idleTimeoutSeconds: number;
   pingIntervalSeconds: number;
   helloTimeoutSeconds: number;
+  upgradeTimeoutSeconds: number;
   powDifficulty: number;
   defaultTtlSeconds: number;
   minTtlSeconds: number;
   maxTtlSeconds: number;
   sweepIntervalSeconds: number;
+  diskReserveBytes: number;
   logLevel: LogLevel;
   logFile: string | null;
   /** Worker threads for signature checks, SEND proofs and the delivery layer; 0 = the event loop. */
@@ -68,16 +74,31 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   sendBurst: 4_000,
   keyOpsPerSecond: 100,
   keyOpsBurst: 200,
+  // Per address (IPv4 address or IPv6 /64): a client makes a mailbox per conversation, so 64 at
+  // once and 64 an hour serve a new user and a busy NAT, while one address is held to about
+  // 50,000 live mailboxes at the longest TTL (README "Storage and disk").
+  mailboxCreatesPerHour: 64,
+  mailboxCreateBurst: 64,
   deliveryWindow: 128,
   maxBufferedBytes: 8 * MiB,
+  // 32 connections at their full 8 MiB: readers that keep up buffer next to nothing.
+  maxBufferedBytesTotal: 256 * MiB,
+  // About 400 bytes each (measured): at most ~200 MiB, 25 mailboxes a connection at maxConnections.
+  maxAuthTotal: 500_000,
   idleTimeoutSeconds: 120,
   pingIntervalSeconds: 30,
   helloTimeoutSeconds: 10,
+  // A browser or the SDK upgrades within one round trip; 5 s leaves room for slow links and
+  // frees a descriptor held by a client that never upgrades (spec/protocol.md §2).
+  upgradeTimeoutSeconds: 5,
   powDifficulty: 18,
   defaultTtlSeconds: 21 * DAY,
   minTtlSeconds: 60,
   maxTtlSeconds: 30 * DAY,
   sweepIntervalSeconds: 30,
+  // Room for ACK, DEL and expiry to commit when the disk is otherwise full (a sweep batch of
+  // 512 deletions copies a few MiB of pages); small next to any disk a relay runs on.
+  diskReserveBytes: 64 * MiB,
   logLevel: 'info',
   logFile: null,
   // Measured on 2 cores, workers cost throughput (bench/README.md, spec/protocol.md §12).
@@ -132,22 +153,28 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('publicMaxBytes', int(256), 'public mailbox quota: bytes'),
   spec('maxSubscriptionsPerConnection', int(1), 'subscriptions per connection'),
   spec('maxAuthPerConnection', int(1), 'authenticated mailboxes per connection'),
-  spec('maxConnections', int(1), 'connections in all (more close with 4008)'),
-  spec('maxConnectionsPerAddress', int(1), 'connections from one network address'),
+  spec('maxConnections', int(1), 'TCP connections in all, counted from accept (more close with 4008); lowered below the open-file limit'),
+  spec('maxConnectionsPerAddress', int(1), 'TCP connections from one IPv4 address or IPv6 /64, counted from accept'),
   spec('sendRatePerSecond', int(1), 'SEND token bucket: sustained rate per connection'),
   spec('sendBurst', int(1), 'SEND token bucket: burst per connection'),
   spec('keyOpsPerSecond', int(1), 'CREATE/AUTH/ROTATE (a signature check each) token bucket: rate per connection'),
   spec('keyOpsBurst', int(1), 'CREATE/AUTH/ROTATE token bucket: burst per connection'),
+  spec('mailboxCreatesPerHour', int(1), 'CREATE token bucket per address (IPv4 address or IPv6 /64): rate per hour'),
+  spec('mailboxCreateBurst', int(1), 'CREATE token bucket per address: burst'),
   spec('deliveryWindow', int(1, 65_536), 'unacknowledged pushed envelopes per subscription'),
   spec('maxBufferedBytes', int(64 * 1024), 'outgoing bytes buffered per connection before closing it (4005)'),
+  spec('maxBufferedBytesTotal', int(64 * 1024, 2 ** 40), 'outgoing bytes buffered by all connections; past it the largest are closed (4005)'),
+  spec('maxAuthTotal', int(1), 'authenticated mailboxes summed over all connections; past it AUTH and CREATE answer BUSY'),
   spec('idleTimeoutSeconds', secs(0.05), 'close a connection silent for this long (4006)'),
   spec('pingIntervalSeconds', secs(0.05), 'WebSocket ping interval'),
   spec('helloTimeoutSeconds', secs(0.05), 'time allowed to complete HELLO (4006)'),
+  spec('upgradeTimeoutSeconds', secs(0.05, 300), 'time from accept to a completed WebSocket upgrade; slower sockets are closed'),
   spec('powDifficulty', int(0, 40), 'proof-of-work for public mailboxes, in leading zero bits'),
   spec('defaultTtlSeconds', int(1, 10 * 365 * DAY), 'envelope time to live when CREATE asks for 0'),
   spec('minTtlSeconds', int(1, 10 * 365 * DAY), 'smallest envelope time to live'),
   spec('maxTtlSeconds', int(1, 10 * 365 * DAY), 'largest envelope time to live'),
   spec('sweepIntervalSeconds', secs(0.01, DAY), 'how often expired envelopes are deleted'),
+  spec('diskReserveBytes', int(0, 2 ** 40), 'free disk space kept for ACK, DEL and expiry: writes that add data answer INTERNAL below it'),
   spec('logLevel', { t: 'level' }, 'debug | info | warn | error'),
   spec('logFile', { t: 'file|null' }, 'JSON-lines log file ("-" or "stderr" = standard error)'),
   spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),

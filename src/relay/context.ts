@@ -2,6 +2,9 @@
 // logs, the clock, and the bookkeeping that draining needs.
 import type { Ed25519PublicKey } from '../crypto/index.js';
 import type { RelayConfig } from './config.js';
+import type { RelayBudgets } from './budgets.js';
+import type { CreateBudget } from './create-budget.js';
+import type { OutboundBudget } from './outbound-budget.js';
 import type { RelayCrypto } from './crypto-lane.js';
 import type { RelayIdentity } from './identity.js';
 import type { Logger } from './log.js';
@@ -25,6 +28,11 @@ export interface RelayContext {
   /** Where signature checks, SEND proofs and the delivery layer run: inline or on worker threads. */
   readonly crypto: RelayCrypto;
   readonly mailboxes: MailboxRegistry;
+  /** CREATEs left per address group (spec/protocol.md §5.2). */
+  readonly createBudget: CreateBudget;
+  /** Relay-wide bounds on what per-connection limits bound (spec/protocol.md §8). */
+  readonly budgets: RelayBudgets;
+  readonly outbound: OutboundBudget;
   readonly metrics: RelayMetrics;
   readonly log: Logger;
   /** Wall clock in ms (injectable for TTL tests): receivedAt and expiry. */

@@ -7,11 +7,17 @@ import { DEFAULT_CONFIG, MAX_CRYPTO_WORKERS, mergeConfig, type RawSettings, type
 import { MAILBOX_CACHE_SIZE, type RelayContext } from './context.js';
 import { RelayCrypto, type RelayCryptoStats } from './crypto-lane.js';
 import { loadOrCreateIdentity } from './identity.js';
+import { DiskGuard } from './disk-guard.js';
+import { GuardedStore } from './guarded-store.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js';
 import { MailboxRegistry } from './mailboxes.js';
 import { createRelayMetrics, startMetricsServer } from './metrics.js';
 import type { Store } from './store.js';
+import { createBudgets } from './budgets.js';
+import { CreateBudget } from './create-budget.js';
+import { OutboundBudget } from './outbound-budget.js';
+import { dayOf, expireMailboxes, expiryDayAfterUse } from './mailbox-expiry.js';
 import { sweepExpired } from './sweeper.js';
 import { listen } from './transport.js';
 
@@ -74,9 +80,16 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     queued: () => (store ? store.counts().envelopes : 0),
     mailboxes: () => (store ? store.counts().mailboxes : 0),
     cached: () => registry.size,
+    outbound: () => ctx.outbound.bytes,
   });
-  const baseStore = new LmdbStore({ path: join(config.dataDir, 'store'), onCommit: (ms) => metrics.commit(ms) });
-  store = wrapStore ? wrapStore(baseStore) : baseStore;
+  const storePath = join(config.dataDir, 'store');
+  const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms) });
+  const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
+    writable: (v) => metrics.storeWritable.set(v),
+    episode: () => metrics.storeUnwritable.inc(),
+  });
+  const guarded = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
+  store = guarded;
   const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
   let crypto: RelayCrypto;
   try {
@@ -89,6 +102,9 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
 
   const ctx: RelayContext = {
     config, identity, store, crypto, mailboxes: registry, metrics, log,
+    createBudget: new CreateBudget(config.mailboxCreatesPerHour, config.mailboxCreateBurst),
+    budgets: createBudgets(config.maxAuthTotal),
+    outbound: new OutboundBudget(config.maxBufferedBytesTotal, (n) => metrics.slowReadersShed.inc('', n)),
     now: now ?? Date.now,
     dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
     dummyVerifier: randomBytes(32),
@@ -96,6 +112,13 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     pendingWrites: 0,
     draining: false,
   };
+
+  // Mailboxes from before mailbox expiry get the longest TTL from today (spec/protocol.md §11.5).
+  const adopted = await store.adoptMailboxesWithoutExpiry(expiryDayAfterUse(dayOf(ctx.now()), config.maxTtlSeconds)).catch((e: unknown) => {
+    log.error('store_migration_failed', errorSummary(e));
+    return 0;
+  });
+  if (adopted > 0) log.info('mailbox_expiry_adopted', { mailboxes: adopted });
 
   let listener: Awaited<ReturnType<typeof listen>>;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
@@ -114,7 +137,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   // The sweeper: in the background, never overlapping itself.
   let sweeping: Promise<number> | null = null;
   const sweep = (): Promise<number> => {
-    sweeping ??= sweepExpired(ctx).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
+    sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
   const sweepTimer = setInterval(() => void sweep(), config.sweepIntervalSeconds * 1000);
@@ -137,6 +160,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       privateQuota: [config.privateMaxEnvelopes, config.privateMaxBytes], publicQuota: [config.publicMaxEnvelopes, config.publicMaxBytes],
       sendRate: [config.sendRatePerSecond, config.sendBurst], deliveryWindow: config.deliveryWindow, powDifficulty: config.powDifficulty,
       ttl: [config.minTtlSeconds, config.defaultTtlSeconds, config.maxTtlSeconds],
+      mailboxCreates: [config.mailboxCreatesPerHour, config.mailboxCreateBurst], upgradeTimeoutSeconds: config.upgradeTimeoutSeconds,
+      maxBufferedBytesTotal: config.maxBufferedBytesTotal, maxAuthTotal: config.maxAuthTotal, diskReserveBytes: config.diskReserveBytes,
     },
   });
 

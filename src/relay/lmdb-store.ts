@@ -1,12 +1,13 @@
 // The LMDB implementation of the relay store (spec/protocol.md §11). One environment in the
 // data directory, six named databases:
 //
-//   mailbox   iid                           -> record (fixed binary layout, below)
+//   mailbox   iid                           -> record (fixed binary layout, below; v2 ends with the expiry day)
 //   read      readId[32]                    -> iid
 //   send      sendId[32]                    -> iid
 //   seq       iid                           -> msgId ceiling (reserved in blocks)
 //   queue     [iid, msgId]                  -> expiryMinute[4] || delivered
 //   expiry    [expiryMinute, iid, msgId]    -> (empty)
+//   mexpiry   [expiryDay, iid]              -> (empty)      unused mailboxes expire (§11.5)
 //
 // readId and sendId appear together only in the mailbox record. Writes use lmdb's asynchronous
 // batching: everything issued in one event turn commits in one transaction (group commit),
@@ -14,13 +15,16 @@
 // overlappingSync the commit promise resolves before the fsync; `flushed` follows it).
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
+import type { MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreError } from './store.js';
+import { holdLmdbCommitGuard } from './lmdb-commit-guard.js';
 
 /** Initial map size. lmdb grows the map on its own as the file grows; on Linux the file stays sparse. */
 export const INITIAL_MAP_SIZE = 1024 ** 3;
-const RECORD_VERSION = 1;
-const RECORD_BYTES = 2 + 4 + 5 * 32;
+/** Version 2 adds the expiry day (spec/protocol.md §11.5); version 1 records are read, and rewritten as 2. */
+const RECORD_VERSION = 2;
+const RECORD_V1_BYTES = 2 + 4 + 5 * 32;
+const RECORD_BYTES = RECORD_V1_BYTES + 4;
 const EMPTY = new Uint8Array(0);
 const MAX_MSG_ID = Number.MAX_SAFE_INTEGER;
 
@@ -31,7 +35,7 @@ export interface LmdbStoreOptions {
   onCommit?: (latencyMs: number) => void;
 }
 
-function encodeRecord(r: MailboxRecord): Uint8Array {
+function encodeRecord(r: MailboxRecord, expiryDay: number): Uint8Array {
   const out = new Uint8Array(RECORD_BYTES);
   const dv = new DataView(out.buffer);
   out[0] = RECORD_VERSION;
@@ -39,15 +43,22 @@ function encodeRecord(r: MailboxRecord): Uint8Array {
   dv.setUint32(2, r.ttlSeconds);
   let o = 6;
   for (const f of [r.readId, r.readKey, r.sendId, r.accessVerifier, r.dk]) { out.set(f, o); o += 32; }
+  dv.setUint32(o, expiryDay);
   return out;
 }
 
 function decodeRecord(iid: number, b: Uint8Array): MailboxRecord {
-  if (b.length !== RECORD_BYTES || b[0] !== RECORD_VERSION) throw new StoreError('mailbox record has an unknown layout');
-  const own = b.slice(); // one copy; the fields are views into it
+  if (!((b[0] === 1 && b.length === RECORD_V1_BYTES) || (b[0] === RECORD_VERSION && b.length === RECORD_BYTES))) throw new StoreError('mailbox record has an unknown layout');
+  const own = b.slice(0, RECORD_V1_BYTES); // one copy; the fields are views into it
   const dv = new DataView(own.buffer);
   const f = (i: number): Uint8Array => own.subarray(6 + 32 * i, 6 + 32 * (i + 1));
   return { iid, flags: own[1]!, ttlSeconds: dv.getUint32(2), readId: f(0), readKey: f(1), sendId: f(2), accessVerifier: f(3), dk: f(4) };
+}
+
+/** The expiry day of a stored record; undefined for a version 1 record (none recorded). */
+function expiryDayOf(b: Uint8Array | undefined): number | undefined {
+  if (!b || b[0] !== RECORD_VERSION || b.length !== RECORD_BYTES) return undefined;
+  return new DataView(b.buffer, b.byteOffset, b.length).getUint32(RECORD_V1_BYTES);
 }
 
 function encodeQueueValue(expiryMinute: number, delivered: Uint8Array): Uint8Array {
@@ -61,6 +72,29 @@ const expiryOf = (v: Uint8Array): number => new DataView(v.buffer, v.byteOffset,
 const asKey = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
 
 type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
+interface FlushWait { readonly since: number; settle(e?: unknown): void }
+
+/** A durable write still waiting for its fsync after this long is settled by an explicit sync. */
+const FLUSH_RESCUE_MS = 2_000;
+/** close() waits this long at most for lmdb, which can hang after a failed commit. */
+const CLOSE_WAIT_MS = 2_000;
+const within = (p: PromiseLike<unknown>, ms: number): Promise<unknown> =>
+  Promise.race([Promise.resolve(p).catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
+
+/**
+ * lmdb rejects every write of a failed commit with an error whose `commitError` is a second
+ * promise, rejected later with the cause (ENOSPC, EIO, MDB_MAP_FULL). Left unobserved it
+ * would be an unhandled rejection, which ends the process (spec/protocol.md §11.6).
+ */
+const observed = new WeakSet<object>();
+function observeCommitError(e: unknown): never {
+  const ce = (e as { commitError?: unknown } | null)?.commitError;
+  if (ce instanceof Promise && !observed.has(ce)) {
+    observed.add(ce);
+    ce.catch(() => { /* the write's own rejection reports the failure */ });
+  }
+  throw e;
+}
 
 export class LmdbStore implements Store {
   private readonly root: RootDatabase;
@@ -70,8 +104,13 @@ export class LmdbStore implements Store {
   private readonly seq: Database<number, number>;
   private readonly queue: Database<Uint8Array, [number, number]>;
   private readonly expiry: Database<Uint8Array, [number, number, number]>;
+  private readonly mexpiry: Database<Uint8Array, [number, number]>;
   private readonly onCommit: ((ms: number) => void) | undefined;
   private closed = false;
+  private readonly releaseGuard: () => void;
+  private readonly flushWaits = new Set<FlushWait>();
+  private readonly flushWaitOf = new WeakMap<object, Promise<void>>();
+  private readonly rescueTimer: NodeJS.Timeout;
 
   constructor(opts: LmdbStoreOptions) {
     mkdirSync(opts.path, { recursive: true, mode: 0o700 });
@@ -84,7 +123,11 @@ export class LmdbStore implements Store {
     this.seq = this.root.openDB({ name: 'seq' });
     this.queue = this.root.openDB({ name: 'queue', encoding: 'binary' });
     this.expiry = this.root.openDB({ name: 'expiry', encoding: 'binary' });
+    this.mexpiry = this.root.openDB({ name: 'mexpiry', encoding: 'binary' });
     this.onCommit = opts.onCommit;
+    this.releaseGuard = holdLmdbCommitGuard(() => this.rescueFlushWaits(0));
+    this.rescueTimer = setInterval(() => this.rescueFlushWaits(FLUSH_RESCUE_MS), FLUSH_RESCUE_MS);
+    this.rescueTimer.unref();
   }
 
   // ---- reads ----------------------------------------------------------------------------
@@ -135,6 +178,14 @@ export class LmdbStore implements Store {
     }
     return out;
   }
+  mailboxExpiryDay(iid: number): number | undefined {
+    return expiryDayOf(this.mailbox.getBinaryFast(iid));
+  }
+  expiredMailboxes(today: number, limit: number): MailboxExpiryRef[] {
+    const out: MailboxExpiryRef[] = [];
+    for (const key of this.mexpiry.getKeys({ start: [0, 0], end: [today, 0], limit })) out.push({ expiryDay: key[0], iid: key[1] });
+    return out;
+  }
   counts(): { mailboxes: number; envelopes: number } {
     const n = (db: Database<unknown, never>): number => (db.getStats() as { entryCount?: number }).entryCount ?? 0;
     return { mailboxes: n(this.mailbox as never), envelopes: n(this.queue as never) };
@@ -142,15 +193,69 @@ export class LmdbStore implements Store {
 
   // ---- writes ---------------------------------------------------------------------------
 
-  private async durable<T>(p: Flushable, started: number): Promise<T> {
+  /**
+   * Waits until every promise of one logical write is committed and flushed. Each promise is
+   * observed here (so that none rejects unhandled), and so is lmdb's `commitError` that a
+   * failed commit attaches to its rejections (lmdb rejects it later with the cause).
+   */
+  private async durable<T>(writes: readonly Flushable[], started: number, value?: () => T): Promise<T> {
+    // Usually every write of one call shares lmdb's commit promise: one await, one flush wait.
+    const first = writes[0]!;
+    const distinct = writes.every((w) => w === first) ? [first] : [...new Set(writes)];
     try {
-      const v = (await p) as T;
-      await (p.flushed ?? this.root.flushed);
-      this.onCommit?.(performance.now() - started);
-      return v;
+      if (distinct.length === 1) await first;
+      else await Promise.all(distinct.map((w) => Promise.resolve(w).catch(observeCommitError)));
     } catch (e) {
+      try { observeCommitError(e); } catch { /* observed */ }
+      this.rescueFlushWaits(0);
       throw e instanceof StoreError ? e : new StoreError('commit failed', { cause: e });
     }
+    try {
+      if (distinct.length === 1) await this.flushedOrSynced(first.flushed ?? this.root.flushed);
+      else await Promise.all([...new Set(distinct.map((w) => w.flushed ?? this.root.flushed))].map((f) => this.flushedOrSynced(f)));
+    } catch (e) {
+      throw new StoreError('flush failed', { cause: e });
+    }
+    this.onCommit?.(performance.now() - started);
+    return value ? value() : (undefined as T);
+  }
+
+  /**
+   * lmdb drops the flush callbacks of a batch whose commit failed, so a write committed just
+   * before a failure may never see its `flushed` resolve. Such waits are settled by an explicit
+   * fsync of the environment instead (after any failure, and for waits older than
+   * FLUSH_RESCUE_MS): durable when it succeeds, INTERNAL when it does not. One wait per lmdb
+   * flush promise (one per transaction), shared by the writes in it.
+   */
+  private flushedOrSynced(f: PromiseLike<unknown>): Promise<void> {
+    const known = this.flushWaitOf.get(f);
+    if (known) return known;
+    const wait = new Promise<void>((resolve, reject) => {
+      const w: FlushWait = { since: performance.now(), settle: (e) => { this.flushWaits.delete(w); if (e === undefined) resolve(); else reject(e); } };
+      this.flushWaits.add(w);
+      Promise.resolve(f).then(() => w.settle(), (e: unknown) => { try { observeCommitError(e); } catch { /* observed */ } w.settle(e ?? new Error('flush failed')); });
+    });
+    if (f !== this.root.flushed) this.flushWaitOf.set(f, wait); // that one is a live view, not one flush
+    return wait;
+  }
+
+  /** An fsync of the whole environment (lmdb's `sync`, not in its typings). */
+  private syncEnv(done: (err?: unknown) => void): void {
+    try {
+      (this.root as unknown as { sync(cb: (err?: unknown) => void): void }).sync(done);
+    } catch (e) {
+      done(e);
+    }
+  }
+
+  private rescueFlushWaits(olderThanMs: number): void {
+    const now = performance.now();
+    const waits = [...this.flushWaits].filter((w) => now - w.since >= olderThanMs);
+    if (waits.length === 0 || this.closed) return;
+    for (const w of waits) this.flushWaits.delete(w);
+    this.syncEnv((err?: unknown) => {
+      for (const w of waits) w.settle(err ? (err instanceof Error ? err : new Error(String(err))) : undefined);
+    });
   }
 
   private writing(): number {
@@ -158,28 +263,66 @@ export class LmdbStore implements Store {
     return performance.now();
   }
 
-  createMailbox(r: MailboxRecord): Promise<void> {
+  createMailbox(r: MailboxRecord, expiryDay: number): Promise<void> {
     const t = this.writing();
-    this.mailbox.put(r.iid, encodeRecord(r));
-    this.read.put(asKey(r.readId), r.iid);
-    return this.durable(this.send.put(asKey(r.sendId), r.iid), t);
+    return this.durable([
+      this.mailbox.put(r.iid, encodeRecord(r, expiryDay)),
+      this.read.put(asKey(r.readId), r.iid),
+      this.send.put(asKey(r.sendId), r.iid),
+      this.mexpiry.put([expiryDay, r.iid], EMPTY),
+    ], t);
+  }
+
+  setMailboxExpiry(iid: number, expiryDay: number): Promise<void> {
+    const t = this.writing();
+    const p = this.root.childTransaction(() => {
+      this.setExpiryInTxn(iid, expiryDay);
+    });
+    return this.durable([p], t);
+  }
+
+  /** Inside a write transaction: rewrites the record as version 2 with `expiryDay` and moves its index entry. */
+  private setExpiryInTxn(iid: number, expiryDay: number): void {
+    const b = this.mailbox.get(iid);
+    if (b === undefined) return; // deleted meanwhile
+    const was = expiryDayOf(b);
+    if (was !== undefined) this.mexpiry.remove([was, iid]);
+    this.mailbox.put(iid, encodeRecord(decodeRecord(iid, b), expiryDay));
+    this.mexpiry.put([expiryDay, iid], EMPTY);
+  }
+
+  adoptMailboxesWithoutExpiry(expiryDay: number): Promise<number> {
+    const t = this.writing();
+    const entries = (db: Database<unknown, never>): number => (db.getStats() as { entryCount?: number }).entryCount ?? 0;
+    if (entries(this.mexpiry as never) >= entries(this.mailbox as never)) return Promise.resolve(0); // nothing to adopt: no scan
+    let n = 0;
+    const p = this.root.childTransaction(() => {
+      for (const iid of this.mailbox.getKeys()) {
+        if (expiryDayOf(this.mailbox.getBinaryFast(iid)) !== undefined) continue;
+        this.setExpiryInTxn(iid, expiryDay);
+        n++;
+      }
+    });
+    return this.durable<number>([p], t, () => n);
   }
 
   enqueue(iid: number, e: QueueEntry, ceiling: number | null): Promise<void> {
     const t = this.writing();
-    if (ceiling !== null) this.seq.put(iid, ceiling);
-    this.expiry.put([e.expiryMinute, iid, e.msgId], EMPTY);
-    return this.durable(this.queue.put([iid, e.msgId], encodeQueueValue(e.expiryMinute, e.delivered)), t);
+    const writes: Flushable[] = [];
+    if (ceiling !== null) writes.push(this.seq.put(iid, ceiling));
+    writes.push(this.expiry.put([e.expiryMinute, iid, e.msgId], EMPTY));
+    writes.push(this.queue.put([iid, e.msgId], encodeQueueValue(e.expiryMinute, e.delivered)));
+    return this.durable(writes, t);
   }
 
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
     const t = this.writing();
-    let last: Flushable = ceiling ? this.seq.put(ceiling.iid, ceiling.value) : Promise.resolve(true);
+    const writes: Flushable[] = ceiling ? [this.seq.put(ceiling.iid, ceiling.value)] : [];
     for (const r of refs) {
-      this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
-      last = this.queue.remove([r.iid, r.msgId]);
+      writes.push(this.expiry.remove([r.expiryMinute, r.iid, r.msgId]));
+      writes.push(this.queue.remove([r.iid, r.msgId]));
     }
-    return this.durable(last, t);
+    return this.durable(writes, t);
   }
 
   rotateMailbox(prev: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void> {
@@ -193,13 +336,14 @@ export class LmdbStore implements Store {
       }
       this.read.remove(asKey(prev.readId));
       this.read.put(asKey(next.readId), next.iid);
-      this.mailbox.put(next.iid, encodeRecord(next));
+      this.mailbox.put(next.iid, encodeRecord(next, expiryDayOf(this.mailbox.getBinaryFast(prev.iid)) ?? 0));
     });
-    return this.durable(p, t);
+    return this.durable([p], t);
   }
 
   deleteMailbox(r: MailboxRecord): Promise<number> {
     const t = this.writing();
+    let removed = 0;
     const p = this.root.childTransaction(() => {
       const entries = [...this.queue.getRange({ start: [r.iid, 0], end: [r.iid, MAX_MSG_ID] })];
       for (const { key, value } of entries) {
@@ -207,12 +351,14 @@ export class LmdbStore implements Store {
         this.queue.remove(key);
       }
       this.seq.remove(r.iid);
+      const expiryDay = expiryDayOf(this.mailbox.getBinaryFast(r.iid));
+      if (expiryDay !== undefined) this.mexpiry.remove([expiryDay, r.iid]);
       this.read.remove(asKey(r.readId));
       this.send.remove(asKey(r.sendId));
       this.mailbox.remove(r.iid);
-      return entries.length;
+      removed = entries.length;
     });
-    return this.durable<number>(p, t);
+    return this.durable<number>([p], t, () => removed);
   }
 
   async backup(dir: string): Promise<void> {
@@ -223,7 +369,14 @@ export class LmdbStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.flushed;
-    await this.root.close();
+    clearInterval(this.rescueTimer);
+    try {
+      await within(this.root.flushed, CLOSE_WAIT_MS);
+      await within(new Promise<void>((r) => this.syncEnv(() => r())), CLOSE_WAIT_MS);
+      await within(this.root.close(), CLOSE_WAIT_MS);
+    } finally {
+      for (const w of [...this.flushWaits]) w.settle(new StoreError('store is closed'));
+      this.releaseGuard();
+    }
   }
 }

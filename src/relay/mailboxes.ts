@@ -34,6 +34,8 @@ export class MailboxState {
   subscription: Subscription | null = null;
   busy: 'rotate' | 'delete' | null = null;
   deleted = false;
+  /** The stored day after which it expires unused (spec/protocol.md §11.5); 0 when none is recorded. */
+  expiryDay = 0;
   private readonly sends: PendingSend[] = [];
   private sendsHead = 0;
   /** Delivery seals running on worker threads; ROTATE and DEL wait for them (whenSealed). */
@@ -112,17 +114,19 @@ export class MailboxRegistry {
 
   get size(): number { return this.byIid.size; }
 
+  // Both lookups read the store's index whether or not the state is cached, so that an unknown
+  // id costs the same lookups as a known one (spec/protocol.md §5.3, §5.10: "the same work").
   findBySendId(sendId: Uint8Array): MailboxState | undefined {
+    const iid = this.store.findBySendId(sendId);
     const s = this.bySend.get(hexOf(sendId));
     if (s) return this.touch(s);
-    const iid = this.store.findBySendId(sendId);
     return iid === undefined ? undefined : this.get(iid);
   }
 
   findByReadId(readId: Uint8Array): MailboxState | undefined {
+    const iid = this.store.findByReadId(readId);
     const s = this.byRead.get(hexOf(readId));
     if (s) return this.touch(s);
-    const iid = this.store.findByReadId(readId);
     return iid === undefined ? undefined : this.get(iid);
   }
 
@@ -136,6 +140,7 @@ export class MailboxRegistry {
     const ceiling = this.store.msgIdCeiling(iid);
     const next = Math.max(1, ceiling, stats.lastMsgId + 1);
     const state = new MailboxState(record, next, ceiling, stats.count, stats.deliveredBytes - stats.count * DELIVERY_OVERHEAD, stats.lastMsgId);
+    state.expiryDay = this.store.mailboxExpiryDay(iid) ?? 0;
     this.add(state);
     return state;
   }
@@ -146,8 +151,9 @@ export class MailboxRegistry {
   }
 
   /** Adds a freshly created mailbox. */
-  created(record: MailboxRecord): MailboxState {
+  created(record: MailboxRecord, expiryDay: number): MailboxState {
     const state = new MailboxState(record, 1, 0, 0, 0, 0);
+    state.expiryDay = expiryDay;
     this.add(state);
     return state;
   }

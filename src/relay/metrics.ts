@@ -75,20 +75,27 @@ export interface RelayMetrics {
   readonly connections: Gauge;
   readonly connectionsTotal: Counter;
   readonly connectionsRejected: Counter;
+  readonly sockets: Gauge;
+  readonly upgradeTimeouts: Counter;
   readonly closes: Counter;
   readonly framesIn: Counter;
   readonly framesOut: Counter;
   readonly envelopesIn: Counter;
   readonly envelopesOut: Counter;
   readonly envelopesExpired: Counter;
+  readonly mailboxesExpired: Counter;
   readonly errors: Counter;
+  readonly slowReadersShed: Counter;
+  readonly storeWritable: Gauge;
+  readonly storeUnwritable: Counter;
+  readonly storeWriteFailures: Counter;
   readonly commitLatency: Histogram;
   readonly commitBatch: Histogram;
   /** Records one durable write; writes completing in the same event-loop turn count as one batch. */
   commit(latencyMs: number): void;
 }
 
-export function createRelayMetrics(gauges: { queued: () => number; mailboxes: () => number; cached: () => number }): RelayMetrics {
+export function createRelayMetrics(gauges: { queued: () => number; mailboxes: () => number; cached: () => number; outbound: () => number }): RelayMetrics {
   const r = new MetricsRegistry();
   const commitLatency = r.add(new Histogram('sealpost_commit_latency_seconds', 'Time from issuing a store write to its durable commit',
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]));
@@ -97,20 +104,28 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
   r.add(new Gauge('sealpost_queue_envelopes', 'Envelopes queued in all mailboxes', gauges.queued));
   r.add(new Gauge('sealpost_mailboxes', 'Mailboxes stored', gauges.mailboxes));
   r.add(new Gauge('sealpost_mailboxes_cached', 'Mailbox states held in memory', gauges.cached));
+  r.add(new Gauge('sealpost_outbound_buffered_bytes', 'Bytes waiting in all connections\' send buffers', gauges.outbound));
   let inBatch = 0;
   const flushBatch = (): void => { commitBatch.observe(inBatch); inBatch = 0; };
   return {
     registry: r,
     connections: r.add(new Gauge('sealpost_connections', 'Open WebSocket connections')),
     connectionsTotal: r.add(new Counter('sealpost_connections_total', 'Connections accepted')),
-    connectionsRejected: r.add(new Counter('sealpost_connections_rejected_total', 'Connections refused by a connection limit (4008)')),
+    connectionsRejected: r.add(new Counter('sealpost_connections_rejected_total', 'Connections refused by a connection limit (4008, or closed at accept)')),
+    sockets: r.add(new Gauge('sealpost_sockets', 'Open TCP connections counted against the limits, before and after the upgrade')),
+    upgradeTimeouts: r.add(new Counter('sealpost_upgrade_timeouts_total', 'Connections closed for not completing the WebSocket upgrade in time')),
     closes: r.add(new Counter('sealpost_closes_total', 'Connections closed, by close code', 'code')),
     framesIn: r.add(new Counter('sealpost_frames_in_total', 'Frames received, by type', 'type')),
     framesOut: r.add(new Counter('sealpost_frames_out_total', 'Frames sent, by type', 'type')),
     envelopesIn: r.add(new Counter('sealpost_envelopes_in_total', 'Envelopes accepted (durably committed)')),
     envelopesOut: r.add(new Counter('sealpost_envelopes_out_total', 'Envelopes delivered (pushed or fetched)')),
     envelopesExpired: r.add(new Counter('sealpost_envelopes_expired_total', 'Envelopes deleted by the expiry sweeper')),
+    mailboxesExpired: r.add(new Counter('sealpost_mailboxes_expired_total', 'Unused mailboxes deleted by the expiry sweeper')),
     errors: r.add(new Counter('sealpost_errors_total', 'ERR frames sent, by error name', 'code')),
+    slowReadersShed: r.add(new Counter('sealpost_slow_readers_shed_total', 'Connections closed (4005) because all send buffers together passed maxBufferedBytesTotal')),
+    storeWritable: r.add(new Gauge('sealpost_store_writable', '1 while the store takes writes that add data, 0 during a disk-full or commit-failure episode')),
+    storeUnwritable: r.add(new Counter('sealpost_store_unwritable_total', 'Episodes in which store writes were refused or failed')),
+    storeWriteFailures: r.add(new Counter('sealpost_store_write_failures_total', 'Store writes that failed or were refused (answered INTERNAL), by operation', 'op')),
     commitLatency,
     commitBatch,
     commit(latencyMs: number): void {

@@ -15,6 +15,7 @@ import { MAX_IN_FLIGHT_PER_CONNECTION, type RelayContext } from './context.js';
 import { errorSummary } from './log.js';
 import type { MailboxState } from './mailboxes.js';
 import type { Subscription } from './subscription.js';
+import type { OutboundHolder } from './outbound-budget.js';
 import { TokenBucket } from './token-bucket.js';
 
 export type Phase = 'AWAIT_HELLO' | 'READY' | 'CLOSING' | 'CLOSED';
@@ -41,7 +42,7 @@ const KEY_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'AUTH', 'ROTATE']);
 /** Commands held behind a running key command before further ones answer BUSY. */
 const MAX_HELD_FRAMES = 1_024;
 
-export class Session {
+export class Session implements OutboundHolder {
   phase: Phase = 'AWAIT_HELLO';
   readonly serverNonce: Uint8Array = randomBytes(32);
   clientNonce: Uint8Array = new Uint8Array(0);
@@ -53,10 +54,14 @@ export class Session {
   /** Public-key commands (CREATE, AUTH, ROTATE) have their own budget, so that failing ones cannot starve others. */
   private readonly keyOps: TokenBucket;
   readonly powNonces = new Set<string>();
+  /** The peer's address group (address-group.ts), for per-address budgets. In memory only, never logged. */
+  addressGroup = '';
   /** Commands whose response waits for a commit or for worker threads. */
   inFlight = 0;
   /** Commands that arrived while a key command (CREATE, AUTH, ROTATE) ran, or null when none runs. */
   private held: Array<{ readonly frame: ClientFrame; readonly raw: Uint8Array }> | null = null;
+  /** Bytes of `held`, taken from the relay-wide budget. */
+  private heldBytes = 0;
   /** Subscriptions waiting for the send buffer to drain. */
   private readonly paused = new Set<Subscription>();
   private lastSeen: number;
@@ -95,6 +100,8 @@ export class Session {
       if (this.held) {
         // A key command is running: this one waits for it (spec/protocol.md §5).
         if (this.held.length >= MAX_HELD_FRAMES) throw new ProtocolError('BUSY', 'too many commands behind a key command');
+        if (!this.ctx.budgets.heldBytes.take(data.length)) throw new ProtocolError('BUSY', 'relay-wide bound on held commands');
+        this.heldBytes += data.length;
         this.held.push({ frame, raw: data });
         return;
       }
@@ -102,6 +109,23 @@ export class Session {
     } catch (e) {
       this.fail(peekCorr(data), e);
     }
+  }
+
+  /** Records a mailbox this connection authenticated (AUTH, CREATE), counted relay-wide (maxAuthTotal). */
+  addAuth(readHex: string, state: MailboxState): void {
+    if (!this.open || this.auth.has(readHex)) return;
+    this.auth.set(readHex, state);
+    state.refs++;
+    this.ctx.budgets.auth.take(); // checked before (checkAuthRoom); commands in flight may pass it by a few
+  }
+
+  /** Forgets an authenticated mailbox (deleted, or rotated away elsewhere). */
+  forgetAuth(readHex: string): void {
+    const state = this.auth.get(readHex);
+    if (!state) return;
+    this.auth.delete(readHex);
+    state.refs--;
+    this.ctx.budgets.auth.give();
   }
 
   /** Any sign of life: a frame or a pong. */
@@ -115,6 +139,7 @@ export class Session {
     const c = this.ctx.config;
     if (this.phase === 'AWAIT_HELLO' && monoNow >= this.helloDeadline) { this.close(CLOSE_CODES.TIMEOUT, 'hello timeout'); return; }
     if (monoNow - this.lastSeen >= c.idleTimeoutSeconds * 1000) { this.close(CLOSE_CODES.TIMEOUT, 'idle'); return; }
+    this.ctx.outbound.report(this, this.socket.bufferedAmount);
     if (monoNow - this.lastPing >= c.pingIntervalSeconds * 1000) {
       this.lastPing = monoNow;
       try { this.socket.ping(); } catch { /* closing */ }
@@ -164,6 +189,8 @@ export class Session {
     if (!held) return;
     for (let i = 0; i < held.length && this.open; i++) {
       const { frame, raw } = held[i]!;
+      this.heldBytes -= raw.length;
+      this.ctx.budgets.heldBytes.give(raw.length);
       try {
         this.dispatch(frame, raw);
       } catch (e) {
@@ -221,6 +248,7 @@ export class Session {
 
   /** The socket's send buffer drained: resume paused subscriptions. */
   drained(): void {
+    if (this.open) this.ctx.outbound.report(this, this.socket.bufferedAmount);
     if (!this.open || this.paused.size === 0) return;
     const subs = [...this.paused];
     this.paused.clear();
@@ -239,6 +267,8 @@ export class Session {
       return false;
     }
     this.ctx.metrics.framesOut.inc(type);
+    this.ctx.outbound.report(this, this.socket.bufferedAmount);
+    if (!this.open) return false; // shed by the relay-wide bound
     // Slow reader (spec/protocol.md §7): the client does not read what we send. Pushes pause
     // at half the limit (canPush), so this trips on replies the client keeps asking for.
     if (this.socket.bufferedAmount - bytes.length > this.ctx.config.maxBufferedBytes) {
@@ -250,10 +280,20 @@ export class Session {
 
   // ---- closing ----------------------------------------------------------------------------
 
+  /** All send buffers together are over maxBufferedBytesTotal and this one is among the largest (outbound-budget.ts). */
+  shed(): void {
+    this.close(CLOSE_CODES.SLOW_READER, 'slow reader');
+    this.socket.terminate();
+  }
+
+  /** The close code the relay sent, if it closed first (what the metrics count, not the peer's echo). */
+  closeCode: number | null = null;
+
   /** Sends a close frame and releases everything this connection held (CLOSING). */
   close(code: number, reason: string): void {
     if (!this.open) return;
     this.phase = 'CLOSING';
+    this.closeCode = code;
     this.release();
     try {
       this.socket.close(code, reason);
@@ -280,9 +320,14 @@ export class Session {
     this.subs.clear();
     this.paused.clear();
     this.held = null;
+    this.ctx.budgets.heldBytes.give(this.heldBytes);
+    this.heldBytes = 0;
     for (const state of this.auth.values()) state.refs--;
+    this.ctx.budgets.auth.give(this.auth.size);
     this.auth.clear();
+    this.ctx.budgets.powNonces.give(this.powNonces.size);
     this.powNonces.clear();
+    this.ctx.outbound.release(this);
     this.onRelease(this);
   }
 }

@@ -30,6 +30,9 @@ export interface QueueRef { readonly iid: number; readonly msgId: number; readon
 
 export interface QueueStats { count: number; deliveredBytes: number; lastMsgId: number }
 
+/** A mailbox in the expiry index (spec/protocol.md §11.5): it expires after `expiryDay`. */
+export interface MailboxExpiryRef { readonly iid: number; readonly expiryDay: number }
+
 export interface Store {
   // -- reads (committed state) --
   findByReadId(readId: Uint8Array): number | undefined;
@@ -46,21 +49,39 @@ export interface Store {
   /** Expiry-index entries with expiryMinute <= nowMinute, oldest first, at most `limit`. */
   expired(nowMinute: number, limit: number): QueueRef[];
   counts(): { mailboxes: number; envelopes: number };
+  /** The day (days since the epoch) after which an unused mailbox expires; undefined if none is recorded. */
+  mailboxExpiryDay(iid: number): number | undefined;
+  /** Mailboxes whose expiry day is before `today`, oldest first, at most `limit`. */
+  expiredMailboxes(today: number, limit: number): MailboxExpiryRef[];
 
   // -- writes (resolve when durable) --
-  createMailbox(record: MailboxRecord): Promise<void>;
+  /** Creates a mailbox that expires after `expiryDay` unless used (setMailboxExpiry). */
+  createMailbox(record: MailboxRecord, expiryDay: number): Promise<void>;
+  /** Moves a mailbox's expiry day (it was used). */
+  setMailboxExpiry(iid: number, expiryDay: number): Promise<void>;
+  /** Gives every mailbox without an expiry day this one (stores from before mailbox expiry); resolves with how many. */
+  adoptMailboxesWithoutExpiry(expiryDay: number): Promise<number>;
   /** Queues one envelope; `ceiling`, when given, raises the mailbox's msgId reservation. */
   enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void>;
   /** Removes queue entries and their expiry-index entries (missing ones are ignored); may record a msgId ceiling. */
   dequeue(refs: readonly QueueRef[], ceiling?: { iid: number; value: number } | null): Promise<void>;
   /** Replaces a mailbox's read id/key, access verifier and dk, re-sealing its queue with `reseal`. */
   rotateMailbox(previous: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void>;
-  /** Deletes a mailbox, its ids, its queue and its expiry entries; resolves with the number of envelopes removed. */
+  /** Deletes a mailbox, its ids, its queue, its expiry entries and its own expiry; resolves with the number of envelopes removed. */
   deleteMailbox(record: MailboxRecord): Promise<number>;
 
   /** A consistent copy of the store in `dir` (made while running). */
   backup(dir: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Starts a write: a synchronous throw becomes a rejection, so callers handle one outcome. */
+export function startWrite<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return write();
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 export class StoreError extends Error {

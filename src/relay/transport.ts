@@ -8,7 +8,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, SUBPROTOCOL } from '../wire/index.js';
 import type { RelayContext } from './context.js';
+import { addressGroup } from './address-group.js';
+import { connectionsWithinFileLimit, FD_HEADROOM, readFileLimit } from './file-limit.js';
 import { Session } from './session.js';
+import { SocketGate } from './socket-gate.js';
 
 /** Frames read from one connection before yielding to the others (see the 'message' handler). */
 const FRAMES_PER_TURN = 64;
@@ -57,7 +60,33 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
   const onRequest = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('Sealpost relay: connect with a WebSocket client (sealpost+ws:// address).\n');
   };
-  const server: Server = tls ? createHttpsServer(tls, onRequest) : createHttpServer(onRequest);
+  // HTTP timeouts on purpose (spec/protocol.md §2): the only request is the upgrade, due within
+  // upgradeTimeoutSeconds of accept (the socket gate enforces it to the millisecond; Node's own
+  // checks run every connectionsCheckingInterval); no keep-alive for the 426 answer.
+  const upgradeMs = Math.max(1, Math.round(c.upgradeTimeoutSeconds * 1000));
+  const httpOptions = {
+    headersTimeout: upgradeMs, requestTimeout: upgradeMs, keepAliveTimeout: 1, connectionsCheckingInterval: Math.min(1_000, upgradeMs),
+    maxHeaderSize: 8 * 1024,
+  };
+  let accepting = true;
+  const server: Server = tls ? createHttpsServer({ ...tls, ...httpOptions }, onRequest) : createHttpServer(httpOptions, onRequest);
+  server.maxRequestsPerSocket = 1;
+  server.timeout = 0; // upgraded sockets belong to ws and the session's idle timeout
+  const fileLimit = readFileLimit();
+  const maxSockets = connectionsWithinFileLimit(c.maxConnections, fileLimit);
+  if (maxSockets < c.maxConnections || fileLimit === null) {
+    ctx.log.warn('file_limit', { fileLimit, maxConnections: c.maxConnections, effectiveMaxConnections: maxSockets, headroom: FD_HEADROOM });
+  }
+  const gate = new SocketGate({ maxSockets, perAddress: c.maxConnectionsPerAddress, upgradeTimeoutMs: upgradeMs }, {
+    sockets: (n) => ctx.metrics.sockets.set(n),
+    rejected: () => ctx.metrics.connectionsRejected.inc(),
+    upgradeTimeout: () => ctx.metrics.upgradeTimeouts.inc(),
+  }, ctx.log);
+  server.on('connection', (socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    if (!accepting) { socket.destroy(); return; }
+    gate.accepted(socket);
+  });
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: c.maxFrameBytes,
@@ -70,26 +99,23 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
 
   const sessions = new Set<Session>();
   const sockets = new Map<Session, WebSocket>();
-  const perAddress = new Map<string, number>(); // in memory only, never logged
-  let accepting = true;
 
   server.on('clientError', (_e, socket) => socket.destroy());
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    // Counted since accept; false: accepted over a connection limit, answered 4008 below.
+    const withinLimits = gate.upgrading(socket) !== false;
     if (!accepting) { refuseUpgrade(socket, '503 Service Unavailable'); return; }
     if ((req.url ?? '/').split('?')[0] !== '/') { refuseUpgrade(socket, '404 Not Found'); return; }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const addr = req.socket.remoteAddress ?? '';
-      const fromAddr = perAddress.get(addr) ?? 0;
-      if (sessions.size >= c.maxConnections || fromAddr >= c.maxConnectionsPerAddress || !accepting) {
-        ctx.metrics.connectionsRejected.inc();
+      if (!withinLimits || !accepting) {
         ws.on('error', () => {});
         ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, 'too many connections');
         return;
       }
-      perAddress.set(addr, fromAddr + 1);
       const socket = wsSocket(ws);
       const session = new Session(ctx, socket, () => {}, performance.now());
+      session.addressGroup = addressGroup(req.socket.remoteAddress);
       socket.onDrain(() => session.drained());
       sessions.add(session);
       sockets.set(session, ws);
@@ -114,11 +140,10 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
         session.closed();
         sessions.delete(session);
         sockets.delete(session);
-        const n = (perAddress.get(addr) ?? 1) - 1;
-        if (n <= 0) perAddress.delete(addr);
-        else perAddress.set(addr, n);
         ctx.metrics.connections.set(sessions.size);
-        ctx.metrics.closes.inc(String(code));
+        // The code the relay sent when it closed first (4005, 4006, …): a peer that does not
+        // answer the close frame shows up as 1006, which would hide why it was closed.
+        ctx.metrics.closes.inc(String(session.closeCode ?? code));
       });
     });
   });

@@ -3,6 +3,8 @@
 // clients, envelopes, and waiting with deadlines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from '../../src/crypto/index.js';
@@ -175,9 +177,15 @@ export interface RelayProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `sealpost relay` as a child process and waits for the address line it prints. */
-export async function spawnRelay(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'relay', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `sealpost relay` as a child process and waits for the address line it prints;
+ * `fileLimit` runs it under `ulimit -n` (through sh).
+ */
+export async function spawnRelay(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000, fileLimit?: number): Promise<RelayProcess> {
+  const argv = [CLI_PATH, 'relay', ...args];
+  const child = fileLimit === undefined
+    ? spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('sh', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -197,4 +205,24 @@ export async function spawnRelay(args: string[], env: Record<string, string> = {
     throw e;
   }
   return { child, address, output: () => out, exited };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a child relay's metrics listener). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** GET /metrics from a metrics listener on 127.0.0.1. */
+export function fetchMetrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }

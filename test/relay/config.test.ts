@@ -1,10 +1,12 @@
 // Relay configuration: defaults (spec/protocol.md §8), precedence flags > env > file > defaults,
 // and clear errors for bad values.
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   CONFIG_KEYS, ConfigError, DEFAULT_CONFIG, helpText, mergeConfig, parseArgs, resolveConfig, settingsFromEnv, settingsFromFile,
 } from '../../src/relay/config.js';
+import { repoPath } from '../_support/files.js';
 
 const MiB = 1024 * 1024;
 
@@ -31,6 +33,7 @@ test('defaults are the spec §8 values', () => {
   assert.equal([d.host, d.port, d.dataDir, d.metricsHost, d.metricsPort, d.logFile], ['0.0.0.0', 8787, './sealpost-data', '127.0.0.1', 9787, null]);
   assert.is(d.tlsCert, undefined);
   assert.is(d.cryptoWorkers, 0, 'crypto on the event loop unless asked (spec/protocol.md §12)');
+  assert.is(d.diskReserveBytes, 64 * MiB, 'spec §8, §11.6');
   assert.equal(mergeConfig(), DEFAULT_CONFIG);
 });
 
@@ -40,6 +43,15 @@ test('cryptoWorkers: "auto" or 0 to 64, from flags, env and file', () => {
   assert.is(resolveConfig({ argv: ['--config', 'f'], env: {}, readFile: () => '{"cryptoWorkers": 2}' }).config.cryptoWorkers, 2);
   for (const bad of ['-1', '65', '1.5', 'many', '']) {
     assert.match(configError(() => resolveConfig({ argv: [`--crypto-workers=${bad}`], env: {} })), 'crypto-workers', bad);
+  }
+});
+
+test('every setting is in the README configuration table and in --help', () => {
+  const readme = readFileSync(repoPath('README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('| setting (config key)'), readme.indexOf('Flags are the kebab-case'));
+  for (const s of CONFIG_KEYS) {
+    assert.ok(table.includes('`' + s.key + '`'), `README lists ${s.key}`);
+    assert.ok(helpText().includes(`--${s.flag}`), `--help lists ${s.key}`);
   }
 });
 

@@ -311,7 +311,7 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
     const env = open({ path: join(dataDir, 'store'), readOnly: true, maxDbs: 12, encoding: 'binary', keyEncoding: 'binary' } as Parameters<typeof open>[0]);
     try {
       const dbNames = [...env.getKeys()].map((k) => Buffer.from(k as Uint8Array).toString('latin1').replace(/[^a-z]/g, '')).sort();
-      assert.equal(dbNames, ['expiry', 'mailbox', 'queue', 'read', 'send', 'seq'], 'the store holds the databases of spec §11.2 only');
+      assert.equal(dbNames, ['expiry', 'mailbox', 'mexpiry', 'queue', 'read', 'send', 'seq'], 'the store holds the databases of spec §11.2 only');
       const entries: Array<{ db: string; key: Uint8Array; value: Uint8Array }> = [];
       for (const name of dbNames) {
         const db = env.openDB({ name, encoding: 'binary', keyEncoding: 'binary' });
@@ -329,8 +329,8 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
         const k = current(m!);
         iidOf.set(m!, rec.iid);
         assert.ok(Number.isSafeInteger(rec.iid) && rec.iid > 0, 'iid');
-        assert.is(rec.value.length, 166, 'record size (spec §11.2)');
-        assert.is(rec.value[0], 1, 'record version');
+        assert.is(rec.value.length, 170, 'record size (spec §11.2)');
+        assert.is(rec.value[0], 2, 'record version');
         assert.is(rec.value[1], m!.isPublic ? 1 : 0, 'flags');
         assert.is(new DataView(rec.value.buffer).getUint32(2), m === bobShort ? 60 : 21 * 86_400, 'ttlSeconds');
         assert.ok(equalBytes(rec.value.subarray(38, 70), k.readKey), 'readKey');
@@ -382,6 +382,22 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
         assert.ok(q && new DataView(q.value.buffer).getUint32(0) === x.key[0], 'the expiry entry matches its envelope');
       }
 
+      // The expiry day closing each record, and mexpiry: [expiryDay, iid] -> empty, one per live
+      // mailbox (spec §11.5): a day, last use plus the TTL in whole days, nothing finer.
+      const today = Math.floor(Date.now() / 86_400_000);
+      const days = records.map((rec) => ({ iid: rec.iid, day: new DataView(rec.value.buffer).getUint32(166) }));
+      for (const d of days) {
+        const m = live.find((x) => iidOf.get(x) === d.iid)!;
+        const ttlDays = m === bobShort ? 1 : 21;
+        assert.ok(d.day === today + ttlDays || d.day === today + ttlDays - 1, `expiry day: last use plus ${ttlDays} days (${d.day})`);
+      }
+      const mexpiry = [...env.openDB({ name: 'mexpiry', encoding: 'binary', keyEncoding: 'ordered-binary' }).getRange()].map(({ key, value }) => ({ key: key as unknown as [number, number], value: value as Uint8Array }));
+      assert.is(mexpiry.length, days.length, 'mexpiry: one entry per live mailbox');
+      for (const x of mexpiry) {
+        assert.is(x.value.length, 0, 'mexpiry values are empty');
+        assert.ok(days.some((d) => d.iid === x.key[1] && d.day === x.key[0]), 'mexpiry matches the record');
+      }
+
       // readId and sendId together: in the mailbox record only, once per mailbox; a rotated-away
       // readId or a deleted mailbox's ids in no live entry at all.
       for (const m of mailboxes) {
@@ -400,7 +416,7 @@ test('privacy: nothing the relay must not know or keep is in its files, logs or 
       for (const e of entries) {
         assert.not.ok(EXACT_LENGTHS.includes(e.value.length), `a value of exactly ${e.value.length} bytes in ${e.db}`);
         const fields = e.db === 'queue' ? e.value.subarray(0, 4) : e.db === 'mailbox' ? e.value.subarray(0, 6) : null;
-        const cleartext = e.db === 'queue' ? fields! : e.db === 'mailbox' ? e.value.subarray(0, 134) : e.value;
+        const cleartext = e.db === 'queue' ? fields! : e.db === 'mailbox' ? Buffer.concat([e.value.subarray(0, 134), e.value.subarray(166)]) : e.value;
         for (const n of EXACT_LENGTHS) {
           for (const f of intEncodings(n)) {
             if (f.form.startsWith('u32')) {

@@ -515,11 +515,14 @@ test('TLS: sealpost+wss:// with a certificate and key', async () => {
   try {
     writeFileSync(join(dir.path, 'cert.pem'), TEST_CERT);
     writeFileSync(join(dir.path, 'key.pem'), TEST_KEY);
-    await withRelay({ tlsCert: join(dir.path, 'cert.pem'), tlsKey: join(dir.path, 'key.pem') }, async ({ relay }) => {
+    // A short upgrade timeout: an upgraded TLS connection must outlive it (the socket gate finds
+    // the accepted socket under the TLSSocket).
+    await withRelay({ tlsCert: join(dir.path, 'cert.pem'), tlsKey: join(dir.path, 'key.pem'), upgradeTimeoutSeconds: 0.3 }, async ({ relay }) => {
       assert.match(relay.address, /^sealpost\+wss:\/\//);
       const untrusted = await RelayConnection.connect(relay.address, { timeoutMs: 3_000 }).then(() => null, (e: unknown) => e as Error);
       assert.ok(untrusted, 'an unknown CA is refused');
       const conn = await RelayConnection.connect(relay.address, { ca: TEST_CERT });
+      await new Promise((r) => setTimeout(r, 600));
       const { keys, cap } = await makeMailbox(conn, relay.address);
       await sendEnvelope(conn, cap, envelope());
       assert.ok(await fetchNext(conn, keys));
