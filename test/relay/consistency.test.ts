@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { authenticate, deleteMailbox, sendEnvelope, subscribe } from '../../src/client/mailbox.js';
 import { ed25519KeyPair, ed25519Sign, randomBytes, readAuthMessage } from '../../src/crypto/index.js';
 import type { Store } from '../../src/relay/store.js';

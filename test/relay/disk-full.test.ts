@@ -11,7 +11,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import {
   ack, authenticate, createMailbox, deleteMailbox, fetchNext, newMailboxKeys, sendCapability, sendEnvelope, type MailboxKeys, type SendCapability,
 } from '../../src/client/mailbox.js';

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { authenticate, createMailbox, newMailboxKeys, sendCapability, sendEnvelope, type MailboxKeys } from '../../src/client/mailbox.js';
 import { createMessage, ed25519Sign, randomBytes } from '../../src/crypto/index.js';
 import { bodyWithoutSignature, encodeFrame, ERROR_CODES, type CreateFrame } from '../../src/wire/index.js';

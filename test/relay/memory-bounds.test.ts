@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { authenticate, createMailbox, fetchNext, newMailboxKeys, sendCapability, sendEnvelope, type MailboxKeys } from '../../src/client/mailbox.js';
 import { envelope, errorOf, fetchMetrics, freePort, sleep, spawnRelay, tempDir, withTimeout, type RelayProcess } from './_helpers.js';
 

@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayConnection } from '../../src/client/connection.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
 import { addressGroup } from '../../src/relay/address-group.js';
 import { connectionsWithinFileLimit, FD_HEADROOM } from '../../src/relay/file-limit.js';
 import { parseRelayAddress } from '../../src/wire/index.js';
