@@ -60,6 +60,21 @@ function footprint(bob: Client, relay: { stats(): { mailboxes: number } }): stri
   return JSON.stringify({ contacts: bob.contacts().length, commits: bob._internals().storeCommits(), relayMailboxes: relay.stats().mailboxes });
 }
 
+/**
+ * The footprint once the previous round's traffic has settled: its confirms, mailbox
+ * deletions and deferred store changes (spec/client.md §7.4) land within about a second.
+ */
+async function settledFootprint(bob: Client, relay: { stats(): { mailboxes: number } }): Promise<string> {
+  let last = footprint(bob, relay);
+  for (let stable = 0, i = 0; stable < 3 && i < 60; i++) {
+    await sleep(150);
+    const now = footprint(bob, relay);
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 type TestRelay = Awaited<ReturnType<typeof startRelay>>;
 
 /** A relay, an inviter and an acceptor on it, closed after `fn`. */
@@ -83,7 +98,7 @@ test('one character edited in any field: INVITATION_TAMPERED at once, nothing se
     for (const field of fieldNames) {
       const link = await alice.createInvitation({ name: field });
       const tampered = flipOneCharacter(link, fieldsOf(invitationPayloadOf(link))[field]!);
-      const before = footprint(bob, relay);
+      const before = await settledFootprint(bob, relay);
       const aliceBefore = alice.contacts().length;
       const started = Date.now();
       const outcome = await bob.acceptInvitation(tampered, { timeoutMs: 1_500 }).then(() => 'accepted', codeOf);

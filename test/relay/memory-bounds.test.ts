@@ -37,7 +37,8 @@ async function relayWith(args: string[]): Promise<{ relay: RelayProcess; metrics
   };
 }
 
-const pauseReading = (c: RelayConnection): void => (c as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
+// RelayConnection → the platform's Socket (WsSocket) → ws → its TCP socket.
+const pauseReading = (c: RelayConnection): void => (c as unknown as { ws: { ws: { _socket: { pause(): void } } } }).ws.ws._socket.pause();
 
 test('slow readers: all send buffers together stay under maxBufferedBytesTotal; a bystander is served throughout', async () => {
   const CONNS = 40;
