@@ -19,7 +19,7 @@ import { Outbox, type OutboxEntry } from './outbox.js';
 import type { Platform } from './platform.js';
 import { ProfileStore, type RecordBackend } from './profile-store.js';
 import { ReceiptBatcher } from './receipts.js';
-import { decodeRecord } from './records.js';
+import { decodeRecord, isJsonRecord } from './records.js';
 import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
 import { SendPool } from './send-pool.js';
@@ -33,11 +33,10 @@ import type {
 } from './types.js';
 
 const MAINTENANCE_INTERVAL_MS = 60_000;
-const JSON_OPEN_BRACE = 0x7b;
 
 /** A session record: the ratchet state's own encoding (ratchet.md §7), or the JSON wrapper of older profiles. */
 function loadSession(v: Uint8Array): Session {
-  return decodeSession(v[0] === JSON_OPEN_BRACE ? decodeRecord<{ state: Uint8Array }>(v).state : v);
+  return decodeSession(isJsonRecord(v) ? decodeRecord<{ state: Uint8Array }>(v).state : v);
 }
 
 export class Client extends Emitter<ClientEvents> {

@@ -15,7 +15,7 @@ import type { ProfileStore, StoreOp } from './profile-store.js';
 import { fromUtf8, utf8 } from '../crypto/index.js';
 import { Reader, Writer } from '../wire/bytes-codec.js';
 import { readCapability, writeCapability } from './capability.js';
-import { decodeRecord } from './records.js';
+import { decodeRecord, isJsonRecord } from './records.js';
 import { classifySendError, type SendPool } from './send-pool.js';
 
 export const OUTBOX_KIND = 'outbox';
@@ -80,7 +80,6 @@ class Lane {
 const idOf = (seq: number): string => String(seq).padStart(16, '0');
 
 const ENTRY_VERSION = 1;
-const JSON_OPEN_BRACE = 0x7b;
 
 /**
  * The outbox record (spec/client.md §7.2), binary so that the envelope is stored as is:
@@ -93,7 +92,7 @@ export function encodeEntry(e: OutboxEntry): Uint8Array {
 
 /** Inverse of encodeEntry; also reads the JSON records of older profiles. */
 export function decodeEntry(b: Uint8Array): OutboxEntry {
-  if (b[0] === JSON_OPEN_BRACE) return decodeRecord<OutboxEntry>(b);
+  if (isJsonRecord(b)) return decodeRecord<OutboxEntry>(b);
   const r = new Reader(b);
   if (r.u8() !== ENTRY_VERSION) throw new ClientError('STORE_CORRUPT', 'unknown outbox record version');
   const seq = r.u64(), createdAt = r.u64(), contactId = fromUtf8(r.var16());

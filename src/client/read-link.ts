@@ -5,7 +5,7 @@
 import { toHex } from '../crypto/index.js';
 import { isProtocolError, type MsgFrame } from '../wire/index.js';
 import { backoffDelay, sleep, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-import { ConnectionClosedError, RelayConnection } from './connection.js';
+import { RelayConnection } from './connection.js';
 import {
   authenticate, createMailbox, deleteMailbox, fetchNext, subscribe, unsubscribe,
   type Delivered, type MailboxKeys,

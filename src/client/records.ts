@@ -7,6 +7,9 @@ export function encodeRecord(value: unknown): Uint8Array {
   return utf8(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? { $b: toBase64url(v) } : v)));
 }
 
+/** Whether stored bytes are a JSON record (binary records, spec/client.md §7.2, never start with `{`). */
+export const isJsonRecord = (bytes: Uint8Array): boolean => bytes[0] === 0x7b;
+
 export function decodeRecord<T>(bytes: Uint8Array): T {
   return JSON.parse(fromUtf8(bytes), (_k, v: unknown) => {
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
