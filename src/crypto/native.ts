@@ -146,6 +146,34 @@ export const nativeBackend: Backend = {
     }
     return out;
   },
+  // The same shape as ChaCha20-Poly1305; GCM needs no plaintext length up front.
+  aesGcmSeal: (key, nonce, plaintext, aad) => {
+    const c = createCipheriv('aes-128-gcm', view(key), view(nonce), { authTagLength: 16 });
+    c.setAAD(aad);
+    const out = new Uint8Array(plaintext.length + 16);
+    const body = c.update(plaintext);
+    out.set(body, 0);
+    const fin = c.final();
+    out.set(fin, body.length);
+    out.set(c.getAuthTag(), plaintext.length);
+    return out;
+  },
+  aesGcmOpen: (key, nonce, sealed, aad) => {
+    const n = sealed.length - 16;
+    const d = createDecipheriv('aes-128-gcm', view(key), view(nonce), { authTagLength: 16 });
+    d.setAAD(aad);
+    d.setAuthTag(sealed.subarray(n));
+    const out = new Uint8Array(n);
+    const body = d.update(sealed.subarray(0, n));
+    out.set(body, 0);
+    try {
+      out.set(d.final(), body.length);
+    } catch {
+      out.fill(0); // never release unauthenticated plaintext
+      return null;
+    }
+    return out;
+  },
   sha256: (data) => copy(createHash('sha256').update(data).digest()),
   hmacSha256: (key, data) => copy(createHmac('sha256', key).update(data).digest()),
   forgetKey: (secretKey) => {
