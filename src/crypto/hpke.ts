@@ -59,7 +59,6 @@ type AeadFn = (key: Uint8Array, nonce: Uint8Array, input: Uint8Array, aad: Uint8
 
 /** Everything in HPKE that depends on the AEAD: its id in suite_id, Nk, and the cipher. */
 interface AeadSuite {
-  readonly name: HpkeAead;
   /** §5.1: suite_id = concat("HPKE", I2OSP(kem_id, 2), I2OSP(kdf_id, 2), I2OSP(aead_id, 2)) outside the KEM. */
   readonly suiteId: Uint8Array;
   /** Nk (§7.3). Nn = 12 and Nt = 16 for both. */
@@ -72,7 +71,7 @@ interface AeadSuite {
 }
 function aeadSuite(name: HpkeAead, nk: number, seal: AeadFn, open: AeadFn): AeadSuite {
   const suiteId = concat(utf8('HPKE'), u16be(HPKE_KEM_ID), u16be(HPKE_KDF_ID), u16be(HPKE_AEAD_IDS[name]));
-  return { name, suiteId, nk, seal, open, contexts: new Map() };
+  return { suiteId, nk, seal, open, contexts: new Map() };
 }
 const AEADS: { readonly [A in HpkeAead]: AeadSuite } = {
   // The key is Nk bytes from the key schedule; each function checks its length again.

@@ -136,6 +136,25 @@ interface Aead {
 }
 const CHACHA: Aead = { nonceBytes: 12, seal: chacha20poly1305Seal, open: chacha20poly1305Open };
 const XCHACHA: Aead = { nonceBytes: 24, seal: xchacha20poly1305Seal, open: xchacha20poly1305Open };
+const AES128GCM: Aead = { nonceBytes: 12, seal: aes128GcmSeal, open: aes128GcmOpen };
+
+/** A case of key and nonce sizes the AEAD implements: the exact result (valid), or open refuses it (invalid). */
+function checkAeadCase(aead: Aead, tc: AeadCase): string | undefined {
+  const key = hex(tc.key) as AeadKey;
+  const iv = hex(tc.iv);
+  const aad = hex(tc.aad);
+  const msg = hex(tc.msg);
+  const sealed = hex(tc.ct + tc.tag);
+  if (tc.result === 'valid') {
+    return sameHex('seal', aead.seal(key, iv, msg, aad), tc.ct + tc.tag) ?? sameHex('open', aead.open(key, iv, sealed, aad), tc.msg);
+  }
+  if (tc.result === 'invalid') {
+    // A modified tag: open refuses it, and sealing the same input yields something else.
+    if (toHexString(aead.seal(key, iv, msg, aad)) === toHexString(sealed)) return 'sealing reproduces the invalid ciphertext';
+    return rejects('DECRYPT_FAILED', () => aead.open(key, iv, sealed, aad));
+  }
+  return 'no policy for acceptable AEAD cases'; // none in the files
+}
 
 function checkAead(aead: Aead, file: WycheproofFile<AeadGroup>): CheckResult {
   return runAll(file, (group, tc) => {
@@ -150,15 +169,7 @@ function checkAead(aead: Aead, file: WycheproofFile<AeadGroup>): CheckResult {
       if (tc.result === 'valid') return `valid case with a ${iv.length}-byte nonce`;
       return rejects('INVALID_LENGTH', () => aead.seal(key, iv, msg, aad)) ?? rejects('INVALID_LENGTH', () => aead.open(key, iv, sealed, aad));
     }
-    if (tc.result === 'valid') {
-      return sameHex('seal', aead.seal(key, iv, msg, aad), tc.ct + tc.tag) ?? sameHex('open', aead.open(key, iv, sealed, aad), tc.msg);
-    }
-    if (tc.result === 'invalid') {
-      // A modified tag: open refuses it, and sealing the same input yields something else.
-      if (toHexString(aead.seal(key, iv, msg, aad)) === toHexString(sealed)) return 'sealing reproduces the invalid ciphertext';
-      return rejects('DECRYPT_FAILED', () => aead.open(key, iv, sealed, aad));
-    }
-    return 'no policy for acceptable AEAD cases'; // none in the files
+    return checkAeadCase(aead, tc);
   });
 }
 
@@ -185,19 +196,12 @@ export function checkAes128Gcm(file: WycheproofFile<AeadGroup>): CheckResult {
     if (key.length * 8 !== group.keySize || iv.length * 8 !== group.ivSize) {
       return `key/iv of ${key.length * 8}/${iv.length * 8} bits in a group of keySize ${group.keySize}, ivSize ${group.ivSize}`;
     }
-    const refused = key.length !== 16 ? 'key' : iv.length !== 12 ? 'nonce' : undefined;
+    const refused = key.length !== 16 ? 'key' : iv.length !== AES128GCM.nonceBytes ? 'nonce' : undefined;
     if (refused !== undefined) {
       return rejects('INVALID_LENGTH', () => aes128GcmSeal(key, iv, msg, aad), refused)
         ?? rejects('INVALID_LENGTH', () => aes128GcmOpen(key, iv, sealed, aad), refused);
     }
-    if (tc.result === 'valid') {
-      return sameHex('seal', aes128GcmSeal(key, iv, msg, aad), tc.ct + tc.tag) ?? sameHex('open', aes128GcmOpen(key, iv, sealed, aad), tc.msg);
-    }
-    if (tc.result === 'invalid') {
-      if (toHexString(aes128GcmSeal(key, iv, msg, aad)) === toHexString(sealed)) return 'sealing reproduces the invalid ciphertext';
-      return rejects('DECRYPT_FAILED', () => aes128GcmOpen(key, iv, sealed, aad));
-    }
-    return 'no policy for acceptable AES-GCM cases'; // none in the file
+    return checkAeadCase(AES128GCM, tc);
   });
 }
 
