@@ -68,10 +68,12 @@ interface AeadSuite {
   readonly open: AeadFn;
   /** key_schedule_context values made so far (see scheduleContext). */
   readonly contexts: Map<string, Uint8Array>;
+  /** The same for long `info` values, by the info array itself (see scheduleContext). */
+  readonly longContexts: WeakMap<Uint8Array, Uint8Array>;
 }
 function aeadSuite(name: HpkeAead, nk: number, seal: AeadFn, open: AeadFn): AeadSuite {
   const suiteId = concat(utf8('HPKE'), u16be(HPKE_KEM_ID), u16be(HPKE_KDF_ID), u16be(HPKE_AEAD_IDS[name]));
-  return { suiteId, nk, seal, open, contexts: new Map() };
+  return { suiteId, nk, seal, open, contexts: new Map(), longContexts: new WeakMap() };
 }
 const AEADS: { readonly [A in HpkeAead]: AeadSuite } = {
   // The key is Nk bytes from the key schedule; each function checks its length again.
@@ -263,13 +265,23 @@ function verifyPskInputs(modeId: number, psk: Uint8Array, pskId: Uint8Array): vo
  * public, and the same for every envelope (one info, no PSK).
  */
 function scheduleContext(aead: AeadSuite, modeId: number, pskId: Uint8Array, info: Uint8Array): Uint8Array {
+  const make = (): Uint8Array => concat(
+    new Uint8Array([modeId]), labeledExtract(aead.suiteId, EMPTY, 'psk_id_hash', pskId), labeledExtract(aead.suiteId, EMPTY, 'info_hash', info),
+  );
+  // A long info (MLS's Welcome binds each member's secrets to the whole encrypted GroupInfo,
+  // hundreds of KB) is keyed by the array itself: hex-encoding it per call cost more than the
+  // hashing. Callers that seal many times under one info pass the same array, and never change it.
+  if (info.length > 256 || pskId.length > 256) {
+    if (modeId !== 0 || pskId.length > 0) return make();
+    let ctx = aead.longContexts.get(info);
+    if (!ctx) { ctx = make(); aead.longContexts.set(info, ctx); }
+    return ctx.slice();
+  }
   const { contexts } = aead;
   const id = `${modeId}.${toHex(pskId)}.${toHex(info)}`;
   let ctx = contexts.get(id);
   if (!ctx) {
-    const pskIdHash = labeledExtract(aead.suiteId, EMPTY, 'psk_id_hash', pskId);
-    const infoHash = labeledExtract(aead.suiteId, EMPTY, 'info_hash', info);
-    ctx = concat(new Uint8Array([modeId]), pskIdHash, infoHash);
+    ctx = make();
     if (contexts.size >= 64) contexts.clear();
     contexts.set(id, ctx);
   }

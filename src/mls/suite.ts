@@ -156,9 +156,17 @@ function makeSuite(id: CipherSuiteId): CipherSuite {
 function signContent(label: string, content: Uint8Array): Uint8Array {
   return new TlsWriter(content.length + 32).opaque(utf8(LABEL_PREFIX + label)).opaque(content).finish();
 }
-// EncryptContext { opaque label<V> = "MLS 1.0 " + Label; opaque context<V>; } (§5.1.3)
+// EncryptContext { opaque label<V> = "MLS 1.0 " + Label; opaque context<V>; } (§5.1.3). A
+// Welcome encrypts every joiner's secrets under one long context (the encrypted GroupInfo): the
+// encoding is made once per context array, so that HPKE hashes it once (crypto/hpke.ts).
+const longContexts = new WeakMap<Uint8Array, { label: string; info: Uint8Array }>();
 function encryptContext(label: string, context: Uint8Array): Uint8Array {
-  return new TlsWriter(context.length + 32).opaque(utf8(LABEL_PREFIX + label)).opaque(context).finish();
+  if (context.length <= 256) return new TlsWriter(context.length + 32).opaque(utf8(LABEL_PREFIX + label)).opaque(context).finish();
+  const hit = longContexts.get(context);
+  if (hit && hit.label === label) return hit.info;
+  const info = new TlsWriter(context.length + 32).opaque(utf8(LABEL_PREFIX + label)).opaque(context).finish();
+  longContexts.set(context, { label, info });
+  return info;
 }
 
 const SUITES = new Map<number, CipherSuite>(SUPPORTED_SUITES.map((id) => [id, makeSuite(id)]));
