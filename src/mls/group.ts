@@ -57,6 +57,19 @@ interface Epoch {
   readonly confirmationTag: Uint8Array;
   /** Proposals received by reference in this epoch, by hex ref. */
   readonly proposals: Map<string, CachedProposal>;
+  /** The order key of the commit that made this epoch (spec/groups.md §13); none for epoch 0 or a join. */
+  readonly commitOrder?: Uint8Array | undefined;
+}
+
+/** A commit's changes, shown to the group's policy before anything is applied (spec/groups.md §14). */
+export interface ProposedChange {
+  readonly committer: LeafIndex;
+  /** The tree before the commit. */
+  readonly tree: RatchetTree;
+  readonly proposals: readonly ResolvedProposal[];
+  readonly applied: AppliedProposals;
+  /** The group's extensions before the commit. */
+  readonly extensions: readonly Extension[];
 }
 
 /** What the caller must hold to be a member: its signature key and its leaf's content. */
@@ -82,6 +95,11 @@ export interface GroupOptions {
   /** Seconds since the Unix epoch, for KeyPackage lifetimes; undefined skips the check. */
   readonly now?: () => bigint;
   readonly externalPsks?: ExternalPsks;
+  /**
+   * The group's policy: throws (MlsError NOT_AUTHORIZED) for a commit its committer may not
+   * make. Runs for received commits and for our own, before anything changes.
+   */
+  readonly authorize?: (change: ProposedChange) => void;
 }
 
 /** A change to the membership or the group's context, as a Commit made it. */
@@ -102,7 +120,11 @@ export interface CommitSummary {
 export type Processed =
   | { readonly kind: 'application'; readonly sender: LeafIndex; readonly data: Uint8Array; readonly authenticatedData: Uint8Array; readonly epoch: bigint }
   | { readonly kind: 'proposal'; readonly sender: ProposalSender; readonly proposal: Proposal; readonly ref: Uint8Array }
-  | { readonly kind: 'commit'; readonly summary: CommitSummary };
+  | {
+    readonly kind: 'commit'; readonly summary: CommitSummary;
+    /** The commit this one replaced under the concurrent-commit rule (spec/groups.md §13): it lost. */
+    readonly superseded?: CommitSummary | undefined;
+  };
 
 /** A commit this member made and has not yet applied. */
 export interface PendingCommit {
@@ -141,6 +163,8 @@ export class Group {
   private previous: Epoch | undefined;
   private readonly resumption = new Map<bigint, Uint8Array>();
   private removed = false;
+  /** The summary of the commit that made the current epoch, for the concurrent-commit rule. */
+  private lastSummary: CommitSummary | undefined;
 
   private constructor(
     readonly suite: CipherSuite,
@@ -308,6 +332,7 @@ export class Group {
     const list: ProposalOrRef[] = [...byRef, ...inline.map((proposal) => ({ type: 1 as const, proposal }))];
     const resolved = resolveProposals(list, e.myLeaf, e.proposals);
     const applied = applyProposals(this.applyContext(e, e.myLeaf), resolved);
+    this.options.authorize?.({ committer: e.myLeaf, tree: e.tree, proposals: resolved, applied, extensions: e.context.extensions });
     const needPath = opts.forcePath === true || pathRequired(resolved);
     const tree = applied.tree;
     let commitSecret: Uint8Array = new Uint8Array(suite.hashLength);
@@ -344,7 +369,8 @@ export class Group {
       welcome = this.makeWelcome(built.epoch, built.joinerSecret, built.welcomeSecret, applied, pathSecretFor, e.myLeaf);
     }
     const summary = summarize(e.myLeaf, built.epoch.context.epoch, applied, needPath, final, false);
-    return { message, welcome, summary, next: built.epoch, from: e.context.epoch };
+    const next: Epoch = { ...built.epoch, commitOrder: commitOrder(suite, final) };
+    return { message, welcome, summary, next, from: e.context.epoch };
   }
 
   /** Applies a commit this member made (after its delivery, spec/groups.md §13). */
@@ -352,6 +378,7 @@ export class Group {
     this.checkLive();
     if (pending.from !== this.epoch) throw new MlsError('WRONG_EPOCH', 'the pending commit was made in another epoch');
     this.advance(pending.next as Epoch);
+    this.lastSummary = pending.summary;
     return pending.summary;
   }
 
@@ -366,6 +393,8 @@ export class Group {
     const epochNo = msg.wireFormat === 1 ? msg.publicMessage.content.epoch : msg.privateMessage.epoch;
     if (!equalBytes(groupId, this.groupId)) throw new MlsError('WRONG_GROUP', 'message for another group');
     let e = this.epochState;
+    const contentType = msg.wireFormat === 1 ? msg.publicMessage.content.contentType : msg.privateMessage.contentType;
+    if (contentType === 3 && this.previous && epochNo === this.previous.context.epoch) return this.competingCommit(msg);
     if (epochNo !== e.context.epoch) {
       // A late application message of the previous epoch still opens (§13); nothing else does.
       if (this.previous && epochNo === this.previous.context.epoch && msg.wireFormat === 2 && msg.privateMessage.contentType === 1) {
@@ -384,6 +413,41 @@ export class Group {
     }
     if (c.contentType === 2) return this.receiveProposal(e, auth, c.proposal);
     return { kind: 'commit', summary: this.receiveCommit(e, auth, c.commit) };
+  }
+
+  /**
+   * A second commit for the epoch we already left (spec/groups.md §13): of two commits for one
+   * epoch, every member keeps the one whose order key is smaller. If the newcomer wins, the
+   * group goes back to the previous epoch and applies it; our own losing commit is reported as
+   * `superseded` so that its changes can be made again. Only one epoch back: once the group has
+   * moved on past the contested epoch, a late competitor is WRONG_EPOCH.
+   */
+  private competingCommit(msg: MlsMessage): Processed {
+    const prev = this.previous!;
+    const current = this.epochState;
+    const keys = protectionKeys(this.suite, prev);
+    const sigKey = (s: Sender): Uint8Array | undefined => this.signatureKeyOf(prev, s);
+    const auth = msg.wireFormat === 1
+      ? unprotectPublicMessage(keys, (msg as { publicMessage: PublicMessage }).publicMessage, sigKey)
+      : unprotectPrivateMessage(keys, (msg as { privateMessage: PrivateMessage }).privateMessage, sigKey).content;
+    if (auth.content.contentType !== 3) throw new MlsError('MALFORMED', 'not a commit');
+    const order = commitOrder(this.suite, auth);
+    if (!current.commitOrder || compareBytes(order, current.commitOrder) >= 0) {
+      throw new MlsError('WRONG_EPOCH', `a competing commit for epoch ${prev.context.epoch} that loses to the one applied`);
+    }
+    // Try the winner against the previous epoch; only if it is valid does the group switch.
+    const lost = this.lastSummary;
+    this.epochState = prev;
+    this.previous = undefined;
+    try {
+      const summary = this.receiveCommit(prev, auth, auth.content.commit);
+      current.secretTree.destroy();
+      return { kind: 'commit', summary, superseded: lost };
+    } catch (e) {
+      this.epochState = current;
+      this.previous = prev;
+      throw e;
+    }
   }
 
   private receiveProposal(e: Epoch, auth: AuthenticatedContent, proposal: Proposal): Processed {
@@ -416,6 +480,7 @@ export class Group {
     }
     const applied = applyProposals(this.applyContext(e, committer), resolved);
     if (pathRequired(resolved) && !commit.path) throw new MlsError('INVALID_COMMIT', 'the commit needs a path and has none');
+    this.options.authorize?.({ committer, tree: e.tree, proposals: resolved, applied, extensions: e.context.extensions });
     const removedMe = applied.removed.some((r) => r.leaf === e.myLeaf);
     const tree = applied.tree;
     let commitSecret: Uint8Array = new Uint8Array(this.suite.hashLength);
@@ -441,7 +506,8 @@ export class Group {
     const pskSecret = this.pskSecret(applied.psks);
     const built = this.nextEpoch(e, tree, applied, auth, commitSecret, pskSecret, keys, e.myLeaf);
     verifyConfirmationTag(this.suite, built.epoch.secrets.confirmationKey, built.epoch.context.confirmedTranscriptHash, auth.auth.confirmationTag);
-    this.advance(built.epoch);
+    this.advance({ ...built.epoch, commitOrder: commitOrder(this.suite, auth) });
+    this.lastSummary = summary;
     return summary;
   }
 
@@ -545,7 +611,7 @@ export class Group {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-import { encodeMlsMessage, decodeMlsMessage, interimTranscriptHashInput } from './framing.js';
+import { encodeMlsMessage, decodeMlsMessage, encodeAuthenticatedContent, interimTranscriptHashInput, type PrivateMessage, type PublicMessage } from './framing.js';
 
 function decodeMlsMessageBytes(b: Uint8Array): MlsMessage {
   return decodeMlsMessage(b);
@@ -568,6 +634,16 @@ function concatInterim(confirmed: Uint8Array, tag: Uint8Array): Uint8Array {
   out.set(confirmed, 0);
   out.set(input, confirmed.length);
   return out;
+}
+
+/** The order key of a commit (spec/groups.md §13): RefHash over its AuthenticatedContent. */
+export function commitOrder(suite: CipherSuite, a: AuthenticatedContent): Uint8Array {
+  return suite.refHash('Sealpost 1.0 Commit Order', encodeAuthenticatedContent(a));
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 function summarize(committer: LeafIndex, epoch: bigint, applied: AppliedProposals, path: boolean, content: AuthenticatedContent, removedMe: boolean): CommitSummary {
