@@ -30,13 +30,10 @@ const MAX_GENERATION = 0xffffffff; // generation is a uint32 (§6.3.2 SenderData
 /** The two ratchets of each leaf (§9.1): handshake for proposals and commits, application for application data. */
 export type RatchetType = 'handshake' | 'application';
 
-/** ContentType (§6): application(1), proposal(2), commit(3). */
-export const ContentType = { application: 1, proposal: 2, commit: 3 } as const;
-
-/** The ratchet that protects a content type (§9.1); MALFORMED for anything else. */
+/** The ratchet that protects a ContentType (§6, §9.1): application(1), proposal(2) or commit(3); MALFORMED otherwise. */
 export function ratchetTypeOf(contentType: number): RatchetType {
-  if (contentType === ContentType.application) return 'application';
-  if (contentType === ContentType.proposal || contentType === ContentType.commit) return 'handshake';
+  if (contentType === 1) return 'application';
+  if (contentType === 2 || contentType === 3) return 'handshake';
   throw new MlsError('MALFORMED', `content type ${contentType}`);
 }
 
