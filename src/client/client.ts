@@ -22,6 +22,8 @@ import { ReceiptBatcher } from './receipts.js';
 import { decodeRecord, isJsonRecord } from './records.js';
 import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
+import { Groups } from './groups-api.js';
+import { loadGroups, maintainGroups } from './groups.js';
 import { SendPool } from './send-pool.js';
 import { send, sendReceipt, sendToMany } from './sending.js';
 import { decodeSession, encodeSession, type Session } from './session.js';
@@ -129,6 +131,10 @@ export class Client extends Emitter<ClientEvents> {
 
   contacts(): Contact[] { return listContacts(this.ctx); }
 
+  /** Groups on MLS (spec/groups.md §16): create, change, review, leave, and texts to all members. */
+  get groups(): Groups { return this.groupsFront ??= new Groups(this.ctx); }
+  private groupsFront: Groups | undefined;
+
   /** A contact by id, or by its (case-insensitive) name. */
   contact(idOrName: string): Contact | undefined {
     const c = typeof idOrName === 'string' ? this.ctx.findContact(idOrName) : undefined;
@@ -202,6 +208,8 @@ export class Client extends Emitter<ClientEvents> {
       ctx.addMailbox(m, seen ? decodeRecord<number[]>(seen) : legacy);
     }
     for (const m of loadAll<MessageRecord>(ctx.store, KIND.message)) ctx.messageSeq = Math.max(ctx.messageSeq, m.seq + 1);
+    for (const m of loadAll<{ seq: number }>(ctx.store, KIND.groupMessage)) ctx.messageSeq = Math.max(ctx.messageSeq, m.seq + 1);
+    loadGroups(ctx);
   }
 
   private start(): void {
@@ -210,8 +218,9 @@ export class Client extends Emitter<ClientEvents> {
     ctx.link(ctx.homeRelay);
     for (const l of ctx.links.values()) l.start();
     ctx.outbox.kick();
-    this.maintenanceTimer = setInterval(() => { void maintain(ctx); }, MAINTENANCE_INTERVAL_MS);
+    const tick = (): void => { void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).catch(() => { ctx.counters.errors++; }); };
+    this.maintenanceTimer = setInterval(tick, MAINTENANCE_INTERVAL_MS);
     (this.maintenanceTimer as { unref?: () => void }).unref?.(); // Node: do not keep the process alive for it
-    void maintain(ctx);
+    tick();
   }
 }

@@ -18,6 +18,7 @@ import { SeenSet } from './seen-set.js';
 import type { SendPool } from './send-pool.js';
 import { InboundBudget } from './inbound-budget.js';
 import { KeyedSerial } from './serial.js';
+import { GroupsState } from './groups-state.js';
 import type { Session } from './session.js';
 import { del, KIND, put, putLatest, type ContactRecord, type InvitationRecord, type MailboxRecord } from './state.js';
 import type { ClientEvents, ClientOptions, Contact, DropReason } from './types.js';
@@ -76,6 +77,8 @@ export class ClientContext {
   /** Envelopes received and not yet finished, per connection and in all (§6.4). */
   readonly inboundBudget = new InboundBudget();
   readonly sentTaps: Array<(e: OutboxEntry) => void> = [];
+  /** Groups (spec/groups.md §16). */
+  readonly groupsState = new GroupsState();
   readonly counters = {
     received: 0, sent: 0, errors: 0,
     dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,

@@ -12,8 +12,10 @@ export class Client extends CoreClient {
 export { ClientError, isClientError, type ClientErrorCode } from './errors.js';
 export type {
   ClientEvents, ClientOptions, ClientStats, Contact, DropReason, HistoryEntry, Message, Receipt, RecipientOutcome, SentMessage, SentToMany,
+  GroupChange, GroupMember, GroupMessage, GroupPolicyUpdate, GroupView,
 } from './types.js';
 export type { Platform } from './platform.js';
 export type { RecordBackend, RecordChange } from './profile-store.js';
 export type { Connector, Socket, SocketOptions } from './transport.js';
 export { INVITATION_PREFIX } from './invitation.js';
+export type { Groups } from './groups-api.js';

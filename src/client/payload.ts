@@ -5,6 +5,8 @@
 //     receipt         0x02  content = count[2] || id[16] * count
 //     rotate-mailbox  0x03  content = capability (spec/client.md §4)
 //     confirm         0x04  content = capability   (the inviter's answer to a handshake)
+//     key-package     0x05  content = KeyPackage   (an MLSMessage; spec/groups.md §15)
+//     group-welcome   0x06  content = chunk        (a Welcome in chunks; spec/groups.md §15)
 //
 // `id` is chosen at random by the sender (receipts name it); `sentAt` is the sender's clock in
 // milliseconds since the Unix epoch, a claim, not evidence.
@@ -12,6 +14,7 @@ import { fromUtf8, randomBytes, utf8 } from '../crypto/index.js';
 import { readCapability, writeCapability } from './capability.js';
 import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
 import type { SendCapability } from './mailbox.js';
+import { readChunk, writeChunk, type Chunk } from './chunks.js';
 
 export const PAYLOAD_VERSION = 1;
 export const MESSAGE_ID_LENGTH = 16;
@@ -21,10 +24,12 @@ export type PayloadContent =
   | { type: 'text'; text: string }
   | { type: 'receipt'; ids: Uint8Array[] }
   | { type: 'rotate-mailbox'; capability: SendCapability }
-  | { type: 'confirm'; capability: SendCapability };
+  | { type: 'confirm'; capability: SendCapability }
+  | { type: 'key-package'; keyPackage: Uint8Array }
+  | { type: 'group-welcome'; chunk: Chunk };
 export type Payload = PayloadContent & { id: Uint8Array; sentAt: number };
 
-const TYPE_CODES = { text: 1, receipt: 2, 'rotate-mailbox': 3, confirm: 4 } as const;
+const TYPE_CODES = { text: 1, receipt: 2, 'rotate-mailbox': 3, confirm: 4, 'key-package': 5, 'group-welcome': 6 } as const;
 
 export function newPayload(content: PayloadContent, sentAt: number = Date.now(), id: Uint8Array = randomBytes(MESSAGE_ID_LENGTH)): Payload {
   return { ...content, id, sentAt };
@@ -41,6 +46,8 @@ export function encodePayload(p: Payload): Uint8Array {
       break;
     case 'rotate-mailbox':
     case 'confirm': writeCapability(w, p.capability); break;
+    case 'key-package': w.bytes(p.keyPackage); break;
+    case 'group-welcome': writeChunk(w, p.chunk); break;
   }
   return w.finish();
 }
@@ -70,6 +77,8 @@ export function decodePayload(b: Uint8Array): Payload {
     }
     case 3: content = { type: 'rotate-mailbox', capability: readCapability(r) }; break;
     case 4: content = { type: 'confirm', capability: readCapability(r) }; break;
+    case 5: content = { type: 'key-package', keyPackage: r.rest() }; break;
+    case 6: content = { type: 'group-welcome', chunk: readChunk(r) }; break;
     default: throw new MalformedError(`unknown payload type ${code}`);
   }
   r.end();

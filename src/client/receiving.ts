@@ -15,6 +15,7 @@ import { dropped, type Handled, type Opened } from './handled.js';
 import { BODY_RATCHET } from './handshake.js';
 import { dhKeyOf } from './identity.js';
 import { handleHello } from './invitations.js';
+import { ensureKeyPackages, handleGroupEnvelope, receiveKeyPackage, receiveWelcomeChunk } from './groups.js';
 import { openDelivered, sendCapability, type Delivered } from './mailbox.js';
 import type { OutboxEntry } from './outbox.js';
 import { decodePayload, newPayload, type Payload } from './payload.js';
@@ -73,6 +74,12 @@ export function handleDelivered(ctx: ClientContext, conn: RelayConnection, mb: M
     return finish(ctx, conn, mb, d.msgId, dropped(ctx, 'undecryptable'));
   }
   if (mb.role === 'invitation') return handleHello(ctx, mb, opened, d).then((h) => finish(ctx, conn, mb, d.msgId, h));
+  if (mb.role === 'group') {
+    // A group envelope that must wait (an epoch not reached, a Welcome not yet in) is left
+    // unacknowledged and handled again when it can be (spec/groups.md §15.2).
+    const h = handleGroupEnvelope(ctx, mb, opened, () => { void handleDelivered(ctx, conn, mb, d).catch(() => { ctx.counters.errors++; }); });
+    return h ? finish(ctx, conn, mb, d.msgId, h) : Promise.resolve();
+  }
   return finish(ctx, conn, mb, d.msgId, handleRatchet(ctx, mb, opened));
 }
 
@@ -122,7 +129,7 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
   if (wasPending && c.role === 'inviter') {
     c.established = true;
     contactChanged = true;
-    after.push(() => ctx.emit('contact', ctx.view(c)));
+    after.push(() => { ctx.emit('contact', ctx.view(c)); void ensureKeyPackages(ctx); });
   }
   // The contact wrote to our new mailbox: it has switched, so the old one can go (§8.2).
   if (c.nextInboxId === mb.id) {
@@ -166,8 +173,15 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
           const v = ctx.view(c);
           ctx.acceptWaiters.get(c.id)?.resolve(v);
           ctx.emit('contact', v);
+          void ensureKeyPackages(ctx);
         });
       }
+      break;
+    case 'key-package':
+      receiveKeyPackage(ctx, c, payload.keyPackage, ops);
+      break;
+    case 'group-welcome':
+      receiveWelcomeChunk(ctx, c, payload.chunk, ops, after);
       break;
   }
   if (contactChanged) ops.push(ctx.contactOp(c));

@@ -16,6 +16,15 @@ export const KIND = {
   message: 'message',
   /** Per mailbox: the relay msgIds processed last (§6.2), apart so that the mailbox is not rewritten per message. */
   seen: 'seen',
+  /** Groups (spec/groups.md §16): the SDK's record, the MLS state, the signed history, texts. */
+  group: 'group',
+  groupState: 'group-state',
+  groupHistory: 'group-history',
+  groupMessage: 'group-message',
+  /** Our KeyPackages handed to contacts, with their secrets (spec/groups.md §15.1). */
+  keyPackage: 'key-package',
+  /** Each contact's latest KeyPackage for us. */
+  peerKeyPackage: 'peer-key-package',
 } as const;
 
 export interface IdentityRecord { signSeed: Uint8Array; dhSecret: Uint8Array; homeRelay: string; createdAt: number }
@@ -25,8 +34,8 @@ export interface MailboxRecord {
   /** Relay the mailbox lives on. */
   address: string;
   keys: MailboxKeys;
-  role: 'invitation' | 'contact';
-  /** Invitation id or contact id. */
+  role: 'invitation' | 'contact' | 'group';
+  /** Invitation id, contact id, or group id (for a KeyPackage's mailbox not yet in a group: `kp:` and its ref). */
   ownerId: string;
   /** active: read; retiring: drain then delete; deleting: delete at the relay, then forget. */
   status: 'active' | 'retiring' | 'deleting';
@@ -87,4 +96,69 @@ export const del = (kind: string, id: string): StoreOp => ({ kind, id, value: nu
 
 export function loadAll<T>(store: ProfileStore, kind: string): T[] {
   return store.entries(kind).map(([, v]) => decodeRecord<T>(v));
+}
+
+/** A group this identity is in, or was in (spec/groups.md §16). */
+export interface GroupRecord {
+  /** Local id: the MLS group id in base64url. */
+  id: string;
+  groupId: Uint8Array;
+  /** Our group mailbox (its capability is in our leaf). */
+  mailboxId: string;
+  status: 'active' | 'removed' | 'left';
+  joinedAt: number;
+  /** When the membership was last marked reviewed (ms). */
+  reviewedAt: number;
+  /** When the review reminder was last emitted (ms), or 0. */
+  remindedAt: number;
+  /** When our leaf was last updated (ms), and application messages we sent since. */
+  updatedAt: number;
+  sentSinceUpdate: number;
+  historySeq: number;
+  /** We proposed our own removal and wait for an admin to commit it. */
+  leaving: boolean;
+}
+
+/** One entry of a group's signed history (spec/groups.md §16.2). */
+export interface GroupHistoryRecord {
+  seq: number;
+  epoch: number;
+  at: number;
+  /** The committer's identity (64 bytes). */
+  by: Uint8Array;
+  added: Uint8Array[];
+  removed: Uint8Array[];
+  /** Which parts of the group state changed: 'name', 'admins', 'disappearing', 'review', 'update'. */
+  changes: string[];
+  selfUpdate: boolean;
+  /** The commit's AuthenticatedContent and the GroupContext it was signed in: the evidence. */
+  content: Uint8Array;
+  groupContext: Uint8Array;
+}
+
+export interface GroupMessageRecord {
+  seq: number;
+  groupId: string;
+  id: string;
+  /** The sender's identity (64 bytes). */
+  sender: Uint8Array;
+  direction: 'in' | 'out';
+  text: string;
+  sentAt: number;
+  receivedAt: number;
+  /** ms; 0 when the group keeps messages. */
+  expiresAt: number;
+}
+
+/** A KeyPackage we gave a contact, and what joining with it needs (spec/groups.md §15.1). */
+export interface KeyPackageRecord {
+  /** The KeyPackageRef, hex. */
+  id: string;
+  contactId: string;
+  keyPackage: Uint8Array;
+  initSecret: Uint8Array;
+  encryptionSecret: Uint8Array;
+  mailboxId: string;
+  createdAt: number;
+  expiresAt: number;
 }

@@ -96,6 +96,64 @@ export interface ClientStats {
   readonly takeovers: number;
 }
 
+// ---- groups (spec/groups.md §16) ----
+
+export interface GroupMember {
+  /** The member's identity key (base64url), as `client.identityKey` shows it. */
+  readonly identityKey: string;
+  readonly me: boolean;
+  /** The contact this identity is, if it is one. */
+  readonly contactId: string | null;
+  readonly name: string | null;
+  /** Whether its safety code was compared (only for contacts). */
+  readonly verified: boolean;
+  readonly admin: boolean;
+}
+
+export interface GroupView {
+  readonly id: string;
+  readonly name: string;
+  readonly epoch: number;
+  readonly status: 'active' | 'removed' | 'left';
+  readonly memberCount: number;
+  readonly admin: boolean;
+  readonly disappearingSeconds: number;
+  readonly reviewIntervalDays: number;
+  readonly reviewedAt: number;
+  readonly reviewDue: boolean;
+}
+
+export interface GroupChange {
+  readonly groupId: string;
+  readonly epoch: number;
+  readonly at: number;
+  readonly by: GroupMember;
+  readonly added: readonly GroupMember[];
+  readonly removed: readonly GroupMember[];
+  readonly changes: readonly string[];
+  readonly selfUpdate: boolean;
+}
+
+export interface GroupMessage {
+  readonly groupId: string;
+  readonly id: string;
+  readonly sender: GroupMember;
+  readonly text: string;
+  readonly sentAt: number;
+  readonly receivedAt: number;
+}
+
+export interface GroupPolicyUpdate {
+  readonly name?: string;
+  readonly disappearingSeconds?: number;
+  readonly reviewIntervalDays?: number;
+  readonly updateAfterMessages?: number;
+  readonly updateAfterDays?: number;
+  /** Identity keys (base64url) of the admins; must be members. */
+  readonly admins?: readonly string[];
+}
+
+
 export interface ClientEvents {
   message: Message;
   contact: Contact;
@@ -104,4 +162,13 @@ export interface ClientEvents {
   connection: { readonly online: boolean };
   /** A failure in the background that stops the client (STORE_FAILED); it closes itself after this. */
   error: ClientError;
+  /** A group was created, joined, changed, or this identity left or was removed (spec/groups.md §16). */
+  group: GroupView;
+  /** A signed change to a group's membership or state, as it entered the group's history. */
+  groupChange: GroupChange;
+  groupMessage: GroupMessage;
+  /** The group's review interval has passed since its membership was last marked reviewed. */
+  groupReviewDue: GroupView;
+  /** A group message that was refused: a commit not allowed by the group's policy, or one that did not verify. */
+  groupRefused: { readonly groupId: string | null; readonly reason: string };
 }

@@ -105,6 +105,8 @@ export interface GroupOptions {
 /** A change to the membership or the group's context, as a Commit made it. */
 export interface CommitSummary {
   readonly committer: LeafIndex;
+  /** The committer's leaf before the commit (its credential says who committed). */
+  readonly committerLeaf: LeafNode | undefined;
   readonly epoch: bigint;
   readonly added: readonly { readonly leaf: LeafIndex; readonly leafNode: LeafNode }[];
   readonly removed: readonly { readonly leaf: LeafIndex; readonly leafNode: LeafNode }[];
@@ -165,6 +167,8 @@ export class Group {
   private removed = false;
   /** The summary of the commit that made the current epoch, for the concurrent-commit rule. */
   private lastSummary: CommitSummary | undefined;
+  /** For a group joined by Welcome: the leaf of the member who signed its GroupInfo (who added us). */
+  welcomeSigner: LeafIndex | undefined;
 
   private constructor(
     readonly suite: CipherSuite,
@@ -251,10 +255,56 @@ export class Group {
     const { epoch: secrets } = EpochSecrets.fromJoinerSecret(suite, gs.joinerSecret, pskSecret, ctx);
     verifyConfirmationTag(suite, secrets.confirmationKey, ctx.confirmedTranscriptHash, gi.confirmationTag);
     const interim = suite.hash(concatInterim(ctx.confirmedTranscriptHash, gi.confirmationTag));
-    return new Group(suite, kp.signer, {
+    const g = new Group(suite, kp.signer, {
       context: ctx, tree, myLeaf, keys, secrets, secretTree: new SecretTree(suite, secrets.encryptionSecret, tree.leafCount),
       interim, confirmationTag: gi.confirmationTag, proposals: new Map(),
     }, options);
+    g.welcomeSigner = gi.signer;
+    return g;
+  }
+
+  // ---- storage (spec/groups.md §16.1) -------------------------------------------------------
+
+  /** The whole state, for the member's encrypted store. It holds secrets: never send it. */
+  export(): Uint8Array {
+    const w = new TlsWriter(4096);
+    w.u8(STATE_VERSION).u16(this.suite.id).opaque(this.signer).u8(this.removed ? 1 : 0).u32(this.welcomeSigner === undefined ? 0 : this.welcomeSigner + 1);
+    writeEpoch(w, this.epochState);
+    w.optional(this.previous, writeEpoch);
+    w.vector([...this.resumption], (x, [epoch, psk]) => void x.u64(epoch).opaque(psk));
+    return w.finish();
+  }
+
+  /** A group from `export()`'s bytes; MALFORMED when they do not decode. */
+  static restore(bytes: Uint8Array, options: GroupOptions = {}): Group {
+    return decode((r: TlsReader) => {
+      if (r.u8() !== STATE_VERSION) throw new MlsError('UNSUPPORTED', 'group state version');
+      const suite = cipherSuite(r.u16());
+      const signer = r.opaqueOf(32, 'signer') as Ed25519Seed;
+      const removed = r.u8() === 1;
+      const ws = r.u32();
+      const epoch = readEpoch(suite, r);
+      const previous = r.optional((x) => readEpoch(suite, x));
+      const resumption = r.vector((x) => [x.u64(), x.opaque()] as const);
+      const g = new Group(suite, signer, epoch, options);
+      g.previous = previous;
+      g.removed = removed;
+      g.welcomeSigner = ws === 0 ? undefined : ws - 1;
+      for (const [e, psk] of resumption) g.resumption.set(e, psk);
+      return g;
+    }, bytes, 'group state');
+  }
+
+  /** Checks a stored commit's signature (its AuthenticatedContent, signed in `groupContext`): the signed history (spec/groups.md §16.2). */
+  static verifyCommitSignature(suiteId: number, content: Uint8Array, groupContext: Uint8Array, signatureKey: Uint8Array): boolean {
+    try {
+      const suite = cipherSuite(suiteId);
+      const a = decodeAuthenticatedContent(content);
+      if (a.content.contentType !== 3) return false;
+      return verifyFramedContentSignature(suite, signatureKey, a, groupContext);
+    } catch {
+      return false;
+    }
   }
 
   // ---- reading the state -------------------------------------------------------------------
@@ -368,7 +418,7 @@ export class Group {
     if (applied.added.length > 0) {
       welcome = this.makeWelcome(built.epoch, built.joinerSecret, built.welcomeSecret, applied, pathSecretFor, e.myLeaf);
     }
-    const summary = summarize(e.myLeaf, built.epoch.context.epoch, applied, needPath, final, false);
+    const summary = summarize(e.myLeaf, e.tree.leafNode(e.myLeaf), built.epoch.context.epoch, applied, needPath, final, false);
     const next: Epoch = { ...built.epoch, commitOrder: commitOrder(suite, final) };
     return { message, welcome, summary, next, from: e.context.epoch };
   }
@@ -498,7 +548,7 @@ export class Group {
         keys = got.privateKeys;
       }
     }
-    const summary = summarize(committer, e.context.epoch + 1n, applied, commit.path !== undefined, auth, removedMe);
+    const summary = summarize(committer, e.tree.leafNode(committer), e.context.epoch + 1n, applied, commit.path !== undefined, auth, removedMe);
     if (removedMe) {
       this.removed = true;
       return summary;
@@ -611,7 +661,13 @@ export class Group {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-import { encodeMlsMessage, decodeMlsMessage, encodeAuthenticatedContent, interimTranscriptHashInput, type PrivateMessage, type PublicMessage } from './framing.js';
+import {
+  encodeMlsMessage, decodeMlsMessage, decodeAuthenticatedContent, encodeAuthenticatedContent, interimTranscriptHashInput, verifyFramedContentSignature,
+  type PrivateMessage, type PublicMessage,
+} from './framing.js';
+import { readProposal, writeProposal } from './proposals.js';
+import { readGroupContext } from './group-context.js';
+import { TlsWriter } from './tls.js';
 
 function decodeMlsMessageBytes(b: Uint8Array): MlsMessage {
   return decodeMlsMessage(b);
@@ -636,6 +692,53 @@ function concatInterim(confirmed: Uint8Array, tag: Uint8Array): Uint8Array {
   return out;
 }
 
+const STATE_VERSION = 1;
+const treeBytes = new WeakMap<RatchetTree, Uint8Array>();
+
+function writeEpoch(w: TlsWriter, e: Epoch): void {
+  // The tree is the bulk of the state and changes only with the epoch: encoded once per tree.
+  let tree = treeBytes.get(e.tree);
+  if (!tree) { tree = e.tree.encode(); treeBytes.set(e.tree, tree); }
+  w.opaque(encodeGroupContext(e.context)).opaque(tree).u32(e.myLeaf);
+  w.vector(e.keys.nodes(), (x, n) => void x.u32(n).opaque(e.keys.keyPair(n)!.secretKey));
+  e.secrets.writeState(w);
+  e.secretTree.writeState(w);
+  w.opaque(e.interim).opaque(e.confirmationTag);
+  w.vector([...e.proposals.values()], (x, p) => {
+    x.opaque(p.ref);
+    writeProposal(x, p.proposal);
+    if (p.sender.kind === 'member') x.u8(1).u32(p.sender.leaf);
+    else x.u8(2).u32(p.sender.index);
+  });
+  w.optional(e.commitOrder, (x, v) => void x.opaque(v));
+}
+
+function readEpoch(suite: CipherSuite, r: TlsReader): Epoch {
+  const context = decode(readGroupContext, r.opaque(), 'GroupContext');
+  const tree = RatchetTree.decode(suite, r.opaque());
+  const myLeaf = r.u32();
+  const keyList = r.vector((x) => [x.u32(), x.opaqueOf(32, 'node secret')] as const);
+  const own = keyList.find(([n]) => n === 2 * myLeaf);
+  if (!own) throw new MlsError('MALFORMED', 'group state without our leaf key');
+  const keys = TreeKemPrivate.forLeaf(suite, myLeaf, suite.keyPairFromSecret(own[1]));
+  for (const [n, secret] of keyList) if (n !== 2 * myLeaf) keys.setKeyPair(tree, n, suite.keyPairFromSecret(secret));
+  const secrets = EpochSecrets.readState(suite, r);
+  const secretTree = SecretTree.readState(suite, r);
+  const interim = r.opaque();
+  const confirmationTag = r.opaque();
+  const proposals = new Map<string, CachedProposal>();
+  for (const p of r.vector((x) => {
+    const ref = x.opaque();
+    const proposal = readProposal(x);
+    const kind = x.u8();
+    const index = x.u32();
+    const sender: ProposalSender = kind === 1 ? { kind: 'member', leaf: index } : { kind: 'external', index };
+    return { ref, proposal, sender };
+  })) proposals.set(toHex(p.ref), p);
+  const commitOrder = r.optional((x) => x.opaque());
+  return { context, tree, myLeaf, keys, secrets, secretTree, interim, confirmationTag, proposals, commitOrder };
+}
+
 /** The order key of a commit (spec/groups.md §13): RefHash over its AuthenticatedContent. */
 export function commitOrder(suite: CipherSuite, a: AuthenticatedContent): Uint8Array {
   return suite.refHash('Sealpost 1.0 Commit Order', encodeAuthenticatedContent(a));
@@ -646,9 +749,9 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function summarize(committer: LeafIndex, epoch: bigint, applied: AppliedProposals, path: boolean, content: AuthenticatedContent, removedMe: boolean): CommitSummary {
+function summarize(committer: LeafIndex, committerLeaf: LeafNode | undefined, epoch: bigint, applied: AppliedProposals, path: boolean, content: AuthenticatedContent, removedMe: boolean): CommitSummary {
   return {
-    committer, epoch, added: applied.added.map((a) => ({ leaf: a.leaf, leafNode: a.keyPackage.leafNode })), removed: applied.removed,
+    committer, committerLeaf, epoch, added: applied.added.map((a) => ({ leaf: a.leaf, leafNode: a.keyPackage.leafNode })), removed: applied.removed,
     updated: applied.updated, extensionsChanged: applied.extensionsChanged, pathUpdated: path, content, removedMe,
   };
 }

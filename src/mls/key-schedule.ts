@@ -29,7 +29,7 @@ import type { X25519PublicKey } from '../crypto/types.js';
 import { MlsError } from './errors.js';
 import { encodeGroupContext, type GroupContext } from './group-context.js';
 import type { CipherSuite, HpkeKeyPair } from './suite.js';
-import { TlsWriter } from './tls.js';
+import { TlsReader, TlsWriter } from './tls.js';
 
 const EMPTY = new Uint8Array(0);
 const LABEL_PREFIX = 'MLS 1.0 ';
@@ -146,6 +146,18 @@ export class EpochSecrets {
     /** init_secret for the next epoch. */
     readonly initSecret: Uint8Array,
   ) {}
+
+  /** The secrets in their order of Table 4, for a member's store (spec/groups.md §16.1). */
+  writeState(w: TlsWriter): void {
+    w.opaque(this.groupContext);
+    for (const s of [this.senderDataSecret, this.encryptionSecret, this.exporterSecret, this.externalSecret, this.confirmationKey,
+      this.membershipKey, this.resumptionPsk, this.epochAuthenticator, this.initSecret]) w.opaque(s);
+  }
+  static readState(suite: CipherSuite, r: TlsReader): EpochSecrets {
+    const ctx = r.opaque();
+    const f = (): Uint8Array => r.opaqueOf(suite.hashLength, 'epoch secret');
+    return new EpochSecrets(suite, ctx, f(), f(), f(), f(), f(), f(), f(), f(), f());
+  }
 
   /** Every secret of the epoch from epoch_secret (§8, Table 4). */
   static fromEpochSecret(suite: CipherSuite, epochSecret: Uint8Array, groupContext: GroupContextInput): EpochSecrets {

@@ -19,6 +19,7 @@
 // generation more than `maxForward` ahead of the ratchet is GENERATION_TOO_FAR, and one
 // whose key was used or dropped is KEY_REUSED.
 import { MlsError } from './errors.js';
+import { TlsReader, TlsWriter } from './tls.js';
 import type { CipherSuite } from './suite.js';
 import { directPath, left, leafToNode, right, root, type LeafIndex, type NodeIndex } from './tree-math.js';
 
@@ -137,6 +138,38 @@ export class SecretTree {
       }
     }
     this.destroyed = true;
+  }
+
+  /**
+   * The tree's secrets for a member's store (spec/groups.md §16.1): the node secrets still held,
+   * and each leaf's two ratchets with their retained keys. Nothing consumed is in it.
+   */
+  writeState(w: TlsWriter): void {
+    if (this.destroyed) throw new MlsError('STATE', 'the secret tree was destroyed');
+    w.u32(this.leafCount).u32(this.maxForward).u32(this.maxRetained);
+    w.vector([...this.nodes], (x, [n, secret]) => void x.u32(n).opaque(secret));
+    const writeRatchet = (x: TlsWriter, r: Ratchet): void => {
+      x.u64(BigInt(r.next)).optional(r.secret, (y, v) => void y.opaque(v));
+      x.vector([...r.skipped.values()], (y, k) => void y.u32(k.generation).opaque(k.key).opaque(k.nonce));
+    };
+    w.vector([...this.leaves], (x, [leaf, l]) => { x.u32(leaf); writeRatchet(x, l.handshake); writeRatchet(x, l.application); });
+  }
+
+  static readState(suite: CipherSuite, r: TlsReader): SecretTree {
+    const leafCount = r.u32();
+    const options = { maxForward: r.u32(), maxRetained: r.u32() };
+    const t = new SecretTree(suite, new Uint8Array(suite.hashLength), leafCount, options);
+    t.nodes.clear();
+    for (const [n, secret] of r.vector((x) => [x.u32(), x.opaque()] as const)) t.nodes.set(n, secret);
+    const readRatchet = (x: TlsReader): Ratchet => {
+      const next = Number(x.u64());
+      const secret = x.optional((y) => y.opaque());
+      const skipped = new Map<number, RatchetKey>();
+      for (const k of x.vector((y) => ({ generation: y.u32(), key: y.opaque(), nonce: y.opaque() }))) skipped.set(k.generation, k);
+      return { next, secret, skipped };
+    };
+    for (const [leaf, l] of r.vector((x) => [x.u32(), { handshake: readRatchet(x), application: readRatchet(x) }] as const)) t.leaves.set(leaf, l);
+    return t;
   }
 
   private find(leaf: LeafIndex, type: RatchetType | number, generation: number): Pending {

@@ -1,0 +1,47 @@
+// Fixtures for the group tests: clients that know each other as verified contacts and hold
+// each other's KeyPackages, and waiting for group events.
+import type { Client, Contact, GroupChange, GroupMessage, GroupView } from '../../src/client/index.js';
+import { connect, until, withTimeout } from '../client/_helpers.js';
+
+export interface Person { readonly client: Client; readonly name: string }
+
+/** Connects every pair, verifies both ways, and waits until each holds the other's KeyPackage. */
+export async function befriend(people: readonly Person[]): Promise<Map<string, Contact>> {
+  const contacts = new Map<string, Contact>();
+  for (let i = 0; i < people.length; i++) {
+    for (let j = i + 1; j < people.length; j++) {
+      const a = people[i]!, b = people[j]!;
+      const { ab, ba } = await connect(a.client, b.client, { a: b.name, b: a.name });
+      await a.client.verifyContact(ab.id, ab.safetyCode);
+      await b.client.verifyContact(ba.id, ba.safetyCode);
+      contacts.set(`${a.name}>${b.name}`, ab);
+      contacts.set(`${b.name}>${a.name}`, ba);
+    }
+  }
+  for (const p of people) {
+    await until(() => {
+      const kp = (p.client as unknown as { ctx: { groupsState: { peerKeyPackages: Map<string, Uint8Array> } } }).ctx.groupsState.peerKeyPackages;
+      return kp.size >= people.length - 1;
+    }, 15_000, `${p.name}'s KeyPackages`);
+  }
+  return contacts;
+}
+
+export function collect<T>(c: Client, event: 'groupMessage' | 'groupChange' | 'group' | 'groupRefused'): { items: T[]; until(n: number, ms?: number): Promise<T[]> } {
+  const items: T[] = [];
+  c.on(event, (v) => { items.push(v as T); });
+  return {
+    items,
+    async until(n, ms = 15_000) {
+      await until(() => items.length >= n, ms, `${n} '${event}' events`);
+      return items;
+    },
+  };
+}
+
+export const joined = (c: Client, ms = 15_000): Promise<GroupView> => withTimeout(new Promise<GroupView>((resolve) => {
+  const h = (g: GroupView): void => { c.off('group', h); resolve(g); };
+  c.on('group', h);
+}), ms, 'joining a group');
+
+export type { GroupChange, GroupMessage };
