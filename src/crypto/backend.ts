@@ -15,6 +15,10 @@ export interface Backend {
   chachaSeal(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Returns the plaintext, or null when the tag does not verify. */
   chachaOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  /** AES-128-GCM (NIST SP 800-38D, RFC 5116 AEAD_AES_128_GCM): 16-byte key, 12-byte nonce; returns ciphertext || 16-byte tag. */
+  aesGcmSeal(key: Uint8Array, nonce12: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /** Returns the plaintext, or null when the tag does not verify. */
+  aesGcmOpen(key: Uint8Array, nonce12: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /**

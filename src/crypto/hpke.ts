@@ -1,8 +1,11 @@
-// HPKE (RFC 9180) for exactly one suite, the one of spec/crypto.md §1.1:
+// HPKE (RFC 9180) for the suites of spec/crypto.md §1.1:
 //   KEM  DHKEM(X25519, HKDF-SHA256)  kem_id  0x0020  (RFC 9180 §4.1, §7.1)
 //   KDF  HKDF-SHA256                 kdf_id  0x0001  (RFC 9180 §7.2)
-//   AEAD ChaCha20-Poly1305           aead_id 0x0003  (RFC 9180 §7.3)
-// in all four modes: base, psk, auth, auth_psk (RFC 9180 §5).
+//   AEAD ChaCha20-Poly1305           aead_id 0x0003  (RFC 9180 §7.3), the default, or
+//        AES-128-GCM                 aead_id 0x0001  (for MLS cipher suite 1, RFC 9420 §17.1)
+// in all four modes: base, psk, auth, auth_psk (RFC 9180 §5). The AEAD is the `aead` option
+// of the setup and single-shot functions; without it every function is the ChaCha20-Poly1305
+// suite, as before the choice existed.
 //
 // Built only on the crypto core's facade (primitives.ts, bytes.ts), so it runs unchanged on
 // either backend. Peer public keys go through x25519PublicKey(): 32 bytes, canonical
@@ -13,15 +16,16 @@
 import { abytes, aint, concat, equalBytes, toHex, u16be, utf8, wipe } from './bytes.js';
 import { CryptoError } from './errors.js';
 import {
-  chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519, x25519Ephemeral,
+  aes128GcmOpen, aes128GcmSeal, chacha20poly1305Open, chacha20poly1305Seal, hkdfExpand, hkdfExtract, randomBytes, x25519, x25519Ephemeral,
   wipeSecretKey, x25519KeyPair, x25519PublicFromSecret, x25519PublicKey, x25519SecretKey,
 } from './primitives.js';
-import type { AeadKey, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey } from './types.js';
+import type { SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey } from './types.js';
 
 // ---- suite constants (RFC 9180 §7.1, §7.2, §7.3) ----------------------------------------
 
 export const HPKE_KEM_ID = 0x0020;
 export const HPKE_KDF_ID = 0x0001;
+/** The default AEAD's id, ChaCha20-Poly1305; HPKE_AEAD_IDS has every supported one. */
 export const HPKE_AEAD_ID = 0x0003;
 /** Nenc = Npk = Nsk = Nsecret = 32 for DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1). */
 export const HPKE_ENC_LENGTH = 32;
@@ -32,37 +36,81 @@ export const HPKE_MAX_EXPORT_LENGTH = 255 * 32;
 
 const N_SECRET = 32; // Nsecret (§7.1)
 const N_SK = 32; // Nsk (§7.1)
-const N_K = 32; // Nk (§7.3)
-const N_N = 12; // Nn (§7.3)
+const N_N = 12; // Nn (§7.3), the same for both AEADs; Nk is per AEAD (AeadSuite.nk)
 const N_H = 32; // Nh (§7.2)
 
 /** The four modes of RFC 9180 §5, Table 1. */
 export type HpkeMode = 'base' | 'psk' | 'auth' | 'auth_psk';
 export const HPKE_MODE_ID: { readonly [M in HpkeMode]: number } = { base: 0x00, psk: 0x01, auth: 0x02, auth_psk: 0x03 };
 
+/** The AEADs HPKE can use here (RFC 9180 §7.3); 'chacha20poly1305' is the default. */
+export type HpkeAead = 'aes128gcm' | 'chacha20poly1305';
+/** aead_id of each (RFC 9180 §7.3, Table 5). */
+export const HPKE_AEAD_IDS: { readonly [A in HpkeAead]: number } = { aes128gcm: 0x0001, chacha20poly1305: 0x0003 };
+
 // ---- labeled KDF (RFC 9180 §4) ----------------------------------------------------------
 
 const HPKE_V1 = utf8('HPKE-v1');
 // §4.1: suite_id = concat("KEM", I2OSP(kem_id, 2)) inside the KEM.
 const SUITE_ID_KEM = concat(utf8('KEM'), u16be(HPKE_KEM_ID));
-// §5.1: suite_id = concat("HPKE", I2OSP(kem_id, 2), I2OSP(kdf_id, 2), I2OSP(aead_id, 2)) elsewhere.
-const SUITE_ID_HPKE = concat(utf8('HPKE'), u16be(HPKE_KEM_ID), u16be(HPKE_KDF_ID), u16be(HPKE_AEAD_ID));
 const EMPTY = new Uint8Array(0);
+
+type AeadFn = (key: Uint8Array, nonce: Uint8Array, input: Uint8Array, aad: Uint8Array) => Uint8Array;
+
+/** Everything in HPKE that depends on the AEAD: its id in suite_id, Nk, and the cipher. */
+interface AeadSuite {
+  /** §5.1: suite_id = concat("HPKE", I2OSP(kem_id, 2), I2OSP(kdf_id, 2), I2OSP(aead_id, 2)) outside the KEM. */
+  readonly suiteId: Uint8Array;
+  /** Nk (§7.3). Nn = 12 and Nt = 16 for both. */
+  readonly nk: number;
+  readonly seal: AeadFn;
+  /** Throws DECRYPT_FAILED when the tag does not verify. */
+  readonly open: AeadFn;
+  /** key_schedule_context values made so far (see scheduleContext). */
+  readonly contexts: Map<string, Uint8Array>;
+}
+function aeadSuite(name: HpkeAead, nk: number, seal: AeadFn, open: AeadFn): AeadSuite {
+  const suiteId = concat(utf8('HPKE'), u16be(HPKE_KEM_ID), u16be(HPKE_KDF_ID), u16be(HPKE_AEAD_IDS[name]));
+  return { suiteId, nk, seal, open, contexts: new Map() };
+}
+const AEADS: { readonly [A in HpkeAead]: AeadSuite } = {
+  // The key is Nk bytes from the key schedule; each function checks its length again.
+  chacha20poly1305: aeadSuite('chacha20poly1305', 32, chacha20poly1305Seal as AeadFn, chacha20poly1305Open as AeadFn),
+  aes128gcm: aeadSuite('aes128gcm', 16, aes128GcmSeal, aes128GcmOpen),
+};
+const DEFAULT_AEAD = AEADS.chacha20poly1305;
+
+/** The suite for an `aead` argument from a caller (maybe plain JS): undefined is the default; unknown names are INVALID_ARGUMENT. */
+function aeadOf(aead: unknown): AeadSuite {
+  if (aead === undefined) return DEFAULT_AEAD;
+  if (typeof aead !== 'string' || !Object.hasOwn(AEADS, aead)) throw new CryptoError('INVALID_ARGUMENT', `unknown HPKE aead ${String(aead)}`);
+  return AEADS[aead as HpkeAead];
+}
 
 /** Which suite_id a labeled derivation is bound to (RFC 9180 §4). */
 export type _HpkeLabelScope = 'kem' | 'hpke';
-const suiteId = (scope: _HpkeLabelScope): Uint8Array => (scope === 'kem' ? SUITE_ID_KEM : SUITE_ID_HPKE);
+const suiteId = (scope: _HpkeLabelScope, aead: AeadSuite): Uint8Array => (scope === 'kem' ? SUITE_ID_KEM : aead.suiteId);
 
-/** RFC 9180 §4: LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id || label || ikm). */
-export function _hpkeLabeledExtract(scope: _HpkeLabelScope, salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array {
-  const labeledIkm = concat(HPKE_V1, suiteId(scope), utf8(label), ikm);
-  try { return hkdfExtract(salt, labeledIkm); } finally { wipe(labeledIkm); }
+/**
+ * RFC 9180 §4: LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id || label || ikm).
+ * `aead` chooses the suite_id of the 'hpke' scope (the KEM's does not depend on it).
+ */
+export function _hpkeLabeledExtract(scope: _HpkeLabelScope, salt: Uint8Array, label: string, ikm: Uint8Array, aead?: HpkeAead): Uint8Array {
+  return labeledExtract(suiteId(scope, aeadOf(aead)), salt, label, ikm);
 }
 
 /** RFC 9180 §4: LabeledExpand(prk, label, info, L) = Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, L). */
-export function _hpkeLabeledExpand(scope: _HpkeLabelScope, prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
+export function _hpkeLabeledExpand(scope: _HpkeLabelScope, prk: Uint8Array, label: string, info: Uint8Array, length: number, aead?: HpkeAead): Uint8Array {
+  return labeledExpand(suiteId(scope, aeadOf(aead)), prk, label, info, length);
+}
+
+function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array {
+  const labeledIkm = concat(HPKE_V1, suite, utf8(label), ikm);
+  try { return hkdfExtract(salt, labeledIkm); } finally { wipe(labeledIkm); }
+}
+function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
   aint(length, 'length', 0, 0xffff); // I2OSP(L, 2); hkdfExpand further bounds L by 255 * Nh
-  const labeledInfo = concat(u16be(length), HPKE_V1, suiteId(scope), utf8(label), info);
+  const labeledInfo = concat(u16be(length), HPKE_V1, suite, utf8(label), info);
   return hkdfExpand(prk, labeledInfo, length);
 }
 
@@ -89,16 +137,16 @@ export function hpkeDeserializePublicKey(bytes: Uint8Array, name = 'publicKey'):
 export function hpkeDeriveKeyPair(ikm: Uint8Array): X25519KeyPair {
   abytes(ikm, 'ikm');
   if (ikm.length < N_SK) throw new CryptoError('INVALID_LENGTH', `ikm must be at least ${N_SK} bytes, got ${ikm.length}`);
-  const dkpPrk = _hpkeLabeledExtract('kem', EMPTY, 'dkp_prk', ikm);
+  const dkpPrk = labeledExtract(SUITE_ID_KEM, EMPTY, 'dkp_prk', ikm);
   try {
-    return x25519KeyPair(_hpkeLabeledExpand('kem', dkpPrk, 'sk', EMPTY, N_SK));
+    return x25519KeyPair(labeledExpand(SUITE_ID_KEM, dkpPrk, 'sk', EMPTY, N_SK));
   } finally { wipe(dkpPrk); }
 }
 
 /** RFC 9180 §4.1 ExtractAndExpand(dh, kem_context). */
 function extractAndExpand(dh: Uint8Array, kemContext: Uint8Array): SharedSecret {
-  const eaePrk = _hpkeLabeledExtract('kem', EMPTY, 'eae_prk', dh);
-  try { return _hpkeLabeledExpand('kem', eaePrk, 'shared_secret', kemContext, N_SECRET) as SharedSecret; } finally { wipe(eaePrk); }
+  const eaePrk = labeledExtract(SUITE_ID_KEM, EMPTY, 'eae_prk', dh);
+  try { return labeledExpand(SUITE_ID_KEM, eaePrk, 'shared_secret', kemContext, N_SECRET) as SharedSecret; } finally { wipe(eaePrk); }
 }
 
 /** A checked key pair: secret 32 bytes, public key valid. Does not recompute pk(sk). */
@@ -209,16 +257,18 @@ function verifyPskInputs(modeId: number, psk: Uint8Array, pskId: Uint8Array): vo
   if (gotPsk && psk.length < HPKE_MIN_PSK_LENGTH) throw new CryptoError('INVALID_ARGUMENT', `psk must be at least ${HPKE_MIN_PSK_LENGTH} bytes, got ${psk.length}`);
 }
 
-/** key_schedule_context values made so far: public, and the same for every envelope (one info, no PSK). */
-const contexts = new Map<string, Uint8Array>();
-
-/** RFC 9180 §5.1: key_schedule_context = mode || LabeledExtract("", "psk_id_hash", psk_id) || LabeledExtract("", "info_hash", info). */
-function scheduleContext(modeId: number, pskId: Uint8Array, info: Uint8Array): Uint8Array {
+/**
+ * RFC 9180 §5.1: key_schedule_context = mode || LabeledExtract("", "psk_id_hash", psk_id) || LabeledExtract("", "info_hash", info).
+ * The values made so far are kept, one map per AEAD (suite_id is in both hashes): they are
+ * public, and the same for every envelope (one info, no PSK).
+ */
+function scheduleContext(aead: AeadSuite, modeId: number, pskId: Uint8Array, info: Uint8Array): Uint8Array {
+  const { contexts } = aead;
   const id = `${modeId}.${toHex(pskId)}.${toHex(info)}`;
   let ctx = contexts.get(id);
   if (!ctx) {
-    const pskIdHash = _hpkeLabeledExtract('hpke', EMPTY, 'psk_id_hash', pskId);
-    const infoHash = _hpkeLabeledExtract('hpke', EMPTY, 'info_hash', info);
+    const pskIdHash = labeledExtract(aead.suiteId, EMPTY, 'psk_id_hash', pskId);
+    const infoHash = labeledExtract(aead.suiteId, EMPTY, 'info_hash', info);
     ctx = concat(new Uint8Array([modeId]), pskIdHash, infoHash);
     if (contexts.size >= 64) contexts.clear();
     contexts.set(id, ctx);
@@ -229,31 +279,37 @@ function scheduleContext(modeId: number, pskId: Uint8Array, info: Uint8Array): U
 export interface _HpkeKeyScheduleOutput {
   readonly keyScheduleContext: Uint8Array;
   readonly secret: Uint8Array;
-  readonly key: AeadKey;
+  /** Nk bytes: 32 for ChaCha20-Poly1305, 16 for AES-128-GCM. */
+  readonly key: Uint8Array;
   readonly baseNonce: Uint8Array;
   readonly exporterSecret: Uint8Array;
 }
 
 /**
  * RFC 9180 §5.1 KeySchedule, returning its intermediate values (tests compare them with the
- * RFC vectors). `psk` and `pskId` default to the empty default_psk / default_psk_id.
+ * RFC vectors). `psk` and `pskId` default to the empty default_psk / default_psk_id; `aead`
+ * (suite_id, Nk) to ChaCha20-Poly1305.
  */
-export function _hpkeKeySchedule(modeId: number, sharedSecret: Uint8Array, info: Uint8Array, psk: Uint8Array = EMPTY, pskId: Uint8Array = EMPTY): _HpkeKeyScheduleOutput {
+export function _hpkeKeySchedule(modeId: number, sharedSecret: Uint8Array, info: Uint8Array, psk: Uint8Array = EMPTY, pskId: Uint8Array = EMPTY, aead?: HpkeAead): _HpkeKeyScheduleOutput {
+  return keySchedule(aeadOf(aead), modeId, sharedSecret, info, psk, pskId);
+}
+
+function keySchedule(aead: AeadSuite, modeId: number, sharedSecret: Uint8Array, info: Uint8Array, psk: Uint8Array, pskId: Uint8Array): _HpkeKeyScheduleOutput {
   if (!Object.values(HPKE_MODE_ID).includes(modeId)) throw new CryptoError('INVALID_ARGUMENT', `unknown HPKE mode ${String(modeId)}`);
   abytes(sharedSecret, 'sharedSecret', N_SECRET);
   abytes(info, 'info');
   abytes(psk, 'psk');
   abytes(pskId, 'pskId');
   verifyPskInputs(modeId, psk, pskId);
-  const keyScheduleContext = scheduleContext(modeId, pskId, info);
+  const keyScheduleContext = scheduleContext(aead, modeId, pskId, info);
   // secret = LabeledExtract(shared_secret, "secret", psk): the shared secret is the salt.
-  const secret = _hpkeLabeledExtract('hpke', sharedSecret, 'secret', psk);
+  const secret = labeledExtract(aead.suiteId, sharedSecret, 'secret', psk);
   return {
     keyScheduleContext,
     secret,
-    key: _hpkeLabeledExpand('hpke', secret, 'key', keyScheduleContext, N_K) as AeadKey,
-    baseNonce: _hpkeLabeledExpand('hpke', secret, 'base_nonce', keyScheduleContext, N_N),
-    exporterSecret: _hpkeLabeledExpand('hpke', secret, 'exp', keyScheduleContext, N_H),
+    key: labeledExpand(aead.suiteId, secret, 'key', keyScheduleContext, aead.nk),
+    baseNonce: labeledExpand(aead.suiteId, secret, 'base_nonce', keyScheduleContext, N_N),
+    exporterSecret: labeledExpand(aead.suiteId, secret, 'exp', keyScheduleContext, N_H),
   };
 }
 
@@ -275,7 +331,8 @@ export function _hpkeComputeNonce(baseNonce: Uint8Array, seq: bigint): Uint8Arra
 }
 
 interface ContextState {
-  readonly key: AeadKey;
+  readonly aead: AeadSuite;
+  readonly key: Uint8Array;
   readonly baseNonce: Uint8Array;
   readonly exporterSecret: Uint8Array;
   seq: bigint;
@@ -294,7 +351,7 @@ function nextNonce(s: ContextState): Uint8Array {
 function exportSecret(s: ContextState, exporterContext: Uint8Array, length: number): Uint8Array {
   abytes(exporterContext, 'exporterContext');
   aint(length, 'length', 0, HPKE_MAX_EXPORT_LENGTH);
-  return _hpkeLabeledExpand('hpke', live(s).exporterSecret, 'sec', exporterContext, length);
+  return labeledExpand(s.aead.suiteId, live(s).exporterSecret, 'sec', exporterContext, length);
 }
 function destroyState(s: ContextState): void {
   s.destroyed = true;
@@ -324,7 +381,7 @@ export class HpkeSenderContext {
   seal(plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
     abytes(plaintext, 'plaintext');
     abytes(aad, 'aad');
-    const ct = chacha20poly1305Seal(this.#s.key, nextNonce(this.#s), plaintext, aad);
+    const ct = this.#s.aead.seal(this.#s.key, nextNonce(this.#s), plaintext, aad);
     this.#s.seq += 1n;
     return ct;
   }
@@ -348,7 +405,7 @@ export class HpkeRecipientContext {
   open(ciphertext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
     abytes(ciphertext, 'ciphertext');
     abytes(aad, 'aad');
-    const pt = chacha20poly1305Open(this.#s.key, nextNonce(this.#s), ciphertext, aad);
+    const pt = this.#s.aead.open(this.#s.key, nextNonce(this.#s), ciphertext, aad);
     this.#s.seq += 1n;
     return pt;
   }
@@ -392,8 +449,14 @@ interface SenderCommon {
   readonly info: Uint8Array;
   /** Injected ephemeral key pair for deterministic tests; fresh randomness otherwise. Never reuse one. */
   readonly ephemeral?: X25519KeyPair;
+  /** The AEAD (RFC 9180 §7.3); ChaCha20-Poly1305 when absent. Both sides must name the same one. */
+  readonly aead?: HpkeAead;
 }
-interface RecipientCommon { readonly info: Uint8Array }
+interface RecipientCommon {
+  readonly info: Uint8Array;
+  /** The AEAD the sender used; ChaCha20-Poly1305 when absent. */
+  readonly aead?: HpkeAead;
+}
 interface WithAad { readonly aad?: Uint8Array }
 
 export type HpkeSenderOptions = HpkeSenderMode & SenderCommon;
@@ -404,7 +467,7 @@ export type HpkeOpenOptions = HpkeRecipientOptions & WithAad;
 /** The single-shot result (RFC 9180 §6.1): the encapsulated key and the ciphertext. */
 export interface HpkeSealed { readonly enc: Uint8Array; readonly ct: Uint8Array }
 
-interface Resolved { readonly modeId: number; readonly psk: Uint8Array; readonly pskId: Uint8Array; readonly info: Uint8Array }
+interface Resolved { readonly modeId: number; readonly psk: Uint8Array; readonly pskId: Uint8Array; readonly info: Uint8Array; readonly aead: AeadSuite }
 
 /** Runtime check of an options object (callers from plain JS, or past a cast). */
 function resolve(options: unknown): Resolved & { readonly o: Record<string, unknown> } {
@@ -427,7 +490,8 @@ function resolve(options: unknown): Resolved & { readonly o: Record<string, unkn
     throw new CryptoError('INVALID_ARGUMENT', `sender key provided in mode ${mode}, which does not authenticate the sender`);
   }
   if (o['aad'] !== undefined) abytes(o['aad'], 'aad');
-  return { modeId, psk, pskId, info, o };
+  const aead = aeadOf(o['aead']);
+  return { modeId, psk, pskId, info, aead, o };
 }
 
 /**
@@ -435,30 +499,30 @@ function resolve(options: unknown): Resolved & { readonly o: Record<string, unkn
  * `options.mode`. Returns `enc` for the recipient and the sender's context.
  */
 export function hpkeSetupSender(pkR: X25519PublicKey, options: HpkeSenderOptions): { readonly enc: Uint8Array; readonly context: HpkeSenderContext } {
-  const { modeId, psk, pskId, info, o } = resolve(options);
+  const { modeId, psk, pskId, info, aead, o } = resolve(options);
   const ephemeral = o['ephemeral'] as X25519KeyPair | undefined;
   const isAuth = modeId === HPKE_MODE_ID.auth || modeId === HPKE_MODE_ID.auth_psk;
   const { sharedSecret, enc } = isAuth
     ? _hpkeAuthEncap(pkR, o['sender'] as X25519KeyPair, ephemeral)
     : _hpkeEncap(pkR, ephemeral);
-  return { enc, context: newSenderContext(contextState(modeId, sharedSecret, info, psk, pskId)) };
+  return { enc, context: newSenderContext(contextState(aead, modeId, sharedSecret, info, psk, pskId)) };
 }
 
 /** RFC 9180 §5.1.1 – §5.1.4 SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR. */
 export function hpkeSetupRecipient(enc: Uint8Array, recipient: X25519KeyPair, options: HpkeRecipientOptions): HpkeRecipientContext {
-  const { modeId, psk, pskId, info, o } = resolve(options);
+  const { modeId, psk, pskId, info, aead, o } = resolve(options);
   const isAuth = modeId === HPKE_MODE_ID.auth || modeId === HPKE_MODE_ID.auth_psk;
   const sharedSecret = isAuth
     ? _hpkeAuthDecap(enc, recipient, o['senderPublicKey'] as X25519PublicKey)
     : _hpkeDecap(enc, recipient);
-  return newRecipientContext(contextState(modeId, sharedSecret, info, psk, pskId));
+  return newRecipientContext(contextState(aead, modeId, sharedSecret, info, psk, pskId));
 }
 
-function contextState(modeId: number, sharedSecret: SharedSecret, info: Uint8Array, psk: Uint8Array, pskId: Uint8Array): ContextState {
+function contextState(aead: AeadSuite, modeId: number, sharedSecret: SharedSecret, info: Uint8Array, psk: Uint8Array, pskId: Uint8Array): ContextState {
   try {
-    const ks = _hpkeKeySchedule(modeId, sharedSecret, info, psk, pskId);
+    const ks = keySchedule(aead, modeId, sharedSecret, info, psk, pskId);
     wipe(ks.secret);
-    return { key: ks.key, baseNonce: ks.baseNonce, exporterSecret: ks.exporterSecret, seq: 0n, destroyed: false };
+    return { aead, key: ks.key, baseNonce: ks.baseNonce, exporterSecret: ks.exporterSecret, seq: 0n, destroyed: false };
   } finally { wipe(sharedSecret); }
 }
 
@@ -509,3 +573,18 @@ export const hpkeSealAuthPsk = (pkR: X25519PublicKey, plaintext: Uint8Array, o: 
 /** RFC 9180 §6.1 OpenAuthPSK. */
 export const hpkeOpenAuthPsk = (enc: Uint8Array, recipient: X25519KeyPair, ciphertext: Uint8Array, o: OpenExtras & HpkePsk & { readonly senderPublicKey: X25519PublicKey }): Uint8Array =>
   hpkeOpen(enc, recipient, ciphertext, { ...o, mode: 'auth_psk' });
+
+// ---- single-shot base mode with a chosen AEAD (for MLS, RFC 9420 §5.1.3) -------------------
+
+/**
+ * RFC 9180 §6.1 SealBase(pkR, info, aad, pt) with the AEAD `aead` (MLS cipher suite 1 uses
+ * 'aes128gcm'). The same as hpkeSealBase(pkR, plaintext, { info, aad, aead }).
+ */
+export function hpkeSealBaseWith(aead: HpkeAead, pkR: X25519PublicKey, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): HpkeSealed {
+  return hpkeSeal(pkR, plaintext, { mode: 'base', info, aad, aead });
+}
+
+/** RFC 9180 §6.1 OpenBase(enc, skR, info, aad, ct) with the AEAD `aead`: the plaintext, or DECRYPT_FAILED. */
+export function hpkeOpenBaseWith(aead: HpkeAead, enc: Uint8Array, recipient: X25519KeyPair, info: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  return hpkeOpen(enc, recipient, ciphertext, { mode: 'base', info, aad, aead });
+}

@@ -4,7 +4,8 @@
 // here calls KeyObject.export({ format: 'jwk' }), which has hung Node 20 under load.
 import {
   createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey,
-  diffieHellman, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject,
+  diffieHellman, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type CipherChaCha20Poly1305,
+  type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM, type KeyObject,
 } from 'node:crypto';
 import type { Backend } from './backend.js';
 import { KeyCache } from './key-cache.js';
@@ -101,6 +102,34 @@ function x25519Ephemeral(peer: Uint8Array): { publicKey: Uint8Array; shared: Uin
   return { publicKey: new Uint8Array(Buffer.from((publicKey as unknown as { x: string }).x, 'base64url')), shared };
 }
 
+// The AEAD body shared by ChaCha20-Poly1305 and AES-128-GCM (ciphers made with authTagLength
+// 16); GCM ignores plaintextLength.
+function aeadSeal(c: CipherChaCha20Poly1305 | CipherGCM, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  const out = new Uint8Array(plaintext.length + 16);
+  const body = c.update(plaintext);
+  out.set(body, 0);
+  const fin = c.final();
+  out.set(fin, body.length);
+  out.set(c.getAuthTag(), plaintext.length);
+  return out;
+}
+function aeadOpen(d: DecipherChaCha20Poly1305 | DecipherGCM, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  const n = sealed.length - 16;
+  d.setAAD(aad, { plaintextLength: n });
+  d.setAuthTag(sealed.subarray(n));
+  const out = new Uint8Array(n);
+  const body = d.update(sealed.subarray(0, n));
+  out.set(body, 0);
+  try {
+    out.set(d.final(), body.length);
+  } catch {
+    out.fill(0); // never release unauthenticated plaintext
+    return null;
+  }
+  return out;
+}
+
 export const nativeBackend: Backend = {
   name: 'node',
   x25519,
@@ -119,33 +148,14 @@ export const nativeBackend: Backend = {
       return false; // a public key OpenSSL cannot decode verifies nothing
     }
   },
-  chachaSeal: (key, nonce, plaintext, aad) => {
-    const c = createCipheriv('chacha20-poly1305', view(key), view(nonce), { authTagLength: 16 });
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    const out = new Uint8Array(plaintext.length + 16);
-    const body = c.update(plaintext);
-    out.set(body, 0);
-    const fin = c.final();
-    out.set(fin, body.length);
-    out.set(c.getAuthTag(), plaintext.length);
-    return out;
-  },
-  chachaOpen: (key, nonce, sealed, aad) => {
-    const n = sealed.length - 16;
-    const d = createDecipheriv('chacha20-poly1305', view(key), view(nonce), { authTagLength: 16 });
-    d.setAAD(aad, { plaintextLength: n });
-    d.setAuthTag(sealed.subarray(n));
-    const out = new Uint8Array(n);
-    const body = d.update(sealed.subarray(0, n));
-    out.set(body, 0);
-    try {
-      out.set(d.final(), body.length);
-    } catch {
-      out.fill(0); // never release unauthenticated plaintext
-      return null;
-    }
-    return out;
-  },
+  chachaSeal: (key, nonce, plaintext, aad) =>
+    aeadSeal(createCipheriv('chacha20-poly1305', view(key), view(nonce), { authTagLength: 16 }), plaintext, aad),
+  chachaOpen: (key, nonce, sealed, aad) =>
+    aeadOpen(createDecipheriv('chacha20-poly1305', view(key), view(nonce), { authTagLength: 16 }), sealed, aad),
+  aesGcmSeal: (key, nonce, plaintext, aad) =>
+    aeadSeal(createCipheriv('aes-128-gcm', view(key), view(nonce), { authTagLength: 16 }), plaintext, aad),
+  aesGcmOpen: (key, nonce, sealed, aad) =>
+    aeadOpen(createDecipheriv('aes-128-gcm', view(key), view(nonce), { authTagLength: 16 }), sealed, aad),
   sha256: (data) => copy(createHash('sha256').update(data).digest()),
   hmacSha256: (key, data) => copy(createHmac('sha256', key).update(data).digest()),
   forgetKey: (secretKey) => {

@@ -2,6 +2,7 @@
 // only backend in browsers.
 import { x25519, ed25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { gcm } from '@noble/ciphers/aes.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { bytesToNumberLE, concatBytes } from '@noble/curves/utils.js';
@@ -36,6 +37,14 @@ export const nobleBackend: Backend = {
   chachaOpen: (key, nonce, sealed, aad) => {
     try {
       return chacha20poly1305(key, nonce, aad).decrypt(sealed);
+    } catch {
+      return null;
+    }
+  },
+  aesGcmSeal: (key, nonce, plaintext, aad) => gcm(key, nonce, aad).encrypt(plaintext),
+  aesGcmOpen: (key, nonce, sealed, aad) => {
+    try {
+      return gcm(key, nonce, aad).decrypt(sealed);
     } catch {
       return null;
     }

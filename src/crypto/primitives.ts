@@ -342,5 +342,23 @@ export function xchacha20poly1305Open(key: AeadKey, nonce: Uint8Array, sealed: U
   } finally { wipe(subkey); }
 }
 
+// ---- AEAD: AES-128-GCM (NIST SP 800-38D; RFC 5116 §5.1 AEAD_AES_128_GCM) ----------------------
+// For MLS cipher suite 1 (RFC 9420 §17.1) and HPKE aead_id 0x0001 (RFC 9180 §7.3): a 16-byte key,
+// a 12-byte nonce and a 16-byte tag only, as RFC 5116 §5.1 fixes them. AES-192/256 keys and other
+// nonce sizes are INVALID_LENGTH (spec/crypto.md §1.3): GCM hashes a nonce other than 96 bits into
+// its counter (SP 800-38D §7.1), which no caller needs.
+
+export function aes128GcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  abytes(key, 'key', 16); abytes(nonce, 'nonce', 12); abytes(plaintext, 'plaintext'); abytes(aad, 'aad');
+  return backend.aesGcmSeal(key, nonce, plaintext, aad);
+}
+export function aes128GcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+  abytes(key, 'key', 16); abytes(nonce, 'nonce', 12); abytes(sealed, 'ciphertext'); abytes(aad, 'aad');
+  if (sealed.length < 16) throw new CryptoError('DECRYPT_FAILED', 'ciphertext shorter than its tag');
+  const out = backend.aesGcmOpen(key, nonce, sealed, aad);
+  if (!out) throw new CryptoError('DECRYPT_FAILED', 'authentication tag did not verify');
+  return out;
+}
+
 /** SHA-256 that never leaves the portable code path (used where a backend must not matter). */
 export const portableSha256 = (data: Uint8Array): Uint8Array => nobleSha256(abytes(data, 'data'));

@@ -25,3 +25,6 @@ export const AEAD_KEY_LENGTH = 32;
 export const AEAD_TAG_LENGTH = 16;
 export const CHACHA_NONCE_LENGTH = 12;
 export const XCHACHA_NONCE_LENGTH = 24;
+/** AES-128-GCM (primitives.ts aes128GcmSeal/Open): key and nonce; the tag is AEAD_TAG_LENGTH. */
+export const AES128_KEY_LENGTH = 16;
+export const AES_GCM_NONCE_LENGTH = 12;

@@ -4,7 +4,7 @@
 // They never throw, so a test can assert both `failures` is empty and `checked` equals the
 // file's numberOfTests, and a corrupted copy of a file can be shown to fail (meta-test).
 import {
-  CryptoError, chacha20poly1305Open, chacha20poly1305Seal, ed25519Verify, hkdf, hmacSha256, hmacSha256Verify,
+  CryptoError, aes128GcmOpen, aes128GcmSeal, chacha20poly1305Open, chacha20poly1305Seal, ed25519Verify, hkdf, hmacSha256, hmacSha256Verify,
   x25519, xchacha20poly1305Open, xchacha20poly1305Seal,
   type AeadKey, type CryptoErrorCode, type Ed25519PublicKey, type X25519PublicKey, type X25519SecretKey,
 } from '../../src/crypto/index.js';
@@ -50,13 +50,18 @@ function runAll<G extends { tests: WycheproofCase[] }>(file: WycheproofFile<G>, 
 
 const describe = (e: unknown): string => (e instanceof CryptoError ? `CryptoError ${e.code}` : `${String(e)}`);
 
-/** undefined if `fn` throws a CryptoError with `code`; otherwise what it did instead. */
-function rejects(code: CryptoErrorCode, fn: () => unknown): string | undefined {
+/**
+ * undefined if `fn` throws a CryptoError with `code` (whose message names `argument`, when
+ * given: "nonce must be 12 bytes"); otherwise what it did instead.
+ */
+function rejects(code: CryptoErrorCode, fn: () => unknown, argument?: string): string | undefined {
   try {
     const got = fn();
     return `expected ${code}, got a result ${got instanceof Uint8Array ? toHexString(got) : String(got)}`;
   } catch (e) {
-    return e instanceof CryptoError && e.code === code ? undefined : `expected ${code}, threw ${describe(e)}`;
+    if (!(e instanceof CryptoError) || e.code !== code) return `expected ${code}, threw ${describe(e)}`;
+    if (argument !== undefined && !e.message.startsWith(`${code}: ${argument} `)) return `expected ${code} for ${argument}, got "${e.message}"`;
+    return undefined;
   }
 }
 
@@ -131,6 +136,25 @@ interface Aead {
 }
 const CHACHA: Aead = { nonceBytes: 12, seal: chacha20poly1305Seal, open: chacha20poly1305Open };
 const XCHACHA: Aead = { nonceBytes: 24, seal: xchacha20poly1305Seal, open: xchacha20poly1305Open };
+const AES128GCM: Aead = { nonceBytes: 12, seal: aes128GcmSeal, open: aes128GcmOpen };
+
+/** A case of key and nonce sizes the AEAD implements: the exact result (valid), or open refuses it (invalid). */
+function checkAeadCase(aead: Aead, tc: AeadCase): string | undefined {
+  const key = hex(tc.key) as AeadKey;
+  const iv = hex(tc.iv);
+  const aad = hex(tc.aad);
+  const msg = hex(tc.msg);
+  const sealed = hex(tc.ct + tc.tag);
+  if (tc.result === 'valid') {
+    return sameHex('seal', aead.seal(key, iv, msg, aad), tc.ct + tc.tag) ?? sameHex('open', aead.open(key, iv, sealed, aad), tc.msg);
+  }
+  if (tc.result === 'invalid') {
+    // A modified tag: open refuses it, and sealing the same input yields something else.
+    if (toHexString(aead.seal(key, iv, msg, aad)) === toHexString(sealed)) return 'sealing reproduces the invalid ciphertext';
+    return rejects('DECRYPT_FAILED', () => aead.open(key, iv, sealed, aad));
+  }
+  return 'no policy for acceptable AEAD cases'; // none in the files
+}
 
 function checkAead(aead: Aead, file: WycheproofFile<AeadGroup>): CheckResult {
   return runAll(file, (group, tc) => {
@@ -145,20 +169,41 @@ function checkAead(aead: Aead, file: WycheproofFile<AeadGroup>): CheckResult {
       if (tc.result === 'valid') return `valid case with a ${iv.length}-byte nonce`;
       return rejects('INVALID_LENGTH', () => aead.seal(key, iv, msg, aad)) ?? rejects('INVALID_LENGTH', () => aead.open(key, iv, sealed, aad));
     }
-    if (tc.result === 'valid') {
-      return sameHex('seal', aead.seal(key, iv, msg, aad), tc.ct + tc.tag) ?? sameHex('open', aead.open(key, iv, sealed, aad), tc.msg);
-    }
-    if (tc.result === 'invalid') {
-      // A modified tag: open refuses it, and sealing the same input yields something else.
-      if (toHexString(aead.seal(key, iv, msg, aad)) === toHexString(sealed)) return 'sealing reproduces the invalid ciphertext';
-      return rejects('DECRYPT_FAILED', () => aead.open(key, iv, sealed, aad));
-    }
-    return 'no policy for acceptable AEAD cases'; // none in the files
+    return checkAeadCase(aead, tc);
   });
 }
 
 export const checkChaCha20Poly1305 = (file: WycheproofFile<AeadGroup>): CheckResult => checkAead(CHACHA, file);
 export const checkXChaCha20Poly1305 = (file: WycheproofFile<AeadGroup>): CheckResult => checkAead(XCHACHA, file);
+
+// ---- AES-GCM (aead_test_schema_v1): AES-128 with a 96-bit nonce only ---------------------------
+
+/**
+ * The core implements AES-128-GCM with a 12-byte nonce and a 16-byte tag, nothing else
+ * (spec/crypto.md §1.1). A case with a 128-bit key and a 96-bit IV must give the exact
+ * ciphertext and tag and open again (valid), or fail to open with DECRYPT_FAILED (invalid).
+ * Every other case (AES-192/256 keys; IVs of 0 to 2056 bits, valid or not for GCM) must be
+ * refused by both seal and open with INVALID_LENGTH naming the argument (the key first).
+ */
+export function checkAes128Gcm(file: WycheproofFile<AeadGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    const key = hex(tc.key);
+    const iv = hex(tc.iv);
+    const aad = hex(tc.aad);
+    const msg = hex(tc.msg);
+    const sealed = hex(tc.ct + tc.tag);
+    if (group.tagSize !== 128 || tc.tag.length !== 32) return `unsupported tag size ${group.tagSize}`;
+    if (key.length * 8 !== group.keySize || iv.length * 8 !== group.ivSize) {
+      return `key/iv of ${key.length * 8}/${iv.length * 8} bits in a group of keySize ${group.keySize}, ivSize ${group.ivSize}`;
+    }
+    const refused = key.length !== 16 ? 'key' : iv.length !== AES128GCM.nonceBytes ? 'nonce' : undefined;
+    if (refused !== undefined) {
+      return rejects('INVALID_LENGTH', () => aes128GcmSeal(key, iv, msg, aad), refused)
+        ?? rejects('INVALID_LENGTH', () => aes128GcmOpen(key, iv, sealed, aad), refused);
+    }
+    return checkAeadCase(AES128GCM, tc);
+  });
+}
 
 // ---- HKDF-SHA256 (hkdf_test_schema_v1) ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { ED25519_TORSION_SUBGROUP, ed25519 as nobleEd25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import {
-  CryptoError, chacha20poly1305Open, chacha20poly1305Seal, concat, ed25519KeyPair, ed25519PublicFromSeed, ed25519Sign,
+  CryptoError, aes128GcmOpen, aes128GcmSeal, chacha20poly1305Open, chacha20poly1305Seal, concat, ed25519KeyPair, ed25519PublicFromSeed, ed25519Sign,
   ed25519Verify, hkdf, hkdfExpand, hkdfExtract, hmacSha256, hmacSha256Verify, portableSha256, randomBytes, sha256,
   withBackend, x25519, x25519KeyPair, x25519PublicFromSecret, xchacha20poly1305Open, xchacha20poly1305Seal,
   type AeadKey, type BackendName, type Ed25519PublicKey, type Ed25519Seed, type X25519PublicKey, type X25519SecretKey,
@@ -125,14 +125,15 @@ test('Ed25519: crafted signatures get the same verdict (cofactorless, strict key
   assert.is(agree('S + L', () => ed25519Verify(sPlusL, msg, A.toBytes() as Ed25519PublicKey)), 'false');
 });
 
-test('ChaCha20-Poly1305 and XChaCha20-Poly1305: seal, open and refusals at every length', () => {
+test('ChaCha20-Poly1305, XChaCha20-Poly1305 and AES-128-GCM: seal, open and refusals at every length', () => {
   const aeads = [
-    { name: 'chacha', n: 12, seal: chacha20poly1305Seal, open: chacha20poly1305Open },
-    { name: 'xchacha', n: 24, seal: xchacha20poly1305Seal, open: xchacha20poly1305Open },
+    { name: 'chacha', k: 32, n: 12, seal: chacha20poly1305Seal, open: chacha20poly1305Open },
+    { name: 'xchacha', k: 32, n: 24, seal: xchacha20poly1305Seal, open: xchacha20poly1305Open },
+    { name: 'aes128gcm', k: 16, n: 12, seal: aes128GcmSeal, open: aes128GcmOpen },
   ];
-  for (const { name, n, seal, open } of aeads) {
+  for (const { name, k, n, seal, open } of aeads) {
     for (const len of AEAD_LENGTHS) {
-      const key = randomBytes(32) as AeadKey;
+      const key = randomBytes(k) as AeadKey;
       const nonce = randomBytes(n);
       const pt = randomBytes(len);
       const aad = randomBytes(len % 3 === 0 ? 0 : randomLength(100));

@@ -15,7 +15,7 @@ const {
   u32be, utf8, wipe,
 } = bytes;
 const {
-  aeadKey, chacha20poly1305Open, chacha20poly1305Seal, ed25519KeyPair, ed25519PublicFromSeed, ed25519PublicKey, ed25519Seed,
+  aeadKey, aes128GcmOpen, aes128GcmSeal, chacha20poly1305Open, chacha20poly1305Seal, ed25519KeyPair, ed25519PublicFromSeed, ed25519PublicKey, ed25519Seed,
   ed25519Sign, ed25519Verify, getBackend, hkdf, hkdfExpand, hkdfExtract, hmacSha256, hmacSha256Verify, portableSha256,
   randomBytes, setBackend, sha256, withBackend, x25519, x25519KeyPair, x25519Static, x25519Ephemeral, x25519PublicFromSecret, x25519PublicKey,
   x25519SecretKey, xchacha20poly1305Open, xchacha20poly1305Seal,
@@ -77,6 +77,8 @@ const xPk = x25519KeyPair().publicKey;
 const key32 = r(32) as AeadKey;
 const sealed12 = chacha20poly1305Seal(key32, new Uint8Array(12), msg, new Uint8Array(0));
 const sealed24 = xchacha20poly1305Seal(key32, new Uint8Array(24), msg, new Uint8Array(0));
+const key16 = r(16);
+const sealedGcm = aes128GcmSeal(key16, new Uint8Array(12), msg, new Uint8Array(0));
 
 const SPECS: FnSpec[] = [
   { name: 'x25519PublicKey', fn: x25519PublicKey, good: () => [xPk], params: [{ at: 0, name: 'publicKey', lengths: [32] }] },
@@ -133,6 +135,17 @@ const SPECS: FnSpec[] = [
     name, fn, good: () => [key32, new Uint8Array(n), input, new Uint8Array(0)],
     params: [
       { at: 0, name: 'key', lengths: [32] }, { at: 1, name: 'nonce', lengths: [n] }, { at: 2, name: third },
+      { at: 3, name: 'aad', optional: true },
+    ],
+  })),
+  // AES-128 only: 24- and 32-byte (AES-192/256) keys are among the refused lengths.
+  ...([
+    ['aes128GcmSeal', aes128GcmSeal, 'plaintext', msg],
+    ['aes128GcmOpen', aes128GcmOpen, 'ciphertext', sealedGcm],
+  ] as const).map(([name, fn, third, input]): FnSpec => ({
+    name, fn, good: () => [key16, new Uint8Array(12), input, new Uint8Array(0)],
+    params: [
+      { at: 0, name: 'key', lengths: [16] }, { at: 1, name: 'nonce', lengths: [12] }, { at: 2, name: third },
       { at: 3, name: 'aad', optional: true },
     ],
   })),

@@ -1,14 +1,15 @@
 // HPKE (src/crypto/hpke.ts) against the RFC 9180 Appendix A vectors for
-// DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20-Poly1305, all four modes, on both
-// backends; then its failures, each by CryptoError code.
+// DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20-Poly1305, all four modes (A.2), and
+// AES-128-GCM, base mode (A.1.1), on both backends; then its failures, each by CryptoError
+// code, and the AEAD choice.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CryptoError, HPKE_MAX_EXPORT_LENGTH, HpkeSenderContext, _hpkeAuthDecap, _hpkeAuthEncap, _hpkeComputeNonce, _hpkeDecap,
+  CryptoError, HPKE_AEAD_IDS, HPKE_MAX_EXPORT_LENGTH, HpkeSenderContext, _hpkeAuthDecap, _hpkeAuthEncap, _hpkeComputeNonce, _hpkeDecap,
   _hpkeEncap, _hpkeKeySchedule, _hpkeSkipTo, equalBytes, hpkeDeriveKeyPair, hpkeOpen, hpkeOpenAuth, hpkeOpenAuthPsk,
-  hpkeOpenBase, hpkeOpenPsk, hpkeSeal, hpkeSealAuth, hpkeSealAuthPsk, hpkeSealBase, hpkeSealPsk, hpkeSetupRecipient,
-  hpkeSetupSender, randomBytes, utf8, withBackend, x25519KeyPair,
-  type BackendName, type HpkeMode, type HpkeOpenOptions, type HpkeRecipientMode, type HpkeSealOptions, type HpkeSenderMode,
+  hpkeOpenBase, hpkeOpenBaseWith, hpkeOpenPsk, hpkeSeal, hpkeSealAuth, hpkeSealAuthPsk, hpkeSealBase, hpkeSealBaseWith,
+  hpkeSealPsk, hpkeSetupRecipient, hpkeSetupSender, randomBytes, utf8, withBackend, x25519KeyPair,
+  type BackendName, type HpkeAead, type HpkeMode, type HpkeOpenOptions, type HpkeRecipientMode, type HpkeSealOptions, type HpkeSenderMode,
   type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../../src/crypto/index.js';
 import { hex, readJson, toHexString } from '../_support/files.js';
@@ -43,7 +44,10 @@ export function checkVector(v: Vector): CheckResult {
   const step = (what: string, fn: () => void): boolean => {
     try { fn(); return true; } catch (e) { checked++; failures.push(`${what}: threw ${String(e)}`); return false; }
   };
-  if (v.kem_id !== 0x20 || v.kdf_id !== 1 || v.aead_id !== 3) return { checked: 1, failures: ['suite is not X25519/SHA256/ChaCha20Poly1305'] };
+  if (v.kem_id !== 0x20 || v.kdf_id !== 1 || (v.aead_id !== 1 && v.aead_id !== 3)) return { checked: 1, failures: ['suite is not X25519/SHA256/(AES-128-GCM or ChaCha20Poly1305)'] };
+  // ChaCha20-Poly1305 vectors go through the default (no `aead` option), as existing callers do.
+  const aead: HpkeAead | undefined = v.aead_id === 1 ? 'aes128gcm' : undefined;
+  const withAead = aead ? { aead } : {};
   const mode = MODES[v.mode];
   if (mode === undefined) return { checked: 1, failures: [`unknown mode ${v.mode}`] };
   const isAuth = mode === 'auth' || mode === 'auth_psk';
@@ -84,7 +88,7 @@ export function checkVector(v: Vector): CheckResult {
 
   // §5.1 KeySchedule from the vector's shared secret.
   step('KeySchedule', () => {
-    const ks = _hpkeKeySchedule(v.mode, hex(v.shared_secret), info, 'psk' in psk ? psk.psk : EMPTY, 'pskId' in psk ? psk.pskId : EMPTY);
+    const ks = _hpkeKeySchedule(v.mode, hex(v.shared_secret), info, 'psk' in psk ? psk.psk : EMPTY, 'pskId' in psk ? psk.pskId : EMPTY, aead);
     expect('key_schedule_context', ks.keyScheduleContext, v.key_schedule_context);
     expect('secret', ks.secret, v.secret);
     expect('key', ks.key, v.key);
@@ -95,9 +99,9 @@ export function checkVector(v: Vector): CheckResult {
   // §5.2 contexts: every listed encryption at its sequence number. The vectors skip numbers,
   // so the two contexts are advanced through the gaps by sealing and opening filler messages.
   step('Setup and contexts', () => {
-    const { enc, context: s } = hpkeSetupSender(pkR, { ...sMode, info, ephemeral });
+    const { enc, context: s } = hpkeSetupSender(pkR, { ...sMode, info, ephemeral, ...withAead });
     expect('enc (Setup)', enc, v.enc);
-    const r = hpkeSetupRecipient(hex(v.enc), recipient, { ...rMode, info });
+    const r = hpkeSetupRecipient(hex(v.enc), recipient, { ...rMode, info, ...withAead });
     const bySeq = new Map(v.encryptions.map((e) => [e.sequence_number, e]));
     const last = Math.max(...v.encryptions.map((e) => e.sequence_number));
     for (let seq = 0; seq <= last; seq++) {
@@ -125,12 +129,12 @@ export function checkVector(v: Vector): CheckResult {
   const first = v.encryptions.find((e) => e.sequence_number === 0);
   if (first) {
     step('single-shot Seal', () => {
-      const out = hpkeSeal(pkR, hex(first.pt), { ...sMode, info, aad: hex(first.aad), ephemeral } as HpkeSealOptions);
+      const out = hpkeSeal(pkR, hex(first.pt), { ...sMode, info, aad: hex(first.aad), ephemeral, ...withAead } as HpkeSealOptions);
       expect('enc (single-shot)', out.enc, v.enc);
       expect('encryptions[seq 0].ct (single-shot)', out.ct, first.ct);
     });
     step('single-shot Open', () => {
-      const pt = hpkeOpen(hex(v.enc), recipient, hex(first.ct), { ...rMode, info, aad: hex(first.aad) } as HpkeOpenOptions);
+      const pt = hpkeOpen(hex(v.enc), recipient, hex(first.ct), { ...rMode, info, aad: hex(first.aad), ...withAead } as HpkeOpenOptions);
       expect('encryptions[seq 0].pt (single-shot)', pt, first.pt);
     });
   } else {
@@ -152,9 +156,18 @@ test('the vector file holds all four modes of the one suite', () => {
   }
 });
 
+// A.1.1: the AES-128-GCM suite, base mode; setup values and encryptions, no exports (see test/vectors/README.md).
+const VECTORS_AES = readJson<Vector[]>('test', 'vectors', 'hpke', 'rfc9180_x25519_sha256_aes128gcm.json');
+
+test('the A.1.1 file holds the base mode of the AES-128-GCM suite', () => {
+  assert.equal(VECTORS_AES.map((v) => [v.mode, v.kem_id, v.kdf_id, v.aead_id]), [[0, 0x20, 1, HPKE_AEAD_IDS.aes128gcm]]);
+  assert.equal(VECTORS_AES[0]!.encryptions.map((e) => e.sequence_number), [0, 1, 2, 4, 255, 256]);
+});
+
 for (const backend of BACKENDS) {
-  for (const v of VECTORS) {
-    test(`RFC 9180 vector, mode ${MODES[v.mode]}, ${backend} backend: every value matches`, () => {
+  for (const v of [...VECTORS, ...VECTORS_AES]) {
+    const suite = v.aead_id === 1 ? 'AES-128-GCM' : 'ChaCha20-Poly1305';
+    test(`RFC 9180 vector, ${suite}, mode ${MODES[v.mode]}, ${backend} backend: every value matches`, () => {
       const { checked, failures } = withBackend(backend, () => checkVector(v));
       assert.equal(failures, []);
       // 2-3 key pairs, Encap+Decap, KeySchedule, setup enc, nonces, ct, pt, 2 per export, single-shot.
@@ -163,6 +176,21 @@ for (const backend of BACKENDS) {
     });
   }
 }
+
+test('the A.1.1 vector fails as soon as a value, or the AEAD, is wrong', () => {
+  const v = VECTORS_AES[0]!;
+  assert.equal(checkVector(v).failures, []);
+  const corrupted = structuredClone(v);
+  const e255 = corrupted.encryptions.find((e) => e.sequence_number === 255)!;
+  e255.ct = (e255.ct[0] === '0' ? '1' : '0') + e255.ct.slice(1);
+  assert.ok(checkVector(corrupted).failures.some((f) => f.startsWith('encryptions[seq 255].ct')), 'corrupted ct went unnoticed');
+  // Read as the ChaCha20-Poly1305 suite, aead_id in suite_id changes key_schedule_context and
+  // everything after it (RFC 9180 §5.1), while the KEM's values (suite_id "KEM" || kem_id) hold.
+  const { failures } = checkVector({ ...v, aead_id: 3 });
+  assert.ok(failures.some((f) => f.startsWith('key_schedule_context')), failures.join('; '));
+  assert.ok(failures.some((f) => f.startsWith('key:')), failures.join('; '));
+  assert.not.ok(failures.some((f) => f.startsWith('shared_secret') || f.startsWith('enc (')), failures.join('; '));
+});
 
 test('the checker reports a corrupted copy of each vector field', () => {
   const flip = (h: string, at = 0): string => {
@@ -471,6 +499,122 @@ test('both backends interoperate, every mode, through the named single-shot APIs
   assert.equal(e.secretKey, eCopy);
 });
 
+// ---- the AEAD choice (aead_id 0x0001 AES-128-GCM, 0x0003 ChaCha20-Poly1305) -----------------
+
+const AEADS: readonly HpkeAead[] = ['aes128gcm', 'chacha20poly1305'];
+
+for (const backend of BACKENDS) {
+  test(`${backend}: hpkeSealBaseWith / hpkeOpenBaseWith round-trip with each AEAD, and tampering is DECRYPT_FAILED`, () => {
+    withBackend(backend, () => {
+      const f = fixture();
+      for (const aead of AEADS) {
+        for (const pt of [EMPTY, utf8('attack at dawn'), randomBytes(1000)]) {
+          const { enc, ct } = hpkeSealBaseWith(aead, f.recipient.publicKey, f.info, f.aad, pt);
+          assert.is(enc.length, 32);
+          assert.is(ct.length, pt.length + 16, `${aead}: Nt = 16`);
+          assert.equal(hpkeOpenBaseWith(aead, enc, f.recipient, f.info, f.aad, ct), pt, aead);
+          const open = (e: Uint8Array, c: Uint8Array, info = f.info, aad = f.aad): string | undefined =>
+            code(() => hpkeOpenBaseWith(aead, e, f.recipient, info, aad, c));
+          for (const i of new Set([0, Math.max(0, pt.length - 1), ct.length - 16, ct.length - 1])) {
+            assert.is(open(enc, flipped(ct, i)), 'DECRYPT_FAILED', `${aead} ct[${i}] of ${ct.length}`);
+          }
+          assert.is(open(enc, ct.subarray(0, ct.length - 1)), 'DECRYPT_FAILED', `${aead} truncated`);
+          assert.is(open(enc, ct.subarray(0, 15)), 'DECRYPT_FAILED', `${aead} shorter than the tag`);
+          assert.is(open(enc, ct, utf8('sealpost/v1/other')), 'DECRYPT_FAILED', `${aead} info`);
+          assert.is(open(enc, ct, f.info, utf8('aae')), 'DECRYPT_FAILED', `${aead} aad`);
+          assert.is(open(flipped(enc, 0, 0x02), ct), 'DECRYPT_FAILED', `${aead} enc`);
+          assert.is(code(() => hpkeOpenBaseWith(aead, enc, x25519KeyPair(), f.info, f.aad, ct)), 'DECRYPT_FAILED', `${aead} wrong recipient`);
+        }
+      }
+    });
+  });
+}
+
+test('AES-128-GCM HPKE: both backends give the same bytes for the same ephemeral key, and open each other', () => {
+  const f = fixture();
+  const ephemeral = x25519KeyPair();
+  const pt = randomBytes(300);
+  const sealWith = (backend: BackendName) => withBackend(backend, () =>
+    hpkeSeal(f.recipient.publicKey, pt, { mode: 'base', info: f.info, aad: f.aad, ephemeral, aead: 'aes128gcm' }));
+  const [node, noble] = [sealWith('node'), sealWith('noble')];
+  assert.equal(node.enc, ephemeral.publicKey);
+  assert.equal(noble.enc, node.enc);
+  assert.equal(toHexString(noble.ct), toHexString(node.ct));
+  for (const [a, b] of [['node', 'noble'], ['noble', 'node']] as const) {
+    const x = withBackend(a, () => hpkeSealBaseWith('aes128gcm', f.recipient.publicKey, f.info, f.aad, pt));
+    assert.equal(withBackend(b, () => hpkeOpenBaseWith('aes128gcm', x.enc, f.recipient, f.info, f.aad, x.ct)), pt, `${a} to ${b}`);
+  }
+});
+
+test('a message sealed with one AEAD does not open with the other; no aead is ChaCha20-Poly1305', () => {
+  const f = fixture();
+  const pt = utf8('hello');
+  for (const backend of BACKENDS) {
+    withBackend(backend, () => {
+      const aes = hpkeSealBaseWith('aes128gcm', f.recipient.publicKey, f.info, f.aad, pt);
+      const chacha = hpkeSealBaseWith('chacha20poly1305', f.recipient.publicKey, f.info, f.aad, pt);
+      assert.is(code(() => hpkeOpenBaseWith('chacha20poly1305', aes.enc, f.recipient, f.info, f.aad, aes.ct)), 'DECRYPT_FAILED', `${backend}: aes as chacha`);
+      assert.is(code(() => hpkeOpenBaseWith('aes128gcm', chacha.enc, f.recipient, f.info, f.aad, chacha.ct)), 'DECRYPT_FAILED', `${backend}: chacha as aes`);
+      // The existing API, which names no AEAD, is the ChaCha20-Poly1305 suite.
+      assert.is(code(() => hpkeOpenBase(aes.enc, f.recipient, aes.ct, { info: f.info, aad: f.aad })), 'DECRYPT_FAILED', `${backend}: aes as default`);
+      assert.equal(hpkeOpenBase(chacha.enc, f.recipient, chacha.ct, { info: f.info, aad: f.aad }), pt);
+      const viaDefault = hpkeSealBase(f.recipient.publicKey, pt, { info: f.info, aad: f.aad });
+      assert.equal(hpkeOpenBaseWith('chacha20poly1305', viaDefault.enc, f.recipient, f.info, f.aad, viaDefault.ct), pt);
+    });
+  }
+  // Same ephemeral key: naming ChaCha20-Poly1305 changes no byte; naming AES-128-GCM changes every one but enc.
+  const ephemeral = x25519KeyPair();
+  const o = { info: f.info, aad: f.aad, ephemeral };
+  const dflt = hpkeSealBase(f.recipient.publicKey, pt, o);
+  assert.equal(hpkeSealBase(f.recipient.publicKey, pt, { ...o, aead: 'chacha20poly1305' }), dflt);
+  const aes = hpkeSealBase(f.recipient.publicKey, pt, { ...o, aead: 'aes128gcm' });
+  assert.equal(aes.enc, dflt.enc);
+  assert.not.equal(aes.ct, dflt.ct);
+});
+
+test('the AEAD sets Nk and suite_id: key schedule, memo and exports per AEAD', () => {
+  const ss = randomBytes(32);
+  const info = utf8('sealpost/v1/test-memo');
+  const chacha1 = _hpkeKeySchedule(0, ss, info);
+  const aes1 = _hpkeKeySchedule(0, ss, info, EMPTY, EMPTY, 'aes128gcm');
+  const chacha2 = _hpkeKeySchedule(0, ss, info, EMPTY, EMPTY, 'chacha20poly1305');
+  const aes2 = _hpkeKeySchedule(0, ss, info, EMPTY, EMPTY, 'aes128gcm');
+  assert.is(chacha1.key.length, 32);
+  assert.is(aes1.key.length, 16);
+  // key_schedule_context is memoised; one AEAD's value must never be served for the other.
+  assert.not.equal(aes1.keyScheduleContext, chacha1.keyScheduleContext);
+  assert.equal(chacha2, chacha1);
+  assert.equal(aes2, aes1);
+  assert.not.equal(aes1.baseNonce, chacha1.baseNonce);
+  assert.not.equal(aes1.exporterSecret, chacha1.exporterSecret);
+  // Contexts: multi-message and exports with AES-128-GCM; exports differ from ChaCha20-Poly1305's.
+  const f = fixture();
+  const ephemeral = x25519KeyPair();
+  const { enc, context: s } = hpkeSetupSender(f.recipient.publicKey, { mode: 'psk', psk: f.psk, pskId: f.pskId, info, ephemeral, aead: 'aes128gcm' });
+  const r = hpkeSetupRecipient(enc, f.recipient, { mode: 'psk', psk: f.psk, pskId: f.pskId, info, aead: 'aes128gcm' });
+  for (let i = 0; i < 3; i++) assert.equal(r.open(s.seal(utf8(`m${i}`), utf8(`a${i}`)), utf8(`a${i}`)), utf8(`m${i}`));
+  assert.equal(s.export(utf8('ctx'), 32), r.export(utf8('ctx'), 32));
+  const { context: sc } = hpkeSetupSender(f.recipient.publicKey, { mode: 'psk', psk: f.psk, pskId: f.pskId, info, ephemeral });
+  assert.not.equal(sc.export(utf8('ctx'), 32), s.export(utf8('ctx'), 32));
+});
+
+test('an unknown AEAD is INVALID_ARGUMENT, before any key is used', () => {
+  const f = fixture();
+  const { enc, ct } = hpkeSealBaseWith('aes128gcm', f.recipient.publicKey, f.info, f.aad, utf8('x'));
+  for (const bad of ['aes256gcm', 'AES128GCM', 'chacha20-poly1305', 'toString', '__proto__', '', 1, null]) {
+    const aead = bad as HpkeAead;
+    assert.is(code(() => hpkeSealBaseWith(aead, f.recipient.publicKey, f.info, f.aad, utf8('x'))), 'INVALID_ARGUMENT', `seal ${String(bad)}`);
+    assert.is(code(() => hpkeOpenBaseWith(aead, enc, f.recipient, f.info, f.aad, ct)), 'INVALID_ARGUMENT', `open ${String(bad)}`);
+    assert.is(code(() => hpkeSetupSender(f.recipient.publicKey, { mode: 'base', info: f.info, aead })), 'INVALID_ARGUMENT', `setup ${String(bad)}`);
+    assert.is(code(() => _hpkeKeySchedule(0, randomBytes(32), f.info, EMPTY, EMPTY, aead)), 'INVALID_ARGUMENT', `key schedule ${String(bad)}`);
+  }
+  // The other arguments keep their codes.
+  assert.is(code(() => hpkeSealBaseWith('aes128gcm', randomBytes(31) as X25519PublicKey, f.info, f.aad, utf8('x'))), 'INVALID_LENGTH');
+  assert.is(code(() => hpkeOpenBaseWith('aes128gcm', randomBytes(33), f.recipient, f.info, f.aad, ct)), 'INVALID_LENGTH');
+  assert.is(code(() => hpkeOpenBaseWith('aes128gcm', LOW_ORDER[1]!, f.recipient, f.info, f.aad, ct)), 'LOW_ORDER_POINT');
+  assert.is(code(() => hpkeSealBaseWith('aes128gcm', f.recipient.publicKey, 'info' as unknown as Uint8Array, f.aad, utf8('x'))), 'INVALID_TYPE');
+});
+
 // Compile-time checks: misuse that the types refuse. Never called; tsc fails if a line compiles.
 export function typeLevelMisuse(pkR: X25519PublicKey, kp: X25519KeyPair, b: Uint8Array): void {
   // @ts-expect-error a psk in base mode
@@ -487,6 +631,10 @@ export function typeLevelMisuse(pkR: X25519PublicKey, kp: X25519KeyPair, b: Uint
   hpkeSealBase(b, b, { info: b });
   // @ts-expect-error contexts come only from the setup functions
   new HpkeSenderContext();
+  // @ts-expect-error an AEAD the core does not have
+  hpkeSealBaseWith('aes256gcm', pkR, b, b, b);
+  // @ts-expect-error the AEAD is a name, not an aead_id
+  hpkeSeal(pkR, b, { mode: 'base', info: b, aead: 0x0001 });
 }
 
 test.run();

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { availableBackends, withBackend, type BackendName } from '../../src/crypto/index.js';
 import { readJson } from '../_support/files.js';
 import {
-  checkChaCha20Poly1305, checkEd25519, checkHkdfSha256, checkHmacSha256, checkX25519, checkXChaCha20Poly1305,
+  checkAes128Gcm, checkChaCha20Poly1305, checkEd25519, checkHkdfSha256, checkHmacSha256, checkX25519, checkXChaCha20Poly1305,
   type CheckResult, type WycheproofCase, type WycheproofFile, type WycheproofResult,
 } from '../_support/wycheproof.js';
 
@@ -47,6 +47,9 @@ const relabel = <C extends WycheproofCase>(to: WycheproofResult) => (tc: C): voi
 type X = { public: string; shared: string } & WycheproofCase;
 type E = { sig: string } & WycheproofCase;
 type A = { ct: string; tag: string } & WycheproofCase;
+type G = { key: string; iv: string; ct: string; tag: string } & WycheproofCase;
+/** An AES-GCM case the core computes (128-bit key, 96-bit IV), rather than refuses. */
+const aes128Iv96 = (tc: WycheproofCase): boolean => (tc as G).key.length === 32 && (tc as G).iv.length === 24;
 type H = { okm: string } & WycheproofCase;
 type M = { tag: string } & WycheproofCase;
 
@@ -70,6 +73,13 @@ const SUITES: Suite[] = [
     { what: 'flipped tag', pick: is('valid'), apply: (tc: A) => { tc.tag = flipLast(tc.tag); } },
     { what: 'modified tag relabelled valid', pick: is('invalid', 'ModifiedTag'), apply: relabel<A>('valid') },
     { what: 'bad nonce size relabelled valid', pick: is('invalid', 'InvalidNonceSize'), apply: relabel<A>('valid') },
+  ]),
+  suite('aes_gcm_test.json', checkAes128Gcm, [
+    { what: 'flipped tag', pick: (tc) => tc.result === 'valid' && aes128Iv96(tc), apply: (tc: G) => { tc.tag = flipLast(tc.tag); } },
+    { what: 'flipped ciphertext', pick: (tc) => tc.result === 'valid' && aes128Iv96(tc) && (tc as G).ct.length > 0, apply: (tc: G) => { tc.ct = flipLast(tc.ct); } },
+    { what: 'modified tag relabelled valid', pick: (tc) => is('invalid', 'ModifiedTag')(tc) && aes128Iv96(tc), apply: relabel<G>('valid') },
+    // A refused case must not be run as something else: an AES-256 key cut to 128 bits no longer fits its group.
+    { what: 'AES-256 key cut to 128 bits', pick: (tc) => tc.result === 'valid' && (tc as G).key.length === 64, apply: (tc: G) => { tc.key = tc.key.slice(0, 32); } },
   ]),
   suite('hkdf_sha256_test.json', checkHkdfSha256, [
     { what: 'flipped okm', pick: is('valid'), apply: (tc: H) => { tc.okm = flipLast(tc.okm); } },
