@@ -10,12 +10,12 @@
 // the tree. Nodes are immutable values, so `clone()` is a shallow copy of three arrays.
 import { equalBytes, toHex } from '../crypto/bytes.js';
 import { DEFAULT_EXTENSION_TYPES, DEFAULT_PROPOSAL_TYPES } from './extensions.js';
-import { MlsError } from './errors.js';
+import { MlsError, type MlsErrorCode } from './errors.js';
 import { verifyLeafNodeSignature, writeLeafNode, type LeafNode } from './leaf-node.js';
 import { readRatchetTree, writeParentNode, writeRatchetTree, type ParentNode, type TreeNode } from './nodes.js';
 import type { CipherSuite } from './suite.js';
 import { TlsWriter, decode, encode } from './tls.js';
-import { directPath, isLeaf, left, level, log2, nodeWidth, right, root, type LeafIndex, type NodeIndex } from './tree-math.js';
+import { directPath, isAncestor, isLeaf, left, level, log2, nodeWidth, parent, right, root, type LeafIndex, type NodeIndex } from './tree-math.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -34,21 +34,13 @@ export interface TreeVerifyOptions {
 }
 
 const invalid = (msg: string): MlsError => new MlsError('INVALID_TREE', msg);
+const DEFAULT_EXTENSIONS = new Set(DEFAULT_EXTENSION_TYPES);
+const DEFAULT_PROPOSALS = new Set(DEFAULT_PROPOSAL_TYPES);
 
 /** The nodes in the subtree under x: a contiguous range of node indices (in-order layout). */
 function span(x: NodeIndex): [NodeIndex, NodeIndex] {
   const half = (1 << level(x)) - 1;
   return [x - half, x + half];
-}
-const inSubtree = (x: NodeIndex, y: NodeIndex): boolean => {
-  const [lo, hi] = span(x);
-  return y >= lo && y <= hi;
-};
-/** The parent of x in a full tree (x not the root). */
-function parentOf(x: NodeIndex): NodeIndex {
-  const k = level(x);
-  const b = (x >> (k + 1)) & 1;
-  return (x | (1 << k)) ^ (b << (k + 1));
 }
 function insertSorted(list: readonly number[], v: number): number[] {
   const out = list.slice();
@@ -277,9 +269,7 @@ export class RatchetTree {
     this.th[x] = undefined;
     this.ph[2 * x] = undefined;
     this.ph[2 * x + 1] = undefined;
-    const r = this.root;
-    for (let p = x; p !== r;) {
-      p = parentOf(p);
+    for (const p of directPath(x, this.leafCount)) {
       this.th[p] = undefined;
       this.ph[2 * p] = undefined;
       this.ph[2 * p + 1] = undefined;
@@ -321,7 +311,7 @@ export class RatchetTree {
    * reuse the cached hashes.
    */
   treeHashWithout(x: NodeIndex, removed: readonly LeafIndex[]): Uint8Array {
-    const mine = removed.filter((l) => inSubtree(x, 2 * l));
+    const mine = removed.filter((l) => isAncestor(x, 2 * l));
     if (mine.length === 0) return this.treeHash(x);
     const n = this.nodes[x];
     if (isLeaf(x)) return this.leafHash(x, undefined);
@@ -396,7 +386,7 @@ export class RatchetTree {
         ph ??= this.parentHash(p, s);
         if (!equalBytes(field, ph)) continue;
         const rest = res.filter((y) => y !== d).sort((a, b) => a - b);
-        const unmerged = node.unmergedLeaves.map((l) => 2 * l).filter((y) => inSubtree(c, y)).sort((a, b) => a - b);
+        const unmerged = node.unmergedLeaves.map((l) => 2 * l).filter((y) => isAncestor(c, y)).sort((a, b) => a - b);
         if (rest.length === unmerged.length && rest.every((y, i) => y === unmerged[i])) out.push(d);
       }
     }
@@ -418,6 +408,62 @@ export class RatchetTree {
   // ---- §12.4.3.1 validation of a whole tree ----
 
   /**
+   * The §7.3 checks of one LeafNode against itself: a basic credential (§5.3.1; others are
+   * UNSUPPORTED), its signature (update and commit leaves bound to the group id and `leafIndex`)
+   * unless `skipSignature`, its credential type and non-default extensions listed in its
+   * capabilities, the group's required capabilities, and its lifetime when `now` is given
+   * (EXPIRED). Other failures throw `code`.
+   */
+  private checkLeafOwn(leaf: LeafNode, index: LeafIndex, groupId: Uint8Array, opts: TreeVerifyOptions, code: MlsErrorCode, skipSignature: boolean): void {
+    const fail = (msg: string): MlsError => new MlsError(code, `leaf ${index} ${msg}`);
+    if (leaf.credential.type !== 1) throw new MlsError('UNSUPPORTED', `leaf ${index} has credential type ${leaf.credential.type}`);
+    if (!skipSignature) {
+      const binding = leaf.source === 1 ? undefined : { groupId, leafIndex: index };
+      if (!verifyLeafNodeSignature(this.suite, leaf, binding)) throw fail('signature does not verify');
+    }
+    const caps = leaf.capabilities;
+    if (!caps.credentials.includes(leaf.credential.type)) throw fail('does not list its own credential type');
+    for (const e of leaf.extensions) {
+      if (!DEFAULT_EXTENSIONS.has(e.type) && !caps.extensions.includes(e.type)) throw fail(`carries extension ${e.type} it does not list`);
+    }
+    const req = opts.requiredCapabilities;
+    if (req) {
+      for (const t of req.extensions) if (!DEFAULT_EXTENSIONS.has(t) && !caps.extensions.includes(t)) throw fail(`lacks required extension ${t}`);
+      for (const t of req.proposals) if (!DEFAULT_PROPOSALS.has(t) && !caps.proposals.includes(t)) throw fail(`lacks required proposal ${t}`);
+      for (const t of req.credentials) if (!caps.credentials.includes(t)) throw fail(`lacks required credential ${t}`);
+    }
+    if (opts.now !== undefined && leaf.source === 1 && (opts.now < leaf.lifetime.notBefore || opts.now > leaf.lifetime.notAfter)) {
+      throw new MlsError('EXPIRED', `leaf ${index} is outside its lifetime`);
+    }
+  }
+
+  /**
+   * Validates a LeafNode that is to sit at `leafIndex` (an Add's, an Update's or a commit path's,
+   * §7.3) against the rest of the tree: the leaf's own checks (see verifyTree), its credential
+   * type supported by every other member and theirs by it, and its signature and encryption keys
+   * used by no other node (the leaf it replaces at `leafIndex` aside). Failures throw `code`
+   * (UNSUPPORTED and EXPIRED keep theirs).
+   */
+  validateLeafNode(leaf: LeafNode, leafIndex: LeafIndex, groupId: Uint8Array, opts: TreeVerifyOptions & { readonly code?: MlsErrorCode; readonly skipSignature?: boolean } = {}): void {
+    const code = opts.code ?? 'INVALID_TREE';
+    this.checkLeafOwn(leaf, leafIndex, groupId, opts, code, opts.skipSignature === true);
+    for (let x = 0; x < this.nodes.length; x++) {
+      if (x === 2 * leafIndex) continue;
+      const n = this.nodes[x];
+      if (!n) continue;
+      if (n.type === 2) {
+        if (equalBytes(n.parent.encryptionKey, leaf.encryptionKey)) throw new MlsError(code, `leaf ${leafIndex} repeats node ${x}'s encryption key`);
+        continue;
+      }
+      const other = n.leaf;
+      if (equalBytes(other.encryptionKey, leaf.encryptionKey)) throw new MlsError(code, `leaf ${leafIndex} repeats node ${x}'s encryption key`);
+      if (equalBytes(other.signatureKey, leaf.signatureKey)) throw new MlsError(code, `leaf ${leafIndex} repeats leaf ${x >>> 1}'s signature key`);
+      if (!other.capabilities.credentials.includes(leaf.credential.type)) throw new MlsError(code, `leaf ${x >>> 1} does not support leaf ${leafIndex}'s credential type`);
+      if (!leaf.capabilities.credentials.includes(other.credential.type)) throw new MlsError(code, `leaf ${leafIndex} does not support leaf ${x >>> 1}'s credential type`);
+    }
+  }
+
+  /**
    * Validates the tree as a joiner must (§12.4.3.1, with §7.3 for each leaf): leaf signatures
    * (update and commit leaves bound to `groupId` and their index), credential and capability
    * rules, lifetimes when `now` is given, unique signature and encryption keys, unmerged-leaf
@@ -429,31 +475,12 @@ export class RatchetTree {
     const sigKeys = new Set<string>();
     const encKeys = new Set<string>();
     const credentialTypes = new Set<number>();
-    const defaultExt = new Set(DEFAULT_EXTENSION_TYPES);
-    const defaultProp = new Set(DEFAULT_PROPOSAL_TYPES);
-    const req = opts.requiredCapabilities;
     for (let x = 0; x < this.nodes.length; x += 2) {
       const n = this.nodes[x];
       if (!n || n.type !== 1) continue;
       const leaf = n.leaf;
       const index = x >>> 1;
-      // §5.3.1: Sealpost speaks basic credentials only.
-      if (leaf.credential.type !== 1) throw new MlsError('UNSUPPORTED', `leaf ${index} has credential type ${leaf.credential.type}`);
-      const binding = leaf.source === 1 ? undefined : { groupId, leafIndex: index };
-      if (!verifyLeafNodeSignature(this.suite, leaf, binding)) throw invalid(`leaf ${index} signature does not verify`);
-      const caps = leaf.capabilities;
-      if (!caps.credentials.includes(leaf.credential.type)) throw invalid(`leaf ${index} does not list its own credential type`);
-      for (const e of leaf.extensions) {
-        if (!defaultExt.has(e.type) && !caps.extensions.includes(e.type)) throw invalid(`leaf ${index} carries extension ${e.type} it does not list`);
-      }
-      if (req) {
-        for (const t of req.extensions) if (!defaultExt.has(t) && !caps.extensions.includes(t)) throw invalid(`leaf ${index} lacks required extension ${t}`);
-        for (const t of req.proposals) if (!defaultProp.has(t) && !caps.proposals.includes(t)) throw invalid(`leaf ${index} lacks required proposal ${t}`);
-        for (const t of req.credentials) if (!caps.credentials.includes(t)) throw invalid(`leaf ${index} lacks required credential ${t}`);
-      }
-      if (opts.now !== undefined && leaf.source === 1 && (opts.now < leaf.lifetime.notBefore || opts.now > leaf.lifetime.notAfter)) {
-        throw new MlsError('EXPIRED', `leaf ${index} is outside its lifetime`);
-      }
+      this.checkLeafOwn(leaf, index, groupId, opts, 'INVALID_TREE', false);
       const sk = toHex(leaf.signatureKey);
       if (sigKeys.has(sk)) throw invalid(`leaf ${index} repeats another member's signature key`);
       sigKeys.add(sk);
@@ -480,8 +507,8 @@ export class RatchetTree {
       for (const l of p.unmergedLeaves) {
         if (l <= prev) throw invalid(`node ${x} unmerged leaves are not strictly increasing`);
         prev = l;
-        if (!inSubtree(x, 2 * l) || !this.leafNode(l)) throw invalid(`node ${x} lists unmerged leaf ${l} that is not a member under it`);
-        for (let y = parentOf(2 * l); y !== x; y = parentOf(y)) {
+        if (!isAncestor(x, 2 * l) || !this.leafNode(l)) throw invalid(`node ${x} lists unmerged leaf ${l} that is not a member under it`);
+        for (let y = parent(2 * l, this.leafCount); y !== x; y = parent(y, this.leafCount)) {
           const q = this.parentNode(y);
           if (q && !q.unmergedLeaves.includes(l)) throw invalid(`node ${y} between leaf ${l} and node ${x} does not list it as unmerged`);
         }

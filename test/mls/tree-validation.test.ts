@@ -157,4 +157,34 @@ test('added leaves become unmerged and the tree still verifies; broken unmerged 
   assert.ok(tried > 10, String(tried));
 });
 
+test('validateLeafNode and verifyTree options: duplicate keys, capabilities, lifetime', () => {
+  const c = cases[2]!;
+  const suite = cipherSuite(c.cipher_suite);
+  const gid = hex(c.group_id);
+  const tree = RatchetTree.decode(suite, hex(c.tree));
+  const [a, b] = tree.members() as [number, number];
+  const like = tree.leafNode(a)!;
+  const fresh = freshLeaf(c, like, 120);
+  const spot = tree.leafCount; // an index no member holds
+  tree.validateLeafNode(fresh, spot, gid);
+  const code = (want: string) => (e: unknown): boolean => e instanceof MlsError && e.code === want;
+  // Another member's signature key (re-signed with a throwaway key: the signature is skipped).
+  const dupSig = { ...fresh, signatureKey: tree.leafNode(b)!.signatureKey } as LeafNode;
+  assert.throws(() => tree.validateLeafNode(dupSig, spot, gid, { skipSignature: true, code: 'INVALID_PROPOSAL' }), code('INVALID_PROPOSAL'));
+  assert.throws(() => tree.validateLeafNode(dupSig, spot, gid), code('INVALID_TREE'));
+  // The member's own leaf may keep its keys at its own index, not at another.
+  tree.validateLeafNode(tree.leafNode(a)!, a, gid);
+  assert.throws(() => tree.validateLeafNode(tree.leafNode(a)!, spot, gid), code('INVALID_TREE'));
+  // An extension the leaf does not list, and a required capability it lacks.
+  const unlisted = signLeafNode(suite, new Uint8Array(32).fill(120) as Ed25519Seed, { ...fresh, extensions: [{ type: 0xff00, data: new Uint8Array(0) }] } as LeafNodeContent);
+  assert.throws(() => tree.validateLeafNode(unlisted, spot, gid), code('INVALID_TREE'));
+  assert.throws(() => tree.verifyTree(gid, { requiredCapabilities: { extensions: [0xff01], proposals: [], credentials: [] } }), code('INVALID_TREE'));
+  tree.verifyTree(gid, { requiredCapabilities: { extensions: [1, 2, 3], proposals: [1, 7], credentials: [1] } });
+  // Lifetime: key_package leaves outside their lifetime are EXPIRED when a time is given.
+  tree.addLeaf(signLeafNode(suite, new Uint8Array(32).fill(121) as Ed25519Seed, { ...fresh, signatureKey: suite.signaturePublicKey(new Uint8Array(32).fill(121) as Ed25519Seed), encryptionKey: suite.deriveKeyPair(new Uint8Array(32).fill(122)).publicKey, lifetime: { notBefore: 0x64000000n, notAfter: 0x64100000n } } as LeafNodeContent));
+  tree.verifyTree(gid);
+  tree.verifyTree(gid, { now: 0x64080000n });
+  assert.throws(() => tree.verifyTree(gid, { now: 0x64200000n }), code('EXPIRED'));
+});
+
 test.run();
