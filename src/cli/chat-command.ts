@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { Client, isClientError, type Contact, type Message } from '../client/index.js';
+import { Client, isClientError, type Contact, type GroupView, type Message } from '../client/index.js';
 
 const HELP = `commands:
   /invite [name]            make a one-time invitation link (name = your label for whoever accepts it)
@@ -17,6 +17,17 @@ const HELP = `commands:
   /history [contact]        show stored messages
   /rename <contact> <name>  change your own label for a contact
   /rotate [contact]         move this contact to a new mailbox of yours
+  /groups                   list your groups (review reminders show here)
+  /group create <name> <contact>...    a group of verified contacts; you are its admin
+  /group add <group> <contact>...      add verified contacts (admins)
+  /group remove <group> <member>...    remove members (admins)
+  /group leave <group>                 leave (an admin's client commits it)
+  /group members <group>               who is in it, verified or not, admin or not
+  /group changes <group>               the signed history: who added or removed whom, when
+  /group review <group>                mark the membership reviewed
+  /group policy <group> key=value...   name=, disappearing=SECONDS, review=DAYS, admins=contact,contact (admins)
+  /group update <group>                replace your group keys now
+  /in <group>               talk in a group: plain lines are then sent to it
   /stats                    counters (dropped envelopes, outbox)
   /quit                     leave
 A QR code is not rendered: share the invitation link itself, out of band.`;
@@ -124,6 +135,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
   }
 
   let target: Contact | null = null;
+  let groupTarget: GroupView | null = null;
   const print = (text: string): void => {
     if (interactive) { process.stdout.write('\r\x1b[K'); console.log(text); rl.prompt(true); } else console.log(text);
   };
@@ -135,6 +147,26 @@ export async function chatCommand(argv: string[]): Promise<number> {
   });
   client.on('receipt', (r) => print(`[receipt] ${label(r.contactId)} received ${r.ids.length} message(s)`));
   client.on('connection', ({ online }) => print(online ? '[relay] connected' : '[relay] connection lost, reconnecting…'));
+  client.on('groupMessage', (m) => print(`[${groupName(m.groupId)}] ${m.sender.name ?? m.sender.identityKey.slice(0, 8)}${m.sender.verified ? '' : ' (unverified)'}: ${m.text}`));
+  client.on('groupChange', (c) => print(`[${groupName(c.groupId)}] ${describeChange(c)}`));
+  client.on('groupReviewDue', (g) => print(`[${g.name}] please review who is in this group (/group members ${g.name}), then /group review ${g.name}`));
+  client.on('groupRefused', (r) => print(`[${r.groupId ? groupName(r.groupId) : 'group'}] a change was refused (${r.reason}): it was not allowed or not signed by a member`));
+  const groupName = (id: string): string => client.groups.list().find((g) => g.id === id)?.name ?? id.slice(0, 8);
+  const who = (m: { name: string | null; identityKey: string; me: boolean }): string => (m.me ? 'you' : m.name ?? `${m.identityKey.slice(0, 8)}… (not a contact)`);
+  const describeChange = (c: import('../client/index.js').GroupChange): string => {
+    const parts: string[] = [];
+    if (c.added.length) parts.push(`added ${c.added.map(who).join(', ')}`);
+    if (c.removed.length) parts.push(`removed ${c.removed.map(who).join(', ')}`);
+    if (c.changes.length) parts.push('changed the group settings');
+    if (parts.length === 0) parts.push('updated their keys');
+    return `epoch ${c.epoch}: ${who(c.by)} ${parts.join('; ')}`;
+  };
+  const findGroup = (ref: string | undefined): GroupView => {
+    const all = client.groups.list();
+    const g = ref ? all.find((x) => x.id === ref || x.name.toLowerCase() === ref.toLowerCase()) : groupTarget ?? undefined;
+    if (!g) throw new Error(ref ? `no group "${ref}" (see /groups)` : 'name a group');
+    return g;
+  };
 
   const n = client.contacts().length;
   console.log(`profile ${args.profile} (${dataDir}), relay ${client.relay}, ${n} contact${n === 1 ? '' : 's'}. Type /help for commands.`);
@@ -147,13 +179,71 @@ export async function chatCommand(argv: string[]): Promise<number> {
     return c;
   };
 
+  const groupCommand = async (rest: string[]): Promise<void> => {
+    const [sub = '', ref, ...more] = rest;
+    const contactIds = (names: string[]): string[] => names.map((n) => find(n).id);
+    if (sub === 'create') {
+      if (!ref) throw new Error('usage: /group create <name> <contact>...');
+      const g = await client.groups.create(ref, contactIds(more));
+      groupTarget = g;
+      target = null;
+      print(`group ${g.name} created with ${g.memberCount} members; plain lines now go to it`);
+    } else if (sub === 'add') {
+      const g = await client.groups.add(findGroup(ref).id, contactIds(more));
+      print(`${g.name}: ${g.memberCount} members`);
+    } else if (sub === 'remove') {
+      const g = findGroup(ref);
+      const members = client.groups.members(g.id);
+      const ids = more.map((n) => members.find((m) => (m.name ?? '').toLowerCase() === n.toLowerCase() || m.identityKey.startsWith(n))?.identityKey ?? n);
+      const after = await client.groups.remove(g.id, ids);
+      print(`${after.name}: ${after.memberCount} members`);
+    } else if (sub === 'leave') {
+      await client.groups.leave(findGroup(ref).id);
+      print('you asked to leave; an admin\'s client will remove you');
+    } else if (sub === 'members') {
+      const g = findGroup(ref);
+      print(client.groups.members(g.id).map((m) => `${who(m).padEnd(24)} ${m.me ? '' : m.verified ? 'verified' : 'NOT verified'}${m.admin ? '  admin' : ''}`).join('\n'));
+    } else if (sub === 'changes') {
+      const g = findGroup(ref);
+      print(client.groups.history(g.id).map((c) => `${new Date(c.at).toISOString().slice(0, 16).replace('T', ' ')} ${describeChange(c)}${c.signatureValid ? '' : '  SIGNATURE INVALID'}`).join('\n') || '(no changes since you joined)');
+    } else if (sub === 'review') {
+      const g = await client.groups.markReviewed(findGroup(ref).id);
+      print(`${g.name}: membership marked reviewed`);
+    } else if (sub === 'policy') {
+      const g = findGroup(ref);
+      const update: { name?: string; disappearingSeconds?: number; reviewIntervalDays?: number; admins?: string[] } = {};
+      for (const kv of more) {
+        const [k, v = ''] = kv.split('=');
+        if (k === 'name') update.name = v;
+        else if (k === 'disappearing') update.disappearingSeconds = Number(v);
+        else if (k === 'review') update.reviewIntervalDays = Number(v);
+        else if (k === 'admins') {
+          const members = client.groups.members(g.id);
+          update.admins = v.split(',').map((n) => (n === 'me' ? members.find((m) => m.me)!.identityKey : members.find((m) => (m.name ?? '').toLowerCase() === n.toLowerCase())?.identityKey ?? n));
+        } else throw new Error(`unknown policy key ${k}`);
+      }
+      const after = await client.groups.setPolicy(g.id, update);
+      print(`${after.name}: settings changed`);
+    } else if (sub === 'update') {
+      await client.groups.updateKeys(findGroup(ref).id);
+      print('your group keys were replaced');
+    } else {
+      throw new Error('usage: /group create|add|remove|leave|members|changes|review|policy|update …');
+    }
+  };
+
   for (let line = await lines.next(); line !== null; line = await lines.next()) {
     const text = line.trim();
     if (!text) { if (interactive) rl.prompt(); continue; }
     const [cmd = '', ...rest] = text.split(/\s+/);
     try {
       if (!text.startsWith('/')) {
-        if (!target) { print('choose a contact first: /to <contact>'); continue; }
+        if (groupTarget) {
+          await client.groups.send(groupTarget.id, line);
+          print(`[you -> ${groupTarget.name}] ${line}`);
+          continue;
+        }
+        if (!target) { print('choose a contact first: /to <contact>, or a group: /in <group>'); continue; }
         await client.send(target.id, line);
         print(`[you -> ${target.name}] ${line}`);
       } else if (cmd === '/help') {
@@ -179,7 +269,18 @@ export async function chatCommand(argv: string[]): Promise<number> {
         if (!code) throw new Error('usage: /verify <contact> <code>');
         await client.verifyContact(c.id, code);
         print(`${c.name} is verified.`);
+      } else if (cmd === '/groups') {
+        const gs = client.groups.list();
+        print(gs.length === 0 ? 'no groups yet: /group create <name> <contact>...'
+          : gs.map((g) => `${g.name.padEnd(16)} ${g.memberCount} members  ${g.status}${g.admin ? '  admin' : ''}${g.reviewDue ? '  REVIEW DUE' : ''}${g.disappearingSeconds ? `  messages disappear after ${g.disappearingSeconds} s` : ''}`).join('\n'));
+      } else if (cmd === '/in') {
+        groupTarget = findGroup(rest[0]);
+        target = null;
+        print(`talking in ${groupTarget.name} (${groupTarget.memberCount} members; /group members ${groupTarget.name})`);
+      } else if (cmd === '/group') {
+        await groupCommand(rest);
       } else if (cmd === '/to') {
+        groupTarget = null;
         target = find(rest[0]);
         print(`talking to ${target.name}${target.verified ? '' : ' (NOT verified: compare safety codes)'}`);
       } else if (cmd === '/history') {
