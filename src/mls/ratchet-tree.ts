@@ -37,6 +37,13 @@ const invalid = (msg: string): MlsError => new MlsError('INVALID_TREE', msg);
 const DEFAULT_EXTENSIONS = new Set(DEFAULT_EXTENSION_TYPES);
 const DEFAULT_PROPOSALS = new Set(DEFAULT_PROPOSAL_TYPES);
 
+/** Byte equality for public values (keys, hashes): exits at the first difference. */
+function samePublic(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The nodes in the subtree under x: a contiguous range of node indices (in-order layout). */
 function span(x: NodeIndex): [NodeIndex, NodeIndex] {
   const half = (1 << level(x)) - 1;
@@ -125,7 +132,7 @@ export class RatchetTree {
     const want = encode(writeLeafNode, leaf);
     for (let x = 0; x < this.nodes.length; x += 2) {
       const n = this.nodes[x];
-      if (n?.type === 1 && equalBytes(encode(writeLeafNode, n.leaf), want)) return x >>> 1;
+      if (n?.type === 1 && samePublic(encode(writeLeafNode, n.leaf), want)) return x >>> 1;
     }
     return undefined;
   }
@@ -133,7 +140,7 @@ export class RatchetTree {
   hasEncryptionKey(key: Uint8Array): boolean {
     for (let x = 0; x < this.nodes.length; x++) {
       const k = this.encryptionKey(x);
-      if (k && equalBytes(k, key)) return true;
+      if (k && samePublic(k, key)) return true;
     }
     return false;
   }
@@ -452,12 +459,12 @@ export class RatchetTree {
       const n = this.nodes[x];
       if (!n) continue;
       if (n.type === 2) {
-        if (equalBytes(n.parent.encryptionKey, leaf.encryptionKey)) throw new MlsError(code, `leaf ${leafIndex} repeats node ${x}'s encryption key`);
+        if (samePublic(n.parent.encryptionKey, leaf.encryptionKey)) throw new MlsError(code, `leaf ${leafIndex} repeats node ${x}'s encryption key`);
         continue;
       }
       const other = n.leaf;
-      if (equalBytes(other.encryptionKey, leaf.encryptionKey)) throw new MlsError(code, `leaf ${leafIndex} repeats node ${x}'s encryption key`);
-      if (equalBytes(other.signatureKey, leaf.signatureKey)) throw new MlsError(code, `leaf ${leafIndex} repeats leaf ${x >>> 1}'s signature key`);
+      if (samePublic(other.encryptionKey, leaf.encryptionKey)) throw new MlsError(code, `leaf ${leafIndex} repeats node ${x}'s encryption key`);
+      if (samePublic(other.signatureKey, leaf.signatureKey)) throw new MlsError(code, `leaf ${leafIndex} repeats leaf ${x >>> 1}'s signature key`);
       if (!other.capabilities.credentials.includes(leaf.credential.type)) throw new MlsError(code, `leaf ${x >>> 1} does not support leaf ${leafIndex}'s credential type`);
       if (!leaf.capabilities.credentials.includes(other.credential.type)) throw new MlsError(code, `leaf ${leafIndex} does not support leaf ${x >>> 1}'s credential type`);
     }
