@@ -1,4 +1,4 @@
-// Messages larger than one envelope, in chunks (spec/groups.md §15.3): a Welcome or a Commit of a
+// Messages larger than one envelope, in chunks (spec/groups.md §12.3): a Welcome or a Commit of a
 // large group does not fit the largest envelope bucket. Each chunk names its message (8 random
 // bytes), its index and the count; the receiver keeps the pieces of a few messages at a time,
 // bounded in count, size and age, and hands the whole message on once every piece is there.

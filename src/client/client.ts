@@ -131,7 +131,7 @@ export class Client extends Emitter<ClientEvents> {
 
   contacts(): Contact[] { return listContacts(this.ctx); }
 
-  /** Groups on MLS (spec/groups.md §16): create, change, review, leave, and texts to all members. */
+  /** Groups on MLS (spec/groups.md §13): create, change, review, leave, and texts to all members. */
   get groups(): Groups { return this.groupsFront ??= new Groups(this.ctx); }
   private groupsFront: Groups | undefined;
 

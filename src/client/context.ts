@@ -77,7 +77,7 @@ export class ClientContext {
   /** Envelopes received and not yet finished, per connection and in all (§6.4). */
   readonly inboundBudget = new InboundBudget();
   readonly sentTaps: Array<(e: OutboxEntry) => void> = [];
-  /** Groups (spec/groups.md §16). */
+  /** Groups (spec/groups.md §13). */
   readonly groupsState = new GroupsState();
   readonly counters = {
     received: 0, sent: 0, errors: 0,

@@ -30,9 +30,9 @@ export const CLIENT_ERROR_CODES = [
   'POW_TOO_HARD', // the relay asks more proof-of-work for a public mailbox than clients spend (MAX_POW_DIFFICULTY)
   'UNKNOWN_GROUP', // no group with this id
   'NOT_A_MEMBER', // this identity left the group or was removed from it
-  'NOT_GROUP_ADMIN', // the change needs a group admin (spec/groups.md §14)
+  'NOT_GROUP_ADMIN', // the change needs a group admin (spec/groups.md §11)
   'CONTACT_UNVERIFIED', // groups are made of verified contacts: compare safety codes first
-  'NO_KEY_PACKAGE', // the contact's client has not sent a KeyPackage yet (spec/groups.md §15.1)
+  'NO_KEY_PACKAGE', // the contact's client has not sent a KeyPackage yet (spec/groups.md §12.1)
   'INVALID_ARGUMENT', // a caller's argument is out of its documented range
   'CLOSED', // the client was closed
   'INTERNAL', // a defect of the SDK (please report it)

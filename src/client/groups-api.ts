@@ -1,4 +1,4 @@
-// `client.groups`: the SDK's group API (spec/groups.md §16), a thin front over groups.ts.
+// `client.groups`: the SDK's group API (spec/groups.md §13), a thin front over groups.ts.
 import type { ClientContext } from './context.js';
 import {
   addMembers, createGroup, groupHistory, groupMembers, groupMessages, leaveGroup, listGroups, markReviewed, removeMembers,

@@ -1,4 +1,4 @@
-// Groups in the SDK (spec/groups.md §12–§17): MLS groups whose members are identities, carried
+// Groups in the SDK (spec/groups.md §9–§14): MLS groups whose members are identities, carried
 // over the relay in per-member group mailboxes. Each member's leaf holds the capability of a
 // mailbox it made for that group alone; a sender encrypts once (MLS) and seals one envelope per
 // other member (sealed sender), so the relay sees mailboxes and a burst of same-size envelopes,
@@ -42,14 +42,14 @@ import {
   type KeyPackageRecord, type MailboxRecord,
 } from './state.js';
 
-/** The body kind of a group envelope (client.md §5): 0x03 || chunk (spec/groups.md §15.3). */
+/** The body kind of a group envelope (client.md §5): 0x03 || chunk (spec/groups.md §12.3). */
 export const BODY_GROUP = 0x03;
 /** Groups the SDK makes use suite 1, the mandatory one (spec/groups.md §2). */
 export const GROUP_SUITE = 1;
-/** KeyPackages live four weeks and are replaced a week before (spec/groups.md §15.1). */
+/** KeyPackages live four weeks and are replaced a week before (spec/groups.md §12.1). */
 export const KEY_PACKAGE_LIFETIME_MS = 28 * 86_400_000;
 export const KEY_PACKAGE_REFRESH_MS = 7 * 86_400_000;
-/** Group mailboxes: the relay keeps envelopes this long (spec/groups.md §15.2). */
+/** Group mailboxes: the relay keeps envelopes this long (spec/groups.md §12.2). */
 export const GROUP_MAILBOX_TTL_SECONDS = 30 * 86_400;
 export const MAX_GROUP_MEMBERS = 5_000;
 /** Envelopes that arrive for an epoch not reached yet (or before our Welcome) wait, at most this many per group. */
@@ -132,7 +132,7 @@ function view(ctx: ClientContext, rec: GroupRecord, group: Group): GroupView {
 const reviewDue = (rec: GroupRecord, s: GroupPolicyState, now = Date.now()): boolean =>
   rec.status === 'active' && s.reviewIntervalDays > 0 && now - rec.reviewedAt >= s.reviewIntervalDays * 86_400_000;
 
-// ---- KeyPackages (spec/groups.md §15.1) --------------------------------------------------------
+// ---- KeyPackages (spec/groups.md §12.1) --------------------------------------------------------
 
 /** Makes sure every established contact holds a live KeyPackage of ours; runs in maintenance. */
 export async function ensureKeyPackages(ctx: ClientContext): Promise<void> {
@@ -227,7 +227,7 @@ function takePeerKeyPackage(ctx: ClientContext, c: ContactRecord): KeyPackage {
 
 // ---- sending into a group ----------------------------------------------------------------------
 
-/** Seals one MLS message to every other member's group mailbox and queues it (spec/groups.md §15.2). */
+/** Seals one MLS message to every other member's group mailbox and queues it (spec/groups.md §12.2). */
 async function deliver(ctx: ClientContext, rec: GroupRecord, group: Group, message: Uint8Array, extra: StoreOp[], recipients?: readonly LeafNode[]): Promise<Promise<void>[]> {
   const targets = (recipients ?? group.members().filter((m) => m.leaf !== group.myLeaf).map((m) => m.leafNode)).map(deliveryOf);
   const bodies = split(message).map((chunk) => { const w = new Writer().u8(BODY_GROUP); writeChunkTo(w, chunk); return w.finish(); });
@@ -279,7 +279,7 @@ function messageOp(ctx: ClientContext, rec: GroupRecord, sender: Uint8Array, dir
   return put(KIND.groupMessage, `${rec.id}:${seq}`, m);
 }
 
-/** The member's periodic self-update (spec/groups.md §14.3): a path commit after N messages or D days. */
+/** The member's periodic self-update (spec/groups.md §11.3): a path commit after N messages or D days. */
 async function maybeSelfUpdate(ctx: ClientContext, rec: GroupRecord, group: Group): Promise<void> {
   const s = groupStateOf(group.extensions);
   const byCount = s.updateAfterMessages > 0 && rec.sentSinceUpdate >= s.updateAfterMessages;
@@ -289,7 +289,7 @@ async function maybeSelfUpdate(ctx: ClientContext, rec: GroupRecord, group: Grou
 
 /**
  * Makes a commit, delivers it to the members of the epoch it was made in, then applies it
- * (spec/groups.md §13): the relay has accepted it for every member before we move on.
+ * (spec/groups.md §10): the relay has accepted it for every member before we move on.
  */
 async function commitAndDeliver(ctx: ClientContext, rec: GroupRecord, group: Group, opts: Parameters<Group['commit']>[0], welcomeTo: readonly ContactRecord[] = []): Promise<CommitSummary> {
   let pending: PendingCommit;
@@ -457,7 +457,7 @@ export async function setGroupPolicy(ctx: ClientContext, id: string, update: Gro
   return view(ctx, rec, group);
 }
 
-/** Leaves: proposes our own removal, which the next admin commits (spec/groups.md §14.2). */
+/** Leaves: proposes our own removal, which the next admin commits (spec/groups.md §11.2). */
 export async function leaveGroup(ctx: ClientContext, id: string): Promise<void> {
   ctx.assertOpen();
   const { rec, group } = requireGroup(ctx, id);
@@ -473,7 +473,7 @@ export async function leaveGroup(ctx: ClientContext, id: string): Promise<void> 
   await Promise.all(accepted).catch((e: unknown) => { throw relayFailure(e, 'leave'); });
 }
 
-/** A self-update now: a fresh leaf and path (post-compromise healing, spec/groups.md §14.3). */
+/** A self-update now: a fresh leaf and path (post-compromise healing, spec/groups.md §11.3). */
 export async function updateOwnLeaf(ctx: ClientContext, id: string): Promise<void> {
   const { rec, group } = requireGroup(ctx, id);
   await commitAndDeliver(ctx, rec, group, { forcePath: true });
@@ -583,7 +583,7 @@ function joinFromWelcome(ctx: ClientContext, c: ContactRecord, bytes: Uint8Array
   });
 }
 
-/** An envelope on a group mailbox (spec/groups.md §15.2). `redo` re-runs it when it must wait. */
+/** An envelope on a group mailbox (spec/groups.md §12.2). `redo` re-runs it when it must wait. */
 export function handleGroupEnvelope(ctx: ClientContext, mb: MailboxRecord, opened: Opened, redo: () => void): Handled | null {
   const g = groupsOf(ctx);
   if (opened.body.length < 1 || opened.body[0] !== BODY_GROUP) return dropped(ctx, 'malformed');
@@ -690,7 +690,7 @@ function processGroupMessage(ctx: ClientContext, rec: GroupRecord, group: Group,
       ops.push(put(KIND.groupHistory, `${rec.id}:${hist.seq}`, hist), put(KIND.group, rec.id, rec));
       after.push(() => {
         emitChange(ctx, rec, group, hist);
-        // Our own commit lost to a concurrent one (spec/groups.md §13): make its changes again.
+        // Our own commit lost to a concurrent one (spec/groups.md §10): make its changes again.
         if (r.superseded && r.superseded.committerLeaf && group.epoch === epochBefore) return;
         if (r.superseded) void redoSuperseded(ctx, rec, group, r.superseded);
         replayWaiting(ctx, `group:${rec.id}`);
@@ -735,7 +735,7 @@ async function finishMembership(ctx: ClientContext, rec: GroupRecord, status: 'l
 
 // ---- maintenance and loading -------------------------------------------------------------------
 
-/** Review reminders, disappearing messages, scheduled self-updates (spec/groups.md §14). */
+/** Review reminders, disappearing messages, scheduled self-updates (spec/groups.md §11). */
 export async function maintainGroups(ctx: ClientContext): Promise<void> {
   const g = groupsOf(ctx);
   const now = Date.now();

@@ -5,8 +5,8 @@
 //     receipt         0x02  content = count[2] || id[16] * count
 //     rotate-mailbox  0x03  content = capability (spec/client.md §4)
 //     confirm         0x04  content = capability   (the inviter's answer to a handshake)
-//     key-package     0x05  content = KeyPackage   (an MLSMessage; spec/groups.md §15)
-//     group-welcome   0x06  content = chunk        (a Welcome in chunks; spec/groups.md §15)
+//     key-package     0x05  content = KeyPackage   (an MLSMessage; spec/groups.md §12)
+//     group-welcome   0x06  content = chunk        (a Welcome in chunks; spec/groups.md §12)
 //
 // `id` is chosen at random by the sender (receipts name it); `sentAt` is the sender's clock in
 // milliseconds since the Unix epoch, a claim, not evidence.

@@ -76,7 +76,7 @@ export function handleDelivered(ctx: ClientContext, conn: RelayConnection, mb: M
   if (mb.role === 'invitation') return handleHello(ctx, mb, opened, d).then((h) => finish(ctx, conn, mb, d.msgId, h));
   if (mb.role === 'group') {
     // A group envelope that must wait (an epoch not reached, a Welcome not yet in) is left
-    // unacknowledged and handled again when it can be (spec/groups.md §15.2).
+    // unacknowledged and handled again when it can be (spec/groups.md §12.2).
     const h = handleGroupEnvelope(ctx, mb, opened, () => { void handleDelivered(ctx, conn, mb, d).catch(() => { ctx.counters.errors++; }); });
     return h ? finish(ctx, conn, mb, d.msgId, h) : Promise.resolve();
   }

@@ -16,12 +16,12 @@ export const KIND = {
   message: 'message',
   /** Per mailbox: the relay msgIds processed last (§6.2), apart so that the mailbox is not rewritten per message. */
   seen: 'seen',
-  /** Groups (spec/groups.md §16): the SDK's record, the MLS state, the signed history, texts. */
+  /** Groups (spec/groups.md §13): the SDK's record, the MLS state, the signed history, texts. */
   group: 'group',
   groupState: 'group-state',
   groupHistory: 'group-history',
   groupMessage: 'group-message',
-  /** Our KeyPackages handed to contacts, with their secrets (spec/groups.md §15.1). */
+  /** Our KeyPackages handed to contacts, with their secrets (spec/groups.md §12.1). */
   keyPackage: 'key-package',
   /** Each contact's latest KeyPackage for us. */
   peerKeyPackage: 'peer-key-package',
@@ -98,7 +98,7 @@ export function loadAll<T>(store: ProfileStore, kind: string): T[] {
   return store.entries(kind).map(([, v]) => decodeRecord<T>(v));
 }
 
-/** A group this identity is in, or was in (spec/groups.md §16). */
+/** A group this identity is in, or was in (spec/groups.md §13). */
 export interface GroupRecord {
   /** Local id: the MLS group id in base64url. */
   id: string;
@@ -119,7 +119,7 @@ export interface GroupRecord {
   leaving: boolean;
 }
 
-/** One entry of a group's signed history (spec/groups.md §16.2). */
+/** One entry of a group's signed history (spec/groups.md §13.2). */
 export interface GroupHistoryRecord {
   seq: number;
   epoch: number;
@@ -150,7 +150,7 @@ export interface GroupMessageRecord {
   expiresAt: number;
 }
 
-/** A KeyPackage we gave a contact, and what joining with it needs (spec/groups.md §15.1). */
+/** A KeyPackage we gave a contact, and what joining with it needs (spec/groups.md §12.1). */
 export interface KeyPackageRecord {
   /** The KeyPackageRef, hex. */
   id: string;

@@ -96,7 +96,7 @@ export interface ClientStats {
   readonly takeovers: number;
 }
 
-// ---- groups (spec/groups.md §16) ----
+// ---- groups (spec/groups.md §13) ----
 
 export interface GroupMember {
   /** The member's identity key (base64url), as `client.identityKey` shows it. */
@@ -162,7 +162,7 @@ export interface ClientEvents {
   connection: { readonly online: boolean };
   /** A failure in the background that stops the client (STORE_FAILED); it closes itself after this. */
   error: ClientError;
-  /** A group was created, joined, changed, or this identity left or was removed (spec/groups.md §16). */
+  /** A group was created, joined, changed, or this identity left or was removed (spec/groups.md §13). */
   group: GroupView;
   /** A signed change to a group's membership or state, as it entered the group's history. */
   groupChange: GroupChange;

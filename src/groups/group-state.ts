@@ -1,4 +1,4 @@
-// The signed group state Sealpost keeps in the GroupContext (spec/groups.md §14): the group's
+// The signed group state Sealpost keeps in the GroupContext (spec/groups.md §11): the group's
 // name, its admins, the disappearing-messages timer, the membership review interval and the
 // self-update policy. It travels in the `sealpost_group_state` extension (0xF5A2), so every
 // change is a GroupContextExtensions proposal inside a Commit signed by its author, and every

@@ -1,4 +1,4 @@
-// Who may change a Sealpost group (spec/groups.md §14). Checked by every member on every
+// Who may change a Sealpost group (spec/groups.md §11). Checked by every member on every
 // commit before it applies (the MLS layer's `authorize` hook), and by the committer itself:
 //   - Add, and any change to the group state (GroupContextExtensions): admins only;
 //   - Remove: admins, or a Remove that the removed member proposed itself (leaving);

@@ -1,4 +1,4 @@
-// The MLS layer's closed set of failure codes (spec/groups.md §11). Callers branch on
+// The MLS layer's closed set of failure codes (spec/groups.md §8). Callers branch on
 // `code`; `message` says what was wrong. Anything a peer or a relay sent that does not
 // verify surfaces as one of these, never as a crash.
 import { CodedError, codedGuard } from '../coded-error.js';

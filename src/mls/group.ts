@@ -2,7 +2,7 @@
 // (with or without an UpdatePath), processing members' commits, proposals and application
 // messages, joining from a Welcome, and the epoch's exporter and authenticator. One `Group`
 // holds the current epoch and the one before it (late application messages of the previous
-// epoch still open, spec/groups.md §13). Everything a peer sends is checked before any state
+// epoch still open, spec/groups.md §10). Everything a peer sends is checked before any state
 // changes: a message that fails leaves the group exactly as it was.
 import { equalBytes, toHex } from '../crypto/bytes.js';
 import { randomBytes } from '../crypto/primitives.js';
@@ -57,11 +57,11 @@ interface Epoch {
   readonly confirmationTag: Uint8Array;
   /** Proposals received by reference in this epoch, by hex ref. */
   readonly proposals: Map<string, CachedProposal>;
-  /** The order key of the commit that made this epoch (spec/groups.md §13); none for epoch 0 or a join. */
+  /** The order key of the commit that made this epoch (spec/groups.md §10); none for epoch 0 or a join. */
   readonly commitOrder?: Uint8Array | undefined;
 }
 
-/** A commit's changes, shown to the group's policy before anything is applied (spec/groups.md §14). */
+/** A commit's changes, shown to the group's policy before anything is applied (spec/groups.md §11). */
 export interface ProposedChange {
   readonly committer: LeafIndex;
   /** The tree before the commit. */
@@ -124,7 +124,7 @@ export type Processed =
   | { readonly kind: 'proposal'; readonly sender: ProposalSender; readonly proposal: Proposal; readonly ref: Uint8Array }
   | {
     readonly kind: 'commit'; readonly summary: CommitSummary;
-    /** The commit this one replaced under the concurrent-commit rule (spec/groups.md §13): it lost. */
+    /** The commit this one replaced under the concurrent-commit rule (spec/groups.md §10): it lost. */
     readonly superseded?: CommitSummary | undefined;
   };
 
@@ -263,7 +263,7 @@ export class Group {
     return g;
   }
 
-  // ---- storage (spec/groups.md §16.1) -------------------------------------------------------
+  // ---- storage (spec/groups.md §13.1) -------------------------------------------------------
 
   /** The whole state, for the member's encrypted store. It holds secrets: never send it. */
   export(): Uint8Array {
@@ -295,7 +295,7 @@ export class Group {
     }, bytes, 'group state');
   }
 
-  /** Checks a stored commit's signature (its AuthenticatedContent, signed in `groupContext`): the signed history (spec/groups.md §16.2). */
+  /** Checks a stored commit's signature (its AuthenticatedContent, signed in `groupContext`): the signed history (spec/groups.md §13.2). */
   static verifyCommitSignature(suiteId: number, content: Uint8Array, groupContext: Uint8Array, signatureKey: Uint8Array): boolean {
     try {
       const suite = cipherSuite(suiteId);
@@ -423,7 +423,7 @@ export class Group {
     return { message, welcome, summary, next, from: e.context.epoch };
   }
 
-  /** Applies a commit this member made (after its delivery, spec/groups.md §13). */
+  /** Applies a commit this member made (after its delivery, spec/groups.md §10). */
   apply(pending: PendingCommit): CommitSummary {
     this.checkLive();
     if (pending.from !== this.epoch) throw new MlsError('WRONG_EPOCH', 'the pending commit was made in another epoch');
@@ -466,7 +466,7 @@ export class Group {
   }
 
   /**
-   * A second commit for the epoch we already left (spec/groups.md §13): of two commits for one
+   * A second commit for the epoch we already left (spec/groups.md §10): of two commits for one
    * epoch, every member keeps the one whose order key is smaller. If the newcomer wins, the
    * group goes back to the previous epoch and applies it; our own losing commit is reported as
    * `superseded` so that its changes can be made again. Only one epoch back: once the group has
@@ -739,7 +739,7 @@ function readEpoch(suite: CipherSuite, r: TlsReader): Epoch {
   return { context, tree, myLeaf, keys, secrets, secretTree, interim, confirmationTag, proposals, commitOrder };
 }
 
-/** The order key of a commit (spec/groups.md §13): RefHash over its AuthenticatedContent. */
+/** The order key of a commit (spec/groups.md §10): RefHash over its AuthenticatedContent. */
 export function commitOrder(suite: CipherSuite, a: AuthenticatedContent): Uint8Array {
   return suite.refHash('Sealpost 1.0 Commit Order', encodeAuthenticatedContent(a));
 }

@@ -147,7 +147,7 @@ export class EpochSecrets {
     readonly initSecret: Uint8Array,
   ) {}
 
-  /** The secrets in their order of Table 4, for a member's store (spec/groups.md §16.1). */
+  /** The secrets in their order of Table 4, for a member's store (spec/groups.md §13.1). */
   writeState(w: TlsWriter): void {
     w.opaque(this.groupContext);
     for (const s of [this.senderDataSecret, this.encryptionSecret, this.exporterSecret, this.externalSecret, this.confirmationKey,

@@ -141,7 +141,7 @@ export class SecretTree {
   }
 
   /**
-   * The tree's secrets for a member's store (spec/groups.md §16.1): the node secrets still held,
+   * The tree's secrets for a member's store (spec/groups.md §13.1): the node secrets still held,
    * and each leaf's two ratchets with their retained keys. Nothing consumed is in it.
    */
   writeState(w: TlsWriter): void {

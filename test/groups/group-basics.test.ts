@@ -1,4 +1,4 @@
-// Groups through a real relay (spec/groups.md §12–§16): three verified contacts make a group,
+// Groups through a real relay (spec/groups.md §9–§16): three verified contacts make a group,
 // exchange texts, see one membership with each member's verification state; the admin removes
 // a member, who can read nothing sent afterwards; the signed history says who did what.
 import { test } from 'uvu';
