@@ -90,6 +90,7 @@ async function groupScene(alice: Client, bob: Client, carol: Client, aliceBobId:
   say('carol', 'opened a new identity; she and Bob and Alice connect and compare safety codes');
   const [aliceCarol] = await befriend(alice, carol, 'Alice', 'Carol');
   await befriend(bob, carol, 'Bob', 'Carol');
+  for (const c of [alice, bob, carol]) await c.groups.prepare(); // KeyPackages for each contact, now rather than at the next maintenance
   const joined = (c: Client): Promise<unknown> => new Promise((r) => c.once('group', r));
   const bobJoins = joined(bob), carolJoins = joined(carol);
   const g = await whenKeyPackages(() => alice.groups.create('field-team', [aliceBobId, aliceCarol.id]));

@@ -1,13 +1,20 @@
 // `client.groups`: the SDK's group API (spec/groups.md §13), a thin front over groups.ts.
 import type { ClientContext } from './context.js';
 import {
-  addMembers, createGroup, groupHistory, groupMembers, groupMessages, leaveGroup, listGroups, markReviewed, removeMembers,
+  addMembers, createGroup, ensureKeyPackages, groupHistory, groupMembers, groupMessages, leaveGroup, listGroups, markReviewed, removeMembers,
   sendToGroup, setGroupPolicy, updateOwnLeaf,
 } from './groups.js';
 import type { GroupChange, GroupMember, GroupMessage, GroupPolicyUpdate, GroupView, SentMessage } from './types.js';
 
 export class Groups {
   constructor(private readonly ctx: ClientContext) {}
+
+  /**
+   * Gives every established contact a KeyPackage of ours now, so that they can add us to groups
+   * (otherwise a few are made per maintenance round, spec/groups.md §12.1). Returns how many
+   * were made; stops early if the relay's CREATE budget is spent.
+   */
+  prepare(): Promise<number> { return ensureKeyPackages(this.ctx, Number.POSITIVE_INFINITY); }
 
   /** A new group of verified contacts, with this identity as its admin. */
   create(name: string, contactIds: readonly string[], policy: GroupPolicyUpdate = {}): Promise<GroupView> { return createGroup(this.ctx, name, contactIds, policy); }

@@ -134,23 +134,36 @@ const reviewDue = (rec: GroupRecord, s: GroupPolicyState, now = Date.now()): boo
 
 // ---- KeyPackages (spec/groups.md §12.1) --------------------------------------------------------
 
-/** Makes sure every established contact holds a live KeyPackage of ours; runs in maintenance. */
-export async function ensureKeyPackages(ctx: ClientContext): Promise<void> {
+/**
+ * KeyPackages made per maintenance round (spec/groups.md §12.1): each costs a CREATE, and the
+ * relay's CREATE budget is per network address (protocol.md §5.2), shared with invitations and
+ * new contacts, so they are made a few at a time unless the app asks (`groups.prepare()`).
+ */
+export const KEY_PACKAGES_PER_ROUND = 4;
+
+/**
+ * Makes sure established contacts hold a live KeyPackage of ours, at most `limit` new ones;
+ * stops at the first relay refusal (the budget is spent: the next round goes on). Returns how
+ * many were made.
+ */
+export async function ensureKeyPackages(ctx: ClientContext, limit = KEY_PACKAGES_PER_ROUND): Promise<number> {
   const g = groupsOf(ctx);
   const now = Date.now();
+  let made = 0;
   for (const c of [...ctx.contacts.values()]) {
+    if (made >= limit || ctx.closed) break;
     if (!c.established || !c.peer || g.minting.has(c.id)) continue;
     const live = [...g.keyPackages.values()].some((k) => k.contactId === c.id && k.expiresAt - now > KEY_PACKAGE_REFRESH_MS);
     if (live) continue;
     g.minting.add(c.id);
     try {
       await mintKeyPackage(ctx, c);
+      made++;
     } catch {
-      // Retried at the next maintenance.
+      break; // retried at the next round
     } finally {
       g.minting.delete(c.id);
     }
-    if (ctx.closed) return;
   }
   // Expired KeyPackages: forget them and delete their mailboxes.
   for (const k of [...g.keyPackages.values()]) {
@@ -160,6 +173,7 @@ export async function ensureKeyPackages(ctx: ClientContext): Promise<void> {
     await ctx.store.write([del(KIND.keyPackage, k.id)]);
     if (mb) { mb.status = 'deleting'; await ctx.store.write([put(KIND.mailbox, mb.id, mb)]); await ctx.deleteMailbox(mb); }
   }
+  return made;
 }
 
 async function newGroupMailbox(ctx: ClientContext, ownerId: string): Promise<MailboxRecord> {
@@ -578,7 +592,7 @@ function joinFromWelcome(ctx: ClientContext, c: ContactRecord, bytes: Uint8Array
   ops.push(put(KIND.group, id, rec), groupStateOp(ctx, id), put(KIND.mailbox, mb.id, mb), del(KIND.keyPackage, mine.id));
   after.push(() => {
     ctx.emit('group', view(ctx, rec, group));
-    void ensureKeyPackages(ctx);
+    void ensureKeyPackages(ctx, 1).catch(() => undefined);
     replayWaiting(ctx, `mailbox:${mb.id}`);
   });
 }

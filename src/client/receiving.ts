@@ -15,7 +15,7 @@ import { dropped, type Handled, type Opened } from './handled.js';
 import { BODY_RATCHET } from './handshake.js';
 import { dhKeyOf } from './identity.js';
 import { handleHello } from './invitations.js';
-import { ensureKeyPackages, handleGroupEnvelope, receiveKeyPackage, receiveWelcomeChunk } from './groups.js';
+import { handleGroupEnvelope, receiveKeyPackage, receiveWelcomeChunk } from './groups.js';
 import { openDelivered, sendCapability, type Delivered } from './mailbox.js';
 import type { OutboxEntry } from './outbox.js';
 import { decodePayload, newPayload, type Payload } from './payload.js';
@@ -129,7 +129,7 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
   if (wasPending && c.role === 'inviter') {
     c.established = true;
     contactChanged = true;
-    after.push(() => { ctx.emit('contact', ctx.view(c)); void ensureKeyPackages(ctx); });
+    after.push(() => ctx.emit('contact', ctx.view(c)));
   }
   // The contact wrote to our new mailbox: it has switched, so the old one can go (§8.2).
   if (c.nextInboxId === mb.id) {
@@ -173,7 +173,6 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
           const v = ctx.view(c);
           ctx.acceptWaiters.get(c.id)?.resolve(v);
           ctx.emit('contact', v);
-          void ensureKeyPackages(ctx);
         });
       }
       break;

@@ -52,7 +52,8 @@ test('a relay pushing MSGs without end: client memory stays bounded (per MiB pus
       `rss ${((after.rss - before.rss) / MiB).toFixed(1)} MiB; dropped ${victim.stats().dropped.total}, errors ${victim.stats().errors}`);
     assert.ok(s.acks > 0, 'the client processed and acknowledged envelopes');
     assert.ok(after.heap - before.heap < 24 * MiB, `heap grew ${((after.heap - before.heap) / MiB).toFixed(1)} MiB`);
-    assert.ok(pushed < 4 * MiB || perMiB < 0.1 * MiB, `${(perMiB / 1024).toFixed(0)} KiB per MiB pushed`);
+    // Bounded: under 0.1 MiB per MiB pushed, or (when a loaded machine pushed little) under 2 MiB in all.
+    assert.ok(pushed < 4 * MiB || perMiB < 0.1 * MiB || after.heap - before.heap < 2 * MiB, `${(perMiB / 1024).toFixed(0)} KiB per MiB pushed`);
   } finally {
     const t0 = Date.now();
     await withTimeout(victim.close(), 10_000, 'close under flood');

@@ -18,6 +18,7 @@ export async function befriend(people: readonly Person[]): Promise<Map<string, C
       contacts.set(`${b.name}>${a.name}`, ba);
     }
   }
+  for (const p of people) await p.client.groups.prepare();
   for (const p of people) {
     await until(() => {
       const kp = (p.client as unknown as { ctx: { groupsState: { peerKeyPackages: Map<string, Uint8Array> } } }).ctx.groupsState.peerKeyPackages;
