@@ -71,7 +71,7 @@ export interface CipherSuite {
 function hkdfExpandAny(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * 32) throw new MlsError('STATE', 'HKDF output too long');
   const out = new Uint8Array(length);
-  let t = EMPTY;
+  let t: Uint8Array = EMPTY;
   const block = new Uint8Array(32 + info.length + 1);
   for (let i = 1, o = 0; o < length; i++) {
     let n = 0;
