@@ -34,7 +34,7 @@ test('direct path, copath and common ancestor agree with parent and sibling', ()
       let p = x;
       for (const y of dp) { assert.is(y, c.parent[p]); p = y; }
       assert.is(dp.length === 0 ? x : dp[dp.length - 1], c.root);
-      assert.equal(copath(x, c.n_leaves), [x, ...dp.slice(0, -1)].map((y) => c.sibling[y]));
+      assert.equal(copath(x, c.n_leaves), (dp.length ? [x, ...dp.slice(0, -1)] : []).map((y) => c.sibling[y]));
       for (let y = 0; y < c.n_nodes; y += 2) {
         const a = commonAncestor(x, y);
         const dpy = [y, ...directPath(y, c.n_leaves)];
