@@ -9,26 +9,9 @@
 //   psk_secret        = psk_secret_[n]
 //
 // With no PSKs psk_secret is Nh zero bytes. Pure.
-// TODO(mls-codecs): take PreSharedKeyId and pskLabel from psk-id.ts once it lands.
 import { MlsError } from './errors.js';
+import { pskLabel, type PreSharedKeyId } from './psk-id.js';
 import type { CipherSuite } from './suite.js';
-import { TlsWriter } from './tls.js';
-
-/** PreSharedKeyID (§8.4): an external PSK, or a resumption PSK of some group's epoch. */
-export type PreSharedKeyId =
-  | { readonly psktype: 1; readonly pskId: Uint8Array; readonly pskNonce: Uint8Array }
-  | {
-    readonly psktype: 2; readonly usage: 1 | 2 | 3; readonly pskGroupId: Uint8Array;
-    readonly pskEpoch: bigint; readonly pskNonce: Uint8Array;
-  };
-
-// PSKLabel, with a local PreSharedKeyID writer until psk-id.ts is available.
-function pskLabel(id: PreSharedKeyId, index: number, count: number): Uint8Array {
-  const w = new TlsWriter(96).u8(id.psktype);
-  if (id.psktype === 1) w.opaque(id.pskId);
-  else w.u8(id.usage).opaque(id.pskGroupId).u64(id.pskEpoch);
-  return w.opaque(id.pskNonce).u16(index).u16(count).finish();
-}
 
 /** One PSK and its identity, in the order of the proposals (or the GroupSecrets' list). */
 export interface PskInput { readonly id: PreSharedKeyId; readonly psk: Uint8Array }
