@@ -31,7 +31,7 @@ import type { Proposal } from './proposals.js';
 import { derivePskSecret, type PskInput } from './psk.js';
 import type { PreSharedKeyId } from './psk-id.js';
 import { RatchetTree } from './ratchet-tree.js';
-import { SecretTree } from './secret-tree.js';
+import { SecretTree, type RatchetKey } from './secret-tree.js';
 import { cipherSuite, type CipherSuite, type HpkeKeyPair } from './suite.js';
 import { TlsReader, decode } from './tls.js';
 import { confirmationTag, confirmedTranscriptHash, initialTranscriptHashes, verifyConfirmationTag } from './transcript.js';
@@ -165,6 +165,11 @@ export class Group {
   private previous: Epoch | undefined;
   private readonly resumption = new Map<bigint, Uint8Array>();
   private removed = false;
+  /**
+   * The commit that removed this member, while the group is still at the epoch it left: a
+   * competing commit for that epoch with a smaller order key (spec/groups.md §13) supersedes it.
+   */
+  private removedBy: { readonly order: Uint8Array; readonly summary: CommitSummary } | undefined;
   /** The summary of the commit that made the current epoch, for the concurrent-commit rule. */
   private lastSummary: CommitSummary | undefined;
   /** For a group joined by Welcome: the leaf of the member who signed its GroupInfo (who added us). */
@@ -436,6 +441,7 @@ export class Group {
 
   /** Processes one MLSMessage from the group (§6, §12). State changes only when it verifies. */
   process(bytes: Uint8Array): Processed {
+    if (this.removed && this.removedBy) return this.commitAfterRemoval(bytes);
     this.checkLive();
     const msg = decodeMlsMessageBytes(bytes);
     if (msg.wireFormat !== 1 && msg.wireFormat !== 2) throw new MlsError('MALFORMED', `wire format ${msg.wireFormat} is not a group message`);
@@ -453,16 +459,34 @@ export class Group {
         throw new MlsError('WRONG_EPOCH', `message for epoch ${epochNo}, group is at ${e.context.epoch}`);
       }
     }
-    const keys = protectionKeys(this.suite, e);
-    const sigKey = (s: Sender): Uint8Array | undefined => this.signatureKeyOf(e, s);
-    const auth = msg.wireFormat === 1 ? unprotectPublicMessage(keys, msg.publicMessage, sigKey) : unprotectPrivateMessage(keys, msg.privateMessage, sigKey).content;
+    const { auth, consume } = this.open(e, msg);
     const c = auth.content;
+    let out: Processed;
     if (c.contentType === 1) {
       if (c.sender.type !== 1) throw new MlsError('UNKNOWN_SENDER', 'application data from a non-member');
-      return { kind: 'application', sender: c.sender.leafIndex, data: c.applicationData, authenticatedData: c.authenticatedData, epoch: e.context.epoch };
+      out = { kind: 'application', sender: c.sender.leafIndex, data: c.applicationData, authenticatedData: c.authenticatedData, epoch: e.context.epoch };
+    } else if (c.contentType === 2) {
+      out = this.receiveProposal(e, auth, c.proposal);
+    } else {
+      out = { kind: 'commit', summary: this.receiveCommit(e, auth, c.commit) };
     }
-    if (c.contentType === 2) return this.receiveProposal(e, auth, c.proposal);
-    return { kind: 'commit', summary: this.receiveCommit(e, auth, c.commit) };
+    consume();
+    return out;
+  }
+
+  /**
+   * Unprotects a group message in epoch `e`. The ratchet key a PrivateMessage uses is consumed
+   * only by `consume()`, once the message has passed every check: one that opens but is then
+   * refused (a forged signature, an invalid or unauthorized commit, a commit that overtook the
+   * proposal it references) leaves the ratchet as it was.
+   */
+  private open(e: Epoch, msg: MlsMessage): { readonly auth: AuthenticatedContent; readonly consume: () => void } {
+    const sigKey = (s: Sender): Uint8Array | undefined => this.signatureKeyOf(e, s);
+    if (msg.wireFormat === 1) return { auth: unprotectPublicMessage(protectionKeys(this.suite, e), msg.publicMessage, sigKey), consume: () => {} };
+    if (msg.wireFormat !== 2) throw new MlsError('MALFORMED', `wire format ${msg.wireFormat} is not a group message`);
+    const deferred = new DeferredKeys(e.secretTree);
+    const keys = { ...protectionKeys(this.suite, e), secretTree: deferred as unknown as SecretTree };
+    return { auth: unprotectPrivateMessage(keys, msg.privateMessage, sigKey).content, consume: () => deferred.consume() };
   }
 
   /**
@@ -475,11 +499,7 @@ export class Group {
   private competingCommit(msg: MlsMessage): Processed {
     const prev = this.previous!;
     const current = this.epochState;
-    const keys = protectionKeys(this.suite, prev);
-    const sigKey = (s: Sender): Uint8Array | undefined => this.signatureKeyOf(prev, s);
-    const auth = msg.wireFormat === 1
-      ? unprotectPublicMessage(keys, (msg as { publicMessage: PublicMessage }).publicMessage, sigKey)
-      : unprotectPrivateMessage(keys, (msg as { privateMessage: PrivateMessage }).privateMessage, sigKey).content;
+    const { auth, consume } = this.open(prev, msg);
     if (auth.content.contentType !== 3) throw new MlsError('MALFORMED', 'not a commit');
     const order = commitOrder(this.suite, auth);
     if (!current.commitOrder || compareBytes(order, current.commitOrder) >= 0) {
@@ -491,12 +511,39 @@ export class Group {
     this.previous = undefined;
     try {
       const summary = this.receiveCommit(prev, auth, auth.content.commit);
+      consume();
       current.secretTree.destroy();
       return { kind: 'commit', summary, superseded: lost };
     } catch (e) {
       this.epochState = current;
       this.previous = prev;
       throw e;
+    }
+  }
+
+  /**
+   * After a commit removed this member, the one message it still takes: a competing commit for
+   * the same epoch that wins over the removing one (spec/groups.md §13). Anything else is STATE.
+   */
+  private commitAfterRemoval(bytes: Uint8Array): Processed {
+    const by = this.removedBy!;
+    const e = this.epochState;
+    const msg = decodeMlsMessageBytes(bytes);
+    const header = msg.wireFormat === 1 ? msg.publicMessage.content : msg.wireFormat === 2 ? msg.privateMessage : undefined;
+    const contentType = msg.wireFormat === 1 ? msg.publicMessage.content.contentType : msg.wireFormat === 2 ? msg.privateMessage.contentType : 0;
+    if (!header || contentType !== 3 || header.epoch !== e.context.epoch || !equalBytes(header.groupId, e.context.groupId)) this.checkLive();
+    const { auth, consume } = this.open(e, msg);
+    if (auth.content.contentType !== 3 || compareBytes(commitOrder(this.suite, auth), by.order) >= 0) this.checkLive();
+    this.removed = false;
+    this.removedBy = undefined;
+    try {
+      const summary = this.receiveCommit(e, auth, (auth.content as { commit: Commit }).commit);
+      consume();
+      return { kind: 'commit', summary, superseded: by.summary };
+    } catch (err) {
+      this.removed = true;
+      this.removedBy = by;
+      throw err;
     }
   }
 
@@ -551,6 +598,7 @@ export class Group {
     const summary = summarize(committer, e.tree.leafNode(committer), e.context.epoch + 1n, applied, commit.path !== undefined, auth, removedMe);
     if (removedMe) {
       this.removed = true;
+      this.removedBy = { order: commitOrder(this.suite, auth), summary };
       return summary;
     }
     const pskSecret = this.pskSecret(applied.psks);
@@ -663,11 +711,41 @@ export class Group {
 
 import {
   encodeMlsMessage, decodeMlsMessage, decodeAuthenticatedContent, encodeAuthenticatedContent, interimTranscriptHashInput, verifyFramedContentSignature,
-  type PrivateMessage, type PublicMessage,
 } from './framing.js';
 import { readProposal, writeProposal } from './proposals.js';
 import { readGroupContext } from './group-context.js';
 import { TlsWriter } from './tls.js';
+
+/**
+ * An epoch's secret tree as message-protection.ts sees it when receiving: the key of a message
+ * that opens is not consumed then but by `consume()`, after the group has accepted the message.
+ * (SecretTree.withKey consumes as soon as the ciphertext opens; here the key is found and used
+ * with the ratchet left untouched, then taken for good with keyFor.)
+ */
+class DeferredKeys {
+  private used: readonly [LeafIndex, number, number] | undefined;
+  constructor(private readonly tree: SecretTree) {}
+  get leafCount(): number { return this.tree.leafCount; }
+  withKey<T>(leaf: LeafIndex, type: number, generation: number, use: (key: RatchetKey) => T): T {
+    let out: { value: T } | undefined;
+    try {
+      this.tree.withKey(leaf, type, generation, (k) => { out = { value: use(k) }; throw LEAVE_RATCHET; });
+    } catch (e) {
+      if (e !== LEAVE_RATCHET || !out) throw e;
+    }
+    this.used = [leaf, type, generation];
+    return out!.value;
+  }
+  consume(): void {
+    if (!this.used) return;
+    const [leaf, type, generation] = this.used;
+    this.used = undefined;
+    const k = this.tree.keyFor(leaf, type, generation);
+    k.key.fill(0);
+    k.nonce.fill(0);
+  }
+}
+const LEAVE_RATCHET = Symbol('leave the ratchet as it was');
 
 function decodeMlsMessageBytes(b: Uint8Array): MlsMessage {
   return decodeMlsMessage(b);
