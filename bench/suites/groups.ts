@@ -450,7 +450,8 @@ export async function runGroups(ctx: SuiteContext): Promise<GroupsResult> {
     idleTimeoutSeconds: 3600, pingIntervalSeconds: 600,
   };
   ctx.progress.status('groups: starting the relay process');
-  const relay = await RelayProcess.start(config, Math.max(300_000, ctx.budgetMs * 4));
+  // It exits by itself when this process dies (stdin) or after its lifetime: generous, for a loaded machine.
+  const relay = await RelayProcess.start(config, Math.max(1_800_000, ctx.budgetMs * 10));
   const sizes: SizeResult[] = [];
   try {
     for (const plan of plans(ctx.quick)) sizes.push(await measureSize(ctx, plan, relay));
