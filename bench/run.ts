@@ -15,8 +15,9 @@ import { poolScalingSuite } from './suites/pool-scaling.js';
 import { fanoutSuite } from './suites/fanout.js';
 import { relaySuite } from './suites/relay.js';
 import { sdkSuite } from './suites/sdk.js';
+import { groupsSuite } from './suites/groups.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite, groupsSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;
