@@ -313,6 +313,8 @@ export class Group {
   get epoch(): bigint { return this.epochState.context.epoch; }
   get myLeaf(): LeafIndex { return this.epochState.myLeaf; }
   get context(): GroupContext { return this.epochState.context; }
+  /** The GroupContext of the epoch before this one, while it is kept (spec/groups.md §13). */
+  get previousContext(): GroupContext | undefined { return this.previous?.context; }
   get extensions(): readonly Extension[] { return this.epochState.context.extensions; }
   get isRemoved(): boolean { return this.removed; }
   get epochAuthenticator(): Uint8Array { return this.epochState.secrets.epochAuthenticator; }

@@ -1,6 +1,7 @@
 // Fixtures for the group tests: clients that know each other as verified contacts and hold
 // each other's KeyPackages, and waiting for group events.
 import type { Client, Contact, GroupChange, GroupMessage, GroupView } from '../../src/client/index.js';
+import type { ClientContext } from '../../src/client/context.js';
 import { connect, until, withTimeout } from '../client/_helpers.js';
 
 export interface Person { readonly client: Client; readonly name: string }
@@ -45,3 +46,41 @@ export const joined = (c: Client, ms = 15_000): Promise<GroupView> => withTimeou
 }), ms, 'joining a group');
 
 export type { GroupChange, GroupMessage };
+
+// ---- looking inside a client (tests only) ----------------------------------------------------
+
+
+/** The client's shared context (internal; tests only). */
+export const ctxOf = (c: Client): ClientContext => (c as unknown as { ctx: ClientContext }).ctx;
+
+/** The group as this client sees it: epoch, status and members' identity keys (sorted), or undefined. */
+export function snapshot(c: Client, id: string): Snapshot | undefined {
+  const g = c.groups.list().find((x) => x.id === id);
+  if (!g) return undefined;
+  return { epoch: g.epoch, status: g.status, name: g.name, members: c.groups.members(id).map((m) => m.identityKey).sort() };
+}
+
+type Snapshot = { epoch: number; status: string; members: string[]; name: string };
+
+/** Waits until every client sees the same active group state (epoch, members, name), one that `want` accepts; returns it. */
+export async function converged(clients: readonly Client[], id: string, ms = 20_000, want: (s: Snapshot) => boolean = () => true): Promise<{ epoch: number; members: string[]; name: string }> {
+  let last = '';
+  try {
+    await until(() => {
+      const s = clients.map((c) => snapshot(c, id));
+      last = JSON.stringify(s);
+      return s.every((x) => x && x.status === 'active' && JSON.stringify({ ...x }) === JSON.stringify({ ...s[0] })) && want(s[0]!);
+    }, ms, 'the members to agree');
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: ${last}`);
+  }
+  const s = snapshot(clients[0]!, id)!;
+  return { epoch: s.epoch, members: s.members, name: s.name };
+}
+
+/** Waits until `c` holds a KeyPackage from the contact `contactId`. */
+export async function hasKeyPackageFrom(c: Client, contactId: string, ms = 15_000): Promise<void> {
+  await until(() => ctxOf(c).groupsState.peerKeyPackages.has(contactId), ms, 'a KeyPackage');
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
