@@ -438,13 +438,21 @@ export async function removeMembers(ctx: ClientContext, id: string, who: readonl
   const state = groupStateOf(group.extensions);
   const removedKeys = leaves.map((l) => group.members().find((m) => m.leaf === l)!.leafNode.signatureKey);
   const admins = state.admins.filter((a) => !removedKeys.some((k) => equalBytes(k, a)));
+  // Every admin removed: only a non-admin could ask that (an admin cannot remove itself).
+  if (admins.length === 0) throw new ClientError('NOT_GROUP_ADMIN', 'only an admin removes members');
   const extensions = admins.length !== state.admins.length ? stateExtensions(group, { ...state, admins }) : undefined;
   await commitAndDeliver(ctx, rec, group, { remove: leaves, ...(extensions ? { extensions } : {}) });
   return view(ctx, rec, group);
 }
 
 function stateExtensions(group: Group, next: GroupPolicyState): Extension[] {
-  return group.extensions.map((e) => (e.type === SEALPOST_GROUP_STATE_EXTENSION ? groupStateExtension(next) : e));
+  let ext: Extension;
+  try {
+    ext = groupStateExtension(next);
+  } catch (e) {
+    throw isMlsError(e) ? new ClientError('INVALID_ARGUMENT', e.message, { cause: e }) : e;
+  }
+  return group.extensions.map((e) => (e.type === SEALPOST_GROUP_STATE_EXTENSION ? ext : e));
 }
 
 export async function setGroupPolicy(ctx: ClientContext, id: string, update: GroupPolicyUpdate): Promise<GroupView> {

@@ -2,6 +2,12 @@
 // each other's KeyPackages, and waiting for group events.
 import type { Client, Contact, GroupChange, GroupMessage, GroupView } from '../../src/client/index.js';
 import type { ClientContext } from '../../src/client/context.js';
+import { randomBytes, sealEnvelope } from '../../src/crypto/index.js';
+import { writeChunk } from '../../src/client/chunks.js';
+import { BODY_GROUP } from '../../src/client/groups.js';
+import { sendCapability, sendEnvelope, type SendCapability } from '../../src/client/mailbox.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
+import { Writer } from '../../src/wire/bytes-codec.js';
 import { connect, until, withTimeout } from '../client/_helpers.js';
 
 export interface Person { readonly client: Client; readonly name: string }
@@ -28,7 +34,7 @@ export async function befriend(people: readonly Person[]): Promise<Map<string, C
   return contacts;
 }
 
-export function collect<T>(c: Client, event: 'groupMessage' | 'groupChange' | 'group' | 'groupRefused'): { items: T[]; until(n: number, ms?: number): Promise<T[]> } {
+export function collect<T>(c: Client, event: 'groupMessage' | 'groupChange' | 'group' | 'groupRefused' | 'groupReviewDue'): { items: T[]; until(n: number, ms?: number): Promise<T[]> } {
   const items: T[] = [];
   c.on(event, (v) => { items.push(v as T); });
   return {
@@ -84,3 +90,34 @@ export async function hasKeyPackageFrom(c: Client, contactId: string, ms = 15_00
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The send capability of `c`'s group mailbox for group `id` (what its leaf carries). */
+export function groupMailboxCap(c: Client, id: string): SendCapability {
+  const ctx = ctxOf(c);
+  const rec = ctx.groupsState.records.get(id)!;
+  const mb = ctx.mailboxes.get(rec.mailboxId)!;
+  return sendCapability(mb.address, mb.keys);
+}
+
+/** A group envelope's body (spec/groups.md §15.3): 0x03 || one chunk holding the whole MLS message. */
+export function groupBody(mls: Uint8Array): Uint8Array {
+  const w = new Writer().u8(BODY_GROUP);
+  writeChunk(w, { messageId: randomBytes(8), index: 0, count: 1, data: mls });
+  return w.finish();
+}
+
+/**
+ * Delivers an MLS message straight to the group mailboxes of `to`, sealed by `from`'s identity
+ * (sealed sender), over a raw relay connection: the bytes a member's SDK would send, without it.
+ */
+export async function deliverRaw(relayAddress: string, from: Client, to: readonly Client[], id: string, mls: Uint8Array): Promise<void> {
+  const conn = await RelayConnection.connect(relayAddress, { timeoutMs: 5_000 });
+  try {
+    for (const c of to) {
+      const cap = groupMailboxCap(c, id);
+      await sendEnvelope(conn, cap, sealEnvelope({ mailboxKey: cap.mailboxKey, sender: ctxOf(from).identity.dh, body: groupBody(mls) }));
+    }
+  } finally {
+    await conn.close();
+  }
+}
