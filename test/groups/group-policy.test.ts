@@ -11,7 +11,7 @@ import { KIND } from '../../src/client/state.js';
 import { Group } from '../../src/mls/group.js';
 import { SEALPOST_GROUP_STATE_EXTENSION, groupStateExtension, groupStateOf } from '../../src/groups/group-state.js';
 import { cleanup, openClient, startRelay, until } from '../client/_helpers.js';
-import { befriend, collect, converged, ctxOf, deliverRaw, joined, sleep, snapshot, type GroupChange, type GroupMessage } from './_group-helpers.js';
+import { befriend, collect, converged, ctxOf, deliverRaw, hasKeyPackageFrom, joined, sleep, snapshot, type GroupChange, type GroupMessage } from './_group-helpers.js';
 
 interface Trio { alice: Client; bob: Client; carol: Client; contacts: Map<string, Contact>; relayAddress: string; id: string }
 
@@ -33,6 +33,8 @@ async function withTrio(fn: (t: Trio) => Promise<void>, policy: { disappearingSe
     cleanup();
   }
 }
+
+const texts = (c: Client, id: string): string[] => c.groups.messages(id).map((m) => m.text);
 
 async function refusedWith(p: Promise<unknown>, code: string): Promise<void> {
   try {
@@ -120,6 +122,16 @@ test('leaving: the member proposes its removal, the admin\'s client commits it, 
   assert.is(carolInbox.items.length, 0);
   // The only admin cannot leave while others remain.
   await refusedWith(t.alice.groups.leave(t.id), 'INVALID_ARGUMENT');
+  // A member who left can be added again: her client takes the new Welcome in place of the old record.
+  await hasKeyPackageFrom(t.alice, t.contacts.get('alice>carol')!.id);
+  const carolRefused = collect<{ groupId: string | null; reason: string }>(t.carol, 'groupRefused');
+  await t.alice.groups.add(t.id, [t.contacts.get('alice>carol')!.id]);
+  const back = await converged([t.alice, t.bob, t.carol], t.id, 15_000, (x) => x.members.length === 3);
+  assert.is(back.epoch, epoch + 2);
+  assert.is(carolRefused.items.length, 0);
+  assert.is(t.carol.groups.list().length, 1);
+  await t.carol.groups.send(t.id, 'back again');
+  await until(() => texts(t.bob, t.id).includes('back again'), 10_000, "carol's text after rejoining");
 }));
 
 test('review reminder: past the interval, maintenance emits groupReviewDue once; markReviewed clears it', () => withTrio(async (t) => {
