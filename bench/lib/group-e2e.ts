@@ -3,7 +3,7 @@
 //
 // - the sender (the group's creator) encrypts the text once with MLS (Group.encrypt), reads
 //   every other member's group-mailbox capability from its leaf, builds the body
-//   0x03 || chunk header || MLS message (spec/groups.md §15.3), seals one envelope per member
+//   0x03 || chunk header || MLS message (spec/groups.md §12.3), seals one envelope per member
 //   to its mailboxKey (sealToMany: on a pool of availableParallelism() workers from 16
 //   recipients, as the SDK's sealer), and sends them all on ONE connection, pipelined (every
 //   SEND written before the first OK);

@@ -13,6 +13,8 @@ export class GroupsState {
   readonly chunks = new Reassembler();
   /** Per group: envelopes that wait for an epoch (or, by mailbox id, for our Welcome). */
   readonly waiting = new Map<string, Array<() => Handled | null>>();
+  /** Per contact: groups whose add of it lost to a concurrent commit, made again at its next KeyPackage (spec/groups.md §10). */
+  readonly readd = new Map<string, Set<string>>();
   /** Contacts a KeyPackage is being made for. */
   readonly minting = new Set<string>();
 }

@@ -392,8 +392,9 @@ export async function createGroup(ctx: ClientContext, name: string, memberIds: r
   g.groups.set(id, group);
   await ctx.store.write([put(KIND.mailbox, mb.id, mb), put(KIND.group, id, rec), groupStateOp(ctx, id)]);
   if (contacts.length > 0) {
+    const used = peerKeyPackagesOf(ctx, contacts);
     await commitAndDeliver(ctx, rec, group, { add: kps }, contacts);
-    await forgetPeerKeyPackages(ctx, contacts);
+    await forgetPeerKeyPackages(ctx, used);
   }
   return view(ctx, rec, group);
 }
@@ -409,9 +410,16 @@ function pickPolicy(p: GroupPolicyUpdate): Partial<GroupPolicyState> {
   return out;
 }
 
-async function forgetPeerKeyPackages(ctx: ClientContext, contacts: readonly ContactRecord[]): Promise<void> {
-  for (const c of contacts) groupsOf(ctx).peerKeyPackages.delete(c.id);
-  await ctx.store.write(contacts.map((c) => del(KIND.peerKeyPackage, c.id)));
+/** The contacts' KeyPackages as they are now (before a commit uses them). */
+const peerKeyPackagesOf = (ctx: ClientContext, contacts: readonly ContactRecord[]): Map<string, Uint8Array | undefined> =>
+  new Map(contacts.map((c) => [c.id, groupsOf(ctx).peerKeyPackages.get(c.id)]));
+
+/** Forgets the KeyPackages a commit used, unless a newer one came meanwhile. */
+async function forgetPeerKeyPackages(ctx: ClientContext, used: Map<string, Uint8Array | undefined>): Promise<void> {
+  const g = groupsOf(ctx);
+  const gone = [...used].filter(([id, kp]) => g.peerKeyPackages.get(id) === kp).map(([id]) => id);
+  for (const id of gone) g.peerKeyPackages.delete(id);
+  await ctx.store.write(gone.map((id) => del(KIND.peerKeyPackage, id)));
 }
 
 export async function addMembers(ctx: ClientContext, id: string, memberIds: readonly string[]): Promise<GroupView> {
@@ -421,8 +429,9 @@ export async function addMembers(ctx: ClientContext, id: string, memberIds: read
   const present = new Set(group.members().map((m) => toHex(identityOfLeaf(m.leafNode))));
   const fresh = contacts.filter((c) => !present.has(toHex(c.identity)));
   if (fresh.length === 0) return view(ctx, rec, group);
+  const used = peerKeyPackagesOf(ctx, fresh);
   await commitAndDeliver(ctx, rec, group, { add: fresh.map((c) => takePeerKeyPackage(ctx, c)) }, fresh);
-  await forgetPeerKeyPackages(ctx, fresh);
+  await forgetPeerKeyPackages(ctx, used);
   return view(ctx, rec, group);
 }
 
@@ -443,13 +452,21 @@ export async function removeMembers(ctx: ClientContext, id: string, who: readonl
   const state = groupStateOf(group.extensions);
   const removedKeys = leaves.map((l) => group.members().find((m) => m.leaf === l)!.leafNode.signatureKey);
   const admins = state.admins.filter((a) => !removedKeys.some((k) => equalBytes(k, a)));
+  // Every admin removed: only a non-admin could ask that (an admin cannot remove itself).
+  if (admins.length === 0) throw new ClientError('NOT_GROUP_ADMIN', 'only an admin removes members');
   const extensions = admins.length !== state.admins.length ? stateExtensions(group, { ...state, admins }) : undefined;
   await commitAndDeliver(ctx, rec, group, { remove: leaves, ...(extensions ? { extensions } : {}) });
   return view(ctx, rec, group);
 }
 
 function stateExtensions(group: Group, next: GroupPolicyState): Extension[] {
-  return group.extensions.map((e) => (e.type === SEALPOST_GROUP_STATE_EXTENSION ? groupStateExtension(next) : e));
+  let ext: Extension;
+  try {
+    ext = groupStateExtension(next);
+  } catch (e) {
+    throw isMlsError(e) ? new ClientError('INVALID_ARGUMENT', e.message, { cause: e }) : e;
+  }
+  return group.extensions.map((e) => (e.type === SEALPOST_GROUP_STATE_EXTENSION ? ext : e));
 }
 
 export async function setGroupPolicy(ctx: ClientContext, id: string, update: GroupPolicyUpdate): Promise<GroupView> {
@@ -578,14 +595,30 @@ function joinFromWelcome(ctx: ClientContext, c: ContactRecord, bytes: Uint8Array
   groupStateOf(group.extensions);
   for (const mem of group.members()) { identityOfLeaf(mem.leafNode); deliveryOf(mem.leafNode); }
   const id = toBase64url(group.groupId);
-  if (g.records.has(id)) throw new MlsError('STATE', 'already in this group');
+  const existing = g.records.get(id);
+  const old = existing ? g.groups.get(id) : undefined;
+  if (existing && existing.status === 'active') {
+    // A Welcome into a group we are in: only as an admin's add made again after the add that
+    // brought us in lost to a concurrent commit (spec/groups.md §10). Our state is then an epoch
+    // no one else is in; the new Welcome is for a later epoch, from an admin of that state.
+    const admins = old ? groupStateOf(old.extensions).admins : [];
+    if (!old || group.epoch <= old.epoch || !admins.some((a) => equalBytes(a, signer.signatureKey))) throw new MlsError('STATE', 'already in this group');
+  }
   const mb = ctx.mailboxes.get(mine.mailboxId);
   if (!mb) throw new MlsError('STATE', 'the KeyPackage mailbox is gone');
   mb.ownerId = id;
   const now = Date.now();
   const rec: GroupRecord = {
-    id, groupId: group.groupId, mailboxId: mb.id, status: 'active', joinedAt: now, reviewedAt: now, remindedAt: 0, updatedAt: now, sentSinceUpdate: 0, historySeq: 0, leaving: false,
+    id, groupId: group.groupId, mailboxId: mb.id, status: 'active', joinedAt: now, reviewedAt: now, remindedAt: 0, updatedAt: now, sentSinceUpdate: 0,
+    historySeq: existing?.historySeq ?? 0, leaving: false,
   };
+  const oldMailbox = existing && existing.mailboxId !== mb.id ? ctx.mailboxes.get(existing.mailboxId) : undefined;
+  if (existing) g.waiting.delete(`group:${id}`);
+  if (oldMailbox && oldMailbox.status === 'active') {
+    oldMailbox.status = 'deleting';
+    ops.push(put(KIND.mailbox, oldMailbox.id, oldMailbox));
+    after.push(() => { void ctx.deleteMailbox(oldMailbox).catch(() => undefined); });
+  }
   g.records.set(id, rec);
   g.groups.set(id, group);
   g.keyPackages.delete(mine.id);
@@ -641,7 +674,6 @@ function replayWaiting(ctx: ClientContext, key: string): void {
 
 function processGroupMessage(ctx: ClientContext, rec: GroupRecord, group: Group, opened: Opened, bytes: Uint8Array, redo: () => void): Handled | null {
   const contextBefore = encodeGroupContext(group.context);
-  const epochBefore = group.epoch;
   let r: Processed;
   try {
     r = group.process(bytes);
@@ -692,21 +724,25 @@ function processGroupMessage(ctx: ClientContext, rec: GroupRecord, group: Group,
     }
     case 'commit': {
       const s = r.summary;
+      // The context the commit was signed in: the epoch before it. When it replaced a commit we
+      // had applied (spec/groups.md §10), that is the epoch before the one we were in.
+      const signedIn = r.superseded ? encodeGroupContext(s.removedMe ? group.context : group.previousContext!) : contextBefore;
       if (s.removedMe) {
-        const hist = historyRecord(rec, s, contextBefore);
+        const hist = historyRecord(rec, s, signedIn);
         ops.push(put(KIND.groupHistory, `${rec.id}:${hist.seq}`, hist));
         rec.status = rec.leaving ? 'left' : 'removed';
         ops.push(put(KIND.group, rec.id, rec));
         after.push(() => { emitChange(ctx, rec, group, hist); void finishMembership(ctx, rec, rec.status as 'left' | 'removed'); });
         break;
       }
-      const hist = historyRecord(rec, s, r.superseded ? contextBefore : contextBefore);
+      const hist = historyRecord(rec, s, signedIn);
       ops.push(put(KIND.groupHistory, `${rec.id}:${hist.seq}`, hist), put(KIND.group, rec.id, rec));
+      const lost = r.superseded;
+      const stateBefore = lost ? groupStateOf(group.previousContext!.extensions) : undefined;
       after.push(() => {
         emitChange(ctx, rec, group, hist);
         // Our own commit lost to a concurrent one (spec/groups.md §10): make its changes again.
-        if (r.superseded && r.superseded.committerLeaf && group.epoch === epochBefore) return;
-        if (r.superseded) void redoSuperseded(ctx, rec, group, r.superseded);
+        if (lost) void redoSuperseded(ctx, rec, group, lost, stateBefore!).catch(() => undefined);
         replayWaiting(ctx, `group:${rec.id}`);
       });
       break;
@@ -724,13 +760,80 @@ function safeEpoch(bytes: Uint8Array): bigint | undefined {
   return undefined;
 }
 
-/** Our commit lost to a concurrent one: its adds and removes are made again on the new epoch. */
-async function redoSuperseded(ctx: ClientContext, rec: GroupRecord, group: Group, lost: CommitSummary): Promise<void> {
+/**
+ * Our commit lost to a concurrent one (spec/groups.md §10): its changes are made again on the
+ * new epoch. Removes at once. Adds once the contact's next KeyPackage is here (the lost add spent
+ * the one it had: the contact joined the losing epoch with it, and takes the new Welcome in place
+ * of that state). Group-state fields the winner left alone are set again; a field the winner
+ * changed too keeps the winner's value, and 'groupRefused' (SUPERSEDED) says so.
+ */
+async function redoSuperseded(ctx: ClientContext, rec: GroupRecord, group: Group, lost: CommitSummary, before: GroupPolicyState): Promise<void> {
   if (!lost.committerLeaf || !equalBytes(lost.committerLeaf.signatureKey, ctx.identity.sign.publicKey)) return;
-  const present = new Set(group.members().map((m) => toHex(identityOfLeaf(m.leafNode))));
-  const remove = lost.removed.map((x) => identityOfLeaf(x.leafNode)).filter((i) => present.has(toHex(i))).map((i) => toBase64url(i));
+  const present = (): Set<string> => new Set(group.members().map((m) => toHex(identityOfLeaf(m.leafNode))));
+  const remove = lost.removed.map((x) => identityOfLeaf(x.leafNode)).filter((i) => present().has(toHex(i))).map((i) => toBase64url(i));
   if (remove.length > 0) await removeMembers(ctx, rec.id, remove).catch(() => undefined);
-  // Re-adding needs fresh KeyPackages (the old ones were used): the app is told through the 'group' event.
+  const g = groupsOf(ctx);
+  for (const a of lost.added) {
+    const identity = identityOfLeaf(a.leafNode);
+    const c = [...ctx.contacts.values()].find((x) => equalBytes(x.identity, identity));
+    if (!c || present().has(toHex(identity))) continue;
+    const kp = g.peerKeyPackages.get(c.id);
+    if (kp) {
+      const m = decodeMlsMessage(kp);
+      if (m.wireFormat === 5 && equalBytes(m.keyPackage.leafNode.encryptionKey, a.leafNode.encryptionKey)) {
+        g.peerKeyPackages.delete(c.id);
+        await ctx.store.write([del(KIND.peerKeyPackage, c.id)]);
+      }
+    }
+    const pending = g.readd.get(c.id) ?? new Set<string>();
+    pending.add(rec.id);
+    g.readd.set(c.id, pending);
+    await readdPending(ctx, c.id);
+  }
+  const lostState = committedState(lost);
+  if (!lostState || rec.status !== 'active') return;
+  const now = groupStateOf(group.extensions);
+  const update: { -readonly [K in keyof GroupPolicyUpdate]: GroupPolicyUpdate[K] } = {};
+  let conflict = false;
+  for (const k of ['name', 'disappearingSeconds', 'reviewIntervalDays', 'updateAfterMessages', 'updateAfterDays'] as const) {
+    if (lostState[k] === before[k] || lostState[k] === now[k]) continue;
+    if (now[k] === before[k]) (update as Record<string, unknown>)[k] = lostState[k];
+    else conflict = true;
+  }
+  const sameKeys = (x: readonly Uint8Array[], y: readonly Uint8Array[]): boolean => x.length === y.length && x.every((a) => y.some((b) => equalBytes(a, b)));
+  if (!sameKeys(lostState.admins, before.admins) && !sameKeys(lostState.admins, now.admins)) {
+    const members = group.members().map((m) => m.leafNode);
+    const leaves = lostState.admins.map((a) => members.find((l) => equalBytes(l.signatureKey, a)));
+    if (sameKeys(now.admins, before.admins) && leaves.every((l) => l !== undefined)) update.admins = leaves.map((l) => toBase64url(identityOfLeaf(l!)));
+    else conflict = true;
+  }
+  if (Object.keys(update).length > 0) await setGroupPolicy(ctx, rec.id, update).catch(() => undefined);
+  if (conflict) ctx.emit('groupRefused', { groupId: rec.id, reason: 'SUPERSEDED' });
+}
+
+/** The group state a commit set inline (a GroupContextExtensions proposal), if it set one. */
+function committedState(s: CommitSummary): GroupPolicyState | undefined {
+  const c = s.content.content;
+  if (c.contentType !== 3) return undefined;
+  for (const p of c.commit.proposals) {
+    if (p.type !== 1 || p.proposal.type !== 7) continue;
+    try { return groupStateOf(p.proposal.extensions); } catch { return undefined; }
+  }
+  return undefined;
+}
+
+/** Adds a contact again to the groups whose add of it lost, once a KeyPackage of it is here. */
+export async function readdPending(ctx: ClientContext, contactId: string): Promise<void> {
+  const g = groupsOf(ctx);
+  const pending = g.readd.get(contactId);
+  if (!pending) return;
+  for (const id of [...pending]) {
+    if (!g.peerKeyPackages.has(contactId) || ctx.closed) break;
+    pending.delete(id);
+    const rec = g.records.get(id);
+    if (rec?.status === 'active') await addMembers(ctx, id, [contactId]).catch(() => undefined);
+  }
+  if (pending.size === 0) g.readd.delete(contactId);
 }
 
 /** We are out of the group: delete its mailbox; the record and history stay. */

@@ -2,7 +2,7 @@
 // (with or without an UpdatePath), processing members' commits, proposals and application
 // messages, joining from a Welcome, and the epoch's exporter and authenticator. One `Group`
 // holds the current epoch and the one before it (late application messages of the previous
-// epoch still open, spec/groups.md §10). Everything a peer sends is checked before any state
+// epoch still open, spec/groups.md §7). Everything a peer sends is checked before any state
 // changes: a message that fails leaves the group exactly as it was.
 import { equalBytes, toHex } from '../crypto/bytes.js';
 import { randomBytes } from '../crypto/primitives.js';
@@ -318,6 +318,8 @@ export class Group {
   get epoch(): bigint { return this.epochState.context.epoch; }
   get myLeaf(): LeafIndex { return this.epochState.myLeaf; }
   get context(): GroupContext { return this.epochState.context; }
+  /** The GroupContext of the epoch before this one, while it is kept (spec/groups.md §10). */
+  get previousContext(): GroupContext | undefined { return this.previous?.context; }
   get extensions(): readonly Extension[] { return this.epochState.context.extensions; }
   get isRemoved(): boolean { return this.removed; }
   get epochAuthenticator(): Uint8Array { return this.epochState.secrets.epochAuthenticator; }
@@ -523,7 +525,7 @@ export class Group {
 
   /**
    * After a commit removed this member, the one message it still takes: a competing commit for
-   * the same epoch that wins over the removing one (spec/groups.md §13). Anything else is STATE.
+   * the same epoch that wins over the removing one (spec/groups.md §10). Anything else is STATE.
    */
   private commitAfterRemoval(bytes: Uint8Array): Processed {
     const by = this.removedBy!;

@@ -1,7 +1,7 @@
 // The group state machine (src/mls/group.ts) in multi-member scenarios, on cipher suites 1 and
 // 3: a) one commit adds four members, who agree and talk; b) a removed member reads nothing
 // after its removal; c) two commits for one epoch delivered in different orders converge on the
-// one with the smaller commit order (spec/groups.md §13), including for a member the losing
+// one with the smaller commit order (spec/groups.md §10), including for a member the losing
 // commit removed; d) a member's own path update heals the compromise of its state; e) forged
 // commits (foreign signer, flipped signature, wrong confirmation tag) are refused with their
 // code and change nothing; f) a relay that replays, drops and reorders; g) the `authorize`
