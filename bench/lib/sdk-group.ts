@@ -58,6 +58,8 @@ export class SdkGroup {
       t = now();
       const contactIds: string[] = [];
       for (const [i, m] of members.entries()) contactIds.push(await befriend(creator, m, `m${i + 1}`));
+      // Members hand the creator a KeyPackage now, not at their next maintenance (spec/groups.md §12.1).
+      await Promise.all(members.map((m) => m.groups.prepare()));
       const befriendMs = now() - t;
 
       t = now();
