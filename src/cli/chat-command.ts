@@ -141,7 +141,11 @@ export async function chatCommand(argv: string[]): Promise<number> {
   };
   const label = (id: string): string => client.contact(id)?.name ?? id;
   client.on('message', (m: Message) => print(`[${label(m.contactId)}${m.verified ? '' : ' (unverified)'}] ${m.text}`));
+  // A person has few contacts: each gets our KeyPackage at once, so that they can add us to a
+  // group now rather than after the next maintenance round (spec/groups.md §12.1).
+  const prepareGroups = (): void => { void client.groups.prepare().catch(() => undefined); };
   client.on('contact', (c: Contact) => {
+    prepareGroups();
     if (c.verified) return;
     print(`[contact] ${c.name} is connected. Safety code: ${c.safetyCode}\n          compare it with them, then: /verify ${c.name} <the code they read>`);
   });
@@ -258,6 +262,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
         print('contacting the inviter…');
         const c = await client.acceptInvitation(rest[0], rest[1] ? { name: rest.slice(1).join(' ') } : {});
         target = c;
+        prepareGroups();
         print(`[contact] ${c.name} is connected. Safety code: ${c.safetyCode}\n          compare it with them, then: /verify ${c.name} <the code they read>`);
       } else if (cmd === '/contacts') {
         const cs = client.contacts();

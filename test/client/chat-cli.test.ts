@@ -1,5 +1,6 @@
 // `sealpost chat` driven through standard input (spec/client.md §13): two profiles in two
-// processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /quit.
+// processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /quit; groups:
+// /group create, /in (by create), /groups, /group members|remove|changes|review.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -82,6 +83,49 @@ test('chat: two people invite, accept, verify and talk', async () => {
     await bob.waitFor(/\[alice \(unverified\)\] hi bob/);
     alice.send('/contacts');
     await alice.waitFor(/bob\s+\d{5} \d{5} \d{5} \d{5}\s+verified/);
+    alice.send('/quit');
+    bob.send('/quit');
+    assert.is(await withTimeout(alice.exited, 10_000, 'alice exit'), 0, alice.out());
+    assert.is(await withTimeout(bob.exited, 10_000, 'bob exit'), 0, bob.out());
+  } finally {
+    alice.child.kill();
+    bob.child.kill();
+    await relay.close();
+  }
+});
+
+test('chat: a group made, talked in, listed and reviewed from the terminal', async () => {
+  const relay = await startRelay();
+  const alice = chat(['--profile', 'alice', '--relay', relay.address, '--data', tempDir()]);
+  const bob = chat(['--profile', 'bob', '--relay', relay.address, '--data', tempDir()]);
+  try {
+    await Promise.all([alice.waitFor(/Type \/help/), bob.waitFor(/Type \/help/)]);
+    alice.send('/invite bob');
+    const [link] = await alice.waitFor(/sealpost:invite\/[A-Za-z0-9_-]+/);
+    bob.send(`/accept ${link} alice`);
+    const code = (await alice.waitFor(/bob is connected\. Safety code: (\d{5} \d{5} \d{5} \d{5})/))[1]!;
+    alice.send(`/verify bob ${code}`);
+    await alice.waitFor(/bob is verified/);
+    // Bob's KeyPackage follows the handshake: retry until it is in.
+    for (let i = 0; ; i++) {
+      alice.send('/group create team bob');
+      const m = await alice.waitFor(/group team created with 2 members|error: NO_KEY_PACKAGE/);
+      if (m[0].startsWith('group team')) break;
+      if (i > 50) throw new Error(alice.out());
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    alice.send('checkpoint at 0900');
+    await bob.waitFor(/\[team\] alice \(unverified\): checkpoint at 0900/);
+    bob.send('/groups');
+    await bob.waitFor(/team\s+2 members\s+active/);
+    bob.send('/group members team');
+    await bob.waitFor(/alice\s+NOT verified\s+admin/);
+    bob.send('/group remove team alice');
+    await bob.waitFor(/error: .*admin/i);
+    alice.send('/group changes team');
+    await alice.waitFor(/epoch 1: you added bob/);
+    bob.send('/group review team');
+    await bob.waitFor(/team: membership marked reviewed/);
     alice.send('/quit');
     bob.send('/quit');
     assert.is(await withTimeout(alice.exited, 10_000, 'alice exit'), 0, alice.out());
