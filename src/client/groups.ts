@@ -6,7 +6,7 @@
 // contacts. Every commit is checked against the group's signed policy (src/groups/policy.ts)
 // before it applies, and kept with its signature as the group's history.
 import { equalBytes, fromBase64url, randomBytes, sealEnvelope, toBase64url, toHex, x25519KeyPair } from '../crypto/index.js';
-import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
+import { Reader, Writer } from '../wire/bytes-codec.js';
 import { Group, type CommitSummary, type GroupOptions, type PendingCommit, type Processed } from '../mls/group.js';
 import { isMlsError, MlsError } from '../mls/errors.js';
 import { ExtensionType, type Extension } from '../mls/extensions.js';
@@ -25,7 +25,7 @@ import { authorizeChange } from '../groups/policy.js';
 import { readCapability, writeCapability } from './capability.js';
 import { decodeRecord } from './records.js';
 import type { GroupChange, GroupMember, GroupMessage, GroupPolicyUpdate, GroupView } from './types.js';
-import { split, type Chunk } from './chunks.js';
+import { readChunk, split, writeChunk, type Chunk } from './chunks.js';
 import type { GroupsState } from './groups-state.js';
 import type { ClientContext } from './context.js';
 import { newLocalId } from './context.js';
@@ -244,7 +244,7 @@ function takePeerKeyPackage(ctx: ClientContext, c: ContactRecord): KeyPackage {
 /** Seals one MLS message to every other member's group mailbox and queues it (spec/groups.md §12.2). */
 async function deliver(ctx: ClientContext, rec: GroupRecord, group: Group, message: Uint8Array, extra: StoreOp[], recipients?: readonly LeafNode[]): Promise<Promise<void>[]> {
   const targets = (recipients ?? group.members().filter((m) => m.leaf !== group.myLeaf).map((m) => m.leafNode)).map(deliveryOf);
-  const bodies = split(message).map((chunk) => { const w = new Writer().u8(BODY_GROUP); writeChunkTo(w, chunk); return w.finish(); });
+  const bodies = split(message).map((chunk) => { const w = new Writer().u8(BODY_GROUP); writeChunk(w, chunk); return w.finish(); });
   const seal = targets.flatMap((cap) => bodies.map((body) => ({ mailboxKey: cap.mailboxKey, body })));
   const sealed = seal.length >= 16
     ? await ctx.sealer.seal(ctx.identity.dh, seal)
@@ -259,10 +259,6 @@ async function deliver(ctx: ClientContext, rec: GroupRecord, group: Group, messa
   });
   const written = ctx.store.write(ops);
   return entries.map((e) => submit(ctx, e, written));
-}
-
-function writeChunkTo(w: Writer, c: Chunk): void {
-  w.bytes(c.messageId, 8).u16(c.index).u16(c.count).bytes(c.data);
 }
 
 /** Sends a text to the group; resolves when the relay(s) accepted every member's envelope. */
@@ -636,9 +632,7 @@ export function handleGroupEnvelope(ctx: ClientContext, mb: MailboxRecord, opene
   if (opened.body.length < 1 || opened.body[0] !== BODY_GROUP) return dropped(ctx, 'malformed');
   let chunk: Chunk;
   try {
-    const r = new Reader(opened.body.subarray(1));
-    chunk = { messageId: r.bytes(8), index: r.u16(), count: r.u16(), data: r.rest() };
-    if (chunk.count < 1 || chunk.count > 64 || chunk.index >= chunk.count) throw new MalformedError('bad chunk');
+    chunk = readChunk(new Reader(opened.body.subarray(1)));
   } catch {
     return dropped(ctx, 'malformed');
   }

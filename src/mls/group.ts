@@ -445,7 +445,7 @@ export class Group {
   process(bytes: Uint8Array): Processed {
     if (this.removed && this.removedBy) return this.commitAfterRemoval(bytes);
     this.checkLive();
-    const msg = decodeMlsMessageBytes(bytes);
+    const msg = decodeMlsMessage(bytes);
     if (msg.wireFormat !== 1 && msg.wireFormat !== 2) throw new MlsError('MALFORMED', `wire format ${msg.wireFormat} is not a group message`);
     const groupId = msg.wireFormat === 1 ? msg.publicMessage.content.groupId : msg.privateMessage.groupId;
     const epochNo = msg.wireFormat === 1 ? msg.publicMessage.content.epoch : msg.privateMessage.epoch;
@@ -530,7 +530,7 @@ export class Group {
   private commitAfterRemoval(bytes: Uint8Array): Processed {
     const by = this.removedBy!;
     const e = this.epochState;
-    const msg = decodeMlsMessageBytes(bytes);
+    const msg = decodeMlsMessage(bytes);
     const header = msg.wireFormat === 1 ? msg.publicMessage.content : msg.wireFormat === 2 ? msg.privateMessage : undefined;
     const contentType = msg.wireFormat === 1 ? msg.publicMessage.content.contentType : msg.wireFormat === 2 ? msg.privateMessage.contentType : 0;
     if (!header || contentType !== 3 || header.epoch !== e.context.epoch || !equalBytes(header.groupId, e.context.groupId)) this.checkLive();
@@ -634,7 +634,8 @@ export class Group {
     if (s.type === 2) {
       const ext = e.context.extensions.find((x) => x.type === ExtensionType.externalSenders);
       if (!ext) return undefined;
-      const senders = decode((r: TlsReader) => r.vector((x) => { const key = x.opaque(); x.u16(); skipCredentialBody(x); return key; }), ext.data, 'external_senders');
+      // ExternalSender { signature_key; Credential: a type, then one opaque body (basic) or vector (x509) }
+      const senders = decode((r: TlsReader) => r.vector((x) => { const key = x.opaque(); x.u16(); x.opaque(); return key; }), ext.data, 'external_senders');
       return senders[s.senderIndex];
     }
     return undefined;
@@ -749,10 +750,6 @@ class DeferredKeys {
 }
 const LEAVE_RATCHET = Symbol('leave the ratchet as it was');
 
-function decodeMlsMessageBytes(b: Uint8Array): MlsMessage {
-  return decodeMlsMessage(b);
-}
-
 function parseWelcome(b: Uint8Array): Welcome {
   try {
     const m = decodeMlsMessage(b);
@@ -836,7 +833,3 @@ function summarize(committer: LeafIndex, committerLeaf: LeafNode | undefined, ep
   };
 }
 
-/** Skips a Credential's body after its type (external_senders entries, §12.1.8.1). */
-function skipCredentialBody(r: TlsReader): void {
-  r.opaque();
-}

@@ -8,29 +8,22 @@
 // (DeriveTreeSecret). spec/groups.md §2.
 import {
   aes128GcmOpen, aes128GcmSeal, chacha20poly1305Open, chacha20poly1305Seal, ed25519PublicFromSeed, ed25519Sign,
-  ed25519Verify, hmacSha256, sha256, x25519KeyPair, x25519PublicKey,
+  ed25519Verify, hkdfExpand, hmacSha256, sha256, x25519KeyPair, x25519PublicKey,
 } from '../crypto/primitives.js';
 import { hpkeDeriveKeyPair, hpkeOpenBaseWith, hpkeSealBaseWith, type HpkeAead } from '../crypto/hpke.js';
 import { isCryptoError } from '../crypto/errors.js';
 import type { AeadKey, Ed25519PublicKey, Ed25519Seed, X25519KeyPair, X25519PublicKey } from '../crypto/types.js';
 import { utf8 } from '../crypto/bytes.js';
 import { MlsError } from './errors.js';
-import { TlsWriter, TlsReader } from './tls.js';
+import { TlsWriter } from './tls.js';
 
 export type CipherSuiteId = 1 | 3;
 export const SUPPORTED_SUITES: readonly CipherSuiteId[] = [1, 3];
 
 /** An HPKE key pair of the suite's KEM (X25519). */
 export type HpkeKeyPair = X25519KeyPair;
-/** An HPKE ciphertext as MLS carries it (§5.1.3). */
-export interface HpkeCiphertext { readonly kemOutput: Uint8Array; readonly ciphertext: Uint8Array }
-
-export function writeHpkeCiphertext(w: TlsWriter, c: HpkeCiphertext): void {
-  w.opaque(c.kemOutput).opaque(c.ciphertext);
-}
-export function readHpkeCiphertext(r: TlsReader): HpkeCiphertext {
-  return { kemOutput: r.opaque(), ciphertext: r.opaque() };
-}
+export type { HpkeCiphertext } from './hpke-ciphertext.js';
+import type { HpkeCiphertext } from './hpke-ciphertext.js';
 
 const LABEL_PREFIX = 'MLS 1.0 ';
 const EMPTY = new Uint8Array(0);
@@ -68,22 +61,6 @@ export interface CipherSuite {
   hpkePublicKey(bytes: Uint8Array): X25519PublicKey;
 }
 
-function hkdfExpandAny(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (length > 255 * 32) throw new MlsError('STATE', 'HKDF output too long');
-  const out = new Uint8Array(length);
-  let t: Uint8Array = EMPTY;
-  const block = new Uint8Array(32 + info.length + 1);
-  for (let i = 1, o = 0; o < length; i++) {
-    let n = 0;
-    if (i > 1) { block.set(t, 0); n = 32; }
-    block.set(info, n);
-    block[n + info.length] = i;
-    t = hmacSha256(prk, block.subarray(0, n + info.length + 1));
-    out.set(t.subarray(0, Math.min(32, length - o)), o);
-    o += 32;
-  }
-  return out;
-}
 
 function makeSuite(id: CipherSuiteId): CipherSuite {
   const aes = id === 1;
@@ -98,11 +75,11 @@ function makeSuite(id: CipherSuiteId): CipherSuite {
     mac: (key, data) => hmacSha256(key, data),
     // RFC 5869 §2.2: an empty salt is HashLen zeros, which HMAC pads to the same block.
     extract: (salt, ikm) => hmacSha256(salt, ikm),
-    expand: hkdfExpandAny,
+    expand: (prk, info, length) => hkdfExpand(prk, info, length),
     expandWithLabel(secret, label, context, length) {
       // KDFLabel { uint16 length; opaque label<V> = "MLS 1.0 " + Label; opaque context<V>; } (§8)
       const info = new TlsWriter(16 + label.length + context.length).u16(length).opaque(utf8(LABEL_PREFIX + label)).opaque(context).finish();
-      return hkdfExpandAny(secret, info, length);
+      return hkdfExpand(secret, info, length);
     },
     deriveSecret: (secret, label) => suite.expandWithLabel(secret, label, EMPTY, 32),
     deriveTreeSecret: (secret, label, generation, length) =>

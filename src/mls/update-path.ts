@@ -2,7 +2,7 @@
 // its filtered direct path, the new public key and the path secret encrypted to the copath's
 // resolution. Pure codecs.
 import { readLeafNode, writeLeafNode, type LeafNode } from './leaf-node.js';
-import type { HpkeCiphertext } from './suite.js';
+import { readHpkeCiphertext, writeHpkeCiphertext, type HpkeCiphertext } from './hpke-ciphertext.js';
 import { TlsReader, TlsWriter, encode } from './tls.js';
 
 export interface UpdatePathNode {
@@ -14,17 +14,13 @@ export interface UpdatePath {
   readonly nodes: readonly UpdatePathNode[];
 }
 
-// HPKECiphertext (§5.1.3): suite.ts's codec, repeated so that the pure codecs never load the
-// crypto at run time.
-const writeCt = (w: TlsWriter, c: HpkeCiphertext): void => void w.opaque(c.kemOutput).opaque(c.ciphertext);
-const readCt = (r: TlsReader): HpkeCiphertext => { const kemOutput = r.opaque(); return { kemOutput, ciphertext: r.opaque() }; };
 
 export function writeUpdatePathNode(w: TlsWriter, n: UpdatePathNode): void {
-  w.opaque(n.encryptionKey).vector(n.encryptedPathSecret, writeCt);
+  w.opaque(n.encryptionKey).vector(n.encryptedPathSecret, writeHpkeCiphertext);
 }
 export function readUpdatePathNode(r: TlsReader): UpdatePathNode {
   const encryptionKey = r.opaque();
-  return { encryptionKey, encryptedPathSecret: r.vector(readCt) };
+  return { encryptionKey, encryptedPathSecret: r.vector(readHpkeCiphertext) };
 }
 export function writeUpdatePath(w: TlsWriter, p: UpdatePath): void {
   writeLeafNode(w, p.leafNode);

@@ -1,6 +1,6 @@
 // GroupSecrets, EncryptedGroupSecrets and Welcome (RFC 9420 §12.4.3.1). Pure codecs.
 import { readPreSharedKeyId, writePreSharedKeyId, type PreSharedKeyId } from './psk-id.js';
-import type { HpkeCiphertext } from './suite.js';
+import { readHpkeCiphertext, writeHpkeCiphertext, type HpkeCiphertext } from './hpke-ciphertext.js';
 import { TlsReader, TlsWriter, decode, encode } from './tls.js';
 
 export interface GroupSecrets {
@@ -20,10 +20,6 @@ export interface Welcome {
   readonly encryptedGroupInfo: Uint8Array;
 }
 
-// HPKECiphertext (§5.1.3): suite.ts's codec, repeated so that the pure codecs never load the
-// crypto at run time.
-const writeCt = (w: TlsWriter, c: HpkeCiphertext): void => void w.opaque(c.kemOutput).opaque(c.ciphertext);
-const readCt = (r: TlsReader): HpkeCiphertext => { const kemOutput = r.opaque(); return { kemOutput, ciphertext: r.opaque() }; };
 
 export function writeGroupSecrets(w: TlsWriter, g: GroupSecrets): void {
   w.opaque(g.joinerSecret).optional(g.pathSecret, (x, s) => void x.opaque(s)).vector(g.psks, writePreSharedKeyId);
@@ -38,11 +34,11 @@ export const decodeGroupSecrets = (b: Uint8Array): GroupSecrets => decode(readGr
 
 export function writeEncryptedGroupSecrets(w: TlsWriter, e: EncryptedGroupSecrets): void {
   w.opaque(e.newMember);
-  writeCt(w, e.encryptedGroupSecrets);
+  writeHpkeCiphertext(w, e.encryptedGroupSecrets);
 }
 export function readEncryptedGroupSecrets(r: TlsReader): EncryptedGroupSecrets {
   const newMember = r.opaque();
-  return { newMember, encryptedGroupSecrets: readCt(r) };
+  return { newMember, encryptedGroupSecrets: readHpkeCiphertext(r) };
 }
 
 /** The cipher suite decodes as any value; joining checks it against the KeyPackage (§12.4.3.1). */

@@ -74,18 +74,5 @@ export interface EpochView {
 }
 export const currentEpoch = (g: Group): EpochView => (g as unknown as { epochState: EpochView }).epochState;
 
-/** A seeded PRNG (sfc32) for reproducible fuzzing. */
-export class Prng {
-  private a = 0x9e3779b9; private b = 0x243f6a88; private c = 0xb7e15162; private d: number;
-  constructor(readonly seed: number) { this.d = seed >>> 0; for (let i = 0; i < 16; i++) this.u32(); }
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-  below(n: number): number { return this.u32() % n; }
-}
+/** The project's seeded PRNG (sfc32), shared with the relay's fuzzers. */
+export { Prng } from './frames-fuzz.js';

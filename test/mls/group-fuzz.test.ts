@@ -33,15 +33,15 @@ const te = new TextEncoder();
 function mutate(rng: Prng, original: Uint8Array): Uint8Array {
   const b = Uint8Array.from(original);
   // Half of the mutations land in the first 48 bytes, where the headers and lengths are.
-  const pos = (): number => (rng.below(2) === 0 ? rng.below(Math.min(48, b.length)) : rng.below(b.length));
-  switch (rng.below(7)) {
-    case 0: { const n = 1 + rng.below(3); for (let i = 0; i < n; i++) b[pos()]! ^= 1 << rng.below(8); return b; }
-    case 1: { const i = pos(); b[i] = (b[i]! + 1 + rng.below(255)) & 0xff; return b; }
-    case 2: return b.subarray(0, rng.below(b.length));
-    case 3: { const i = pos(); return Uint8Array.from([...b.subarray(0, i), rng.below(256), ...b.subarray(i)]); }
+  const pos = (): number => (rng.int(2) === 0 ? rng.int(Math.min(48, b.length)) : rng.int(b.length));
+  switch (rng.int(7)) {
+    case 0: { const n = 1 + rng.int(3); for (let i = 0; i < n; i++) b[pos()]! ^= 1 << rng.int(8); return b; }
+    case 1: { const i = pos(); b[i] = (b[i]! + 1 + rng.int(255)) & 0xff; return b; }
+    case 2: return b.subarray(0, rng.int(b.length));
+    case 3: { const i = pos(); return Uint8Array.from([...b.subarray(0, i), rng.int(256), ...b.subarray(i)]); }
     case 4: { const i = pos(); return Uint8Array.from([...b.subarray(0, i), ...b.subarray(i + 1)]); }
-    case 5: { const i = pos(); b[i] = [0x00, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xc0, 0xff][rng.below(8)]!; return b; }
-    default: { const i = pos(); const n = 1 + rng.below(16); for (let j = i; j < Math.min(b.length, i + n); j++) b[j] = rng.below(256); return b; }
+    case 5: { const i = pos(); b[i] = [0x00, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xc0, 0xff][rng.int(8)]!; return b; }
+    default: { const i = pos(); const n = 1 + rng.int(16); for (let j = i; j < Math.min(b.length, i + n); j++) b[j] = rng.int(256); return b; }
   }
 }
 
@@ -215,7 +215,7 @@ for (const suiteId of [1, 3]) {
     });
     for (let i = 0; i < ROUNDS; i++) {
       let wb: Uint8Array;
-      if (rng.below(4) === 0) {
+      if (rng.int(4) === 0) {
         wb = welcomeOf(w.welcome.encryptedGroupInfo, mutate(rng, gsBytes));
       } else {
         let gi;
