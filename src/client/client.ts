@@ -23,12 +23,16 @@ import { decodeRecord, isJsonRecord } from './records.js';
 import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
 import { Groups } from './groups-api.js';
+import { Devices } from './devices-api.js';
+import { loadAccount, newAccount, remindDevices } from './devices.js';
+import { joinAccount } from './link.js';
+import { parseSessionCode } from './link-exchange.js';
 import { loadGroups, maintainGroups } from './groups.js';
 import { SendPool } from './send-pool.js';
 import { send, sendReceipt, sendToMany } from './sending.js';
 import { decodeSession, encodeSession, type Session } from './session.js';
 import {
-  identityFromRecord, KIND, loadAll, put, type ContactRecord, type IdentityRecord, type InvitationRecord, type MailboxRecord, type MessageRecord,
+  identityFromRecord, KIND, loadAll, put, type ChannelRecord, type ContactRecord, type IdentityRecord, type InvitationRecord, type MailboxRecord, type MessageRecord,
 } from './state.js';
 import type {
   ClientEvents, ClientOptions, ClientStats, Contact, HistoryEntry, SentMessage, SentToMany,
@@ -67,6 +71,34 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Opens (or creates) the profile in `dataDir`; WRONG_PASSPHRASE if the passphrase does not open it. */
   static async open(opts: ClientOptions): Promise<Client> {
+    if (typeof (opts as { code?: unknown } | undefined)?.code === 'string') {
+      throw new ClientError('INVALID_ARGUMENT', 'a linking code goes to Client.link, on the new device only (spec/devices.md §3)');
+    }
+    return this.openProfile(opts, false);
+  }
+
+  /**
+   * Links this new profile to an existing account (spec/devices.md §3): `code` is the session
+   * code the existing device shows (`client.devices.link()`). Resolves with the confirmation
+   * code to show here, for the person to type on the existing device; `client` resolves once
+   * the existing device certified this one. BAD_LINK_CODE for anything that is not a session
+   * code (an invitation, a link, a message), LINK_EXPIRED for a code no attempt has.
+   */
+  static async link(opts: ClientOptions & { readonly code: string }): Promise<{ confirmationCode: string; client: Promise<Client> }> {
+    parseSessionCode(opts?.code);
+    const client = await this.openProfile(opts, true);
+    try {
+      const { confirmationCode, done } = await joinAccount(client.ctx, opts.code);
+      const ready = done.then(() => client, async (e: unknown) => { await client.close(); throw e; });
+      ready.catch(() => undefined);
+      return { confirmationCode, client: ready };
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+  }
+
+  private static async openProfile(opts: ClientOptions, linking: boolean): Promise<Client> {
     if (!opts || typeof opts.dataDir !== 'string' || opts.dataDir === '') throw new ClientError('INVALID_ARGUMENT', 'dataDir is required');
     checkFanoutOptions(opts);
     if (opts.relay !== undefined) {
@@ -88,7 +120,12 @@ export class Client extends Emitter<ClientEvents> {
         if (!opts.relay) throw new ClientError('INVALID_ARGUMENT', 'a new profile needs a relay address');
         const id = newIdentity();
         rec = { signSeed: id.sign.seed, dhSecret: id.dh.secretKey, homeRelay: opts.relay, createdAt: Date.now() };
-        await store.write([put(KIND.identity, 'self', rec)]);
+        // A new profile is a new account with this device as its only one (spec/devices.md §2.1);
+        // a device being linked gets its account from the device that links it (Client.link).
+        await store.write([put(KIND.identity, 'self', rec), ...(linking ? [] : [put(KIND.account, 'self', newAccount(id))])]);
+      } else if (!store.has(KIND.account, 'self') && !linking) {
+        // A device whose link never completed (spec/devices.md §3.5) becomes an account of its own when opened plainly.
+        await store.write([put(KIND.account, 'self', newAccount(identityFromRecord(rec)))]);
       } else if (opts.relay && opts.relay !== rec.homeRelay) {
         rec = { ...rec, homeRelay: opts.relay };
         await store.write([put(KIND.identity, 'self', rec)]);
@@ -130,6 +167,10 @@ export class Client extends Emitter<ClientEvents> {
   rotateMailbox(contactId: string): Promise<void> { return rotateMailbox(this.ctx, contactId); }
 
   contacts(): Contact[] { return listContacts(this.ctx); }
+
+  /** This device's account (spec/devices.md): its devices, linking a new one, removing one. */
+  get devices(): Devices { return this.devicesFront ??= new Devices(this.ctx); }
+  private devicesFront: Devices | undefined;
 
   /** Groups on MLS (spec/groups.md §13): create, change, review, leave, and texts to all members. */
   get groups(): Groups { return this.groupsFront ??= new Groups(this.ctx); }
@@ -183,10 +224,15 @@ export class Client extends Emitter<ClientEvents> {
     storeCommits(): number;
   } {
     const ctx = this.ctx;
+    const firstChannel = (id: string): ChannelRecord => {
+      const ch = ctx.channelsOf(ctx.requireContact(id).id)[0];
+      if (!ch) throw new ClientError('UNKNOWN_CONTACT', 'no channel');
+      return ch;
+    };
     return {
-      peerCapability: (id) => ctx.requireContact(id).peer,
-      inboxKeys: (id) => ctx.mailboxes.get(ctx.requireContact(id).inboxId)?.keys,
-      exportSession: (id) => encodeSession(ctx.sessions.get(id)!),
+      peerCapability: (id) => firstChannel(id).peer,
+      inboxKeys: (id) => ctx.mailboxes.get(firstChannel(id).inboxId)?.keys,
+      exportSession: (id) => encodeSession(ctx.sessions.get(firstChannel(id).id)!),
       identityDh: ctx.identity.dh,
       onSent: (fn) => { ctx.sentTaps.push(fn); },
       mailboxCount: () => ctx.mailboxes.size,
@@ -198,10 +244,13 @@ export class Client extends Emitter<ClientEvents> {
 
   private load(): void {
     const { ctx } = this;
+    loadAccount(ctx, ctx.store);
     for (const c of loadAll<ContactRecord>(ctx.store, KIND.contact)) ctx.contacts.set(c.id, c);
+    for (const c of loadAll<ChannelRecord>(ctx.store, KIND.channel)) ctx.channels.set(c.id, c);
     for (const [id, v] of ctx.store.entries(KIND.session)) ctx.sessions.set(id, loadSession(v));
     for (const i of loadAll<InvitationRecord>(ctx.store, KIND.invitation)) ctx.invitations.set(i.id, i);
     for (const m of loadAll<MailboxRecord>(ctx.store, KIND.mailbox)) {
+      if (m.role === 'link') m.status = 'deleting'; // a linking attempt never survives a restart (spec/devices.md §3.5)
       const seen = ctx.store.get(KIND.seen, m.id);
       const legacy = m.seen ?? [];
       delete m.seen;
@@ -218,7 +267,9 @@ export class Client extends Emitter<ClientEvents> {
     ctx.link(ctx.homeRelay);
     for (const l of ctx.links.values()) l.start();
     ctx.outbox.kick();
-    const tick = (): void => { void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).catch(() => { ctx.counters.errors++; }); };
+    const tick = (): void => {
+      void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).then(() => remindDevices(ctx)).catch(() => { ctx.counters.errors++; });
+    };
     this.maintenanceTimer = setInterval(tick, MAINTENANCE_INTERVAL_MS);
     (this.maintenanceTimer as { unref?: () => void }).unref?.(); // Node: do not keep the process alive for it
     tick();

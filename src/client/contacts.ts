@@ -4,6 +4,7 @@ import { safetyCodesMatch } from '../crypto/index.js';
 import type { ClientContext } from './context.js';
 import { ClientError } from './errors.js';
 import { decodeRecord } from './records.js';
+import { forgetChannelOps } from './devices.js';
 import { del, KIND, loadAll, put, type MessageRecord } from './state.js';
 import type { Contact, HistoryEntry } from './types.js';
 
@@ -15,6 +16,7 @@ export function listContacts(ctx: ClientContext): Contact[] {
 export async function verifyContact(ctx: ClientContext, contactId: string, code: string): Promise<Contact> {
   ctx.assertOpen();
   const c = ctx.requireContact(contactId);
+  if (!c.account) throw new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
   if (typeof code !== 'string' || !safetyCodesMatch(c.safetyCode, code)) {
     throw new ClientError('SAFETY_CODE_MISMATCH', 'the code does not match: do not trust this contact until you know why');
   }
@@ -44,17 +46,24 @@ export function history(ctx: ClientContext, contactId: string): HistoryEntry[] {
     .map(({ seq: _s, ...m }) => m);
 }
 
-/** Forgets a contact: its session (wiped), records, queued envelopes and mailboxes. */
+/** Forgets a contact: every channel with its devices (sessions wiped), records, queued envelopes and mailboxes. */
 export async function forgetContact(ctx: ClientContext, contactId: string): Promise<void> {
-  const c = ctx.contacts.get(contactId);
-  if (!c) return;
+  const p = ctx.contacts.get(contactId);
+  if (!p) return;
+  for (const ch of ctx.channelsOf(contactId)) await forgetChannel(ctx, ch.id);
   ctx.contacts.delete(contactId);
-  ctx.dropSession(contactId);
-  const ops = [del(KIND.contact, contactId), del(KIND.session, contactId), ...ctx.outbox.dropContact(contactId)];
-  const owned = [...ctx.mailboxes.values()].filter((mb) => mb.role === 'contact' && mb.ownerId === contactId);
+  await ctx.store.write([del(KIND.contact, contactId)]);
+}
+
+/** Forgets one channel: its session (wiped), records, queued envelopes and mailboxes. */
+export async function forgetChannel(ctx: ClientContext, channelId: string): Promise<void> {
+  const c = ctx.channels.get(channelId);
+  if (!c) return;
+  const ops = forgetChannelOps(ctx, c);
+  const owned = [...ctx.mailboxes.values()].filter((mb) => mb.role === 'contact' && mb.ownerId === channelId);
   for (const mb of owned) { mb.status = 'deleting'; ops.push(put(KIND.mailbox, mb.id, mb)); }
   for (const [id, v] of ctx.store.entries(KIND.accepted)) {
-    if (decodeRecord<{ contactId: string }>(v).contactId === contactId) ops.push(del(KIND.accepted, id));
+    if (decodeRecord<{ contactId: string }>(v).contactId === channelId) ops.push(del(KIND.accepted, id));
   }
   await ctx.store.write(ops);
   for (const mb of owned) void ctx.deleteMailbox(mb);

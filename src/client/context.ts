@@ -20,7 +20,8 @@ import { InboundBudget } from './inbound-budget.js';
 import { KeyedSerial } from './serial.js';
 import { GroupsState } from './groups-state.js';
 import type { Session } from './session.js';
-import { del, KIND, put, putLatest, type ContactRecord, type InvitationRecord, type MailboxRecord } from './state.js';
+import { del, KIND, put, putLatest, SELF, type AccountRecord, type ChannelRecord, type ContactRecord, type InvitationRecord, type MailboxRecord } from './state.js';
+import type { DeviceList } from './device-list.js';
 import type { ClientEvents, ClientOptions, Contact, DropReason } from './types.js';
 import { encodeSession } from './session.js';
 import { wipeState } from '../ratchet/index.js';
@@ -59,7 +60,14 @@ export class ClientContext {
   readonly senders: SendPool;
   readonly sealer: FanoutSealer;
 
+  /** People (spec/devices.md §4), by id. */
   readonly contacts = new Map<string, ContactRecord>();
+  /** One ratchet channel per device of a contact or of ours, by id. */
+  readonly channels = new Map<string, ChannelRecord>();
+  /** Our account and its current device list; null on a device that is still being linked (spec/devices.md §3). */
+  account: { record: AccountRecord; publicKey: Uint8Array; list: DeviceList } | null = null;
+  /** Set once this device was revoked (spec/devices.md §6): everything refuses with DEVICE_REVOKED. */
+  revoked = false;
   readonly sessions = new Map<string, Session>();
   readonly mailboxes = new Map<string, MailboxRecord>();
   /** The record of each tracked mailbox by its keys object (the links report keys). */
@@ -67,7 +75,9 @@ export class ClientContext {
   readonly seen = new Map<string, SeenSet>();
   readonly invitations = new Map<string, InvitationRecord>();
   readonly links = new Map<string, ReadLink>();
-  readonly acceptWaiters = new Map<string, { resolve(c: Contact): void; reject(e: Error): void }>();
+  readonly acceptWaiters = new Map<string, { resolve(c: Contact | null): void; reject(e: Error): void }>();
+  /** Handlers of the link mailboxes of a linking attempt (spec/devices.md §3), by mailbox id. */
+  readonly linkHandlers = new Map<string, (opened: { senderKey: Uint8Array; body: Uint8Array }) => void>();
   /** Per contact: a fan-out's ratchet steps → outbox, ahead of later sends (spec/client.md §9.4). */
   readonly outgoing = new KeyedSerial();
   /** Per mailbox: work that must not interleave with that mailbox's messages (§6.1). */
@@ -106,6 +116,14 @@ export class ClientContext {
 
   assertOpen(): void {
     if (this.closed) throw new ClientError('CLOSED', 'the client is closed');
+    if (this.revoked) throw new ClientError('DEVICE_REVOKED', 'this device was removed from its account by another device');
+  }
+
+  /** Our account, for what needs one (not while this device is being linked). */
+  requireAccount(): NonNullable<ClientContext['account']> {
+    this.assertOpen();
+    if (!this.account) throw new ClientError('NOT_LINKED', 'this device is not linked to an account yet');
+    return this.account;
   }
 
   // ---- links and mailboxes (spec/client.md §8) ----------------------------------------------
@@ -161,8 +179,17 @@ export class ClientContext {
     return { kind: KIND.session, id: contactId, value: () => encodeSession(this.sessions.get(contactId)!) };
   }
 
+  channelOp(c: ChannelRecord): StoreOp {
+    return put(KIND.channel, c.id, c);
+  }
+
   contactOp(c: ContactRecord): StoreOp {
     return put(KIND.contact, c.id, c);
+  }
+
+  /** The channels of a person (or of SELF), oldest first. */
+  channelsOf(contactId: string): ChannelRecord[] {
+    return [...this.channels.values()].filter((ch) => ch.contactId === contactId).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** Replaces a contact's session, wiping the secrets of the one it replaces (ratchet.md §5.4). */
@@ -192,8 +219,19 @@ export class ClientContext {
     return c;
   }
 
+  /** Established: its account is known and a channel with one of its devices works. */
+  isEstablished(c: ContactRecord): boolean {
+    return c.account !== null && this.channelsOf(c.id).some((ch) => ch.established);
+  }
+
   view(c: ContactRecord): Contact {
-    return { id: c.id, name: c.name, safetyCode: c.safetyCode, verified: c.verified, established: c.established };
+    const devices = this.channelsOf(c.id).filter((ch) => ch.established).length;
+    return { id: c.id, name: c.name, safetyCode: c.safetyCode, verified: c.verified, established: this.isEstablished(c), devices };
+  }
+
+  /** The person a channel belongs to (undefined for our own devices). */
+  personOf(ch: ChannelRecord): ContactRecord | undefined {
+    return ch.contactId === SELF ? undefined : this.contacts.get(ch.contactId);
   }
 
   uniqueName(wanted: string | undefined): string {

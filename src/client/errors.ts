@@ -33,6 +33,15 @@ export const CLIENT_ERROR_CODES = [
   'NOT_GROUP_ADMIN', // the change needs a group admin (spec/groups.md §11)
   'CONTACT_UNVERIFIED', // groups are made of verified contacts: compare safety codes first
   'NO_KEY_PACKAGE', // the contact's client has not sent a KeyPackage yet (spec/groups.md §12.1)
+  'LINK_CODE_NOT_INVITATION', // acceptInvitation was given a device-linking code (spec/devices.md §3.1)
+  'BAD_LINK_CODE', // linking was given something other than a session code: an invitation, a link, a message
+  'LINK_EXPIRED', // the linking code or attempt is older than two minutes, or was used already
+  'LINK_CODE_WRONG', // the confirmation code typed does not match the new device's (tries remain)
+  'LINK_FAILED', // the linking attempt ended: too many wrong codes, cancelled, or the other device went away
+  'DEVICE_LIMIT', // the account has as many devices as its policy allows (spec/devices.md §6)
+  'UNKNOWN_DEVICE', // no device of this account with this id
+  'NOT_LINKED', // this device is still being linked to an account
+  'DEVICE_REVOKED', // this device was removed from its account
   'INVALID_ARGUMENT', // a caller's argument is out of its documented range
   'CLOSED', // the client was closed
   'INTERNAL', // a defect of the SDK (please report it)

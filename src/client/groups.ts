@@ -38,7 +38,7 @@ import { decodePayload, encodePayload, newPayload, type Payload } from './payloa
 import type { StoreOp } from './profile-store.js';
 import { checkText, sendPayload, submit } from './sending.js';
 import {
-  del, KIND, put, type ContactRecord, type GroupHistoryRecord, type GroupMessageRecord, type GroupRecord,
+  del, KIND, SELF, put, type ChannelRecord, type GroupHistoryRecord, type GroupMessageRecord, type GroupRecord,
   type KeyPackageRecord, type MailboxRecord,
 } from './state.js';
 
@@ -111,11 +111,13 @@ function deliveryExtension(cap: SendCapability): Extension {
 
 function memberView(ctx: ClientContext, identity: Uint8Array, admins: readonly Uint8Array[]): GroupMember {
   const me = equalBytes(identity, ctx.identity.publicKey);
-  let contact: ContactRecord | undefined;
-  if (!me) for (const c of ctx.contacts.values()) if (equalBytes(c.identity, identity)) { contact = c; break; }
+  let channel: ChannelRecord | undefined;
+  if (!me) for (const c of ctx.channels.values()) if (equalBytes(c.identity, identity)) { channel = c; break; }
+  const contact = channel ? ctx.personOf(channel) : undefined;
+  const mine = channel?.contactId === SELF;
   return {
-    identityKey: toBase64url(identity), me, contactId: contact?.id ?? null, name: contact?.name ?? null,
-    verified: me || (contact?.verified ?? false), admin: admins.some((a) => equalBytes(a, signingKeyOf(identity))),
+    identityKey: toBase64url(identity), me, contactId: contact?.id ?? null, name: contact?.name ?? (mine ? 'my other device' : null),
+    verified: me || mine || (contact?.verified ?? false), admin: admins.some((a) => equalBytes(a, signingKeyOf(identity))),
   };
 }
 
@@ -150,7 +152,7 @@ export async function ensureKeyPackages(ctx: ClientContext, limit = KEY_PACKAGES
   const g = groupsOf(ctx);
   const now = Date.now();
   let made = 0;
-  for (const c of [...ctx.contacts.values()]) {
+  for (const c of [...ctx.channels.values()]) {
     if (made >= limit || ctx.closed) break;
     if (!c.established || !c.peer || g.minting.has(c.id)) continue;
     const live = [...g.keyPackages.values()].some((k) => k.contactId === c.id && k.expiresAt - now > KEY_PACKAGE_REFRESH_MS);
@@ -192,7 +194,7 @@ function myLeafContent(ctx: ClientContext, cap: SendCapability): { credential: L
   return { credential: { type: 1, identity: ctx.identity.publicKey }, capabilities: CAPABILITIES, extensions: [deliveryExtension(cap)] };
 }
 
-async function mintKeyPackage(ctx: ClientContext, c: ContactRecord): Promise<void> {
+async function mintKeyPackage(ctx: ClientContext, c: ChannelRecord): Promise<void> {
   const suite = cipherSuite(GROUP_SUITE);
   const mb = await newGroupMailbox(ctx, 'kp:pending');
   const initKey = x25519KeyPair();
@@ -214,7 +216,7 @@ async function mintKeyPackage(ctx: ClientContext, c: ContactRecord): Promise<voi
 }
 
 /** A contact's KeyPackage for us (payload `key-package`): kept when it is theirs and valid. */
-export function receiveKeyPackage(ctx: ClientContext, c: ContactRecord, bytes: Uint8Array, ops: StoreOp[]): boolean {
+export function receiveKeyPackage(ctx: ClientContext, c: ChannelRecord, bytes: Uint8Array, ops: StoreOp[]): boolean {
   try {
     const m = decodeMlsMessage(bytes);
     if (m.wireFormat !== 5) return false;
@@ -231,9 +233,9 @@ export function receiveKeyPackage(ctx: ClientContext, c: ContactRecord, bytes: U
   return true;
 }
 
-function takePeerKeyPackage(ctx: ClientContext, c: ContactRecord): KeyPackage {
+function takePeerKeyPackage(ctx: ClientContext, c: ChannelRecord): KeyPackage {
   const bytes = groupsOf(ctx).peerKeyPackages.get(c.id);
-  if (!bytes) throw new ClientError('NO_KEY_PACKAGE', `${c.name} has not sent a KeyPackage yet (it comes with their client's next maintenance)`);
+  if (!bytes) throw new ClientError('NO_KEY_PACKAGE', `${ctx.personOf(c)?.name ?? 'a device'} has not sent a KeyPackage yet (it comes with their client's next maintenance)`);
   const m = decodeMlsMessage(bytes);
   if (m.wireFormat !== 5) throw new ClientError('INTERNAL', 'stored KeyPackage is not one');
   return m.keyPackage;
@@ -301,7 +303,7 @@ async function maybeSelfUpdate(ctx: ClientContext, rec: GroupRecord, group: Grou
  * Makes a commit, delivers it to the members of the epoch it was made in, then applies it
  * (spec/groups.md §10): the relay has accepted it for every member before we move on.
  */
-async function commitAndDeliver(ctx: ClientContext, rec: GroupRecord, group: Group, opts: Parameters<Group['commit']>[0], welcomeTo: readonly ContactRecord[] = []): Promise<CommitSummary> {
+async function commitAndDeliver(ctx: ClientContext, rec: GroupRecord, group: Group, opts: Parameters<Group['commit']>[0], welcomeTo: readonly ChannelRecord[] = []): Promise<CommitSummary> {
   let pending: PendingCommit;
   try {
     pending = group.commit(opts);
@@ -351,14 +353,15 @@ function emitChange(ctx: ClientContext, rec: GroupRecord, group: Group, h: Group
 
 // ---- the API -----------------------------------------------------------------------------------
 
-function requireVerifiedContacts(ctx: ClientContext, ids: unknown): ContactRecord[] {
+/** Every device of each contact named (each device is its own leaf, spec/devices.md §7). */
+function requireVerifiedContacts(ctx: ClientContext, ids: unknown): ChannelRecord[] {
   if (!Array.isArray(ids) || ids.length > MAX_GROUP_MEMBERS) throw new ClientError('INVALID_ARGUMENT', `members must be an array of at most ${MAX_GROUP_MEMBERS} contacts`);
-  const out = new Map<string, ContactRecord>();
+  const out = new Map<string, ChannelRecord>();
   for (const id of ids) {
     const c = ctx.requireContact(id);
-    if (!c.established) throw new ClientError('CONTACT_PENDING', `${c.name}: the handshake has not completed`);
+    if (!ctx.isEstablished(c)) throw new ClientError('CONTACT_PENDING', `${c.name}: the handshake has not completed`);
     if (!c.verified) throw new ClientError('CONTACT_UNVERIFIED', `${c.name}: compare safety codes before adding them to a group`);
-    out.set(c.id, c);
+    for (const ch of ctx.channelsOf(c.id)) if (ch.established) out.set(ch.id, ch);
   }
   return [...out.values()];
 }
@@ -407,7 +410,7 @@ function pickPolicy(p: GroupPolicyUpdate): Partial<GroupPolicyState> {
 }
 
 /** The contacts' KeyPackages as they are now (before a commit uses them). */
-const peerKeyPackagesOf = (ctx: ClientContext, contacts: readonly ContactRecord[]): Map<string, Uint8Array | undefined> =>
+const peerKeyPackagesOf = (ctx: ClientContext, contacts: readonly ChannelRecord[]): Map<string, Uint8Array | undefined> =>
   new Map(contacts.map((c) => [c.id, groupsOf(ctx).peerKeyPackages.get(c.id)]));
 
 /** Forgets the KeyPackages a commit used, unless a newer one came meanwhile. */
@@ -431,19 +434,20 @@ export async function addMembers(ctx: ClientContext, id: string, memberIds: read
   return view(ctx, rec, group);
 }
 
-function leafOf(ctx: ClientContext, group: Group, who: string): number {
+/** The leaves of a contact (all its devices) or of one identity key. */
+function leavesOf(ctx: ClientContext, group: Group, who: string): number[] {
   const c = ctx.findContact(who);
-  let identity: Uint8Array | undefined = c?.identity;
-  if (!identity) { try { identity = fromBase64url(who); } catch { identity = undefined; } }
-  const m = identity ? group.members().find((x) => equalBytes(identityOfLeaf(x.leafNode), identity!)) : undefined;
-  if (!m) throw new ClientError('INVALID_ARGUMENT', 'no such member');
-  return m.leaf;
+  let identities: Uint8Array[] = c ? ctx.channelsOf(c.id).map((ch) => ch.identity) : [];
+  if (identities.length === 0) { try { identities = [fromBase64url(who)]; } catch { identities = []; } }
+  const leaves = group.members().filter((x) => identities.some((i) => equalBytes(identityOfLeaf(x.leafNode), i))).map((m) => m.leaf);
+  if (leaves.length === 0) throw new ClientError('INVALID_ARGUMENT', 'no such member');
+  return leaves;
 }
 
 export async function removeMembers(ctx: ClientContext, id: string, who: readonly string[]): Promise<GroupView> {
   ctx.assertOpen();
   const { rec, group } = requireGroup(ctx, id);
-  const leaves = [...new Set(who.map((w) => leafOf(ctx, group, w)))];
+  const leaves = [...new Set(who.flatMap((w) => leavesOf(ctx, group, w)))];
   if (leaves.includes(group.myLeaf)) throw new ClientError('INVALID_ARGUMENT', 'use leave() to leave a group');
   const state = groupStateOf(group.extensions);
   const removedKeys = leaves.map((l) => group.members().find((m) => m.leaf === l)!.leafNode.signatureKey);
@@ -471,10 +475,7 @@ export async function setGroupPolicy(ctx: ClientContext, id: string, update: Gro
   const state = groupStateOf(group.extensions);
   let admins = state.admins;
   if (update.admins) {
-    admins = update.admins.map((k) => {
-      const leaf = leafOf(ctx, group, k);
-      return group.members().find((m) => m.leaf === leaf)!.leafNode.signatureKey;
-    });
+    admins = update.admins.flatMap((k) => leavesOf(ctx, group, k).map((leaf) => group.members().find((m) => m.leaf === leaf)!.leafNode.signatureKey));
     if (admins.length === 0) throw new ClientError('INVALID_ARGUMENT', 'a group needs at least one admin');
   }
   const name = update.name === undefined ? state.name : update.name.trim();
@@ -561,7 +562,7 @@ export function groupMessages(ctx: ClientContext, id: string): GroupMessage[] {
 // ---- receiving ---------------------------------------------------------------------------------
 
 /** A Welcome chunk from a contact (payload `group-welcome`). Joins once the whole Welcome is in. */
-export function receiveWelcomeChunk(ctx: ClientContext, c: ContactRecord, chunk: Chunk, ops: StoreOp[], after: Array<() => void>): void {
+export function receiveWelcomeChunk(ctx: ClientContext, c: ChannelRecord, chunk: Chunk, ops: StoreOp[], after: Array<() => void>): void {
   const whole = groupsOf(ctx).chunks.add(`contact:${c.id}`, chunk);
   if (!whole) return;
   try {
@@ -571,7 +572,7 @@ export function receiveWelcomeChunk(ctx: ClientContext, c: ContactRecord, chunk:
   }
 }
 
-function joinFromWelcome(ctx: ClientContext, c: ContactRecord, bytes: Uint8Array, ops: StoreOp[], after: Array<() => void>): void {
+function joinFromWelcome(ctx: ClientContext, c: ChannelRecord, bytes: Uint8Array, ops: StoreOp[], after: Array<() => void>): void {
   const g = groupsOf(ctx);
   const m = decodeMlsMessage(bytes);
   if (m.wireFormat !== 3) throw new MlsError('MALFORMED', 'not a Welcome');
@@ -769,7 +770,7 @@ async function redoSuperseded(ctx: ClientContext, rec: GroupRecord, group: Group
   const g = groupsOf(ctx);
   for (const a of lost.added) {
     const identity = identityOfLeaf(a.leafNode);
-    const c = [...ctx.contacts.values()].find((x) => equalBytes(x.identity, identity));
+    const c = [...ctx.channels.values()].find((x) => equalBytes(x.identity, identity));
     if (!c || present().has(toHex(identity))) continue;
     const kp = g.peerKeyPackages.get(c.id);
     if (kp) {
@@ -881,4 +882,19 @@ export function loadGroups(ctx: ClientContext): void {
   }
   for (const [id, v] of ctx.store.entries(KIND.keyPackage)) g.keyPackages.set(id, decodeRecord<KeyPackageRecord>(v));
   for (const [id, v] of ctx.store.entries(KIND.peerKeyPackage)) g.peerKeyPackages.set(id, decodeRecord<{ keyPackage: Uint8Array }>(v).keyPackage);
+}
+
+/**
+ * A device left its account (spec/devices.md §6): its leaves leave every group where we may
+ * commit that (we are an admin); elsewhere an admin's device does the same when it hears.
+ */
+export async function removeFromGroups(ctx: ClientContext, device: Uint8Array): Promise<void> {
+  const g = groupsOf(ctx);
+  for (const [id, rec] of g.records) {
+    const group = g.groups.get(id);
+    if (!group || rec.status !== 'active') continue;
+    if (!groupStateOf(group.extensions).admins.some((a) => equalBytes(a, ctx.identity.sign.publicKey))) continue;
+    const leaves = group.members().filter((m) => equalBytes(identityOfLeaf(m.leafNode), device)).map((m) => m.leaf);
+    if (leaves.length > 0) await commitAndDeliver(ctx, rec, group, { remove: leaves });
+  }
 }

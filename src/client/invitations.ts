@@ -12,16 +12,19 @@ import { ClientError, relayFailure } from './errors.js';
 import { acceptorSecret, decodeHello, encodeHello, inviterSecret, transcriptHash } from './handshake.js';
 import { dhKeyOf, sameIdentity } from './identity.js';
 import {
-  checkNotExpired, DEFAULT_INVITATION_TTL_SECONDS, encodeInvitation, formatInvitationLink, invitationCapability, parseInvitationLink,
+  checkNotExpired, DEFAULT_INVITATION_TTL_SECONDS, encodeInvitation, formatInvitationLink, invitationCapability, parseInvitationLink, type Invitation,
 } from './invitation.js';
 import { newMailboxKeys, sendCapability, type Delivered } from './mailbox.js';
 import { newPayload } from './payload.js';
-import { forgetContact } from './contacts.js';
+import { forgetChannel, forgetContact } from './contacts.js';
+import { hasDevice } from './device-list.js';
+import { looksLikeLinkCode } from './link-exchange.js';
+import type { StoreOp } from './profile-store.js';
 import { dropped, type Handled, type Opened } from './handled.js';
 import { sealPayload } from './sending.js';
 import { classifySendError } from './send-pool.js';
 import { startInitiator, startResponder } from './session.js';
-import { del, KIND, put, type ContactRecord, type InvitationRecord, type MailboxRecord } from './state.js';
+import { del, KIND, put, type ChannelRecord, type ContactRecord, type InvitationRecord, type MailboxRecord } from './state.js';
 import type { Contact } from './types.js';
 
 /** Relay TTL of envelopes in an invitation mailbox beyond the invitation's own expiry. */
@@ -29,27 +32,42 @@ export const INVITATION_MAILBOX_SLACK_SECONDS = 3600;
 
 /** A one-time invitation link (§3), with a private mailbox on the home relay and a one-time X25519 key. */
 export async function createInvitation(ctx: ClientContext, opts: { ttlSeconds?: number; name?: string } = {}): Promise<string> {
-  ctx.assertOpen();
+  ctx.requireAccount();
   const ttl = opts.ttlSeconds ?? DEFAULT_INVITATION_TTL_SECONDS;
   if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > 30 * 24 * 3600) throw new ClientError('INVALID_ARGUMENT', 'ttlSeconds must be 1 .. 30 days');
+  const inv = await makeInvitation(ctx, { ttlSeconds: ttl, name: opts.name ?? null, contactId: null, origin: 'invitation' });
+  return formatInvitationLink(inv.payload);
+}
+
+/**
+ * An invitation record and its mailbox: one a person accepts (`contactId` null: the acceptor
+ * becomes a new contact), or one a device of ours or of a contact accepts (spec/devices.md §3.4, §4.2).
+ */
+export async function makeInvitation(
+  ctx: ClientContext,
+  o: { ttlSeconds: number; name: string | null; contactId: string | null; origin: ChannelRecord['origin']; device?: Uint8Array; deviceList?: Uint8Array },
+): Promise<InvitationRecord> {
   const keys = newMailboxKeys();
   try {
-    await ctx.link(ctx.homeRelay).create(keys, Math.max(60, ttl + INVITATION_MAILBOX_SLACK_SECONDS));
+    await ctx.link(ctx.homeRelay).create(keys, Math.max(60, o.ttlSeconds + INVITATION_MAILBOX_SLACK_SECONDS));
   } catch (e) {
     throw relayFailure(e, 'createInvitation');
   }
   const invKey = x25519KeyPair();
-  const expiresAt = Math.floor(Date.now() / 1000) + ttl;
+  const expiresAt = Math.floor(Date.now() / 1000) + o.ttlSeconds;
   const payload = encodeInvitation({
     inviter: ctx.identity.publicKey, invitationKey: invKey.publicKey, expiresAt,
     relay: ctx.homeRelay, mailboxKey: keys.mailboxKey, accessKey: keys.accessKey!,
   }, ctx.identity.sign.seed);
-  const inv: InvitationRecord = { id: newLocalId(), payload, invitationSecret: invKey.secretKey, mailboxId: newLocalId(), expiresAt, name: opts.name ?? null };
+  const inv: InvitationRecord = {
+    id: newLocalId(), payload, invitationSecret: invKey.secretKey, mailboxId: newLocalId(), expiresAt, name: o.name,
+    contactId: o.contactId, origin: o.origin, device: o.device ?? null, deviceList: o.deviceList ?? null,
+  };
   const mb: MailboxRecord = { id: inv.mailboxId, address: ctx.homeRelay, keys, role: 'invitation', ownerId: inv.id, status: 'active', createdAt: Date.now() };
   ctx.invitations.set(inv.id, inv);
   ctx.addMailbox(mb);
   await ctx.store.write([put(KIND.invitation, inv.id, inv), put(KIND.mailbox, mb.id, mb)]);
-  return formatInvitationLink(payload);
+  return inv;
 }
 
 /**
@@ -59,12 +77,41 @@ export async function createInvitation(ctx: ClientContext, opts: { ttlSeconds?: 
  */
 export async function acceptInvitation(ctx: ClientContext, link: string, opts: { name?: string; timeoutMs?: number } = {}): Promise<Contact> {
   ctx.assertOpen();
+  if (typeof link === 'string' && looksLikeLinkCode(link)) {
+    throw new ClientError('LINK_CODE_NOT_INVITATION', 'this is a device-linking code, not a contact invitation: it would add a device to an account. Never enter a code someone sent you; linking starts on your own device (spec/devices.md §3.1)');
+  }
+  const account = ctx.requireAccount();
   const { invitation: inv, payload } = parseInvitationLink(link);
   checkNotExpired(inv, Date.now());
-  if (sameIdentity(inv.inviter, ctx.identity.publicKey)) throw new ClientError('OWN_INVITATION', 'this invitation was made by this identity');
-  const acceptedId = toHex(sha256(payload));
-  if (ctx.store.has(KIND.accepted, acceptedId)) throw new ClientError('INVITATION_USED', 'this invitation was already accepted');
+  if (hasDevice(account.list, inv.inviter)) throw new ClientError('OWN_INVITATION', 'this invitation was made by a device of this account');
+  if (ctx.store.has(KIND.accepted, toHex(sha256(payload)))) throw new ClientError('INVITATION_USED', 'this invitation was already accepted');
+  const person: ContactRecord = {
+    id: newLocalId(), name: ctx.uniqueName(opts.name), account: null, deviceList: null, safetyCode: '', verified: false, createdAt: Date.now(), announced: [],
+  };
+  const started = await startAcceptor(ctx, inv, payload, person, 'invitation');
+  const timeoutMs = opts.timeoutMs ?? ctx.opts.handshakeTimeoutMs ?? 30_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      started.established as Promise<Contact>,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ClientError('HANDSHAKE_TIMEOUT', 'the inviter has not answered yet; the contact completes when it does')), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    ctx.acceptWaiters.delete(started.channel.id);
+  }
+}
 
+/**
+ * The acceptor's side of a handshake (§4.1), for a person's invitation (`person` is new) or
+ * for an introduction or link (`person` is the contact id the channel belongs to, or SELF).
+ * Resolves once the hello is at the relay; `established` once the inviter's confirm decrypted.
+ */
+export async function startAcceptor(
+  ctx: ClientContext, inv: Invitation, payload: Uint8Array, person: ContactRecord | string, origin: ChannelRecord['origin'],
+): Promise<{ channel: ChannelRecord; established: Promise<Contact | null> }> {
   const keys = newMailboxKeys();
   try {
     await ctx.link(ctx.homeRelay).create(keys, 0);
@@ -75,28 +122,31 @@ export async function acceptInvitation(ctx: ClientContext, link: string, opts: {
   const helloBody = encodeHello({ identity: ctx.identity.publicKey, binding: ctx.identity.binding, ephemeralKey: ephemeral.publicKey, capability: sendCapability(ctx.homeRelay, keys) });
   const th = transcriptHash(payload, helloBody);
   const sk = acceptorSecret(ctx.identity, ephemeral, inv.inviter, inv.invitationKey, th);
-
-  const contact: ContactRecord = {
-    id: newLocalId(), name: ctx.uniqueName(opts.name), identity: inv.inviter, transcriptHash: th,
-    safetyCode: safetyCode(ctx.identity.publicKey, inv.inviter, th), verified: false, established: false, role: 'acceptor',
+  const channel: ChannelRecord = {
+    id: newLocalId(), contactId: typeof person === 'string' ? person : person.id, identity: inv.inviter, transcriptHash: th,
+    established: false, establishedAt: 0, origin, role: 'acceptor',
     inboxId: newLocalId(), nextInboxId: null, rotatedAt: null, peer: null, createdAt: Date.now(),
   };
-  const mb: MailboxRecord = { id: contact.inboxId, address: ctx.homeRelay, keys, role: 'contact', ownerId: contact.id, status: 'active', createdAt: Date.now() };
-  ctx.contacts.set(contact.id, contact);
-  ctx.setSession(contact.id, startResponder(sk, th, ephemeral));
+  const mb: MailboxRecord = { id: channel.inboxId, address: ctx.homeRelay, keys, role: 'contact', ownerId: channel.id, status: 'active', createdAt: Date.now() };
+  const ops: StoreOp[] = [];
+  if (typeof person !== 'string') { ctx.contacts.set(person.id, person); ops.push(ctx.contactOp(person)); }
+  ctx.channels.set(channel.id, channel);
+  ctx.setSession(channel.id, startResponder(sk, th, ephemeral));
   ctx.addMailbox(mb);
-  const established = new Promise<Contact>((resolve, reject) => ctx.acceptWaiters.set(contact.id, { resolve, reject }));
+  const established = new Promise<Contact | null>((resolve, reject) => ctx.acceptWaiters.set(channel.id, { resolve, reject }));
   established.catch(() => undefined);
   await ctx.store.write([
-    ctx.contactOp(contact), ctx.sessionOp(contact.id), put(KIND.mailbox, mb.id, mb),
-    put(KIND.accepted, acceptedId, { contactId: contact.id }),
+    ...ops, ctx.channelOp(channel), ctx.sessionOp(channel.id), put(KIND.mailbox, mb.id, mb),
+    put(KIND.accepted, toHex(sha256(payload)), { contactId: channel.id }),
   ]);
 
   const envelope = sealEnvelope({ mailboxKey: inv.mailboxKey, sender: ctx.identity.dh, body: helloBody });
   try {
     await sendWithRetry(ctx, invitationCapability(inv), envelope);
   } catch (e) {
-    await forgetContact(ctx, contact.id);
+    ctx.acceptWaiters.delete(channel.id);
+    await forgetChannel(ctx, channel.id);
+    if (typeof person !== 'string') await forgetContact(ctx, person.id);
     // AUTH: no mailbox with this sendId and access key. The relay answers an unknown mailbox and
     // a wrong access key alike; the access key is signed (§3.1), so the mailbox is gone (§4.1).
     if (isProtocolError(e) && e.errorName === 'AUTH') {
@@ -104,20 +154,7 @@ export async function acceptInvitation(ctx: ClientContext, link: string, opts: {
     }
     throw relayFailure(e, 'acceptInvitation');
   }
-
-  const timeoutMs = opts.timeoutMs ?? ctx.opts.handshakeTimeoutMs ?? 30_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      established,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ClientError('HANDSHAKE_TIMEOUT', 'the inviter has not answered yet; the contact completes when it does')), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    ctx.acceptWaiters.delete(contact.id);
-  }
+  return { channel, established };
 }
 
 /** A direct SEND (the handshake), retrying transient failures until the relay timeout. */
@@ -146,27 +183,40 @@ export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened:
   if (sameIdentity(hello.identity, ctx.identity.publicKey)) return dropped(ctx, 'malformed');
 
   const th = transcriptHash(inv.payload, opened.body);
+  // An invitation made for one device (an introduction or a link) takes a hello from that device only.
+  if (inv.device && !sameIdentity(inv.device, hello.identity)) return dropped(ctx, 'unknown-sender');
   const sk = inviterSecret(ctx.identity, inv.invitationSecret as X25519SecretKey, hello, th);
   const keys = newMailboxKeys();
   await ctx.link(ctx.homeRelay).create(keys, 0); // a failure leaves the HELLO queued at the relay, for later
   if (!ctx.invitations.has(inv.id)) return dropped(ctx, 'replay');
-  const contact: ContactRecord = {
-    id: newLocalId(), name: ctx.uniqueName(inv.name ?? undefined), identity: hello.identity, transcriptHash: th,
-    // Pending until Bob proves, in the ratchet, that he derived the same keys (§4.2, receiving.ts).
-    safetyCode: safetyCode(ctx.identity.publicKey, hello.identity, th), verified: false, established: false, role: 'inviter',
+  const ops: StoreOp[] = [];
+  let contactId = inv.contactId ?? null;
+  if (contactId === null) {
+    const person: ContactRecord = {
+      id: newLocalId(), name: ctx.uniqueName(inv.name ?? undefined), account: null, deviceList: null, safetyCode: '', verified: false, createdAt: Date.now(), announced: [],
+    };
+    ctx.contacts.set(person.id, person);
+    ops.push(ctx.contactOp(person));
+    contactId = person.id;
+  }
+  // Pending until the acceptor proves, in the ratchet, that it derived the same keys (§4.2, receiving.ts).
+  const contact: ChannelRecord = {
+    id: newLocalId(), contactId, identity: hello.identity, transcriptHash: th, established: false, establishedAt: 0, origin: inv.origin ?? 'invitation', role: 'inviter',
     inboxId: newLocalId(), nextInboxId: null, rotatedAt: null, peer: hello.capability, createdAt: Date.now(),
   };
   const inbox: MailboxRecord = { id: contact.inboxId, address: ctx.homeRelay, keys, role: 'contact', ownerId: contact.id, status: 'active', createdAt: Date.now() };
-  ctx.contacts.set(contact.id, contact);
+  ctx.channels.set(contact.id, contact);
   ctx.setSession(contact.id, startInitiator(sk, th, hello.ephemeralKey));
   ctx.addMailbox(inbox);
-  const { entry, op } = sealPayload(ctx, contact, newPayload({ type: 'confirm', capability: sendCapability(ctx.homeRelay, keys) }));
+  // A link's confirm carries the list that certifies the new device (spec/devices.md §3.4).
+  const deviceList = inv.deviceList ?? ctx.requireAccount().list.bytes;
+  const { entry, op } = sealPayload(ctx, contact, newPayload({ type: 'confirm', capability: sendCapability(ctx.homeRelay, keys), deviceList }));
   // One-time: the invitation is consumed now; its mailbox is deleted after the commit.
   ctx.invitations.delete(inv.id);
   mb.status = 'deleting';
   return {
     ops: [
-      ctx.contactOp(contact), ctx.sessionOp(contact.id), put(KIND.mailbox, inbox.id, inbox), op, del(KIND.invitation, inv.id),
+      ...ops, ctx.channelOp(contact), ctx.sessionOp(contact.id), put(KIND.mailbox, inbox.id, inbox), op, del(KIND.invitation, inv.id),
       put(KIND.mailbox, mb.id, mb),
     ],
     send: [entry],

@@ -56,6 +56,12 @@ export function newMailboxKeys(opts: { public?: boolean } = {}): MailboxKeys {
   return { ...readAndDelivery(opts.public === true), mailboxSecret: mailbox.secretKey, mailboxKey: mailbox.publicKey, sendId: sendIdOf(mailbox.publicKey) };
 }
 
+/** A private mailbox whose sealing key and access key come from elsewhere (a linking code, spec/devices.md §3.2). */
+export function mailboxKeysFrom(mailboxSecret: X25519SecretKey, mailboxKey: X25519PublicKey, accessKey: AccessKey): MailboxKeys {
+  const base = readAndDelivery(false);
+  return { ...base, accessKey, accessVerifier: accessVerifierOf(accessKey), mailboxSecret, mailboxKey, sendId: sendIdOf(mailboxKey) };
+}
+
 export const isPublicMailbox = (keys: MailboxKeys): boolean => keys.accessKey === null;
 
 export function sendCapability(address: string, keys: MailboxKeys): SendCapability {

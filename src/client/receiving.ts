@@ -20,9 +20,11 @@ import { openDelivered, sendCapability, type Delivered } from './mailbox.js';
 import type { OutboxEntry } from './outbox.js';
 import { decodePayload, newPayload, type Payload } from './payload.js';
 import type { StoreOp } from './profile-store.js';
-import { sealPayload, submit } from './sending.js';
+import { sealPayload, sendPayload, submit } from './sending.js';
+import { accountOp, checkSerials, introAcceptable, takeDeviceList, takeSentCopy } from './devices.js';
+import { acceptIntro, onChannelEstablished, takeContactSync } from './device-sync.js';
 import { SessionError, sessionDecrypt } from './session.js';
-import { KIND, put, type ContactRecord, type MailboxRecord, type MessageRecord } from './state.js';
+import { KIND, put, SELF, type ChannelRecord, type MailboxRecord, type MessageRecord } from './state.js';
 import type { Message } from './types.js';
 
 export function inboundHandlers(ctx: ClientContext): InboundHandlers {
@@ -74,6 +76,12 @@ export function handleDelivered(ctx: ClientContext, conn: RelayConnection, mb: M
     return finish(ctx, conn, mb, d.msgId, dropped(ctx, 'undecryptable'));
   }
   if (mb.role === 'invitation') return handleHello(ctx, mb, opened, d).then((h) => finish(ctx, conn, mb, d.msgId, h));
+  if (mb.role === 'link') {
+    // A linking attempt's mailbox (spec/devices.md §3): handled by the attempt, if it is still running.
+    const handler = ctx.linkHandlers.get(mb.id);
+    if (handler) handler(opened);
+    return finish(ctx, conn, mb, d.msgId, { ops: [], send: [], after: [] });
+  }
   if (mb.role === 'group') {
     // A group envelope that must wait (an epoch not reached, a Welcome not yet in) is left
     // unacknowledged and handled again when it can be (spec/groups.md §12.2).
@@ -98,9 +106,9 @@ function finish(ctx: ClientContext, conn: RelayConnection, mb: MailboxRecord, ms
   });
 }
 
-/** A ratchet message on a contact mailbox (spec/client.md §5, §6). */
+/** A ratchet message on a channel's mailbox (spec/client.md §5, §6; spec/devices.md §4). */
 function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): Handled {
-  const c = ctx.contacts.get(mb.ownerId);
+  const c = ctx.channels.get(mb.ownerId);
   if (!c || !equalBytes(opened.senderKey, dhKeyOf(c.identity))) return dropped(ctx, 'unknown-sender');
   if (opened.body.length < 1 || opened.body[0] !== BODY_RATCHET) return dropped(ctx, 'malformed');
   const session = ctx.sessions.get(c.id);
@@ -113,6 +121,8 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
   }
   const ops: StoreOp[] = [ctx.sessionOp(c.id)];
   const after: Array<() => void> = [];
+  const send: OutboxEntry[] = [];
+  const h: Handled = { ops, send, after };
   let payload: Payload;
   try {
     payload = decodePayload(plaintext);
@@ -121,15 +131,18 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
     return dropped(ctx, 'malformed', ops);
   }
   ctx.counters.received++;
-  let contactChanged = false;
-  const send: OutboxEntry[] = [];
-  // Key confirmation (§4.2): a message that decrypts proves that the contact derived the same
-  // keys. The inviter's contact is established at the first one (the acceptor's confirm).
+  let channelChanged = false;
+  const reply = (p: Payload): void => {
+    if (!c.peer || ctx.channels.get(c.id) !== c) return;
+    try { const r = sealPayload(ctx, c, p); ops.push(r.op); send.push(r.entry); } catch { /* SEND_REJECTED: the next message tries again */ }
+  };
+  // Key confirmation (§4.2): a message that decrypts proves that the other device derived the
+  // same keys. The inviter's channel is established at the first one (the acceptor's confirm).
   const wasPending = !c.established;
   if (wasPending && c.role === 'inviter') {
-    c.established = true;
-    contactChanged = true;
-    after.push(() => ctx.emit('contact', ctx.view(c)));
+    if (payload.type !== 'confirm' || !takeDeviceList(ctx, c, payload.deviceList, h)) return dropped(ctx, 'unknown-sender', ops);
+    establish(ctx, c, h);
+    channelChanged = true;
   }
   // The contact wrote to our new mailbox: it has switched, so the old one can go (§8.2).
   if (c.nextInboxId === mb.id) {
@@ -137,43 +150,42 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
     c.inboxId = mb.id;
     c.nextInboxId = null;
     c.rotatedAt = null;
-    contactChanged = true;
+    channelChanged = true;
     if (old) {
       old.status = 'retiring';
       ops.push(put(KIND.mailbox, old.id, old));
       after.push(() => ctx.serial(old.id, () => retire(ctx, old)));
     }
   }
+  const person = ctx.personOf(c);
+  if (c.established) checkSerials(ctx, c, payload, reply);
   switch (payload.type) {
     case 'text': {
-      const m: Message = { contactId: c.id, id: toBase64url(payload.id), text: payload.text, sentAt: payload.sentAt, receivedAt: Date.now(), verified: c.verified };
-      if (ctx.keepHistory) ops.push(put(KIND.message, `${c.id}:${ctx.messageSeq}`, { seq: ctx.messageSeq++, direction: 'in', ...m } satisfies MessageRecord));
+      if (!person) break; // texts come from contacts; our own devices send copies ('sent')
+      const m: Message = { contactId: person.id, id: toBase64url(payload.id), text: payload.text, sentAt: payload.sentAt, receivedAt: Date.now(), verified: person.verified };
+      if (ctx.keepHistory) ops.push(put(KIND.message, `${person.id}:${ctx.messageSeq}`, { seq: ctx.messageSeq++, direction: 'in', ...m } satisfies MessageRecord));
       after.push(() => ctx.emit('message', m));
       const r = ctx.receipts;
       if (r) after.push(() => r.add(c.id, payload.id));
       break;
     }
     case 'receipt':
-      after.push(() => ctx.emit('receipt', { contactId: c.id, ids: payload.ids.map(toBase64url) }));
+      if (person) after.push(() => ctx.emit('receipt', { contactId: person.id, ids: payload.ids.map(toBase64url) }));
       break;
     case 'rotate-mailbox':
       c.peer = payload.capability;
-      contactChanged = true;
+      channelChanged = true;
       break;
     case 'confirm':
       if (!wasPending) break;
+      if (!takeDeviceList(ctx, c, payload.deviceList, h)) return dropped(ctx, 'unknown-sender', ops);
       c.peer = payload.capability;
-      contactChanged = true;
+      channelChanged = true;
       if (c.role === 'acceptor') {
         // The inviter's confirm decrypted: established here; confirm back, so that the inviter's is too (§4.1 step 6).
-        c.established = true;
+        establish(ctx, c, h);
         const ack = confirmBack(ctx, c);
         if (ack) { ops.push(ack.op); send.push(ack.entry); }
-        after.push(() => {
-          const v = ctx.view(c);
-          ctx.acceptWaiters.get(c.id)?.resolve(v);
-          ctx.emit('contact', v);
-        });
       }
       break;
     case 'key-package':
@@ -182,17 +194,64 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
     case 'group-welcome':
       receiveWelcomeChunk(ctx, c, payload.chunk, ops, after);
       break;
+    case 'device-list':
+      if (!takeDeviceList(ctx, c, payload.deviceList, h)) ctx.dropped('malformed');
+      break;
+    case 'list-request': {
+      const own = ctx.account?.list;
+      if (own) reply(newPayload({ type: 'device-list', deviceList: own.bytes }));
+      break;
+    }
+    case 'intro':
+      if (introAcceptable(ctx, c, payload.invitation)) after.push(() => { void acceptIntro(ctx, c.contactId, payload.invitation); });
+      break;
+    case 'intro-forward': {
+      if (c.contactId !== SELF) break; // only our own devices ask us to introduce them
+      const target = [...ctx.channels.values()].find((x) => x.established && equalBytes(x.identity, payload.device));
+      if (target) after.push(() => { void sendPayload(ctx, target, newPayload({ type: 'intro', invitation: payload.invitation })).catch(() => undefined); });
+      break;
+    }
+    case 'sent':
+      if (c.contactId === SELF) takeSentCopy(ctx, payload, h);
+      break;
+    case 'contact-sync':
+      if (c.contactId === SELF) takeContactSync(ctx, payload, h, c);
+      break;
   }
-  if (contactChanged) ops.push(ctx.contactOp(c));
-  return { ops, send, after };
+  if (channelChanged && ctx.channels.get(c.id) === c) ops.push(ctx.channelOp(c));
+  return h;
 }
 
-/** The acceptor's confirm (§4.1 step 6): its mailbox for this contact, in the ratchet. None if it cannot be sealed. */
-function confirmBack(ctx: ClientContext, c: ContactRecord): { entry: OutboxEntry; op: StoreOp } | null {
+/**
+ * A channel's handshake completed (§4.2; spec/devices.md §4.3): the app hears of a new contact,
+ * a waiting acceptInvitation resolves, and the texts sent to that device's account since the
+ * device was added (before this channel worked) follow.
+ */
+function establish(ctx: ClientContext, c: ChannelRecord, h: Handled): void {
+  c.established = true;
+  c.establishedAt = Date.now();
+  // The new device keeps its account only now that the device linking it answered (spec/devices.md §3.5).
+  if (c.contactId === SELF && c.origin === 'link' && c.role === 'acceptor') h.ops.push(accountOp(ctx));
+  const person = ctx.personOf(c);
+  const first = person ? ctx.channelsOf(person.id).every((x) => x === c || !x.established) : false;
+  h.after.push(() => {
+    const waiter = ctx.acceptWaiters.get(c.id);
+    if (person) {
+      const v = ctx.view(person);
+      waiter?.resolve(v);
+      if (first) ctx.emit('contact', v);
+    } else {
+      waiter?.resolve(null);
+    }
+    onChannelEstablished(ctx, c);
+  });
+}
+/** The acceptor's confirm (§4.1 step 6): its mailbox for this channel and its device list, in the ratchet. None if it cannot be sealed. */
+function confirmBack(ctx: ClientContext, c: ChannelRecord): { entry: OutboxEntry; op: StoreOp } | null {
   const inbox = ctx.mailboxes.get(c.inboxId);
   if (!inbox) return null;
   try {
-    return sealPayload(ctx, c, newPayload({ type: 'confirm', capability: sendCapability(inbox.address, inbox.keys) }));
+    return sealPayload(ctx, c, newPayload({ type: 'confirm', capability: sendCapability(inbox.address, inbox.keys), deviceList: ctx.requireAccount().list.bytes }));
   } catch {
     return null; // the inviter's mailbox key cannot be sealed to: it stays pending there, and sends here are SEND_REJECTED
   }

@@ -10,15 +10,20 @@ import { newPayload } from './payload.js';
 import type { StoreOp } from './profile-store.js';
 import { retire } from './receiving.js';
 import { sendPayload } from './sending.js';
-import { del, KIND, put, type MailboxRecord } from './state.js';
+import { del, KIND, put, type ChannelRecord, type MailboxRecord } from './state.js';
 
 const DEFAULT_ROTATION_GRACE_MS = 7 * 24 * 3600_000;
 
-/** Creates the new mailbox and tells the contact in the ratchet; resolves when the relay accepted the notice. */
+/** Rotates the mailbox of every channel with a contact's devices (spec/devices.md §4.1). */
 export async function rotateMailbox(ctx: ClientContext, contactId: string): Promise<void> {
   ctx.assertOpen();
-  const c = ctx.requireContact(contactId);
-  if (!c.established) throw new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
+  const p = ctx.requireContact(contactId);
+  if (!ctx.isEstablished(p)) throw new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
+  for (const ch of ctx.channelsOf(p.id)) if (ch.established) await rotateChannel(ctx, ch);
+}
+
+/** Creates the new mailbox and tells the device in the ratchet; resolves when the relay accepted the notice. */
+async function rotateChannel(ctx: ClientContext, c: ChannelRecord): Promise<void> {
   if (c.nextInboxId) return; // a rotation is already under way
   const keys = newMailboxKeys();
   try {
@@ -31,7 +36,7 @@ export async function rotateMailbox(ctx: ClientContext, contactId: string): Prom
   c.nextInboxId = mb.id;
   c.rotatedAt = Date.now();
   try {
-    await sendPayload(ctx, c, newPayload({ type: 'rotate-mailbox', capability: sendCapability(ctx.homeRelay, keys) }), [put(KIND.mailbox, mb.id, mb), ctx.contactOp(c)]);
+    await sendPayload(ctx, c, newPayload({ type: 'rotate-mailbox', capability: sendCapability(ctx.homeRelay, keys) }), [put(KIND.mailbox, mb.id, mb), ctx.channelOp(c)]);
   } catch (e) {
     throw relayFailure(e, 'rotateMailbox');
   }
@@ -51,13 +56,13 @@ export async function maintain(ctx: ClientContext): Promise<void> {
     }
   }
   const grace = ctx.opts.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS;
-  for (const c of ctx.contacts.values()) {
+  for (const c of ctx.channels.values()) {
     if (c.nextInboxId && c.rotatedAt !== null && c.rotatedAt + grace < now) {
       const old = ctx.mailboxes.get(c.inboxId);
       c.inboxId = c.nextInboxId;
       c.nextInboxId = null;
       c.rotatedAt = null;
-      ops.push(ctx.contactOp(c));
+      ops.push(ctx.channelOp(c));
       if (old) { old.status = 'retiring'; ops.push(put(KIND.mailbox, old.id, old)); }
     }
   }

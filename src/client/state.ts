@@ -11,7 +11,12 @@ export const KIND = {
   mailbox: 'mailbox',
   invitation: 'invitation',
   accepted: 'accepted',
+  /** A person: their account and device list (spec/devices.md §4). */
   contact: 'contact',
+  /** A ratchet channel with one device (ours or a contact's). */
+  channel: 'channel',
+  /** Our account: its key, our device list, a link in progress (spec/devices.md §2, §3). */
+  account: 'account',
   session: 'session',
   message: 'message',
   /** Per mailbox: the relay msgIds processed last (§6.2), apart so that the mailbox is not rewritten per message. */
@@ -34,8 +39,8 @@ export interface MailboxRecord {
   /** Relay the mailbox lives on. */
   address: string;
   keys: MailboxKeys;
-  role: 'invitation' | 'contact' | 'group';
-  /** Invitation id, contact id, or group id (for a KeyPackage's mailbox not yet in a group: `kp:` and its ref). */
+  role: 'invitation' | 'contact' | 'group' | 'link';
+  /** Invitation id, channel id, or group id (for a KeyPackage's mailbox not yet in a group: `kp:` and its ref). */
   ownerId: string;
   /** active: read; retiring: drain then delete; deleting: delete at the relay, then forget. */
   status: 'active' | 'retiring' | 'deleting';
@@ -52,16 +57,55 @@ export interface InvitationRecord {
   /** Unix seconds. */
   expiresAt: number;
   name: string | null;
+  /** The person (or SELF) a device introduced to us belongs to; null: whoever accepts becomes a new contact. */
+  contactId?: string | null;
+  origin?: 'invitation' | 'intro' | 'link';
+  /** The one device that may accept it (spec/devices.md §3.4, §4.2); null for a person's invitation. */
+  device?: Uint8Array | null;
+  /** A link's: the list that certifies that device, sent in the confirm and kept by both once it completes (§3.4). */
+  deviceList?: Uint8Array | null;
 }
 
+/** The channels of our own other devices belong to this pseudo-contact. */
+export const SELF = 'self';
+
+/** A person (spec/devices.md §4): what the API calls a contact. */
 export interface ContactRecord {
   id: string;
   name: string;
-  identity: Uint8Array;
-  transcriptHash: Uint8Array;
+  /** Their account key; null until their first channel sent its device list. */
+  account: Uint8Array | null;
+  /** Their signed device list (device-list.ts), as last accepted. */
+  deviceList: Uint8Array | null;
+  /** spec/crypto.md §10.1 over both accounts; '' until the account is known. */
   safetyCode: string;
   verified: boolean;
+  createdAt: number;
+  /** Device keys (base64url) already announced to the app, for the notices (spec/devices.md §5). */
+  announced: string[];
+}
+
+/** Our account (spec/devices.md §2), one record 'self'. */
+export interface AccountRecord {
+  accountSeed: Uint8Array;
+  deviceList: Uint8Array;
+  /** Device keys (base64url) → when the add reminder was shown (ms), for the reminder (§5). */
+  reminded: Record<string, number>;
+}
+
+/** A ratchet channel with one device: a contact's, or another of our own (spec/devices.md §4). */
+export interface ChannelRecord {
+  id: string;
+  /** The person (ContactRecord id) whose device this is, or SELF for our own devices. */
+  contactId: string;
+  /** The device identity (spec/client.md §1). */
+  identity: Uint8Array;
+  transcriptHash: Uint8Array;
   established: boolean;
+  /** When it was established (ms), 0 before: messages sent before are sent again (spec/devices.md §4.3). */
+  establishedAt: number;
+  /** What made it: an invitation a person accepted, an introduction between devices (§4.2), or a link (§3.4). */
+  origin: 'invitation' | 'intro' | 'link';
   role: 'inviter' | 'acceptor';
   /** My mailbox this contact writes to. */
   inboxId: string;

@@ -10,6 +10,10 @@ export interface ClientOptions {
   readonly relay?: string;
   /** Unlocks the store; a wrong one throws ClientError WRONG_PASSPHRASE. */
   readonly passphrase: string;
+  /** Devices an account may have (spec/devices.md §6; an organisation's policy sets it). Default 8, at most 16. */
+  readonly maxDevices?: number;
+  /** When the reminder of a device added to our account comes (spec/devices.md §5). Default one day. */
+  readonly deviceReminderMs?: number;
   /** Delivery receipts, batched and randomly delayed (spec/client.md §9.3). Default false. */
   readonly receipts?: boolean;
   /** Random delay before a batch of receipts goes out, in ms. Default { min: 5_000, max: 60_000 }. */
@@ -45,6 +49,29 @@ export interface Contact {
   readonly verified: boolean;
   /** False until the handshake has completed on this side. */
   readonly established: boolean;
+  /** Their devices we have a working channel with (spec/devices.md §4). */
+  readonly devices: number;
+}
+
+/** A device of our account (spec/devices.md §2). */
+export interface Device {
+  /** The device's identity key, base64url. */
+  readonly id: string;
+  /** This device. */
+  readonly current: boolean;
+  /** When it was linked (ms, the certifying device's clock). */
+  readonly addedAt: number;
+}
+
+/**
+ * A change of a device list (spec/devices.md §5): ours (`contactId` null) or a contact's.
+ * `reminder` repeats an earlier addition of one of ours, a day later.
+ */
+export interface DeviceNotice {
+  readonly contactId: string | null;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly reminder: boolean;
 }
 
 export interface Message {
@@ -58,6 +85,14 @@ export interface Message {
   readonly receivedAt: number;
   /** Whether the contact was verified when this arrived. */
   readonly verified: boolean;
+}
+
+/** A text another device of ours sent (spec/devices.md §4.4). */
+export interface SentElsewhere {
+  readonly contactId: string;
+  readonly id: string;
+  readonly text: string;
+  readonly sentAt: number;
 }
 
 export interface HistoryEntry extends Message { readonly direction: 'in' | 'out' }
@@ -156,7 +191,13 @@ export interface GroupPolicyUpdate {
 
 export interface ClientEvents {
   message: Message;
+  /** A text one of our other devices sent to a contact (spec/devices.md §4.4). */
+  sent: SentElsewhere;
   contact: Contact;
+  /** A device was added to or removed from our account or a contact's, or a reminder of an addition (spec/devices.md §5). */
+  devices: DeviceNotice;
+  /** Another device removed this one from the account: the client has wiped its mailboxes and closes (spec/devices.md §6). */
+  revoked: { readonly at: number };
   receipt: Receipt;
   dropped: { readonly reason: DropReason };
   connection: { readonly online: boolean };

@@ -15,4 +15,5 @@ export const LABELS = {
   envelope: utf8('sealpost/v1/envelope'),
   senderAuth: utf8('sealpost/v1/sender-auth'),
   sas: utf8('sealpost/v1/sas'),
+  accountSas: utf8('sealpost/v1/account-sas'),
 } as const;

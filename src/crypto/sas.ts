@@ -14,7 +14,21 @@ export function safetyCode(identityA: Uint8Array, identityB: Uint8Array, transcr
   abytes(identityB, 'identityB', 64);
   abytes(transcriptHash, 'transcriptHash', 32);
   const [lo, hi] = compareBytes(identityA, identityB) <= 0 ? [identityA, identityB] : [identityB, identityA];
-  const d = sha256(concat(LABELS.sas, lo, hi, transcriptHash));
+  return formatDigest(sha256(concat(LABELS.sas, lo, hi, transcriptHash)));
+}
+
+/**
+ * The safety code of two accounts (spec/crypto.md §10.1): it covers the account keys only, so
+ * that it stays the same when either person adds or removes a device (spec/devices.md §2).
+ */
+export function accountSafetyCode(accountA: Uint8Array, accountB: Uint8Array): string {
+  abytes(accountA, 'accountA', 32);
+  abytes(accountB, 'accountB', 32);
+  const [lo, hi] = compareBytes(accountA, accountB) <= 0 ? [accountA, accountB] : [accountB, accountA];
+  return formatDigest(sha256(concat(LABELS.accountSas, lo, hi)));
+}
+
+function formatDigest(d: Uint8Array): string {
   const groups: string[] = [];
   for (let i = 0; i < 4; i++) {
     let v = 0;

@@ -80,14 +80,27 @@ test('payload: every type round-trips; unknown versions, types and trailing byte
     { type: 'text', text: '' },
     { type: 'receipt', ids: [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)] },
     { type: 'rotate-mailbox', capability: c },
-    { type: 'confirm', capability: c },
+    { type: 'confirm', capability: c, deviceList: new Uint8Array([1, 2, 3]) },
+    { type: 'device-list', deviceList: new Uint8Array([9, 8, 7]) },
+    { type: 'list-request' },
+    { type: 'intro', invitation: new Uint8Array([5, 5]) },
+    { type: 'intro-forward', device: new Uint8Array(64).fill(3), invitation: new Uint8Array([6]) },
+    { type: 'sent', accounts: [new Uint8Array(32).fill(4), new Uint8Array(32).fill(5)], text: 'à tous' },
+    { type: 'contact-sync', verified: true, name: 'Zoë', deviceList: new Uint8Array([1]) },
   ] as const) {
-    const p = newPayload(content as never, 1_700_000_000_123);
+    const p = { ...newPayload(content as never, 1_700_000_000_123), senderSerial: 7, recipientSerial: 3 };
     const back = decodePayload(encodePayload(p));
     assert.equal(back, p);
   }
   const b = encodePayload(newPayload({ type: 'text', text: 'x' }));
-  malformed(() => decodePayload(Uint8Array.of(2, ...b.subarray(1))));
+  // Version 1 (no serials) is still read, the serials as 0 (spec/client.md §5).
+  const v1 = Uint8Array.of(1, ...b.subarray(1, 26), ...b.subarray(34));
+  assert.equal({ ...decodePayload(v1) }, { type: 'text', text: 'x', id: b.subarray(2, 18), sentAt: decodePayload(b).sentAt, senderSerial: 0, recipientSerial: 0 });
+  malformed(() => decodePayload(Uint8Array.of(3, ...b.subarray(1))));
+  malformed(() => decodePayload(Uint8Array.of(2, 0, ...b.subarray(2))));
+  malformed(() => decodePayload(Uint8Array.of(2, 13, ...b.subarray(2))));
+  const sent = encodePayload(newPayload({ type: 'sent', accounts: [new Uint8Array(32)], text: 'x' }));
+  malformed(() => decodePayload(Uint8Array.of(...sent.subarray(0, 34), 0, 0, ...sent.subarray(36)))); // a copy naming no account
   malformed(() => decodePayload(Uint8Array.of(1, 99, ...b.subarray(2))));
   malformed(() => decodePayload(b.subarray(0, 10)));
   const r = encodePayload(newPayload({ type: 'receipt', ids: [] }));

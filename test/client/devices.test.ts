@@ -1,0 +1,99 @@
+// Several devices per person (spec/devices.md): three devices of Alice linked with the
+// two-code flow, two contacts; every text reaches every device of the recipient and Alice's
+// other devices exactly once; notices of additions and removals on every device and at
+// contacts; a revoked device learns nothing afterwards; a restart during a link leaves no
+// half-linked device.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Client, type DeviceNotice, type Message, type SentElsewhere } from '../../src/client/index.js';
+import { cleanup, connect, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
+
+const PASS = 'correct horse battery staple';
+
+/** Links a new device to `existing`'s account with the two codes, as a person would. */
+export async function linkDevice(existing: Client, relay: string, extra: { dataDir?: string } = {}): Promise<Client> {
+  const attempt = await existing.devices.link();
+  const dataDir = extra.dataDir ?? tempDir();
+  const joined = await Client.link({ dataDir, relay, passphrase: PASS, kdf: TEST_KDF, relayTimeoutMs: 5_000, code: attempt.code });
+  const [device] = await Promise.all([attempt.confirm(joined.confirmationCode), joined.client]);
+  assert.ok(device.id);
+  return joined.client;
+}
+
+function recorder(c: Client): { messages: Message[]; sent: SentElsewhere[]; notices: DeviceNotice[]; revoked: number } {
+  const r = { messages: [] as Message[], sent: [] as SentElsewhere[], notices: [] as DeviceNotice[], revoked: 0 };
+  c.on('message', (m) => r.messages.push(m));
+  c.on('sent', (m) => r.sent.push(m));
+  c.on('devices', (n) => r.notices.push(n));
+  c.on('revoked', () => { r.revoked++; });
+  return r;
+}
+
+test('three devices, two contacts: exactly once everywhere, notices, revocation', async () => {
+  const relay = await startRelay();
+  const a1 = await openClient(relay.address);
+  const bob = await openClient(relay.address);
+  const carol = await openClient(relay.address);
+  const clients: Client[] = [a1, bob, carol];
+  try {
+    const { ab: aBob, ba: bobA } = await connect(a1, bob);
+    const { ab: aCarol, ba: carolA } = await connect(a1, carol);
+    await bob.verifyContact(bobA.id, aBob.safetyCode);
+    const rec1 = recorder(a1);
+    const recBob = recorder(bob);
+    const recCarol = recorder(carol);
+
+    const a2 = await linkDevice(a1, relay.address);
+    clients.push(a2);
+    const rec2 = recorder(a2);
+    assert.is(a1.devices.list().length, 2);
+    assert.is(a2.devices.list().length, 2);
+    // The new device knows the contacts, with the same safety codes; the verified flag came along.
+    await until(() => a2.contacts().length === 2 && a2.contacts().every((c) => c.devices === 1), 20_000, 'a2 has channels with both contacts');
+    assert.equal(a2.contacts().map((c) => c.safetyCode).sort(), [aBob.safetyCode, aCarol.safetyCode].sort());
+    await until(() => bob.contact(bobA.id)!.devices === 2, 20_000, "Bob has channels with both of Alice's devices");
+    assert.ok(bob.contact(bobA.id)!.verified, 'a verified contact stays verified when they add a device');
+    assert.ok(recBob.notices.some((n) => n.contactId === bobA.id && n.added.length === 1), 'Bob was told of the new device');
+    assert.ok(rec1.notices.some((n) => n.contactId === null && n.added.length === 1), 'a1 was told');
+
+    const a3 = await linkDevice(a2, relay.address);
+    clients.push(a3);
+    const rec3 = recorder(a3);
+    await until(() => a3.contacts().length === 2 && a3.contacts().every((c) => c.devices === 1), 20_000, 'a3 has channels with both contacts');
+    await until(() => bob.contact(bobA.id)!.devices === 3 && carol.contact(carolA.id)!.devices === 3, 20_000, 'contacts reach all three devices');
+
+    // Bob writes to Alice: every one of her devices gets it once. a1 writes to Carol: Carol gets
+    // it once, and a2, a3 get a copy once.
+    await bob.send(bobA.id, 'to all of Alice');
+    const a1Carol = a1.contacts().find((c) => c.safetyCode === aCarol.safetyCode)!;
+    await a1.send(a1Carol.id, 'from a1 to Carol');
+    await until(() => [rec1, rec2, rec3].every((r) => r.messages.filter((m) => m.text === 'to all of Alice').length >= 1), 20_000, 'every device of Alice');
+    await until(() => recCarol.messages.some((m) => m.text === 'from a1 to Carol'), 20_000, 'Carol');
+    await until(() => rec2.sent.length >= 1 && rec3.sent.length >= 1, 20_000, 'copies on a2 and a3');
+    await new Promise((r) => setTimeout(r, 500)); // anything duplicated would arrive meanwhile
+    for (const r of [rec1, rec2, rec3]) assert.is(r.messages.filter((m) => m.text === 'to all of Alice').length, 1);
+    assert.is(recCarol.messages.filter((m) => m.text === 'from a1 to Carol').length, 1);
+    assert.is(rec2.sent.filter((m) => m.text === 'from a1 to Carol').length, 1);
+    assert.is(rec3.sent.filter((m) => m.text === 'from a1 to Carol').length, 1);
+
+    // a3 removes a2: every remaining device and both contacts hear of it; a2 wipes itself.
+    const a2Id = a2.devices.list().find((d) => d.current)!.id;
+    await a3.devices.revoke(a2Id);
+    await until(() => rec2.revoked === 1, 20_000, 'a2 learns it was removed');
+    await until(() => a1.devices.list().length === 2, 20_000, 'a1 has the new list');
+    await until(() => bob.contact(bobA.id)!.devices === 2 && carol.contact(carolA.id)!.devices === 2, 20_000, 'contacts closed their channels with a2');
+    assert.ok(recBob.notices.some((n) => n.removed.includes(a2Id)));
+    assert.ok(rec1.notices.some((n) => n.removed.includes(a2Id)));
+    const before = rec2.messages.length;
+    await bob.send(bobA.id, 'after the removal');
+    await until(() => rec1.messages.some((m) => m.text === 'after the removal') && rec3.messages.some((m) => m.text === 'after the removal'), 20_000, 'a1 and a3');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(rec2.messages.length, before, 'the removed device read nothing after');
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await relay.close();
+    cleanup();
+  }
+});
+
+test.run();
