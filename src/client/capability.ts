@@ -14,7 +14,8 @@ export function readCapability(r: Reader): SendCapability {
   let mailboxKey;
   try { mailboxKey = x25519PublicKey(r.bytes(32), 'mailboxKey'); } catch { throw new MalformedError('bad mailbox key'); }
   const accessKey = r.bytes(32) as AccessKey;
-  const address = fromUtf8(r.var16());
-  try { parseRelayAddress(address); } catch { throw new MalformedError('bad relay address'); }
+  const raw = r.var16();
+  let address: string;
+  try { address = fromUtf8(raw); parseRelayAddress(address); } catch { throw new MalformedError('bad relay address'); }
   return { address, sendId: sendIdOf(mailboxKey), mailboxKey, accessKey };
 }
