@@ -1,4 +1,4 @@
-// `sealpost chat --profile NAME [--relay ADDRESS] [--data DIR]` (spec/client.md §13): an
+// `sealpost chat --profile NAME [--relay ADDRESS] [--data DIR] [--link CODE]` (spec/client.md §13): an
 // interactive terminal client for a person. Profiles live in ~/.sealpost/<profile> unless
 // --data says otherwise. The passphrase comes from SEALPOST_PASSPHRASE (scripting), a hidden
 // prompt on a terminal, or the first line of standard input.
@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { Client, isClientError, type Contact, type GroupView, type Message } from '../client/index.js';
+import { Client, isClientError, type Contact, type GroupView, type LinkAttempt, type Message } from '../client/index.js';
 
 const HELP = `commands:
   /invite [name]            make a one-time invitation link (name = your label for whoever accepts it)
@@ -28,13 +28,17 @@ const HELP = `commands:
   /group policy <group> key=value...   name=, disappearing=SECONDS, review=DAYS, admins=contact,contact (admins)
   /group update <group>                replace your group keys now
   /in <group>               talk in a group: plain lines are then sent to it
+  /devices                  the devices of your account (as its signed list says)
+  /devices link             link a new device: shows a code to type on the new device
+  /devices confirm <code>   then type here the code the new device shows
+  /devices revoke <id>      remove a device (any device can remove any other)
   /stats                    counters (dropped envelopes, outbox)
   /quit                     leave
 A QR code is not rendered: share the invitation link itself, out of band.`;
 
-const USAGE = 'usage: sealpost chat --profile NAME [--relay ADDRESS] [--data DIR]';
+const USAGE = 'usage: sealpost chat --profile NAME [--relay ADDRESS] [--data DIR] [--link CODE]';
 
-interface ChatArgs { profile: string; relay?: string; data?: string }
+interface ChatArgs { profile: string; relay?: string; data?: string; link?: string }
 
 function parseArgs(args: string[]): ChatArgs | string {
   const out: Partial<ChatArgs> = {};
@@ -45,6 +49,7 @@ function parseArgs(args: string[]): ChatArgs | string {
     if (flag === '--profile') out.profile = value();
     else if (flag === '--relay') out.relay = value();
     else if (flag === '--data') out.data = value();
+    else if (flag === '--link') out.link = value();
     else if (flag === '--help' || flag === '-h') return 'help';
     else return `unknown option ${a}`;
   }
@@ -109,6 +114,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
   const dataDir = args.data ?? join(homedir(), '.sealpost', args.profile);
   const isNew = !existsSync(join(dataDir, 'store'));
   if (isNew && !args.relay) { console.error('a new profile needs --relay ADDRESS (sealpost+ws://FINGERPRINT@HOST:PORT)'); return 2; }
+  if (args.link && !isNew) { console.error('--link makes a new device: use a new --profile (or --data) for it'); return 2; }
 
   const interactive = process.stdin.isTTY === true;
   let passphrase = process.env['SEALPOST_PASSPHRASE'];
@@ -127,7 +133,16 @@ export async function chatCommand(argv: string[]): Promise<number> {
 
   let client: Client;
   try {
-    client = await Client.open({ dataDir, passphrase, ...(args.relay ? { relay: args.relay } : {}) });
+    const opts = { dataDir, passphrase, ...(args.relay ? { relay: args.relay } : {}) };
+    if (args.link) {
+      // The new device's side of a link (spec/devices.md §3.3): the code came from the person's own existing device.
+      const joined = await Client.link({ ...opts, code: args.link });
+      console.log(`type this confirmation code on your existing device (/devices confirm …): ${joined.confirmationCode}`);
+      client = await joined.client;
+      console.log('this device is now linked to your account');
+    } else {
+      client = await Client.open(opts);
+    }
   } catch (e) {
     console.error(isClientError(e, 'WRONG_PASSPHRASE') ? 'wrong passphrase' : `cannot open the profile: ${(e as Error).message}`);
     rl.close();
@@ -136,6 +151,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
 
   let target: Contact | null = null;
   let groupTarget: GroupView | null = null;
+  let linking: LinkAttempt | null = null;
   const print = (text: string): void => {
     if (interactive) { process.stdout.write('\r\x1b[K'); console.log(text); rl.prompt(true); } else console.log(text);
   };
@@ -149,12 +165,20 @@ export async function chatCommand(argv: string[]): Promise<number> {
     if (c.verified) return;
     print(`[contact] ${c.name} is connected. Safety code: ${c.safetyCode}\n          compare it with them, then: /verify ${c.name} <the code they read>`);
   });
+  client.on('sent', (m) => print(`[you, from another device -> ${label(m.contactId)}] ${m.text}`));
+  client.on('devices', (n) => {
+    const whose = n.contactId === null ? 'your account' : `${label(n.contactId)}'s account`;
+    const parts = [...(n.added.length ? [`gained ${n.added.length} device(s): ${n.added.map(short).join(', ')}`] : []), ...(n.removed.length ? [`lost ${n.removed.length}: ${n.removed.map(short).join(', ')}`] : [])];
+    print(`[devices] ${n.reminder ? 'reminder: ' : ''}${whose} ${parts.join('; ')}${n.contactId === null && n.added.length ? '\n          not yours? remove it now: /devices revoke <id>' : ''}`);
+  });
+  client.on('revoked', () => print('[devices] this device was removed from your account by another device: its data is wiped; /quit'));
   client.on('receipt', (r) => print(`[receipt] ${label(r.contactId)} received ${r.ids.length} message(s)`));
   client.on('connection', ({ online }) => print(online ? '[relay] connected' : '[relay] connection lost, reconnecting…'));
   client.on('groupMessage', (m) => print(`[${groupName(m.groupId)}] ${m.sender.name ?? m.sender.identityKey.slice(0, 8)}${m.sender.verified ? '' : ' (unverified)'}: ${m.text}`));
   client.on('groupChange', (c) => print(`[${groupName(c.groupId)}] ${describeChange(c)}`));
   client.on('groupReviewDue', (g) => print(`[${g.name}] please review who is in this group (/group members ${g.name}), then /group review ${g.name}`));
   client.on('groupRefused', (r) => print(`[${r.groupId ? groupName(r.groupId) : 'group'}] a change was refused (${r.reason}): it was not allowed or not signed by a member`));
+  const short = (deviceId: string): string => deviceId.slice(0, 10);
   const groupName = (id: string): string => client.groups.list().find((g) => g.id === id)?.name ?? id.slice(0, 8);
   const who = (m: { name: string | null; identityKey: string; me: boolean }): string => (m.me ? 'you' : m.name ?? `${m.identityKey.slice(0, 8)}… (not a contact)`);
   const describeChange = (c: import('../client/index.js').GroupChange): string => {
@@ -181,6 +205,39 @@ export async function chatCommand(argv: string[]): Promise<number> {
     const c = ref ? client.contact(ref) : target ?? undefined;
     if (!c) throw new Error(ref ? `no contact "${ref}" (see /contacts)` : 'name a contact, or choose one with /to');
     return c;
+  };
+
+  const devicesCommand = async (rest: string[]): Promise<void> => {
+    const [sub = '', arg] = rest;
+    if (sub === '') {
+      print(client.devices.list().map((d) => `${short(d.id)}  added ${new Date(d.addedAt).toISOString().slice(0, 16).replace('T', ' ')}${d.current ? '  (this device)' : ''}`).join('\n'));
+    } else if (sub === 'link') {
+      linking = await client.devices.link();
+      print(`on the NEW device, run: sealpost chat --profile NEW --relay ${linking.relay} --link ${linking.code}\n`
+        + `session code ${linking.code}, valid two minutes. Then type here the code the new device shows: /devices confirm <code>\n`
+        + 'never type a code someone sent you, and never read this code to anyone.');
+    } else if (sub === 'confirm') {
+      if (!linking) throw new Error('no link in progress: /devices link first');
+      const code = rest.slice(1).join(' ');
+      if (!code) throw new Error('usage: /devices confirm <code>');
+      const attempt = linking;
+      print('checking the code…');
+      try {
+        const d = await attempt.confirm(code);
+        linking = null;
+        print(`device ${short(d.id)} is linked to your account; your contacts will see it`);
+      } catch (e) {
+        if (!isClientError(e, 'LINK_CODE_WRONG')) linking = null;
+        throw e;
+      }
+    } else if (sub === 'revoke') {
+      const d = client.devices.list().find((x) => arg && x.id.startsWith(arg));
+      if (!d) throw new Error('usage: /devices revoke <id> (see /devices)');
+      await client.devices.revoke(d.id);
+      print(`device ${short(d.id)} was removed; your contacts stop writing to it`);
+    } else {
+      throw new Error('usage: /devices [link | confirm <code> | revoke <id>]');
+    }
   };
 
   const groupCommand = async (rest: string[]): Promise<void> => {
@@ -282,6 +339,8 @@ export async function chatCommand(argv: string[]): Promise<number> {
         groupTarget = findGroup(rest[0]);
         target = null;
         print(`talking in ${groupTarget.name} (${groupTarget.memberCount} members; /group members ${groupTarget.name})`);
+      } else if (cmd === '/devices') {
+        await devicesCommand(rest);
       } else if (cmd === '/group') {
         await groupCommand(rest);
       } else if (cmd === '/to') {

@@ -24,7 +24,7 @@ import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
 import { Groups } from './groups-api.js';
 import { Devices } from './devices-api.js';
-import { loadAccount, newAccount, remindDevices } from './devices.js';
+import { loadAccount, newAccount, remindDevices, REVOKED_ID } from './devices.js';
 import { joinAccount } from './link.js';
 import { parseSessionCode } from './link-exchange.js';
 import { loadGroups, maintainGroups } from './groups.js';
@@ -66,6 +66,7 @@ export class Client extends Emitter<ClientEvents> {
     ctx.inbound = inboundHandlers(ctx);
     // A failed commit leaves memory ahead of the disk: say so, and stop (a reopen reloads the disk).
     store.onFailure = (e) => { this.emit('error', e); void this.close(); };
+    ctx.closeClient = () => this.close();
     this.ctx = ctx;
   }
 
@@ -114,6 +115,9 @@ export class Client extends Emitter<ClientEvents> {
     }
     const store = await ProfileStore.open(backend, { passphrase: opts.passphrase, ...(opts.kdf ? { kdf: opts.kdf } : {}) });
     try {
+      if (store.has(KIND.account, REVOKED_ID)) {
+        throw new ClientError('DEVICE_REVOKED', 'this device was removed from its account by another device, and its data was wiped: open a new profile to use Sealpost here');
+      }
       const raw = store.get(KIND.identity, 'self');
       let rec = raw ? decodeRecord<IdentityRecord>(raw) : null;
       if (!rec) {

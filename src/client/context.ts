@@ -68,6 +68,8 @@ export class ClientContext {
   account: { record: AccountRecord; publicKey: Uint8Array; list: DeviceList } | null = null;
   /** Set once this device was revoked (spec/devices.md §6): everything refuses with DEVICE_REVOKED. */
   revoked = false;
+  /** Closes the Client that owns this context (set by Client; a revoked device closes itself). */
+  closeClient: () => Promise<void> = async () => undefined;
   readonly sessions = new Map<string, Session>();
   readonly mailboxes = new Map<string, MailboxRecord>();
   /** The record of each tracked mailbox by its keys object (the links report keys). */

@@ -27,10 +27,11 @@ export function onChannelEstablished(ctx: ClientContext, ch: ChannelRecord): voi
   // Texts sent to this device's account while it had no channel (§4.3).
   for (const p of lateTexts(ctx, ch)) quietly(sendPayload(ctx, ch, p));
   if (ch.contactId === SELF && ch.origin === 'link' && ch.role === 'inviter') {
-    // We linked this device (§3.4): the whole account learns of it, and it learns our contacts.
+    // We linked this device (§3.4): the whole account learns of it (the new device too, in case
+    // we certified it again on a list that moved, devices.ts `takeLinkedDevice`), and it learns our contacts.
     const own = ctx.requireAccount().list;
     for (const other of [...ctx.channels.values()]) {
-      if (other === ch || !other.established || !other.peer) continue;
+      if (!other.established || !other.peer) continue;
       quietly(sendPayload(ctx, other, newPayload({ type: 'device-list', deviceList: own.bytes })));
     }
     for (const p of ctx.contacts.values()) {

@@ -1,7 +1,7 @@
 // Devices of one account (spec/devices.md §2, §4–§6): our own device list, the lists of
 // contacts, the channels between every pair of devices (Sesame-style), the introductions that
 // make them, the notices, the copies of what we send for our other devices, and revocation.
-import { accountSafetyCode, ed25519KeyPair, equalBytes, fromBase64url, sha256, toBase64url, toHex, type Ed25519Seed } from '../crypto/index.js';
+import { accountSafetyCode, ed25519KeyPair, equalBytes, fromBase64url, sha256, toBase64url, toHex, wipe, type Ed25519Seed } from '../crypto/index.js';
 import { decodeInvitation } from './invitation.js';
 import type { ClientContext } from './context.js';
 import { compareLists, decodeDeviceList, hasDevice, signDeviceList, type DeviceList } from './device-list.js';
@@ -85,7 +85,7 @@ export function takeDeviceList(ctx: ClientContext, ch: ChannelRecord, bytes: Uin
     // A list that does not hold the device that sent it: only ours may (it revokes this device).
     if (ch.contactId !== SELF) return false;
   }
-  if (ch.contactId === SELF) return takeOwnList(ctx, list, h);
+  if (ch.contactId === SELF) return takeOwnList(ctx, list, h, ch.origin === 'link' && ch.role === 'acceptor');
   const p = ctx.contacts.get(ch.contactId);
   if (!p) return false;
   if (ctx.account && equalBytes(list.account, ctx.account.publicKey)) return false; // our own account on a contact's channel
@@ -117,11 +117,16 @@ function applyPersonList(ctx: ClientContext, p: ContactRecord, held: DeviceList 
   if (added.length + removed.length > 0) h.after.push(() => ctx.emit('devices', { contactId: p.id, added, removed, reminder: false }));
 }
 
-function takeOwnList(ctx: ClientContext, list: DeviceList, h: Handled): boolean {
+/**
+ * Our own account's list. `fromLinker`: it came from the device that linked us, which may have
+ * certified us again on top of a list that moved while we linked (§3.5): a higher serial from
+ * it replaces the list of our bundle even where it forks from it.
+ */
+function takeOwnList(ctx: ClientContext, list: DeviceList, h: Handled, fromLinker: boolean): boolean {
   const a = ctx.account;
   if (!a || !equalBytes(list.account, a.publicKey)) return false;
   const step = compareLists(a.list, list);
-  if (step !== 'newer') return step === 'same';
+  if (step === 'fork' && fromLinker && list.serial > a.list.serial) { /* taken below */ } else if (step !== 'newer') return step === 'same';
   const held = a.list;
   a.list = list;
   a.record.deviceList = list.bytes;
@@ -136,6 +141,29 @@ function takeOwnList(ctx: ClientContext, list: DeviceList, h: Handled): boolean 
   const now = Date.now();
   for (const d of added) a.record.reminded[d] = now;
   if (added.length + removed.length > 0) h.after.push(() => ctx.emit('devices', { contactId: null, added, removed, reminder: false }));
+  return true;
+}
+
+/**
+ * The device we linked answered on its link channel with the list we certified (§3.5). When
+ * our list moved meanwhile (another device linked or removed one), that list forks from ours:
+ * we certify the device again on top of the list we hold, so that no device believes itself
+ * linked while the account's list leaves it out. The new list reaches it and every other
+ * device in device-sync.ts `onChannelEstablished`.
+ */
+export function takeLinkedDevice(ctx: ClientContext, ch: ChannelRecord, bytes: Uint8Array, h: Handled): boolean {
+  if (takeDeviceList(ctx, ch, bytes, h)) return true;
+  const a = ctx.account;
+  let offered: DeviceList;
+  try { offered = decodeDeviceList(bytes); } catch { return false; }
+  const entry = offered.devices.find((d) => equalBytes(d.device, ch.identity));
+  if (!a || !entry || !equalBytes(offered.account, a.publicKey)) return false;
+  if (hasDevice(a.list, ch.identity)) return true;
+  if (a.list.devices.length >= maxDevices(ctx)) return false;
+  const id = deviceId(entry.device);
+  a.record.reminded[id] = Date.now();
+  h.ops.push(...replaceOwnList(ctx, [...a.list.devices, entry]));
+  h.after.push(() => ctx.emit('devices', { contactId: null, added: [id], removed: [], reminder: false }));
   return true;
 }
 
@@ -156,17 +184,32 @@ export function forgetChannelOps(ctx: ClientContext, ch: ChannelRecord): StoreOp
   return [del(KIND.channel, ch.id), del(KIND.session, ch.id), ...ctx.outbox.dropContact(ch.id)];
 }
 
-/** This device was revoked (§6): delete every mailbox of ours at the relay, forget all secrets, close. */
+/** The record that marks a revoked profile (§6): Client.open refuses it with DEVICE_REVOKED. */
+export const REVOKED_ID = 'revoked';
+
+/**
+ * This device was revoked (§6): every record but its mailboxes is deleted in one commit, with
+ * the mark that makes later opens refuse; then its mailboxes are deleted at the relay, and the
+ * client closes. A relay that cannot be reached leaves them to expire there.
+ */
 async function wipeRevoked(ctx: ClientContext): Promise<void> {
   if (ctx.revoked) return;
   ctx.revoked = true;
   const mailboxes = [...ctx.mailboxes.values()];
+  for (const ch of [...ctx.channels.values()]) forgetChannelOps(ctx, ch);
   const ops: StoreOp[] = [];
-  for (const ch of [...ctx.channels.values()]) ops.push(...forgetChannelOps(ctx, ch));
+  for (const kind of Object.values(KIND)) {
+    if (kind === KIND.mailbox) continue;
+    for (const id of ctx.store.ids(kind)) ops.push(del(kind, id));
+  }
+  ops.push(put(KIND.account, REVOKED_ID, { at: Date.now() }));
   for (const mb of mailboxes) { mb.status = 'deleting'; ops.push(put(KIND.mailbox, mb.id, mb)); }
+  if (ctx.account) { wipe(ctx.account.record.accountSeed); ctx.account = null; }
+  ctx.contacts.clear();
   await ctx.store.write(ops).catch(() => undefined);
   await Promise.all(mailboxes.map((mb) => ctx.deleteMailbox(mb)));
   ctx.emit('revoked', { at: Date.now() });
+  await ctx.closeClient();
 }
 
 // ---- stale lists (§4.5) -----------------------------------------------------------------------
@@ -211,7 +254,7 @@ export function takeSentCopy(ctx: ClientContext, p: Extract<Payload, { type: 'se
     if (!person) continue;
     const id = toBase64url(p.id);
     if (ctx.keepHistory) {
-      const rec: MessageRecord = { seq: ctx.messageSeq++, contactId: person.id, id, direction: 'out', text: p.text, sentAt: p.sentAt, receivedAt: Date.now(), verified: person.verified };
+      const rec: MessageRecord = { seq: ctx.messageSeq++, contactId: person.id, id, direction: 'out', text: p.text, sentAt: p.sentAt, receivedAt: Date.now(), verified: person.verified, copy: true };
       h.ops.push(put(KIND.message, `${person.id}:${rec.seq}`, rec));
     }
     h.after.push(() => ctx.emit('sent', { contactId: person.id, id, text: p.text, sentAt: p.sentAt }));
@@ -219,9 +262,10 @@ export function takeSentCopy(ctx: ClientContext, p: Extract<Payload, { type: 'se
 }
 
 /**
- * The texts a channel that became established late must still carry (§4.3): those we sent to
- * its person (or, for our own device, to anyone: as copies) after the device was added and
- * before the channel worked, from the history. Each as [payload, text] in order.
+ * The texts a channel that became established late must still carry (§4.3): those this device
+ * sent to its person (or, for our own device, to anyone: as copies) after the device was added
+ * and before the channel worked, from the history, in order. Copies of what our other devices
+ * sent are theirs to resend, so that each text arrives once.
  */
 export function lateTexts(ctx: ClientContext, ch: ChannelRecord): Payload[] {
   if (!ctx.keepHistory) return [];
@@ -229,7 +273,7 @@ export function lateTexts(ctx: ClientContext, ch: ChannelRecord): Payload[] {
   if (!entry) return [];
   const from = Math.max(entry.addedAt, Date.now() - RESEND_WINDOW_MS);
   const out: Payload[] = [];
-  const msgs = loadAll<MessageRecord>(ctx.store, KIND.message).filter((m) => m.direction === 'out' && m.sentAt >= from && m.sentAt < ch.establishedAt).sort((a, b) => a.seq - b.seq);
+  const msgs = loadAll<MessageRecord>(ctx.store, KIND.message).filter((m) => m.direction === 'out' && !m.copy && m.sentAt >= from && m.sentAt < ch.establishedAt).sort((a, b) => a.seq - b.seq);
   for (const m of msgs) {
     const id = fromBase64url(m.id);
     if (ch.contactId === SELF) {

@@ -1,7 +1,7 @@
 // Linking a new device (spec/devices.md §3): the existing device's side (`startLink`) and the
 // new device's (`joinAccount`), over a relay mailbox derived from the session code. Nothing
 // is certified before the person typed, on the existing device, the code the new one shows.
-import { equalBytes, sealEnvelope, wipe, type X25519SecretKey } from '../crypto/index.js';
+import { ed25519PublicFromSeed, equalBytes, sealEnvelope, wipe, type X25519SecretKey } from '../crypto/index.js';
 import type { ClientContext } from './context.js';
 import { newLocalId } from './context.js';
 import { decodeDeviceList, hasDevice, signDeviceList } from './device-list.js';
@@ -67,10 +67,20 @@ async function dropMailbox(ctx: ClientContext, mb: MailboxRecord): Promise<void>
 const sendTo = (ctx: ClientContext, cap: SendCapability, body: Uint8Array): Promise<void> =>
   ctx.senders.send(cap, sealEnvelope({ mailboxKey: cap.mailboxKey, sender: ctx.identity.dh, body }), ctx.relayTimeout);
 
+/** The attempt each device runs: one at a time (§3.3), a new one ends the previous. */
+const running = new WeakMap<ClientContext, LinkAttempt>();
+
 /** The existing device (§3.3): shows a session code, runs the exchange, certifies after the confirmation code. */
 export async function startLink(ctx: ClientContext): Promise<LinkAttempt> {
   const account = ctx.requireAccount();
   if (account.list.devices.length >= maxDevices(ctx)) throw new ClientError('DEVICE_LIMIT', `this account has ${account.list.devices.length} devices, the most its policy allows`);
+  await running.get(ctx)?.cancel();
+  const attempt = await runLink(ctx, account);
+  running.set(ctx, attempt);
+  return attempt;
+}
+
+async function runLink(ctx: ClientContext, account: NonNullable<ClientContext['account']>): Promise<LinkAttempt> {
   const code = newSessionCode();
   const ck = await codeKeys(parseSessionCode(code));
   const expiresAt = Date.now() + LINK_CODE_TTL_MS;
@@ -150,7 +160,7 @@ export async function startLink(ctx: ClientContext): Promise<LinkAttempt> {
       if (!linked) throw new ClientError('LINK_FAILED', 'the new device did not finish linking in time: it is not part of the account');
       return { id: deviceId(device), current: false, addedAt };
     },
-    async cancel(): Promise<void> { await end(new ClientError('LINK_FAILED', 'the linking attempt was cancelled')); },
+    async cancel(): Promise<void> { await end(new ClientError('LINK_FAILED', 'the linking attempt was cancelled (or a newer one started)')); },
   };
 }
 
@@ -213,6 +223,10 @@ export async function joinAccount(ctx: ClientContext, typedCode: string): Promis
         const inv = decodeInvitation(b.invitation);
         if (!hasDevice(list, ctx.identity.publicKey) || !hasDevice(list, inv.inviter) || !equalBytes(dhKeyOf(inv.inviter), offerMsg.senderKey)) {
           throw new ClientError('LINK_FAILED', 'the existing device sent a list that does not certify this device');
+        }
+        // The seed must be the key that signed the list (§3.4): else this device would hold an account it cannot sign for.
+        if (!equalBytes(ed25519PublicFromSeed(b.accountSeed as Ed25519Seed), list.account)) {
+          throw new ClientError('LINK_FAILED', 'the account key in the bundle is not the one that signed the device list');
         }
         // Held in memory only: stored when the linking device's confirm arrives (receiving.ts `establish`).
         ctx.account = { record: { accountSeed: b.accountSeed, deviceList: list.bytes, reminded: {} }, publicKey: list.account, list };

@@ -163,6 +163,11 @@ export class ProfileStore {
     return this.records.get(kind)?.has(id) === true;
   }
 
+  /** The ids of one kind's records. */
+  ids(kind: string): string[] {
+    return [...(this.records.get(kind)?.keys() ?? [])];
+  }
+
   /** All records of one kind, as [id, value]. */
   entries(kind: string): Array<[string, Uint8Array]> {
     return [...(this.records.get(kind) ?? new Map<string, Held>())].map(([id, h]) => [id, valueOf(h.value)]);

@@ -21,7 +21,7 @@ import type { OutboxEntry } from './outbox.js';
 import { decodePayload, newPayload, type Payload } from './payload.js';
 import type { StoreOp } from './profile-store.js';
 import { sealPayload, sendPayload, submit } from './sending.js';
-import { accountOp, checkSerials, introAcceptable, takeDeviceList, takeSentCopy } from './devices.js';
+import { accountOp, checkSerials, introAcceptable, takeDeviceList, takeLinkedDevice, takeSentCopy } from './devices.js';
 import { acceptIntro, onChannelEstablished, takeContactSync } from './device-sync.js';
 import { SessionError, sessionDecrypt } from './session.js';
 import { KIND, put, SELF, type ChannelRecord, type MailboxRecord, type MessageRecord } from './state.js';
@@ -140,7 +140,8 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
   // same keys. The inviter's channel is established at the first one (the acceptor's confirm).
   const wasPending = !c.established;
   if (wasPending && c.role === 'inviter') {
-    if (payload.type !== 'confirm' || !takeDeviceList(ctx, c, payload.deviceList, h)) return dropped(ctx, 'unknown-sender', ops);
+    const take = c.contactId === SELF && c.origin === 'link' ? takeLinkedDevice : takeDeviceList;
+    if (payload.type !== 'confirm' || !take(ctx, c, payload.deviceList, h)) return dropped(ctx, 'unknown-sender', ops);
     establish(ctx, c, h);
     channelChanged = true;
   }

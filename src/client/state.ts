@@ -126,8 +126,9 @@ export interface MessageRecord {
   sentAt: number;
   receivedAt: number;
   verified: boolean;
+  /** An 'out' text another of our devices sent (spec/devices.md §4.4): that device, not this one, resends it (§4.3). */
+  copy?: boolean;
 }
-
 
 export function identityFromRecord(r: IdentityRecord): Identity {
   return newIdentity(ed25519KeyPair(r.signSeed as Ed25519Seed), x25519KeyPair(r.dhSecret as X25519SecretKey));

@@ -1,6 +1,7 @@
 // `sealpost chat` driven through standard input (spec/client.md §13): two profiles in two
 // processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /quit; groups:
-// /group create, /in (by create), /groups, /group members|remove|changes|review.
+// /group create, /in (by create), /groups, /group members|remove|changes|review; devices:
+// /devices link on one profile, --link on a new one, /devices confirm, /devices, /devices revoke.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -133,6 +134,40 @@ test('chat: a group made, talked in, listed and reviewed from the terminal', asy
   } finally {
     alice.child.kill();
     bob.child.kill();
+    await relay.close();
+  }
+});
+
+test('chat: a second device linked with /devices link and --link, listed, then revoked', async () => {
+  const relay = await startRelay();
+  const phone = chat(['--profile', 'phone', '--relay', relay.address, '--data', tempDir()]);
+  let laptop: Chat | null = null;
+  try {
+    await phone.waitFor(/Type \/help for commands/);
+    phone.send('/devices confirm 1234 5678');
+    await phone.waitFor(/no link in progress/);
+    phone.send('/devices link');
+    const [, code] = await phone.waitFor(/--link ([0-9A-Z]{5}-[0-9A-Z]{5})/);
+    laptop = chat(['--profile', 'laptop', '--relay', relay.address, '--data', tempDir(), '--link', code!]);
+    const [, confirmation] = await laptop.waitFor(/confirmation code on your existing device[^:]*: (\d{4} \d{4})/, 30_000);
+    phone.send('/devices confirm 0000 0000');
+    await phone.waitFor(/error: LINK_CODE_WRONG: that is not the code the new device shows \(2 tries left\)/, 30_000);
+    phone.send(`/devices confirm ${confirmation!}`);
+    const [, id] = await phone.waitFor(/device (\S{10}) is linked to your account/, 60_000);
+    await laptop.waitFor(/this device is now linked to your account/, 30_000);
+    await laptop.waitFor(/Type \/help for commands/);
+    phone.send('/devices');
+    await phone.waitFor(new RegExp(`${id!.replace(/[-_]/g, '.')}  added .*\\n.*\\(this device\\)|\\(this device\\)[^\\n]*\\n${id!.replace(/[-_]/g, '.')}`));
+    laptop.send('/devices');
+    await laptop.waitFor(new RegExp(`${id!.replace(/[-_]/g, '.')}  added [^\\n]*\\(this device\\)`));
+    phone.send(`/devices revoke ${id!}`);
+    await phone.waitFor(/was removed; your contacts stop writing to it/, 30_000);
+    await laptop.waitFor(/this device was removed from your account by another device/, 30_000);
+    for (const c of [phone, laptop]) c.send('/quit');
+    assert.is(await withTimeout(phone.exited, 10_000, 'exit'), 0, phone.out());
+  } finally {
+    phone.child.kill();
+    laptop?.child.kill();
     await relay.close();
   }
 });

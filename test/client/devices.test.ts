@@ -5,7 +5,7 @@
 // half-linked device.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Client, type DeviceNotice, type Message, type SentElsewhere } from '../../src/client/index.js';
+import { Client, isClientError, type DeviceNotice, type Message, type SentElsewhere } from '../../src/client/index.js';
 import { cleanup, connect, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
 
 const PASS = 'correct horse battery staple';
@@ -43,7 +43,8 @@ test('three devices, two contacts: exactly once everywhere, notices, revocation'
     const recBob = recorder(bob);
     const recCarol = recorder(carol);
 
-    const a2 = await linkDevice(a1, relay.address);
+    const a2Dir = tempDir();
+    const a2 = await linkDevice(a1, relay.address, { dataDir: a2Dir });
     clients.push(a2);
     const rec2 = recorder(a2);
     assert.is(a1.devices.list().length, 2);
@@ -89,6 +90,11 @@ test('three devices, two contacts: exactly once everywhere, notices, revocation'
     await until(() => rec1.messages.some((m) => m.text === 'after the removal') && rec3.messages.some((m) => m.text === 'after the removal'), 20_000, 'a1 and a3');
     await new Promise((r) => setTimeout(r, 500));
     assert.is(rec2.messages.length, before, 'the removed device read nothing after');
+    // It closed itself, wiped its profile, and refuses to open again (spec/devices.md §6 step 4).
+    const refusal = async (p: () => Promise<unknown>): Promise<unknown> => { try { await p(); return null; } catch (e) { return e; } };
+    const late = await refusal(() => a2.send('x', 'still here?'));
+    assert.ok(isClientError(late, 'CLOSED') || isClientError(late, 'DEVICE_REVOKED'), String(late));
+    assert.ok(isClientError(await refusal(() => Client.open({ dataDir: a2Dir, passphrase: PASS, kdf: TEST_KDF })), 'DEVICE_REVOKED'), 'a revoked profile does not open again');
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await relay.close();
