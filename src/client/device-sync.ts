@@ -111,7 +111,7 @@ export async function revokeDevice(ctx: ClientContext, id: string): Promise<void
   closeChannelsWith(ctx, id, h);
   await ctx.store.write(h.ops);
   for (const f of h.after) f();
-  await removeFromGroups(ctx, entry.device).catch(() => undefined);
+  await removeFromGroups(ctx, entry.device).catch(() => { ctx.counters.errors++; });
   ctx.emit('devices', { contactId: null, added: [], removed: [id], reminder: false });
 }
 

@@ -6,6 +6,7 @@ import { decodeInvitation } from './invitation.js';
 import type { ClientContext } from './context.js';
 import { compareLists, decodeDeviceList, hasDevice, signDeviceList, type DeviceList } from './device-list.js';
 import { ClientError } from './errors.js';
+import { removeFromGroups } from './groups.js';
 import type { Handled } from './handled.js';
 import { newPayload, type Payload } from './payload.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
@@ -110,10 +111,12 @@ export function takeDeviceList(ctx: ClientContext, ch: ChannelRecord, bytes: Uin
 function applyPersonList(ctx: ClientContext, p: ContactRecord, held: DeviceList | null, list: DeviceList, h: Handled): void {
   p.deviceList = list.bytes;
   const added = list.devices.filter((d) => !p.announced.includes(deviceId(d.device))).map((d) => deviceId(d.device));
-  const removed = (held?.devices ?? []).filter((d) => !hasDevice(list, d.device)).map((d) => deviceId(d.device));
+  const gone = (held?.devices ?? []).filter((d) => !hasDevice(list, d.device));
+  const removed = gone.map((d) => deviceId(d.device));
   p.announced = list.devices.map((d) => deviceId(d.device));
   h.ops.push(ctx.contactOp(p));
   for (const r of removed) closeChannelsWith(ctx, r, h);
+  leaveGroups(ctx, gone, h);
   if (added.length + removed.length > 0) h.after.push(() => ctx.emit('devices', { contactId: p.id, added, removed, reminder: false }));
 }
 
@@ -136,8 +139,10 @@ function takeOwnList(ctx: ClientContext, list: DeviceList, h: Handled, fromLinke
     return true;
   }
   const added = list.devices.filter((d) => !hasDevice(held, d.device)).map((d) => deviceId(d.device));
-  const removed = held.devices.filter((d) => !hasDevice(list, d.device)).map((d) => deviceId(d.device));
+  const gone = held.devices.filter((d) => !hasDevice(list, d.device));
+  const removed = gone.map((d) => deviceId(d.device));
   for (const r of removed) closeChannelsWith(ctx, r, h);
+  leaveGroups(ctx, gone, h);
   const now = Date.now();
   for (const d of added) a.record.reminded[d] = now;
   if (added.length + removed.length > 0) h.after.push(() => ctx.emit('devices', { contactId: null, added, removed, reminder: false }));
@@ -165,6 +170,16 @@ export function takeLinkedDevice(ctx: ClientContext, ch: ChannelRecord, bytes: U
   h.ops.push(...replaceOwnList(ctx, [...a.list.devices, entry]));
   h.after.push(() => ctx.emit('devices', { contactId: null, added: [id], removed: [], reminder: false }));
   return true;
+}
+
+/**
+ * Removed devices leave the groups where this device is an admin (§7): every admin that takes
+ * the list commits the removal, so a revoked device is out of a group even when the device that
+ * revoked it is no admin there. Concurrent removals of the same leaf resolve as any concurrent
+ * commits (groups.md §10): the first one wins, the others find the leaf gone.
+ */
+function leaveGroups(ctx: ClientContext, gone: DeviceList['devices'], h: Handled): void {
+  for (const d of gone) h.after.push(() => { void removeFromGroups(ctx, d.device).catch(() => { ctx.counters.errors++; }); });
 }
 
 /** Forgets every channel with a device (its session wiped, our mailboxes for it deleted). */

@@ -434,6 +434,29 @@ export async function addMembers(ctx: ClientContext, id: string, memberIds: read
   return view(ctx, rec, group);
 }
 
+/**
+ * A person's device that is not in a group where another device of that person (or of ours) is
+ * (spec/devices.md §7): an admin adds it with the KeyPackage it just sent, to one group per
+ * KeyPackage (each is used once); the device's next KeyPackage brings the next group.
+ */
+export async function addSiblingDevice(ctx: ClientContext, ch: ChannelRecord): Promise<void> {
+  const g = groupsOf(ctx);
+  if (ctx.closed || !ch.established || !g.peerKeyPackages.has(ch.id)) return;
+  if (ch.contactId !== SELF && !ctx.contacts.get(ch.contactId)?.verified) return; // groups take verified people only (§11)
+  const siblings = ch.contactId === SELF ? [ctx.identity.publicKey] : ctx.channelsOf(ch.contactId).map((x) => x.identity);
+  for (const [id, rec] of g.records) {
+    const group = g.groups.get(id);
+    if (!group || rec.status !== 'active') continue;
+    if (!groupStateOf(group.extensions).admins.some((a) => equalBytes(a, ctx.identity.sign.publicKey))) continue;
+    const members = group.members().map((m) => identityOfLeaf(m.leafNode));
+    if (members.some((m) => equalBytes(m, ch.identity)) || !members.some((m) => siblings.some((s) => equalBytes(s, m)))) continue;
+    const used = peerKeyPackagesOf(ctx, [ch]);
+    await commitAndDeliver(ctx, rec, group, { add: [takePeerKeyPackage(ctx, ch)] }, [ch]);
+    await forgetPeerKeyPackages(ctx, used);
+    return;
+  }
+}
+
 /** The leaves of a contact (all its devices) or of one identity key. */
 function leavesOf(ctx: ClientContext, group: Group, who: string): number[] {
   const c = ctx.findContact(who);

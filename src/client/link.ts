@@ -132,7 +132,7 @@ async function runLink(ctx: ClientContext, account: NonNullable<ClientContext['a
     async confirm(typed: string): Promise<Device> {
       ctx.assertOpen();
       if (ended) throw ended;
-      await Promise.race([exchangedP, new Promise((r) => setTimeout(r, 10_000))]);
+      await within(exchangedP, 10_000);
       if (ended) throw ended;
       if (!secrets || !request) throw new ClientError('LINK_CODE_WRONG', 'no new device has answered this code yet: type the code on the new device first');
       if (!confirmationMatches(secrets.confirmation, typed)) {
@@ -162,6 +162,16 @@ async function runLink(ctx: ClientContext, account: NonNullable<ClientContext['a
     },
     async cancel(): Promise<void> { await end(new ClientError('LINK_FAILED', 'the linking attempt was cancelled (or a newer one started)')); },
   };
+}
+
+/** `p`'s value, or undefined after `ms`; the timer never outlives the wait (nor keeps a process up). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
@@ -231,7 +241,7 @@ export async function joinAccount(ctx: ClientContext, typedCode: string): Promis
         // Held in memory only: stored when the linking device's confirm arrives (receiving.ts `establish`).
         ctx.account = { record: { accountSeed: b.accountSeed, deviceList: list.bytes, reminded: {} }, publicKey: list.account, list };
         const started = await startAcceptor(ctx, inv, b.invitation, SELF, 'link');
-        const ok = await Promise.race([started.established.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), COMPLETE_TIMEOUT_MS))]);
+        const ok = await within(started.established.then(() => true), COMPLETE_TIMEOUT_MS);
         if (!ok) throw new ClientError('LINK_FAILED', 'the existing device did not complete the link');
       } catch (e) {
         if (!ctx.store.has(KIND.account, 'self')) ctx.account = null;

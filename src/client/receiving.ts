@@ -15,7 +15,7 @@ import { dropped, type Handled, type Opened } from './handled.js';
 import { BODY_RATCHET } from './handshake.js';
 import { dhKeyOf } from './identity.js';
 import { handleHello } from './invitations.js';
-import { ensureKeyPackages, handleGroupEnvelope, readdPending, receiveKeyPackage, receiveWelcomeChunk } from './groups.js';
+import { addSiblingDevice, ensureKeyPackages, handleGroupEnvelope, readdPending, receiveKeyPackage, receiveWelcomeChunk } from './groups.js';
 import { openDelivered, sendCapability, type Delivered } from './mailbox.js';
 import type { OutboxEntry } from './outbox.js';
 import { decodePayload, newPayload, type Payload } from './payload.js';
@@ -190,7 +190,9 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
       }
       break;
     case 'key-package':
-      if (receiveKeyPackage(ctx, c, payload.keyPackage, ops)) after.push(() => { void readdPending(ctx, c.id); });
+      if (receiveKeyPackage(ctx, c, payload.keyPackage, ops)) {
+        after.push(() => { void readdPending(ctx, c.id).then(() => addSiblingDevice(ctx, c)).catch(() => { ctx.counters.errors++; }); });
+      }
       break;
     case 'group-welcome':
       receiveWelcomeChunk(ctx, c, payload.chunk, ops, after);

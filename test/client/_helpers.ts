@@ -24,6 +24,14 @@ export async function startRelay(dataDir = tempDir('sealpost-relay-'), port = 0)
   return Object.assign(r, { dataDir });
 }
 
+/** Links a new device to `existing`'s account with the two codes, as a person would (spec/devices.md §3). */
+export async function linkDevice(existing: Client, relay: string, extra: Partial<ClientOptions> & { dataDir?: string } = {}): Promise<Client> {
+  const attempt = await existing.devices.link();
+  const joined = await Client.link({ dataDir: extra.dataDir ?? tempDir(), relay, passphrase: 'correct horse battery staple', kdf: TEST_KDF, relayTimeoutMs: 5_000, ...extra, code: attempt.code });
+  await Promise.all([attempt.confirm(joined.confirmationCode), joined.client]);
+  return joined.client;
+}
+
 export async function openClient(relay: string, extra: Partial<ClientOptions> & { dataDir?: string } = {}): Promise<Client> {
   return Client.open({ dataDir: extra.dataDir ?? tempDir(), relay, passphrase: 'correct horse battery staple', kdf: TEST_KDF, relayTimeoutMs: 5_000, handshakeTimeoutMs: 10_000, ...extra });
 }

@@ -6,19 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client, isClientError, type DeviceNotice, type Message, type SentElsewhere } from '../../src/client/index.js';
-import { cleanup, connect, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
+import { cleanup, connect, linkDevice, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
 
 const PASS = 'correct horse battery staple';
-
-/** Links a new device to `existing`'s account with the two codes, as a person would. */
-export async function linkDevice(existing: Client, relay: string, extra: { dataDir?: string } = {}): Promise<Client> {
-  const attempt = await existing.devices.link();
-  const dataDir = extra.dataDir ?? tempDir();
-  const joined = await Client.link({ dataDir, relay, passphrase: PASS, kdf: TEST_KDF, relayTimeoutMs: 5_000, code: attempt.code });
-  const [device] = await Promise.all([attempt.confirm(joined.confirmationCode), joined.client]);
-  assert.ok(device.id);
-  return joined.client;
-}
 
 function recorder(c: Client): { messages: Message[]; sent: SentElsewhere[]; notices: DeviceNotice[]; revoked: number } {
   const r = { messages: [] as Message[], sent: [] as SentElsewhere[], notices: [] as DeviceNotice[], revoked: 0 };
