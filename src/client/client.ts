@@ -24,6 +24,7 @@ import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
 import { Groups } from './groups-api.js';
 import { Devices } from './devices-api.js';
+import { announceOwnList } from './device-sync.js';
 import { loadAccount, newAccount, remindDevices, REVOKED_ID } from './devices.js';
 import { joinAccount } from './link.js';
 import { parseSessionCode } from './link-exchange.js';
@@ -67,6 +68,7 @@ export class Client extends Emitter<ClientEvents> {
     // A failed commit leaves memory ahead of the disk: say so, and stop (a reopen reloads the disk).
     store.onFailure = (e) => { this.emit('error', e); void this.close(); };
     ctx.closeClient = () => this.close();
+    ctx.announceOwnList = (ownOnly) => announceOwnList(ctx, ownOnly);
     this.ctx = ctx;
   }
 

@@ -68,6 +68,14 @@ export class ClientContext {
   account: { record: AccountRecord; publicKey: Uint8Array; list: DeviceList } | null = null;
   /** Set once this device was revoked (spec/devices.md §6): everything refuses with DEVICE_REVOKED. */
   revoked = false;
+  /**
+   * Introductions our own devices asked us to pass to a device we have no working channel with
+   * yet (spec/devices.md §4.2), by device id: passed on when that channel starts working. In
+   * memory, at most a few per device.
+   */
+  readonly pendingIntros = new Map<string, Uint8Array[]>();
+  /** Sends our current device list on every working channel, or our own devices' (device-sync.ts; set by Client). */
+  announceOwnList: (ownOnly?: boolean) => void = () => undefined;
   /** Closes the Client that owns this context (set by Client; a revoked device closes itself). */
   closeClient: () => Promise<void> = async () => undefined;
   readonly sessions = new Map<string, Session>();
@@ -227,7 +235,7 @@ export class ClientContext {
   }
 
   view(c: ContactRecord): Contact {
-    const devices = this.channelsOf(c.id).filter((ch) => ch.established).length;
+    const devices = new Set(this.channelsOf(c.id).filter((ch) => ch.established).map((ch) => toBase64url(ch.identity))).size;
     return { id: c.id, name: c.name, safetyCode: c.safetyCode, verified: c.verified, established: this.isEstablished(c), devices };
   }
 

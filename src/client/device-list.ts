@@ -8,7 +8,7 @@
 // `account` is the account's Ed25519 key; `device` a device identity (spec/client.md §1,
 // Ed25519 || X25519). Each serial names the hash of the one before, so that two lists of one
 // serial, or a list whose `prev` is not the list it follows, are a fork (§2.2).
-import { concat, ed25519PublicKey, ed25519Sign, ed25519Verify, equalBytes, sha256, utf8, x25519PublicKey, type Ed25519Seed } from '../crypto/index.js';
+import { compareBytes, concat, ed25519PublicKey, ed25519Sign, ed25519Verify, equalBytes, sha256, utf8, x25519PublicKey, type Ed25519Seed } from '../crypto/index.js';
 import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
 import { dhKeyOf, IDENTITY_PUBLIC_LENGTH, signingKeyOf } from './identity.js';
 
@@ -77,18 +77,19 @@ export function decodeDeviceList(bytes: Uint8Array): DeviceList {
   return { account, serial, prev, devices, bytes: bytes.slice() };
 }
 
-export type ListStep = 'newer' | 'same' | 'older' | 'fork';
+export type ListStep = 'newer' | 'same' | 'older' | 'fork-taken' | 'fork-kept';
 
 /**
- * How `next` relates to the list held (spec/devices.md §2.2): newer (take it), same, older
- * (ignore it), or fork: the same serial with other bytes, or the next serial not naming the
- * held list as its `prev`.
+ * How `next` relates to the list held (spec/devices.md §2.2): a higher serial is newer (take
+ * it), a lower one older (ignore it). Two lists of one serial are a fork, which every device
+ * resolves the same way: the list with the smaller hash wins (`fork-taken` when it is `next`,
+ * `fork-kept` when it is the one held).
  */
 export function compareLists(held: DeviceList, next: DeviceList): ListStep {
   if (next.serial < held.serial) return 'older';
-  if (next.serial === held.serial) return equalBytes(next.bytes, held.bytes) ? 'same' : 'fork';
-  if (next.serial === held.serial + 1 && !equalBytes(next.prev, listHash(held.bytes))) return 'fork';
-  return 'newer';
+  if (next.serial > held.serial) return 'newer';
+  if (equalBytes(next.bytes, held.bytes)) return 'same';
+  return compareBytes(listHash(next.bytes), listHash(held.bytes)) < 0 ? 'fork-taken' : 'fork-kept';
 }
 
 export const hasDevice = (list: DeviceList, device: Uint8Array): boolean => list.devices.some((d) => equalBytes(d.device, device));

@@ -21,19 +21,39 @@ const INTRO_TTL_SECONDS = 7 * 24 * 3600;
 
 const quietly = (p: Promise<unknown>): void => { void p.catch(() => undefined); };
 
+/** Introductions held per device until we have a channel with it (§4.2). */
+const MAX_HELD_INTROS = 16;
+
+/** An introduction for a device we have no working channel with yet: passed on once we do. */
+export function holdIntro(ctx: ClientContext, device: Uint8Array, invitation: Uint8Array): void {
+  const id = deviceId(device);
+  const held = ctx.pendingIntros.get(id) ?? [];
+  if (held.length >= MAX_HELD_INTROS || ctx.pendingIntros.size >= 256) return;
+  held.push(invitation.slice());
+  ctx.pendingIntros.set(id, held);
+}
+
 /** After a channel's handshake completed (receiving.ts `establish`). */
 export function onChannelEstablished(ctx: ClientContext, ch: ChannelRecord): void {
   if (ctx.closed || ctx.revoked) return;
   // Texts sent to this device's account while it had no channel (§4.3).
   for (const p of lateTexts(ctx, ch)) quietly(sendPayload(ctx, ch, p));
+  // Introductions our devices asked us to pass to this device before we could (§4.2).
+  const held = ctx.pendingIntros.get(deviceId(ch.identity));
+  ctx.pendingIntros.delete(deviceId(ch.identity));
+  for (const invitation of held ?? []) quietly(sendPayload(ctx, ch, newPayload({ type: 'intro', invitation })));
+  if (ch.contactId !== SELF && ch.origin === 'invitation') {
+    // A new contact: our other devices hear of it and introduce themselves to its devices through us.
+    const p = ctx.contacts.get(ch.contactId);
+    if (p?.deviceList) {
+      const sync = newPayload({ type: 'contact-sync', verified: p.verified, name: p.name, deviceList: p.deviceList });
+      for (const own of ctx.channelsOf(SELF)) if (own.established && own.peer) quietly(sendPayload(ctx, own, sync));
+    }
+  }
   if (ch.contactId === SELF && ch.origin === 'link' && ch.role === 'inviter') {
     // We linked this device (§3.4): the whole account learns of it (the new device too, in case
     // we certified it again on a list that moved, devices.ts `takeLinkedDevice`), and it learns our contacts.
-    const own = ctx.requireAccount().list;
-    for (const other of [...ctx.channels.values()]) {
-      if (!other.established || !other.peer) continue;
-      quietly(sendPayload(ctx, other, newPayload({ type: 'device-list', deviceList: own.bytes })));
-    }
+    announceOwnList(ctx);
     for (const p of ctx.contacts.values()) {
       if (!p.deviceList) continue;
       quietly(sendPayload(ctx, ch, newPayload({ type: 'contact-sync', verified: p.verified, name: p.name, deviceList: p.deviceList })));
@@ -46,6 +66,16 @@ export function onChannelEstablished(ctx: ClientContext, ch: ChannelRecord): voi
       if (equalBytes(d.device, ctx.identity.publicKey) || equalBytes(d.device, ch.identity)) continue;
       quietly(introduceThrough(ctx, ch, SELF, d.device));
     }
+  }
+}
+
+/** Our current list on every working channel, or only our own devices' (spec/devices.md §2.2, §6). */
+export function announceOwnList(ctx: ClientContext, ownOnly = false): void {
+  const a = ctx.account;
+  if (!a || ctx.closed || ctx.revoked) return;
+  const notice = newPayload({ type: 'device-list', deviceList: a.list.bytes });
+  for (const ch of [...ctx.channels.values()]) {
+    if (ch.established && ch.peer && (!ownOnly || ch.contactId === SELF)) quietly(sendPayload(ctx, ch, notice));
   }
 }
 

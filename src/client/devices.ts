@@ -1,10 +1,10 @@
 // Devices of one account (spec/devices.md §2, §4–§6): our own device list, the lists of
 // contacts, the channels between every pair of devices (Sesame-style), the introductions that
 // make them, the notices, the copies of what we send for our other devices, and revocation.
-import { accountSafetyCode, ed25519KeyPair, equalBytes, fromBase64url, sha256, toBase64url, toHex, wipe, type Ed25519Seed } from '../crypto/index.js';
+import { accountSafetyCode, compareBytes, ed25519KeyPair, equalBytes, fromBase64url, sha256, toBase64url, toHex, wipe, type Ed25519Seed } from '../crypto/index.js';
 import { decodeInvitation } from './invitation.js';
 import type { ClientContext } from './context.js';
-import { compareLists, decodeDeviceList, hasDevice, signDeviceList, type DeviceList } from './device-list.js';
+import { compareLists, decodeDeviceList, hasDevice, listHash, MAX_DEVICES, signDeviceList, type DeviceList } from './device-list.js';
 import { ClientError } from './errors.js';
 import { removeFromGroups } from './groups.js';
 import type { Handled } from './handled.js';
@@ -68,6 +68,8 @@ export function withSerials(ctx: ClientContext, ch: ChannelRecord, p: Payload): 
 export function replaceOwnList(ctx: ClientContext, devices: DeviceList['devices']): StoreOp[] {
   const a = ctx.requireAccount();
   const list = signDeviceList(a.record.accountSeed as Ed25519Seed, a.publicKey, a.list, devices);
+  a.record.signed = { list: list.bytes, parent: a.list.bytes };
+  a.record.parent = a.list.bytes;
   a.list = list;
   a.record.deviceList = list.bytes;
   return [accountOp(ctx)];
@@ -86,7 +88,7 @@ export function takeDeviceList(ctx: ClientContext, ch: ChannelRecord, bytes: Uin
     // A list that does not hold the device that sent it: only ours may (it revokes this device).
     if (ch.contactId !== SELF) return false;
   }
-  if (ch.contactId === SELF) return takeOwnList(ctx, list, h, ch.origin === 'link' && ch.role === 'acceptor');
+  if (ch.contactId === SELF) return takeOwnList(ctx, list, h);
   const p = ctx.contacts.get(ch.contactId);
   if (!p) return false;
   if (ctx.account && equalBytes(list.account, ctx.account.publicKey)) return false; // our own account on a contact's channel
@@ -103,7 +105,9 @@ export function takeDeviceList(ctx: ClientContext, ch: ChannelRecord, bytes: Uin
   if (!equalBytes(p.account, list.account)) return false;
   const held = decodeDeviceList(p.deviceList!);
   const step = compareLists(held, list);
-  if (step !== 'newer') return step === 'same';
+  if (step === 'older') return false;
+  // A losing fork is still the account's signature: the channel's device may be named by it only (§2.2).
+  if (step === 'same' || step === 'fork-kept') return hasDevice(held, ch.identity) || step === 'fork-kept';
   applyPersonList(ctx, p, held, list, h);
   return true;
 }
@@ -121,48 +125,75 @@ function applyPersonList(ctx: ClientContext, p: ContactRecord, held: DeviceList 
 }
 
 /**
- * Our own account's list. `fromLinker`: it came from the device that linked us, which may have
- * certified us again on top of a list that moved while we linked (§3.5): a higher serial from
- * it replaces the list of our bundle even where it forks from it.
+ * Our own account's list (§2.2). A fork we lose to a list without this device is a revocation
+ * when the list it replaces named us, and otherwise an addition of ours that lost (we are newer
+ * than that list): then the device that signed ours re-applies it, and we wait for that list.
+ * A fork lost by a list this device signed: we take the winner and sign our change again on
+ * top of it, for every device.
  */
-function takeOwnList(ctx: ClientContext, list: DeviceList, h: Handled, fromLinker: boolean): boolean {
+function takeOwnList(ctx: ClientContext, list: DeviceList, h: Handled): boolean {
   const a = ctx.account;
   if (!a || !equalBytes(list.account, a.publicKey)) return false;
   const step = compareLists(a.list, list);
-  if (step === 'fork' && fromLinker && list.serial > a.list.serial) { /* taken below */ } else if (step !== 'newer') return step === 'same';
+  if (step === 'older') return false;
+  if (step === 'same' || step === 'fork-kept') return true;
+  const me = ctx.identity.publicKey;
+  const parent = a.record.parent ? decodeDeviceList(a.record.parent) : null;
+  if (step === 'fork-taken' && !hasDevice(list, me) && !(parent && hasDevice(parent, me) && equalBytes(list.prev, listHash(parent.bytes)))) return true;
   const held = a.list;
   a.list = list;
+  a.record.parent = held.bytes;
   a.record.deviceList = list.bytes;
   h.ops.push(accountOp(ctx));
-  if (!hasDevice(list, ctx.identity.publicKey)) {
+  if (!hasDevice(list, me)) {
     h.after.push(() => { void wipeRevoked(ctx); });
     return true;
   }
+  const signed = a.record.signed;
+  if (step === 'fork-taken' && signed && equalBytes(signed.list, held.bytes)) reapply(ctx, decodeDeviceList(signed.parent), held, h);
+  else h.after.push(() => ctx.announceOwnList(true)); // our other devices, some of which the signer may not reach yet
+  noticeOwnChange(ctx, held, a.list, h);
+  return true;
+}
+
+/** Our change (`parent` → `mine`) that lost a fork, signed again on top of the list now held. */
+function reapply(ctx: ClientContext, parent: DeviceList, mine: DeviceList, h: Handled): void {
+  const a = ctx.requireAccount();
+  const removed = parent.devices.filter((d) => !hasDevice(mine, d.device));
+  const added = mine.devices.filter((d) => !hasDevice(parent, d.device) && !hasDevice(a.list, d.device));
+  const merged = [...a.list.devices.filter((d) => !removed.some((r) => equalBytes(r.device, d.device))), ...added];
+  if (merged.length > MAX_DEVICES || (added.length === 0 && merged.length === a.list.devices.length)) return;
+  h.ops.push(...replaceOwnList(ctx, merged));
+  h.after.push(() => ctx.announceOwnList());
+}
+
+/** The `devices` notice and the effects of our list going from `held` to `list`. */
+function noticeOwnChange(ctx: ClientContext, held: DeviceList, list: DeviceList, h: Handled): void {
   const added = list.devices.filter((d) => !hasDevice(held, d.device)).map((d) => deviceId(d.device));
   const gone = held.devices.filter((d) => !hasDevice(list, d.device));
   const removed = gone.map((d) => deviceId(d.device));
   for (const r of removed) closeChannelsWith(ctx, r, h);
   leaveGroups(ctx, gone, h);
   const now = Date.now();
-  for (const d of added) a.record.reminded[d] = now;
+  for (const d of added) ctx.requireAccount().record.reminded[d] = now;
   if (added.length + removed.length > 0) h.after.push(() => ctx.emit('devices', { contactId: null, added, removed, reminder: false }));
-  return true;
 }
 
 /**
  * The device we linked answered on its link channel with the list we certified (§3.5). When
- * our list moved meanwhile (another device linked or removed one), that list forks from ours:
- * we certify the device again on top of the list we hold, so that no device believes itself
+ * our list moved meanwhile (another device linked or removed one), that list is older than
+ * ours or loses the fork against it: we certify the device again on top of the list we hold, so that no device believes itself
  * linked while the account's list leaves it out. The new list reaches it and every other
  * device in device-sync.ts `onChannelEstablished`.
  */
 export function takeLinkedDevice(ctx: ClientContext, ch: ChannelRecord, bytes: Uint8Array, h: Handled): boolean {
-  if (takeDeviceList(ctx, ch, bytes, h)) return true;
   const a = ctx.account;
   let offered: DeviceList;
   try { offered = decodeDeviceList(bytes); } catch { return false; }
+  const step = a ? compareLists(a.list, offered) : 'newer';
+  if (!a || step === 'newer' || step === 'same' || step === 'fork-taken') return takeDeviceList(ctx, ch, bytes, h);
   const entry = offered.devices.find((d) => equalBytes(d.device, ch.identity));
-  if (!a || !entry || !equalBytes(offered.account, a.publicKey)) return false;
+  if (!entry || !equalBytes(offered.account, a.publicKey)) return false;
   if (hasDevice(a.list, ch.identity)) return true;
   if (a.list.devices.length >= maxDevices(ctx)) return false;
   const id = deviceId(entry.device);
@@ -310,6 +341,10 @@ export function introAcceptable(ctx: ClientContext, ch: ChannelRecord, invitatio
   const list = listOf(ctx, ch);
   if (!list || !hasDevice(list, inv.inviter) || equalBytes(inv.inviter, ctx.identity.publicKey)) return false;
   if ([...ctx.channels.values()].some((x) => equalBytes(x.identity, inv.inviter))) return false;
+  // Two devices that introduced themselves to each other at once: the one with the smaller
+  // identity key keeps its own introduction and ignores the other's, so one channel results.
+  const crossed = [...ctx.invitations.values()].some((i) => i.origin === 'intro' && i.device && equalBytes(i.device, inv.inviter));
+  if (crossed && compareBytes(ctx.identity.publicKey, inv.inviter) < 0) return false;
   return !ctx.store.has(KIND.accepted, toHex(sha256(invitation)));
 }
 

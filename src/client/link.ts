@@ -147,6 +147,7 @@ async function runLink(ctx: ClientContext, account: NonNullable<ClientContext['a
       const device = request.req.device;
       const addedAt = Date.now();
       const list = signDeviceList(account.record.accountSeed as Ed25519Seed, account.publicKey, account.list, [...account.list.devices, { device, addedAt }]);
+      account.record.signed = { list: list.bytes, parent: account.list.bytes }; // stored with the list when it is taken (§2.2)
       const inv = await makeInvitation(ctx, { ttlSeconds: Math.ceil(COMPLETE_TIMEOUT_MS / 1000), name: null, contactId: SELF, origin: 'link', device, deviceList: list.bytes });
       const bundle = sealBundle(secrets, { accountSeed: account.record.accountSeed, deviceList: list.bytes, invitation: inv.payload });
       const reply = request.req.reply;

@@ -22,7 +22,7 @@ import { decodePayload, newPayload, type Payload } from './payload.js';
 import type { StoreOp } from './profile-store.js';
 import { sealPayload, sendPayload, submit } from './sending.js';
 import { accountOp, checkSerials, introAcceptable, takeDeviceList, takeLinkedDevice, takeSentCopy } from './devices.js';
-import { acceptIntro, onChannelEstablished, takeContactSync } from './device-sync.js';
+import { acceptIntro, holdIntro, onChannelEstablished, takeContactSync } from './device-sync.js';
 import { SessionError, sessionDecrypt } from './session.js';
 import { KIND, put, SELF, type ChannelRecord, type MailboxRecord, type MessageRecord } from './state.js';
 import type { Message } from './types.js';
@@ -212,6 +212,7 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
       if (c.contactId !== SELF) break; // only our own devices ask us to introduce them
       const target = [...ctx.channels.values()].find((x) => x.established && equalBytes(x.identity, payload.device));
       if (target) after.push(() => { void sendPayload(ctx, target, newPayload({ type: 'intro', invitation: payload.invitation })).catch(() => undefined); });
+      else holdIntro(ctx, payload.device, payload.invitation);
       break;
     }
     case 'sent':

@@ -91,6 +91,10 @@ export interface AccountRecord {
   deviceList: Uint8Array;
   /** Device keys (base64url) → when the add reminder was shown (ms), for the reminder (§5). */
   reminded: Record<string, number>;
+  /** The list held before `deviceList` (spec/devices.md §2.2: tells a revocation from a lost addition). */
+  parent?: Uint8Array | null;
+  /** The last list this device signed, and the one it signed it on top of (§2.2: re-applied when it loses a fork). */
+  signed?: { list: Uint8Array; parent: Uint8Array } | null;
 }
 
 /** A ratchet channel with one device: a contact's, or another of our own (spec/devices.md §4). */

@@ -44,6 +44,12 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** Orders byte strings lexicographically (negative, 0, positive); not constant-time: for public values. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 export function isAllZero(a: Uint8Array): boolean {
   abytes(a, 'a');
   let acc = 0;

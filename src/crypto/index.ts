@@ -3,7 +3,7 @@ export * from './errors.js';
 export * from './types.js';
 export type { BackendName } from './backend.js';
 export {
-  abytes, concat, equalBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, utf8, wipe,
+  abytes, compareBytes, concat, equalBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, utf8, wipe,
 } from './bytes.js';
 export * from './primitives.js';
 export * from './labels.js';

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client, isClientError, type DeviceNotice, type Message, type SentElsewhere } from '../../src/client/index.js';
-import { cleanup, connect, linkDevice, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
+import { cleanup, connect, inbox, linkDevice, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
 
 const PASS = 'correct horse battery staple';
 
@@ -85,6 +85,46 @@ test('three devices, two contacts: exactly once everywhere, notices, revocation'
     const late = await refusal(() => a2.send('x', 'still here?'));
     assert.ok(isClientError(late, 'CLOSED') || isClientError(late, 'DEVICE_REVOKED'), String(late));
     assert.ok(isClientError(await refusal(() => Client.open({ dataDir: a2Dir, passphrase: PASS, kdf: TEST_KDF })), 'DEVICE_REVOKED'), 'a revoked profile does not open again');
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await relay.close();
+    cleanup();
+  }
+});
+
+test('two devices link a device each at the same moment: one list everywhere, none half-linked; then a two-device contact reaches all four', async () => {
+  const relay = await startRelay();
+  const a1 = await openClient(relay.address);
+  const clients: Client[] = [a1];
+  try {
+    const a2 = await linkDevice(a1, relay.address);
+    clients.push(a2);
+    const recs = [recorder(a1), recorder(a2)];
+    // Both certify on top of the same list (serial 2): the two lists fork (spec/devices.md §3.5).
+    const [x, y] = await Promise.all([a1.devices.link(), a2.devices.link()]);
+    const [jx, jy] = await Promise.all([
+      Client.link({ dataDir: tempDir(), relay: relay.address, passphrase: PASS, kdf: TEST_KDF, relayTimeoutMs: 5_000, code: x.code }),
+      Client.link({ dataDir: tempDir(), relay: relay.address, passphrase: PASS, kdf: TEST_KDF, relayTimeoutMs: 5_000, code: y.code }),
+    ]);
+    await Promise.all([x.confirm(jx.confirmationCode), y.confirm(jy.confirmationCode)]);
+    const [a3, a4] = await Promise.all([jx.client, jy.client]);
+    clients.push(a3, a4);
+    const ids = (c: Client): string => c.devices.list().map((d) => d.id).sort().join();
+    await until(() => [a1, a2, a3, a4].every((c) => c.devices.list().length === 4 && ids(c) === ids(a1)), 30_000, 'one list of four devices everywhere');
+    for (const r of [...recs, recorder(a3), recorder(a4)]) assert.is(r.revoked, 0, 'no device took itself for revoked');
+    // A contact with two devices, met after all this: every pair of devices gets a channel
+    // (contact-sync to our own devices, introductions held until a channel exists, §4.2).
+    const bob = await openClient(relay.address);
+    const bob2 = await linkDevice(bob, relay.address);
+    clients.push(bob, bob2);
+    const { ab, ba } = await connect(a1, bob);
+    await until(() => bob.contact(ba.id)?.devices === 4, 30_000, 'Bob has channels with all four devices');
+    await until(() => bob2.contacts()[0]?.devices === 4, 30_000, "Bob's second device too");
+    await until(() => [a1, a2, a3, a4].every((c) => c.contacts()[0]?.devices === 2), 30_000, "every device of Alice has both of Bob's").catch((e) => { console.error(JSON.stringify([a1, a2, a3, a4].map((c) => c.contacts().map((x) => [x.name, x.devices, x.established])))); throw e; });
+    const got = [a1, a2, a3, a4].map((c) => inbox(c));
+    await bob2.send(bob2.contacts()[0]!.id, 'from the second device');
+    for (const g of got) await g.until(1, 20_000);
+    assert.ok(ab.id);
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await relay.close();
