@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { open as openLmdb } from 'lmdb';
-import { Client, type ClientOptions } from '../../src/client/index.js';
+import { Client, type ClientOptions, type DeviceNotice } from '../../src/client/index.js';
 import { codeKeys, parseSessionCode } from '../../src/client/link-exchange.js';
 import { mailboxKeysFrom } from '../../src/client/mailbox.js';
-import { startRelay, type RunningRelay } from '../../src/relay/index.js';
+import { startRelay, type RunningRelay, type Store } from '../../src/relay/index.js';
 import type { X25519SecretKey } from '../../src/crypto/index.js';
 import { cleanup, openClient, tempDir, until } from './_helpers.js';
 import { ctxOf, exitWhenDone, linkDevice, linkOptions, linkState, Probe, rejects, sleep, startJoin } from './_link.js';
@@ -20,9 +20,33 @@ const open: Client[] = [];
 const track = <T extends Client>(c: T): T => { open.push(c); return c; };
 const realNow = Date.now;
 
+/** While set, the relay holds every envelope for the mailbox with this sendId (hex) until `release`. */
+let hold: { sendId: string; reached: () => void; release: Promise<void> } | null = null;
+const sendIdOfIid = new Map<number, string>();
+
+/** The relay's store, with `hold` applied to enqueues. */
+function holding(store: Store): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'createMailbox') {
+        return (r: Parameters<Store['createMailbox']>[0], day: number) => { sendIdOfIid.set(r.iid, hex(r.sendId)); return target.createMailbox(r, day); };
+      }
+      if (prop === 'enqueue') {
+        return async (iid: number, e: Parameters<Store['enqueue']>[1], c: number | null) => {
+          const h = hold;
+          if (h && sendIdOfIid.get(iid) === h.sendId) { h.reached(); await h.release; }
+          return target.enqueue(iid, e, c);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 test.before(async () => {
   // The relay keeps the real clock even while a test moves the clients' clock on.
-  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir: tempDir('sealpost-relay-'), powDifficulty: 1, metricsPort: null, log: () => {}, now: realNow });
+  relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir: tempDir('sealpost-relay-'), powDifficulty: 1, metricsPort: null, log: () => {}, now: realNow, wrapStore: holding });
 });
 test.after(async () => {
   Date.now = realNow;
@@ -137,6 +161,39 @@ test('the new device closes after showing its code and before the bundle: confir
   assert.is(reopened.devices.list().length, 1);
   assert.is(reopened.devices.list()[0]!.id, reopened.identityKey);
   assert.not.ok(existing.devices.list().some((d) => d.id === reopened.identityKey));
+});
+
+test('the existing device restarts after sending the bundle: its stored invitation completes the link, with a notice', async () => {
+  let existing = track(await openClient(relay.address));
+  const dataDir = ctxOf(existing).opts.dataDir;
+  const attempt = await existing.devices.link();
+  const join = await startJoin(relay.address, attempt.code);
+  const { confirmationCode, client } = await join.joined;
+  // The relay holds the bundle for the new device until the existing device has gone.
+  let reached!: () => void, release!: () => void;
+  const atRelay = new Promise<void>((r) => { reached = r; });
+  hold = { sendId: linkSendIds(join.device)[0]!, reached, release: new Promise<void>((r) => { release = r; }) };
+  const confirming = attempt.confirm(confirmationCode);
+  confirming.catch(() => undefined);
+  await atRelay;
+  await existing.close();
+  hold = null;
+  release();
+  const e = await confirming.then(() => null, (x: unknown) => x as { code: string });
+  assert.ok(e, 'the closed device\'s confirm does not resolve');
+  assert.is(ctxOf(existing).account!.list.devices.length, 1, 'nothing was taken before the restart');
+
+  // Reopened, the existing device answers the new device's hello on the stored invitation.
+  existing = track(await openClient(relay.address, { dataDir }));
+  const notices: DeviceNotice[] = [];
+  existing.on('devices', (n) => notices.push(n));
+  const linked = track(await client);
+  assert.is(linked.identityKey, join.device.identityKey);
+  await until(() => existing.devices.list().length === 2, 20_000, 'the existing device takes the new list');
+  assert.equal(existing.devices.list().map((d) => d.id).sort(), linked.devices.list().map((d) => d.id).sort(), 'both hold the same list');
+  await until(() => notices.some((n) => n.contactId === null && n.added.includes(linked.identityKey)), 10_000, 'a devices notice on the existing device');
+  assert.equal(linkState(existing), { mailboxes: 0, handlers: 0 });
+  assert.equal(linkState(linked), { mailboxes: 0, handlers: 0 });
 });
 
 // BUG: src/client/link.ts leaves two timers running after a link that succeeded: joinAccount's
