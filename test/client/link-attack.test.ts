@@ -69,6 +69,11 @@ test('an attacker\'s linking code sent as a contact invitation, a group invitati
     assert.match(e.message, /add a device to an account/, 'and what it would do');
     assert.match(e.message, /never enter a code someone sent/i, 'and that a code someone sent must never be entered');
   }
+  // Wrapped in a lure, it is not an invitation either: refused, and nothing made.
+  for (const text of [`Join our group: sealpost:link/${attempt.code.replace('-', '')}`, `sealpost:invite/${attempt.code.replace('-', '')}`]) {
+    const e = await victim.acceptInvitation(text).then(() => null, (x: unknown) => x as { code: string });
+    assert.ok(e && ['LINK_CODE_NOT_INVITATION', 'BAD_INVITATION'].includes(e.code), `${text}: ${String(e?.code)}`);
+  }
   assert.is(victim._internals().storeCommits(), victimCommits, 'nothing was stored');
   assert.is(victim._internals().mailboxCount(), victimMailboxes, 'no mailbox was made');
   assert.equal(await quiet(), before, 'the relay saw no new mailbox and no envelope');
