@@ -105,7 +105,12 @@ export class ReadLink {
     return { conn, delivered: await fetchNext(conn, keys, this.requestTimeoutMs) };
   }
 
-  /** UNSUB and DEL; a mailbox the relay already forgot counts as deleted. */
+  /**
+   * UNSUB and DEL; a mailbox the relay already forgot counts as deleted. DEL needs an AUTH on
+   * this connection (spec/protocol.md §5.3), which a mailbox read here has; one that is not (a
+   * mailbox loaded for deletion after a restart is never subscribed) is authenticated first,
+   * and only an ERR AUTH to that AUTH means the relay has no such mailbox.
+   */
   async remove(keys: MailboxKeys): Promise<void> {
     const conn = await this.ready(this.requestTimeoutMs);
     this.untrack(keys);
@@ -114,6 +119,13 @@ export class ReadLink {
       await deleteMailbox(conn, keys, this.requestTimeoutMs);
     } catch (e) {
       if (!isProtocolError(e, 'AUTH')) throw e;
+      try {
+        await authenticate(conn, keys, this.requestTimeoutMs);
+      } catch (e2) {
+        if (isProtocolError(e2, 'AUTH')) return;
+        throw e2;
+      }
+      await deleteMailbox(conn, keys, this.requestTimeoutMs);
     }
   }
 
