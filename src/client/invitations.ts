@@ -49,7 +49,10 @@ export async function makeInvitation(
 ): Promise<InvitationRecord> {
   const keys = newMailboxKeys();
   try {
-    await ctx.link(ctx.homeRelay).create(keys, Math.max(60, o.ttlSeconds + INVITATION_MAILBOX_SLACK_SECONDS));
+    // The relay's default TTL, as for every other mailbox of ours: a lifetime of its own would tell
+    // the relay an invitation, a link or an introduction apart (spec/devices.md §10); the
+    // invitation's own expiry is signed in it, and the mailbox is deleted when it expires.
+    await ctx.link(ctx.homeRelay).create(keys, 0);
   } catch (e) {
     throw relayFailure(e, 'createInvitation');
   }

@@ -45,7 +45,9 @@ type Opened = { senderKey: Uint8Array; body: Uint8Array };
 /** A link mailbox of this attempt: made, tracked, and handed to `handler`. */
 async function linkMailbox(ctx: ClientContext, keys: MailboxKeys, handler: (o: Opened) => void): Promise<MailboxRecord> {
   try {
-    await ctx.link(ctx.homeRelay).create(keys, Math.ceil(LINK_CODE_TTL_MS / 1000));
+    // The relay's default TTL, as every mailbox of ours (spec/devices.md §10): the attempt ends, and
+    // deletes the mailbox, after LINK_CODE_TTL_MS itself.
+    await ctx.link(ctx.homeRelay).create(keys, 0);
   } catch (e) {
     throw relayFailure(e, 'link');
   }

@@ -6,6 +6,8 @@ import { Client, isClientError, type ClientErrorCode, type ClientOptions } from 
 import type { ClientContext } from '../../src/client/context.js';
 import { TEST_KDF, tempDir } from './_helpers.js';
 
+export { linkDevice } from './_helpers.js';
+
 export const PASS = 'correct horse battery staple';
 
 /**
@@ -53,14 +55,6 @@ export function linkState(c: Client): { mailboxes: number; handlers: number } {
   return { mailboxes: [...ctx.mailboxes.values()].filter((m) => m.role === 'link').length, handlers: ctx.linkHandlers.size };
 }
 
-/** Links a new device to `existing`'s account with the two codes, as a person would. */
-export async function linkDevice(existing: Client, relay: string, extra: Partial<ClientOptions> = {}): Promise<Client> {
-  const attempt = await existing.devices.link();
-  const joined = await Client.link(linkOptions(relay, attempt.code, extra));
-  const [, client] = await Promise.all([attempt.confirm(joined.confirmationCode), joined.client]);
-  return client;
-}
-
 /** Awaits `p` and asserts that it rejects with a ClientError of `code`; returns the error. */
 export async function rejects(p: Promise<unknown> | (() => unknown), code: ClientErrorCode, what: string): Promise<Error & { code: string }> {
   let err: unknown = null;
@@ -84,12 +78,3 @@ export function otherCode(code: string, n = 1): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Lets the test process end once its tests are done although a timer in src/client/link.ts
- * still runs (BUG, see link-restart.test.ts "closing the clients after a link leaves no timer
- * running"): an unref'd timer that exits with uvu's exit code if the loop is still held.
- */
-export function exitWhenDone(ms = 3_000): void {
-  setTimeout(() => process.exit(), ms).unref();
-}

@@ -12,7 +12,7 @@ import { Client, type Contact } from '../../src/client/index.js';
 import { Groups } from '../../src/client/groups-api.js';
 import { LINK_CODE_TTL_MS, newSessionCode } from '../../src/client/link-exchange.js';
 import { cleanup, connect, nextEvent, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
-import { ctxOf, exitWhenDone, linkDevice, linkOptions, linkState, otherCode, PASS, Probe, rejects, sleep, startJoin } from './_link.js';
+import { ctxOf, linkDevice, linkOptions, linkState, otherCode, PASS, Probe, rejects, sleep, startJoin } from './_link.js';
 
 type TestRelay = Awaited<ReturnType<typeof startRelay>>;
 let relay: TestRelay;
@@ -24,7 +24,6 @@ test.after(async () => {
   await Promise.all([...open, ...Probe.made].map((c) => c.close().catch(() => undefined)));
   await relay.close();
   cleanup();
-  exitWhenDone();
 });
 
 /** Waits until the relay's counts stop moving (maintenance of freshly opened clients), and returns them. */

@@ -13,7 +13,7 @@ import { mailboxKeysFrom } from '../../src/client/mailbox.js';
 import { startRelay, type RunningRelay, type Store } from '../../src/relay/index.js';
 import type { X25519SecretKey } from '../../src/crypto/index.js';
 import { cleanup, openClient, tempDir, until } from './_helpers.js';
-import { ctxOf, exitWhenDone, linkDevice, linkOptions, linkState, Probe, rejects, sleep, startJoin } from './_link.js';
+import { ctxOf, linkDevice, linkOptions, linkState, Probe, rejects, sleep, startJoin } from './_link.js';
 
 let relay: RunningRelay;
 const open: Client[] = [];
@@ -53,7 +53,6 @@ test.after(async () => {
   await Promise.all([...open, ...Probe.made].map((c) => c.close().catch(() => undefined)));
   await relay.close();
   cleanup();
-  exitWhenDone();
 });
 
 /** Moves the clock of everything in this process but the relay `ms` on (the linking deadlines read Date.now). */
@@ -196,19 +195,15 @@ test('the existing device restarts after sending the bundle: its stored invitati
   assert.equal(linkState(linked), { mailboxes: 0, handlers: 0 });
 });
 
-// BUG: src/client/link.ts leaves two timers running after a link that succeeded: joinAccount's
-// 120 s race against `started.established` (COMPLETE_TIMEOUT_MS) and confirm()'s 10 s race
-// against the exchange are neither cleared nor unref'd, so a process that closed every client
-// cannot exit for two minutes after linking (devices.test.ts takes 123 s for 2 s of work).
-// Fix: keep each timer and clearTimeout it when the race settles (as acceptInvitation does).
-test.skip('closing the clients after a link leaves no timer running', async () => {
+// A finished link leaves no timer behind: a process that closed every client can exit.
+test('closing the clients after a link leaves no timer running', async () => {
   const count = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const before = count();
   const existing = await openClient(relay.address);
   const linked = await linkDevice(existing, relay.address);
   await Promise.all([existing.close(), linked.close()]);
   await sleep(500);
-  assert.is(count(), before, 'timers left holding the process after every client closed');
+  assert.ok(count() <= before, `timers left holding the process after every client closed: ${count()} > ${before}`);
 });
 
 test.run();
