@@ -28,7 +28,7 @@ import { announceOwnList } from './device-sync.js';
 import { loadAccount, newAccount, remindDevices, REVOKED_ID } from './devices.js';
 import { joinAccount } from './link.js';
 import { parseSessionCode } from './link-exchange.js';
-import { loadGroups, maintainGroups } from './groups.js';
+import { loadGroups, maintainGroups, removeFromGroups } from './groups.js';
 import { SendPool } from './send-pool.js';
 import { send, sendReceipt, sendToMany } from './sending.js';
 import { decodeSession, encodeSession, type Session } from './session.js';
@@ -69,6 +69,7 @@ export class Client extends Emitter<ClientEvents> {
     store.onFailure = (e) => { this.emit('error', e); void this.close(); };
     ctx.closeClient = () => this.close();
     ctx.announceOwnList = (ownOnly) => announceOwnList(ctx, ownOnly);
+    ctx.removeFromGroups = (device) => removeFromGroups(ctx, device);
     this.ctx = ctx;
   }
 

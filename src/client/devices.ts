@@ -6,7 +6,6 @@ import { decodeInvitation } from './invitation.js';
 import type { ClientContext } from './context.js';
 import { compareLists, decodeDeviceList, hasDevice, listHash, MAX_DEVICES, signDeviceList, type DeviceList } from './device-list.js';
 import { ClientError } from './errors.js';
-import { removeFromGroups } from './groups.js';
 import type { Handled } from './handled.js';
 import { newPayload, type Payload } from './payload.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
@@ -210,7 +209,7 @@ export function takeLinkedDevice(ctx: ClientContext, ch: ChannelRecord, bytes: U
  * commits (groups.md §10): the first one wins, the others find the leaf gone.
  */
 function leaveGroups(ctx: ClientContext, gone: DeviceList['devices'], h: Handled): void {
-  for (const d of gone) h.after.push(() => { void removeFromGroups(ctx, d.device).catch(() => { ctx.counters.errors++; }); });
+  for (const d of gone) h.after.push(() => { void ctx.removeFromGroups(d.device).catch(() => { ctx.counters.errors++; }); });
 }
 
 /** Forgets every channel with a device (its session wiped, our mailboxes for it deleted). */

@@ -450,11 +450,17 @@ export async function addSiblingDevice(ctx: ClientContext, ch: ChannelRecord): P
     if (!groupStateOf(group.extensions).admins.some((a) => equalBytes(a, ctx.identity.sign.publicKey))) continue;
     const members = group.members().map((m) => identityOfLeaf(m.leafNode));
     if (members.some((m) => equalBytes(m, ch.identity)) || !members.some((m) => siblings.some((s) => equalBytes(s, m)))) continue;
-    const used = peerKeyPackagesOf(ctx, [ch]);
-    await commitAndDeliver(ctx, rec, group, { add: [takePeerKeyPackage(ctx, ch)] }, [ch]);
-    await forgetPeerKeyPackages(ctx, used);
+    await addDevice(ctx, rec, group, ch);
     return;
   }
+}
+
+/** Adds one device's leaf with the KeyPackage it sent us (used once). */
+async function addDevice(ctx: ClientContext, rec: GroupRecord, group: Group, ch: ChannelRecord): Promise<void> {
+  if (group.members().some((m) => equalBytes(identityOfLeaf(m.leafNode), ch.identity))) return;
+  const used = peerKeyPackagesOf(ctx, [ch]);
+  await commitAndDeliver(ctx, rec, group, { add: [takePeerKeyPackage(ctx, ch)] }, [ch]);
+  await forgetPeerKeyPackages(ctx, used);
 }
 
 /** The leaves of a contact (all its devices) or of one identity key. */
@@ -841,17 +847,19 @@ function committedState(s: CommitSummary): GroupPolicyState | undefined {
 }
 
 /** Adds a contact again to the groups whose add of it lost, once a KeyPackage of it is here. */
-export async function readdPending(ctx: ClientContext, contactId: string): Promise<void> {
+export async function readdPending(ctx: ClientContext, channelId: string): Promise<void> {
   const g = groupsOf(ctx);
-  const pending = g.readd.get(contactId);
+  const pending = g.readd.get(channelId);
   if (!pending) return;
   for (const id of [...pending]) {
-    if (!g.peerKeyPackages.has(contactId) || ctx.closed) break;
+    const ch = ctx.channels.get(channelId);
+    if (!ch || !g.peerKeyPackages.has(channelId) || ctx.closed) break;
     pending.delete(id);
     const rec = g.records.get(id);
-    if (rec?.status === 'active') await addMembers(ctx, id, [contactId]).catch(() => undefined);
+    const group = g.groups.get(id);
+    if (rec?.status === 'active' && group) await addDevice(ctx, rec, group, ch).catch(() => undefined);
   }
-  if (pending.size === 0) g.readd.delete(contactId);
+  if (pending.size === 0) g.readd.delete(channelId);
 }
 
 /** We are out of the group: delete its mailbox; the record and history stay. */

@@ -98,7 +98,8 @@ export async function send(ctx: ClientContext, contactId: string, text: string):
 /**
  * One text to many contacts (spec/client.md §9.4): a ratchet message per device, sealed in one
  * batch on the crypto pool, queued in order, with copies for our other devices. `results[i]`
- * is the outcome for `contactIds[i]`: ok when every device of that contact has it queued.
+ * is the outcome for `contactIds[i]`: ok when the relay accepted it for at least one device of
+ * that contact, else the first device's error.
  */
 export async function sendToMany(ctx: ClientContext, contactIds: readonly string[], text: string): Promise<SentToMany> {
   ctx.assertOpen();
@@ -124,8 +125,16 @@ export async function sendToMany(ctx: ClientContext, contactIds: readonly string
   }
   const queued = await ctx.outgoing.run([...new Set(sends.map((t) => t.ch.id))], () => fanOut(ctx, sends, extra));
   const settled = await Promise.all(queued.map((q) => (q instanceof ClientError ? q : q.then(() => null, (e: unknown) => relayFailure(e, 'send')))));
+  // A person has the text when one of their devices does (spec/devices.md §4.1): a device whose
+  // mailbox is gone (long offline, being revoked) must not make every send to them fail.
   const firstError: Array<ClientError | null> = people.map((_, k) => { const x = perPerson[k]; return x instanceof ClientError ? x : null; });
-  sends.forEach((t, i) => { if (t.person >= 0 && settled[i] && !firstError[t.person]) firstError[t.person] = settled[i]!; });
+  const reached = people.map(() => false);
+  sends.forEach((t, i) => {
+    if (t.person < 0) return;
+    if (!settled[i]) reached[t.person] = true;
+    else if (!firstError[t.person]) firstError[t.person] = settled[i]!;
+  });
+  reached.forEach((r, k) => { if (r) firstError[k] = null; });
   const results = slots.map((s, i): RecipientOutcome => {
     const error = typeof s === 'number' ? firstError[s] : s;
     return error ? { contactId: String(contactIds[i]), ok: false, error } : { contactId: String(contactIds[i]), ok: true };

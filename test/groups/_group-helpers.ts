@@ -87,7 +87,8 @@ export async function converged(clients: readonly Client[], id: string, ms = 20_
 
 /** Waits until `c` holds a KeyPackage from the contact `contactId`. */
 export async function hasKeyPackageFrom(c: Client, contactId: string, ms = 15_000): Promise<void> {
-  await until(() => ctxOf(c).groupsState.peerKeyPackages.has(contactId), ms, 'a KeyPackage');
+  // KeyPackages are kept per channel (one per device of the contact, spec/devices.md §7).
+  await until(() => ctxOf(c).channelsOf(contactId).some((ch) => ctxOf(c).groupsState.peerKeyPackages.has(ch.id)), ms, 'a KeyPackage');
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
