@@ -11,7 +11,7 @@ import { CryptoError, type CryptoErrorCode } from '../../src/crypto/errors.js';
 import type { AeadKey, Ed25519Seed } from '../../src/crypto/types.js';
 
 const {
-  abytes, aint, concat, equalBytes, fromBase64url, fromHex, fromUtf8, isAllZero, isBytes, toBase64url, toHex, u16be,
+  abytes, aint, compareBytes, concat, equalBytes, fromBase64url, fromHex, fromUtf8, isAllZero, isBytes, toBase64url, toHex, u16be,
   u32be, utf8, wipe,
 } = bytes;
 const {
@@ -150,6 +150,7 @@ const SPECS: FnSpec[] = [
     ],
   })),
   { name: 'equalBytes', fn: equalBytes, good: () => [msg, msg], params: [{ at: 0, name: 'a' }, { at: 1, name: 'b' }] },
+  { name: 'compareBytes', fn: compareBytes, good: () => [msg, msg], params: [{ at: 0, name: 'a' }, { at: 1, name: 'b' }] },
   { name: 'isAllZero', fn: isAllZero, good: () => [msg], params: [{ at: 0, name: 'a' }] },
   { name: 'toHex', fn: toHex, good: () => [msg], params: [{ at: 0, name: 'b' }] },
   { name: 'toBase64url', fn: toBase64url, good: () => [msg], params: [{ at: 0, name: 'b' }] },
@@ -349,6 +350,13 @@ test('hex: round trips, lowercase out, either case in', () => {
   }
   assert.is(toHex(Uint8Array.from([0, 1, 0xab, 0xff])), '0001abff');
   assert.equal(fromHex('DEADbeef'), Uint8Array.from([0xde, 0xad, 0xbe, 0xef]));
+});
+
+test('compareBytes orders lexicographically, the shorter prefix first', () => {
+  assert.is(compareBytes(utf8('abc'), utf8('abc')), 0);
+  assert.ok(compareBytes(utf8('abc'), utf8('abd')) < 0);
+  assert.ok(compareBytes(utf8('b'), utf8('abc')) > 0);
+  assert.ok(compareBytes(utf8('ab'), utf8('abc')) < 0);
 });
 
 test('equalBytes, isAllZero, concat, wipe, u16be/u32be, utf8', () => {
