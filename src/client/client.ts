@@ -24,7 +24,7 @@ import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
 import { Groups } from './groups-api.js';
 import { Devices } from './devices-api.js';
-import { announceOwnList } from './device-sync.js';
+import { announceOwnList, syncContact } from './device-sync.js';
 import { loadAccount, newAccount, remindDevices, REVOKED_ID } from './devices.js';
 import { joinAccount } from './link.js';
 import { parseSessionCode } from './link-exchange.js';
@@ -69,6 +69,7 @@ export class Client extends Emitter<ClientEvents> {
     store.onFailure = (e) => { this.emit('error', e); void this.close(); };
     ctx.closeClient = () => this.close();
     ctx.announceOwnList = (ownOnly) => announceOwnList(ctx, ownOnly);
+    ctx.syncContact = (person) => syncContact(ctx, person);
     ctx.removeFromGroups = (device) => removeFromGroups(ctx, device);
     this.ctx = ctx;
   }

@@ -24,6 +24,7 @@ export async function verifyContact(ctx: ClientContext, contactId: string, code:
     c.verified = true;
     await ctx.store.write([ctx.contactOp(c)]);
     ctx.emit('contact', ctx.view(c));
+    ctx.syncContact(c); // our other devices take the verification too (spec/devices.md §4.2)
   }
   return ctx.view(c);
 }

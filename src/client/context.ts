@@ -74,6 +74,8 @@ export class ClientContext {
    * memory, at most a few per device.
    */
   readonly pendingIntros = new Map<string, Uint8Array[]>();
+  /** Tells our other devices about a person (contact-sync: device-sync.ts `syncContact`; set by Client). */
+  syncContact: (person: ContactRecord) => void = () => undefined;
   /** Removes a device's leaves from the groups we administer (groups.ts `removeFromGroups`; set by Client). */
   removeFromGroups: (device: Uint8Array) => Promise<void> = async () => undefined;
   /** Sends our current device list on every working channel, or our own devices' (device-sync.ts; set by Client). */

@@ -45,10 +45,7 @@ export function onChannelEstablished(ctx: ClientContext, ch: ChannelRecord): voi
   if (ch.contactId !== SELF && ch.origin === 'invitation') {
     // A new contact: our other devices hear of it and introduce themselves to its devices through us.
     const p = ctx.contacts.get(ch.contactId);
-    if (p?.deviceList) {
-      const sync = newPayload({ type: 'contact-sync', verified: p.verified, name: p.name, deviceList: p.deviceList });
-      for (const own of ctx.channelsOf(SELF)) if (own.established && own.peer) quietly(sendPayload(ctx, own, sync));
-    }
+    if (p) syncContact(ctx, p);
   }
   if (ch.contactId === SELF && ch.origin === 'link' && ch.role === 'inviter') {
     // We linked this device (§3.4): the whole account learns of it (the new device too, in case
@@ -79,6 +76,13 @@ export function announceOwnList(ctx: ClientContext, ownOnly = false): void {
   }
 }
 
+/** A person, as this device knows it, to each of our other devices (contact-sync, §4.2). */
+export function syncContact(ctx: ClientContext, p: ContactRecord): void {
+  if (!p.deviceList || ctx.closed || ctx.revoked) return;
+  const sync = newPayload({ type: 'contact-sync', verified: p.verified, name: p.name, deviceList: p.deviceList });
+  for (const own of ctx.channelsOf(SELF)) if (own.established && own.peer) quietly(sendPayload(ctx, own, sync));
+}
+
 /** A contact as the device that linked us knows it (§3.4): the person, then an introduction to each of its devices. */
 export function takeContactSync(ctx: ClientContext, p: Extract<Payload, { type: 'contact-sync' }>, h: Handled, via: ChannelRecord): void {
   let list;
@@ -94,6 +98,12 @@ export function takeContactSync(ctx: ClientContext, p: Extract<Payload, { type: 
     } satisfies ContactRecord;
     ctx.contacts.set(person.id, person);
     h.ops.push(ctx.contactOp(person));
+  } else if (p.verified && !person.verified) {
+    // Verified on another of our devices: the same account key, so verified here too.
+    person.verified = true;
+    h.ops.push(ctx.contactOp(person));
+    const v = ctx.view(person);
+    h.after.push(() => ctx.emit('contact', v));
   }
   const target = person;
   for (const d of list.devices) {

@@ -92,7 +92,7 @@ test('three devices, two contacts: exactly once everywhere, notices, revocation'
   }
 });
 
-test('two devices link a device each at the same moment: one list everywhere, none half-linked; then a two-device contact reaches all four', async () => {
+test('two devices link a device each at the same moment: one list everywhere, none half-linked; then a two-device contact reaches all four, and a verification on one device holds on all', async () => {
   const relay = await startRelay();
   const a1 = await openClient(relay.address);
   const clients: Client[] = [a1];
@@ -124,7 +124,9 @@ test('two devices link a device each at the same moment: one list everywhere, no
     const got = [a1, a2, a3, a4].map((c) => inbox(c));
     await bob2.send(bob2.contacts()[0]!.id, 'from the second device');
     for (const g of got) await g.until(1, 20_000);
-    assert.ok(ab.id);
+    // Verified on one device: verified on all of the account's devices (the same account key).
+    await a1.verifyContact(ab.id, ab.safetyCode);
+    await until(() => [a2, a3, a4].every((c) => c.contacts()[0]?.verified === true), 20_000, 'the verification reaches every device');
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await relay.close();
