@@ -39,6 +39,9 @@ export const BODY_LINK_REQUEST = 0x04;
 export const BODY_LINK_OFFER = 0x05;
 export const BODY_LINK_REVEAL = 0x06;
 export const BODY_LINK_BUNDLE = 0x07;
+/** The existing device ended the attempt after its offer, without a bundle: `0x08 || 1` (spec/devices.md §3.3). */
+export const BODY_LINK_END = 0x08;
+export const LINK_END_BODY = new Uint8Array([BODY_LINK_END, 1]);
 const VERSION = 1;
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const CODE_LENGTH = 10;

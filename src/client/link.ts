@@ -11,8 +11,8 @@ import { dhKeyOf } from './identity.js';
 import { decodeInvitation } from './invitation.js';
 import { makeInvitation, startAcceptor } from './invitations.js';
 import {
-  BODY_LINK_BUNDLE, BODY_LINK_OFFER, BODY_LINK_REVEAL, codeKeys, commitTo, confirmationMatches, decodeKeyBody, decodeLinkRequest, encodeKeyBody,
-  encodeLinkRequest, LINK_CODE_TTL_MS, LINK_CONFIRM_TRIES, linkSecrets, newLinkEphemeral, newSessionCode, openBundle, parseSessionCode,
+  BODY_LINK_BUNDLE, BODY_LINK_END, BODY_LINK_OFFER, BODY_LINK_REVEAL, codeKeys, commitTo, confirmationMatches, decodeKeyBody, decodeLinkRequest, encodeKeyBody,
+  encodeLinkRequest, LINK_CODE_TTL_MS, LINK_CONFIRM_TRIES, LINK_END_BODY, linkSecrets, newLinkEphemeral, newSessionCode, openBundle, parseSessionCode,
   sealBundle, type LinkRequest, type LinkSecrets,
 } from './link-exchange.js';
 import { mailboxKeysFrom, newMailboxKeys, sendCapability, type MailboxKeys, type SendCapability } from './mailbox.js';
@@ -120,12 +120,14 @@ async function runLink(ctx: ClientContext, account: NonNullable<ClientContext['a
 
   const timer = setTimeout(() => { void end(new ClientError('LINK_EXPIRED', 'the linking code expired (two minutes)')); }, LINK_CODE_TTL_MS);
   (timer as { unref?: () => void }).unref?.();
-  async function end(reason: ClientError): Promise<void> {
+  /** Ends the attempt; a new device that had our offer is told (`link-end`), unless it gets the bundle. */
+  async function end(reason: ClientError, bundled = false): Promise<void> {
     if (ended) return;
     ended = reason;
     clearTimeout(timer);
     wipe(mine.secretKey, ck.codeKey);
     exchanged();
+    if (offer && request && !bundled) await sendTo(ctx, request.req.reply, LINK_END_BODY).catch(() => undefined);
     await dropMailbox(ctx, mb);
   }
 
@@ -153,7 +155,7 @@ async function runLink(ctx: ClientContext, account: NonNullable<ClientContext['a
       const inv = await makeInvitation(ctx, { ttlSeconds: Math.ceil(COMPLETE_TIMEOUT_MS / 1000), name: null, contactId: SELF, origin: 'link', device, deviceList: list.bytes });
       const bundle = sealBundle(secrets, { accountSeed: account.record.accountSeed, deviceList: list.bytes, invitation: inv.payload });
       const reply = request.req.reply;
-      await end(new ClientError('LINK_EXPIRED', 'this linking code was used'));
+      await end(new ClientError('LINK_EXPIRED', 'this linking code was used'), true);
       try {
         await sendTo(ctx, reply, bundle);
       } catch (e) {
@@ -203,10 +205,14 @@ export async function joinAccount(ctx: ClientContext, typedCode: string): Promis
   const inbox: Opened[] = [];
   let wake: () => void = () => undefined;
   const mb = await linkMailbox(ctx, newMailboxKeys(), (o) => { inbox.push(o); wake(); });
+  let linker: Uint8Array | null = null; // the X25519 key that made the offer
   const next = async (kind: number, until: number): Promise<Opened> => {
     for (;;) {
       const i = inbox.findIndex((o) => o.body[0] === kind);
       if (i >= 0) return inbox.splice(i, 1)[0]!;
+      if (linker && inbox.some((o) => o.body[0] === BODY_LINK_END && o.body.length === 2 && equalBytes(o.senderKey, linker!))) {
+        throw new ClientError('LINK_FAILED', 'the existing device ended the attempt (cancelled, wrong codes, expired, or restarted): nothing was linked');
+      }
       const left = until - Date.now();
       if (left <= 0 || ctx.closed) throw new ClientError('LINK_FAILED', 'the existing device did not answer in time');
       await new Promise<void>((r) => { wake = r; setTimeout(r, Math.min(left, 1_000)); });
@@ -223,6 +229,7 @@ export async function joinAccount(ctx: ClientContext, typedCode: string): Promis
       throw c;
     }
     const offerMsg = await next(BODY_LINK_OFFER, deadline);
+    linker = offerMsg.senderKey;
     const theirs = decodeKeyBody(BODY_LINK_OFFER, offerMsg.body);
     const reveal = encodeKeyBody(BODY_LINK_REVEAL, mine.publicKey);
     const secrets = linkSecrets(ck.codeKey, mine, theirs, request, offerMsg.body, reveal);

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { Client, type Contact } from '../../src/client/index.js';
 import { Groups } from '../../src/client/groups-api.js';
 import { LINK_CODE_TTL_MS, newSessionCode } from '../../src/client/link-exchange.js';
-import { cleanup, connect, nextEvent, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
+import { cleanup, connect, nextEvent, openClient, startRelay, TEST_KDF, tempDir, until, withTimeout } from './_helpers.js';
 import { ctxOf, linkDevice, linkOptions, linkState, otherCode, PASS, Probe, rejects, sleep, startJoin } from './_link.js';
 
 type TestRelay = Awaited<ReturnType<typeof startRelay>>;
@@ -219,13 +219,14 @@ test('a wrong confirmation code: LINK_CODE_WRONG twice, then LINK_FAILED, and no
 
   assert.is(JSON.stringify(existing.devices.list()), listBefore, 'the existing device\'s list is unchanged');
   assert.equal(linkState(existing), { mailboxes: 0, handlers: 0 }, 'its link mailbox is gone');
-  await sleep(500);
+  // The new device is told at once (link-end, spec/devices.md §3.3), not at its deadline.
+  const told = await rejects(withTimeout(client, 10_000, 'the new device hears the attempt ended'), 'LINK_FAILED', 'the new device gives up');
+  assert.match(told.message, /ended the attempt/);
   assert.not.ok(resolved, 'the new device is not linked');
   assert.is(ctxOf(join.device).account, null, 'the new device has no account');
   // The code is dead at the relay too.
   await rejects(Client.link(linkOptions(relay.address, attempt.code)), 'LINK_EXPIRED', 'the code after the attempt ended');
   await join.device.close();
-  await rejects(client, 'LINK_FAILED', 'the new device gives up');
   // Reopened plainly, the new device's profile is an account of its own, without the existing device.
   const alone = track(await openClient(relay.address, { dataDir: join.opts.dataDir }));
   assert.is(alone.devices.list().length, 1);
