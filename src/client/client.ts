@@ -24,7 +24,8 @@ import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
 import { Groups } from './groups-api.js';
 import { Devices } from './devices-api.js';
-import { announceOwnList, syncContact } from './device-sync.js';
+import { announceOwnList, askUnknownAccounts, syncContact } from './device-sync.js';
+import { migrateContacts } from './profile-migration.js';
 import { loadAccount, newAccount, remindDevices, REVOKED_ID } from './devices.js';
 import { joinAccount } from './link.js';
 import { parseSessionCode } from './link-exchange.js';
@@ -138,6 +139,8 @@ export class Client extends Emitter<ClientEvents> {
         rec = { ...rec, homeRelay: opts.relay };
         await store.write([put(KIND.identity, 'self', rec)]);
       }
+      const migrated = migrateContacts(store);
+      if (migrated.ops.length > 0) await store.write(migrated.ops);
       const client = new this(platform, store, identityFromRecord(rec), rec.homeRelay, opts);
       client.load();
       client.start();
@@ -275,6 +278,7 @@ export class Client extends Emitter<ClientEvents> {
     ctx.link(ctx.homeRelay);
     for (const l of ctx.links.values()) l.start();
     ctx.outbox.kick();
+    askUnknownAccounts(ctx);
     const tick = (): void => {
       void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).then(() => remindDevices(ctx)).catch(() => { ctx.counters.errors++; });
     };

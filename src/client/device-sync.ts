@@ -76,6 +76,21 @@ export function announceOwnList(ctx: ClientContext, ownOnly = false): void {
   }
 }
 
+/**
+ * Channels whose person's account we do not know (a profile made before devices,
+ * profile-migration.ts): our list goes to them, and theirs is asked for. Runs at every open
+ * until it is known.
+ */
+export function askUnknownAccounts(ctx: ClientContext): void {
+  const own = ctx.account?.list;
+  if (!own) return;
+  for (const ch of [...ctx.channels.values()]) {
+    if (ch.contactId === SELF || !ch.established || !ch.peer || ctx.contacts.get(ch.contactId)?.account !== null) continue;
+    quietly(sendPayload(ctx, ch, newPayload({ type: 'device-list', deviceList: own.bytes })));
+    quietly(sendPayload(ctx, ch, newPayload({ type: 'list-request' })));
+  }
+}
+
 /** A person, as this device knows it, to each of our other devices (contact-sync, §4.2). */
 export function syncContact(ctx: ClientContext, p: ContactRecord): void {
   if (!p.deviceList || ctx.closed || ctx.revoked) return;
