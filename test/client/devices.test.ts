@@ -6,6 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client, isClientError, type DeviceNotice, type Message, type SentElsewhere } from '../../src/client/index.js';
+import { decodeDeviceList } from '../../src/client/device-list.js';
+import { ctxOf } from './_link.js';
 import { cleanup, connect, inbox, linkDevice, openClient, startRelay, TEST_KDF, tempDir, until } from './_helpers.js';
 
 const PASS = 'correct horse battery staple';
@@ -127,6 +129,34 @@ test('two devices link a device each at the same moment: one list everywhere, no
     // Verified on one device: verified on all of the account's devices (the same account key).
     await a1.verifyContact(ab.id, ab.safetyCode);
     await until(() => [a2, a3, a4].every((c) => c.contacts()[0]?.verified === true), 20_000, 'the verification reaches every device');
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await relay.close();
+    cleanup();
+  }
+});
+
+test('a text sent against a stale device list is noticed: the receiver asks for the list and takes it', async () => {
+  const relay = await startRelay();
+  const alice = await openClient(relay.address);
+  const bob = await openClient(relay.address);
+  const clients: Client[] = [alice, bob];
+  try {
+    const { ab, ba } = await connect(alice, bob);
+    const bobView = ctxOf(bob).contacts.get(ba.id)!;
+    const before = bobView.deviceList!.slice();
+    const a2 = await linkDevice(alice, relay.address);
+    clients.push(a2);
+    await until(() => bob.contact(ba.id)!.devices === 2, 20_000, "Bob reaches Alice's second device");
+    // Bob loses the change (as if the notice never came): he holds Alice's first list again.
+    bobView.deviceList = before;
+    bobView.announced = bobView.announced.slice(0, 1);
+    await ctxOf(bob).store.write([ctxOf(bob).contactOp(bobView)]);
+    const notices = recorder(bob).notices;
+    // Alice's next text carries her list's serial (2): Bob asks for the list, and takes it.
+    await alice.send(ab.id, 'with serial 2');
+    await until(() => notices.some((n) => n.contactId === ba.id && n.added.length === 1), 20_000, 'Bob takes the newer list');
+    assert.is(decodeDeviceList(ctxOf(bob).contacts.get(ba.id)!.deviceList!).serial, 2);
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await relay.close();
