@@ -455,11 +455,18 @@ export async function addSiblingDevice(ctx: ClientContext, ch: ChannelRecord): P
   }
 }
 
-/** Adds one device's leaf with the KeyPackage it sent us (used once). */
+/**
+ * Adds one device's leaf with the KeyPackage it sent us (used once). Our own device becomes an
+ * admin where we are one, in the same commit: admin rights are a leaf's, and the person's
+ * (spec/devices.md §7).
+ */
 async function addDevice(ctx: ClientContext, rec: GroupRecord, group: Group, ch: ChannelRecord): Promise<void> {
   if (group.members().some((m) => equalBytes(identityOfLeaf(m.leafNode), ch.identity))) return;
   const used = peerKeyPackagesOf(ctx, [ch]);
-  await commitAndDeliver(ctx, rec, group, { add: [takePeerKeyPackage(ctx, ch)] }, [ch]);
+  const state = groupStateOf(group.extensions);
+  const promote = ch.contactId === SELF && state.admins.some((a) => equalBytes(a, ctx.identity.sign.publicKey));
+  const extensions = promote ? stateExtensions(group, { ...state, admins: [...state.admins, signingKeyOf(ch.identity)] }) : undefined;
+  await commitAndDeliver(ctx, rec, group, { add: [takePeerKeyPackage(ctx, ch)], ...(extensions ? { extensions } : {}) }, [ch]);
   await forgetPeerKeyPackages(ctx, used);
 }
 
@@ -925,7 +932,12 @@ export async function removeFromGroups(ctx: ClientContext, device: Uint8Array): 
     const group = g.groups.get(id);
     if (!group || rec.status !== 'active') continue;
     if (!groupStateOf(group.extensions).admins.some((a) => equalBytes(a, ctx.identity.sign.publicKey))) continue;
-    const leaves = group.members().filter((m) => equalBytes(identityOfLeaf(m.leafNode), device)).map((m) => m.leaf);
-    if (leaves.length > 0) await commitAndDeliver(ctx, rec, group, { remove: leaves });
+    const gone = group.members().filter((m) => equalBytes(identityOfLeaf(m.leafNode), device));
+    if (gone.length === 0) continue;
+    // A revoked admin device leaves the admin list in the same commit (groups.md §11).
+    const state = groupStateOf(group.extensions);
+    const admins = state.admins.filter((a) => !gone.some((m) => equalBytes(m.leafNode.signatureKey, a)));
+    const extensions = admins.length !== state.admins.length ? stateExtensions(group, { ...state, admins }) : undefined;
+    await commitAndDeliver(ctx, rec, group, { remove: gone.map((m) => m.leaf), ...(extensions ? { extensions } : {}) });
   }
 }

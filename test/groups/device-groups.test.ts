@@ -48,6 +48,12 @@ test('a linked device joins the groups of its account; a revoked one is removed 
     await alice2.groups.prepare();
     await until(() => alice2.groups.list().some((x) => x.id === g.id && x.status === 'active'), 30_000, "Alice's second device was added");
     await until(() => leafCount(bob, g.id) === 3, 20_000, 'Bob sees it');
+    // Admin rights are the person's: Alice's new device is an admin where her first one is.
+    await until(() => alice2.groups.list().find((x) => x.id === g.id)?.admin === true, 20_000, "Alice's second device is an admin");
+    assert.ok(bob.groups.members(g.id).filter((m) => m.admin).length === 2, 'both of her devices are admins in everyone\'s view');
+    // Revoking an admin device removes it from the group and from the admins, in one commit.
+    await alice.devices.revoke(alice2.devices.list().find((d) => d.current)!.id);
+    await until(() => leafCount(bob, g.id) === 2 && bob.groups.members(g.id).filter((m) => m.admin).length === 1, 20_000, 'the revoked admin device is out');
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await relay.close();
