@@ -46,6 +46,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Orders byte strings lexicographically (negative, 0, positive); not constant-time: for public values. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  abytes(a, 'a'); abytes(b, 'b');
   for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
