@@ -15,7 +15,12 @@ import {
   MAX_MESSAGE_NUMBER, NONCE_LENGTH, decodeMessage, encodeHeader, encodeMessage, skippedId,
   type RatchetMessage,
 } from './codec.js';
+import { Writer } from '../wire/bytes-codec.js';
 import { RatchetError } from './errors.js';
+import {
+  PQ_FIELD_MAX, afterMix, decodePqField, encodePqField, initialPq, nextPqField, receivePqField, secretToMix, wipePqNotIn,
+  type PqState,
+} from './pq.js';
 import {
   MAX_AD_LENGTH, MAX_RETIRED, MAX_SKIP, MAX_SKIPPED_TOTAL,
   type ChainKey, type MessageKey, type RatchetState, type RootKey, type SkippedKey,
@@ -27,8 +32,18 @@ type Draft = { -readonly [K in keyof RatchetState]: RatchetState[K] } & {
 };
 
 export interface RatchetOptions {
-  /** Source of randomness for ratchet key pairs and nonces (default: the CSPRNG). */
+  /** Source of randomness for ratchet key pairs, nonces and ML-KEM values (default: the CSPRNG). */
   readonly random?: (n: number) => Uint8Array;
+  /**
+   * Hybrid sessions, encrypt: the bytes the caller can spare for the post-quantum field (its
+   * padding bucket's room, §12.3); a KEM chunk goes only if it fits. Default: always room.
+   */
+  readonly pqRoom?: number;
+}
+
+export interface InitOptions extends RatchetOptions {
+  /** A hybrid session: the post-quantum ratchet of §12 beside the Double Ratchet, version 2 messages. */
+  readonly hybrid?: boolean;
 }
 
 // ---- §3 key derivation ----------------------------------------------------------------
@@ -48,6 +63,20 @@ export function kdfRk(rk: RootKey, dhOut: Uint8Array): { rk: RootKey; ck: ChainK
 /** §3.2 KDF_CK: mk = HMAC(ck, "…/message-key"), ck' = HMAC(ck, "…/chain-key"). */
 export function kdfCk(ck: ChainKey): { ck: ChainKey; mk: MessageKey } {
   return { ck: hmacSha256(ck, CHAIN_KEY_LABEL) as ChainKey, mk: hmacSha256(ck, MESSAGE_KEY_LABEL) as MessageKey };
+}
+
+const ROOT_PQ_INFO = utf8('sealpost/v1/ratchet/root-pq');
+
+/**
+ * §12.4 KDF_RK_PQ: the root step that mixes the secret of KEM exchange `exchange`:
+ * HKDF-SHA256(salt = rk, ikm = dhOut || kemSecret, info = "sealpost/v1/ratchet/root-pq" || u32(exchange), L = 64).
+ */
+export function kdfRkHybrid(rk: RootKey, dhOut: Uint8Array, kemSecret: Uint8Array, exchange: number): { rk: RootKey; ck: ChainKey } {
+  const ikm = concat(dhOut, kemSecret);
+  const out = hkdf(ikm, rk, new Writer().bytes(ROOT_PQ_INFO).u32(exchange).finish(), 64);
+  const next = { rk: out.slice(0, 32) as RootKey, ck: out.slice(32, 64) as ChainKey };
+  wipe(out, ikm);
+  return next;
 }
 
 /** DH(own secret, peer public), as the input of KDF_RK; the caller wipes it. */
@@ -88,8 +117,8 @@ function argPublic(key: unknown, name: string): X25519PublicKey {
   }
 }
 
-function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair): Draft {
-  return { ad, rk, dhs, dhr: null, cks: null, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map(), retired: [] };
+function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair, pq: PqState | null): Draft {
+  return { ad, rk, dhs, dhr: null, cks: null, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map(), retired: [], pq };
 }
 
 // ---- §4.2, §4.3 initialisation --------------------------------------------------------
@@ -99,7 +128,7 @@ function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair): Draft {
  * public key from the handshake. `sharedSecret` is SK, the initial root key.
  */
 export function initSender(
-  sharedSecret: Uint8Array, associatedData: Uint8Array, remoteRatchetKey: X25519PublicKey, opts: RatchetOptions = {},
+  sharedSecret: Uint8Array, associatedData: Uint8Array, remoteRatchetKey: X25519PublicKey, opts: InitOptions = {},
 ): RatchetState {
   const sk = argBytes(sharedSecret, 'sharedSecret', 32);
   const ad = argAd(associatedData);
@@ -108,7 +137,7 @@ export function initSender(
   const out = dh(dhs, dhr);
   const { rk, ck } = kdfRk(sk as RootKey, out);
   wipe(out);
-  return { ...emptyState(ad, rk, dhs), dhr, cks: ck };
+  return { ...emptyState(ad, rk, dhs, opts.hybrid ? initialPq(true) : null), dhr, cks: ck };
 }
 
 /**
@@ -116,14 +145,16 @@ export function initSender(
  * pair whose public half it gave the peer. It can send once a first message has arrived.
  * The arguments are copied; the caller may wipe its own.
  */
-export function initReceiver(sharedSecret: Uint8Array, associatedData: Uint8Array, ownRatchetKeyPair: X25519KeyPair): RatchetState {
+export function initReceiver(
+  sharedSecret: Uint8Array, associatedData: Uint8Array, ownRatchetKeyPair: X25519KeyPair, opts: InitOptions = {},
+): RatchetState {
   const sk = argBytes(sharedSecret, 'sharedSecret', 32);
   const ad = argAd(associatedData);
   const secretKey = argBytes(ownRatchetKeyPair?.secretKey, 'ownRatchetKeyPair.secretKey', 32);
   const publicKey = argBytes(ownRatchetKeyPair?.publicKey, 'ownRatchetKeyPair.publicKey', 32);
   const dhs = x25519KeyPair(secretKey.slice());
   if (!equalBytes(dhs.publicKey, publicKey)) throw new RatchetError('INVALID_ARGUMENT', 'ownRatchetKeyPair: public key does not match the secret key');
-  return emptyState(ad, sk.slice() as RootKey, dhs);
+  return emptyState(ad, sk.slice() as RootKey, dhs, opts.hybrid ? initialPq(false) : null);
 }
 
 /** Whether encrypt can run: false for a receiver that has not received its first message. */
@@ -133,20 +164,33 @@ export function canSend(state: RatchetState): boolean {
 
 // ---- §5.1 encrypt ---------------------------------------------------------------------
 
-/** One message of the current sending chain: header || nonce || AEAD(mk, nonce, plaintext, AD || header) (§6.2). */
+/**
+ * One message of the current sending chain: header || nonce || AEAD(mk, nonce, plaintext, AD || header)
+ * (§6.2); in a hybrid session the AEAD's plaintext is the post-quantum field || plaintext (§12.3).
+ */
 export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: RatchetOptions = {}): Uint8Array {
   argBytes(plaintext, 'plaintext');
   const s = state as Draft;
   if (s.cks === null) throw new RatchetError('BAD_STATE', 'cannot send before the first message from the peer has arrived');
   if (s.ns > MAX_MESSAGE_NUMBER) throw new RatchetError('BAD_STATE', 'sending chain exhausted');
+  const room = opts.pqRoom ?? PQ_FIELD_MAX;
+  if (typeof room !== 'number' || !(room >= 0)) throw new RatchetError('INVALID_ARGUMENT', 'pqRoom must be a number >= 0');
   const nonce = draw(opts, NONCE_LENGTH);
-  const header = encodeHeader({ dh: s.dhs.publicKey, pn: s.pn, n: s.ns });
+  let pq: PqState | null = null;
+  let sealed = plaintext;
+  if (s.pq) {
+    const next = nextPqField(s.pq, room, (n) => draw(opts, n));
+    pq = next.pq;
+    sealed = concat(encodePqField(next.field), plaintext);
+  }
+  const header = encodeHeader({ dh: s.dhs.publicKey, pn: s.pn, n: s.ns, ...(s.pq ? { epoch: s.pq.sendEpoch } : {}) });
   const { ck, mk } = kdfCk(s.cks);
   let ciphertext: Uint8Array;
   try {
-    ciphertext = xchacha20poly1305Seal(aeadKey(mk), nonce, plaintext, concat(s.ad, header));
+    ciphertext = xchacha20poly1305Seal(aeadKey(mk), nonce, sealed, concat(s.ad, header));
   } catch (e) {
     wipe(ck);
+    wipePqNotIn(pq, s.pq);
     throw e;
   } finally {
     wipe(mk);
@@ -154,6 +198,7 @@ export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: Ratche
   wipe(s.cks);
   s.cks = ck;
   s.ns += 1;
+  if (pq) s.pq = pq; // nextPqField overwrites nothing: nothing of the old one to wipe
   return encodeMessage(header, nonce, ciphertext);
 }
 
@@ -165,6 +210,9 @@ export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: Ratche
  */
 export function decrypt(state: RatchetState, message: Uint8Array, opts: RatchetOptions = {}): Uint8Array {
   const msg = decodeMessage(message);
+  // §12.5: a hybrid session takes only hybrid messages, a classical one only classical ones.
+  if (state.pq && msg.fields.epoch === undefined) throw new RatchetError('DOWNGRADE', 'a classical message in a hybrid session');
+  if (!state.pq && msg.fields.epoch !== undefined) throw new RatchetError('MALFORMED', 'a hybrid message in a classical session');
   const draft = begin(state);
   let plaintext: Uint8Array;
   try {
@@ -184,7 +232,7 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   const saved = s.skipped.get(id);
   if (saved) {
     s.skipped.delete(id); // its key is wiped at commit, and kept if the message fails
-    return open(saved.mk, s.ad, msg);
+    return receivePq(s, open(saved.mk, s.ad, msg), opts);
   }
   const sameChain = s.ckr !== null && s.dhr !== null && equalBytes(peer, s.dhr);
   if (sameChain && n < s.nr) throw new RatchetError('REPLAY', `message ${n} of this chain was already received`);
@@ -192,7 +240,7 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   if (n - (sameChain ? s.nr : 0) > MAX_SKIP) throw new RatchetError('TOO_MANY_SKIPPED', `message ${n} is more than ${MAX_SKIP} ahead`);
   if (!sameChain) {
     skipTo(s, Math.min(pn, s.nr + MAX_SKIP)); // close the old chain, capped (§5.3)
-    dhRatchet(s, peer, opts);
+    dhRatchet(s, peer, msg.fields.epoch ?? 0, opts);
   }
   skipTo(s, n);
   if (s.ckr === null) throw new RatchetError('BAD_STATE', 'no receiving chain'); // unreachable: dhRatchet made one
@@ -200,10 +248,19 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   replaceChain(s, 'ckr', ck);
   s.nr += 1;
   try {
-    return open(mk, s.ad, msg);
+    return receivePq(s, open(mk, s.ad, msg), opts);
   } finally {
     wipe(mk);
   }
+}
+
+/** A hybrid session's opened plaintext: its post-quantum field goes to the PQ ratchet (§12.3), the rest to the caller. */
+function receivePq(s: Draft, opened: Uint8Array, opts: RatchetOptions): Uint8Array {
+  if (!s.pq) return opened;
+  const { field, rest } = decodePqField(opened);
+  wipe(opened);
+  s.pq = receivePqField(s.pq, field, (n) => draw(opts, n));
+  return rest;
 }
 
 function open(mk: MessageKey, ad: Uint8Array, msg: RatchetMessage): Uint8Array {
@@ -227,21 +284,38 @@ function skipTo(s: Draft, until: number): void {
 }
 
 /** Signal's DHRatchet: a receiving chain from the peer's new key, then a fresh own key pair and sending chain (§5.2). */
-function dhRatchet(s: Draft, peer: X25519PublicKey, opts: RatchetOptions): void {
+function dhRatchet(s: Draft, peer: X25519PublicKey, epoch: number, opts: RatchetOptions): void {
   const fresh = freshKeyPair(opts);
   if (s.dhr !== null) s.retired = [...s.retired, s.dhr].slice(-MAX_RETIRED);
   s.pn = s.ns;
   s.ns = 0;
   s.nr = 0;
   s.dhr = peer;
-  stepRoot(s, dh(s.dhs, peer), 'ckr');
+  stepRoot(s, dh(s.dhs, peer), 'ckr', receivingMix(s, epoch));
   wipeSecretKey(s.dhs.secretKey);
   s.dhs = fresh;
-  stepRoot(s, dh(s.dhs, peer), 'cks');
+  const mix = s.pq ? secretToMix(s.pq) : null;
+  stepRoot(s, dh(s.dhs, peer), 'cks', mix);
+  if (s.pq) s.pq = { ...s.pq, sendEpoch: mix ? mix.exchange : 0 };
 }
 
-function stepRoot(s: Draft, dhOut: Uint8Array, chain: 'cks' | 'ckr'): void {
-  const { rk, ck } = kdfRk(s.rk, dhOut);
+/**
+ * §12.4: the secret the peer mixed when it made the chain whose header says `epoch` (0: none).
+ * It must be the exchange after the last one mixed, finished on this side too; anything else
+ * cannot come from the peer, so the message is refused as one that does not authenticate.
+ */
+function receivingMix(s: Draft, epoch: number): { exchange: number; key: Uint8Array } | null {
+  if (epoch === 0) return null;
+  const secret = s.pq?.secret;
+  if (!s.pq || !secret || secret.exchange !== epoch || epoch <= s.pq.mixed) {
+    throw new RatchetError('DECRYPT_FAILED', `the chain mixes KEM exchange ${epoch}, which this side has not finished`);
+  }
+  return secret;
+}
+
+function stepRoot(s: Draft, dhOut: Uint8Array, chain: 'cks' | 'ckr', mix: { exchange: number; key: Uint8Array } | null = null): void {
+  const { rk, ck } = mix ? kdfRkHybrid(s.rk, dhOut, mix.key, mix.exchange) : kdfRk(s.rk, dhOut);
+  if (mix && s.pq) s.pq = afterMix(s.pq, mix.exchange);
   wipe(dhOut, s.rk);
   s.rk = rk;
   replaceChain(s, chain, ck);
@@ -278,6 +352,7 @@ function commit(state: Draft, draft: Draft): void {
     wipe(k.mk);
   }
   wipeSkippedNotIn(state.skipped, draft.skipped);
+  wipePqNotIn(state.pq, draft.pq);
   wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined, state.dhs.secretKey); // the draft holds copies
   Object.assign(state, draft);
 }
@@ -285,6 +360,7 @@ function commit(state: Draft, draft: Draft): void {
 /** Drops a failed draft: wipes what it owns and `state` does not hold. */
 function abort(draft: Draft, state: RatchetState): void {
   wipeSkippedNotIn(draft.skipped, state.skipped);
+  wipePqNotIn(draft.pq, state.pq);
   wipe(draft.rk, draft.cks ?? undefined, draft.ckr ?? undefined, draft.dhs.secretKey);
 }
 
@@ -296,5 +372,6 @@ function wipeSkippedNotIn(from: ReadonlyMap<string, SkippedKey>, keep: ReadonlyM
 export function wipeState(state: RatchetState): void {
   for (const k of state.skipped.values()) wipe(k.mk);
   wipeSecretKey(state.dhs.secretKey);
+  wipePqNotIn(state.pq, null);
   wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined);
 }
