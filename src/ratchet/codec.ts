@@ -3,7 +3,7 @@
 // counts and keys, refuses trailing bytes and throws RatchetError ('MALFORMED' for a
 // message, 'BAD_STATE' for state bytes).
 import {
-  AEAD_TAG_LENGTH, CryptoError, X25519_KEY_LENGTH, XCHACHA_NONCE_LENGTH, equalBytes, toHex, x25519KeyPair,
+  AEAD_TAG_LENGTH, CryptoError, MLKEM768_CIPHERTEXT_LENGTH, X25519_KEY_LENGTH, XCHACHA_NONCE_LENGTH, equalBytes, toHex, x25519KeyPair,
   x25519PublicKey,
   type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
@@ -19,6 +19,8 @@ import {
 export const MESSAGE_VERSION = 1;
 /** §12.5: the header of a hybrid session's messages. */
 export const HYBRID_MESSAGE_VERSION = 2;
+/** §12.7: a hybrid header that also carries the handshake's KEM ciphertext (the initiator's first chain). */
+export const HANDSHAKE_KEM_MESSAGE_VERSION = 3;
 /** §7; a hybrid session's state has version 2 (§12.6). */
 export const STATE_VERSION = 1;
 export const HYBRID_STATE_VERSION = 2;
@@ -26,6 +28,8 @@ export const HYBRID_STATE_VERSION = 2;
 export const HEADER_LENGTH = 1 + X25519_KEY_LENGTH + 4 + 4;
 /** The hybrid header adds epoch[4] (§12.5). */
 export const HYBRID_HEADER_LENGTH = HEADER_LENGTH + 4;
+/** Version 3 adds the handshake's ML-KEM-768 ciphertext (§12.7). */
+export const HANDSHAKE_KEM_HEADER_LENGTH = HYBRID_HEADER_LENGTH + MLKEM768_CIPHERTEXT_LENGTH;
 export const NONCE_LENGTH = XCHACHA_NONCE_LENGTH;
 /** header || nonce || AEAD tag of an empty plaintext (§6.2). */
 export const MIN_MESSAGE_LENGTH = HEADER_LENGTH + NONCE_LENGTH + AEAD_TAG_LENGTH;
@@ -41,6 +45,8 @@ export interface RatchetHeader {
   readonly n: number;
   /** Hybrid sessions only (§12.5): the KEM exchange mixed when this sending chain was made, 0 if none. */
   readonly epoch?: number;
+  /** Version 3 only (§12.7): the handshake's KEM ciphertext, in the initiator's first chain. */
+  readonly kemCiphertext?: Uint8Array;
 }
 
 /** A parsed message (§6.2); `header` is the encoded header, which the AEAD authenticates. */
@@ -55,22 +61,26 @@ export interface RatchetMessage {
 
 /** Version 1, or version 2 with its epoch when `h.epoch` is set (§12.5). */
 export function encodeHeader(h: RatchetHeader): Uint8Array {
-  const w = new Writer().u8(h.epoch === undefined ? MESSAGE_VERSION : HYBRID_MESSAGE_VERSION)
-    .bytes(h.dh, X25519_KEY_LENGTH).u32(h.pn).u32(h.n);
+  const version = h.epoch === undefined ? MESSAGE_VERSION : h.kemCiphertext ? HANDSHAKE_KEM_MESSAGE_VERSION : HYBRID_MESSAGE_VERSION;
+  const w = new Writer().u8(version).bytes(h.dh, X25519_KEY_LENGTH).u32(h.pn).u32(h.n);
   if (h.epoch !== undefined) w.u32(h.epoch);
+  if (h.epoch !== undefined && h.kemCiphertext) w.bytes(h.kemCiphertext, MLKEM768_CIPHERTEXT_LENGTH);
   return w.finish();
 }
 
-const headerLength = (version: number | undefined): number => (version === HYBRID_MESSAGE_VERSION ? HYBRID_HEADER_LENGTH : HEADER_LENGTH);
+const headerLength = (version: number | undefined): number =>
+  (version === HYBRID_MESSAGE_VERSION ? HYBRID_HEADER_LENGTH : version === HANDSHAKE_KEM_MESSAGE_VERSION ? HANDSHAKE_KEM_HEADER_LENGTH : HEADER_LENGTH);
 
 /** Parses exactly one header: HEADER_LENGTH bytes of version 1 or HYBRID_HEADER_LENGTH of version 2. */
 export function decodeHeader(bytes: Uint8Array): RatchetHeader {
   if (!(bytes instanceof Uint8Array) || bytes.length !== headerLength(bytes[0])) {
-    throw new RatchetError('MALFORMED', `a header is ${HEADER_LENGTH} bytes (${HYBRID_HEADER_LENGTH} in version ${HYBRID_MESSAGE_VERSION})`);
+    throw new RatchetError('MALFORMED', `a header is ${HEADER_LENGTH} bytes (${HYBRID_HEADER_LENGTH} in version 2, ${HANDSHAKE_KEM_HEADER_LENGTH} in version 3)`);
   }
   const r = new Reader(bytes);
   const version = r.u8();
-  if (version !== MESSAGE_VERSION && version !== HYBRID_MESSAGE_VERSION) throw new RatchetError('MALFORMED', `unknown message version ${version}`);
+  if (version !== MESSAGE_VERSION && version !== HYBRID_MESSAGE_VERSION && version !== HANDSHAKE_KEM_MESSAGE_VERSION) {
+    throw new RatchetError('MALFORMED', `unknown message version ${version}`);
+  }
   let dh: X25519PublicKey;
   try {
     dh = x25519PublicKey(r.bytes(X25519_KEY_LENGTH), 'header.dh');
@@ -81,7 +91,9 @@ export function decodeHeader(bytes: Uint8Array): RatchetHeader {
   const n = r.u32();
   if (n > MAX_MESSAGE_NUMBER) throw new RatchetError('MALFORMED', 'message number out of range');
   if (version === MESSAGE_VERSION) return { dh, pn, n };
-  return { dh, pn, n, epoch: r.u32() };
+  const epoch = r.u32();
+  if (version === HYBRID_MESSAGE_VERSION) return { dh, pn, n, epoch };
+  return { dh, pn, n, epoch, kemCiphertext: r.bytes(MLKEM768_CIPHERTEXT_LENGTH) };
 }
 
 export function encodeMessage(header: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array): Uint8Array {

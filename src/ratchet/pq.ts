@@ -71,12 +71,19 @@ export interface PqState {
   /** Key side: peer messages received in this attempt. */
   readonly peerMessages: number;
   readonly secret: PqSecret | null;
+  /**
+   * The handshake's KEM (§12.7), until the first DH step: the initiator's ciphertext to the
+   * acceptor's key, carried in the header of every message of its first chain; the
+   * acceptor's seed, to decapsulate it when the first message arrives.
+   */
+  readonly handshakeCiphertext: MlKem768Ciphertext | null;
+  readonly handshakeSeed: MlKem768Seed | null;
 }
 
 export function initialPq(initiator: boolean): PqState {
   return {
     initiator, exchange: 1, attempt: 0, mixed: 0, sendEpoch: 0, done: 0, peerDone: 0, seed: null, outgoing: null, sent: 0,
-    peerHasKey: false, incoming: null, received: 0, peerMessages: 0, secret: null,
+    peerHasKey: false, incoming: null, received: 0, peerMessages: 0, secret: null, handshakeCiphertext: null, handshakeSeed: null,
   };
 }
 
@@ -225,34 +232,39 @@ export function wipePqNotIn(old: PqState | null, kept: PqState | null): void {
   if (old === null) return;
   if (old.seed !== null && old.seed !== kept?.seed) wipe(old.seed);
   if (old.secret !== null && old.secret.key !== kept?.secret?.key) wipe(old.secret.key);
+  if (old.handshakeSeed !== null && old.handshakeSeed !== kept?.handshakeSeed) wipe(old.handshakeSeed);
 }
 
 // ---- §12.6 state encoding ----------------------------------------------------------------------
 
 export function writePq(w: Writer, pq: PqState): void {
   const flags = (pq.initiator ? 1 : 0) | (pq.peerHasKey ? 2 : 0) | (pq.seed ? 4 : 0) | (pq.outgoing ? 8 : 0)
-    | (pq.incoming ? 16 : 0) | (pq.secret ? 32 : 0);
+    | (pq.incoming ? 16 : 0) | (pq.secret ? 32 : 0) | (pq.handshakeCiphertext ? 64 : 0) | (pq.handshakeSeed ? 128 : 0);
   w.u8(flags).u32(pq.exchange).u8(pq.attempt).u32(pq.mixed).u32(pq.sendEpoch).u32(pq.done).u32(pq.peerDone)
     .u32(pq.sent).u16(pq.received).u16(pq.peerMessages);
   if (pq.seed) w.bytes(pq.seed, MLKEM768_SEED_LENGTH);
   if (pq.outgoing) w.var16(pq.outgoing);
   if (pq.incoming) w.var16(pq.incoming);
   if (pq.secret) w.u32(pq.secret.exchange).bytes(pq.secret.key, 32);
+  if (pq.handshakeCiphertext) w.bytes(pq.handshakeCiphertext, MLKEM768_CIPHERTEXT_LENGTH);
+  if (pq.handshakeSeed) w.bytes(pq.handshakeSeed, MLKEM768_SEED_LENGTH);
 }
 
 export function readPq(r: Reader): PqState {
   const flags = r.u8();
   const bad = (c: boolean, m: string): void => { if (c) throw new RatchetError('BAD_STATE', `post-quantum state: ${m}`); };
-  bad(flags > 63, 'unknown flags');
+  bad(flags > 255, 'unknown flags');
   const exchange = r.u32(), attempt = r.u8(), mixed = r.u32(), sendEpoch = r.u32(), done = r.u32(), peerDone = r.u32();
   const sent = r.u32(), received = r.u16(), peerMessages = r.u16();
   const seed = flags & 4 ? (r.bytes(MLKEM768_SEED_LENGTH) as MlKem768Seed) : null;
   const outgoing = flags & 8 ? r.var16() : null;
   const incoming = flags & 16 ? r.var16() : null;
   const secret = flags & 32 ? { exchange: r.u32(), key: r.bytes(32) as MlKemSharedSecret } : null;
+  const handshakeCiphertext = flags & 64 ? (r.bytes(MLKEM768_CIPHERTEXT_LENGTH) as MlKem768Ciphertext) : null;
+  const handshakeSeed = flags & 128 ? (r.bytes(MLKEM768_SEED_LENGTH) as MlKem768Seed) : null;
   const pq: PqState = {
     initiator: (flags & 1) === 1, exchange, attempt, mixed, sendEpoch, done, peerDone, seed, outgoing, sent,
-    peerHasKey: (flags & 2) === 2, incoming, received, peerMessages, secret,
+    peerHasKey: (flags & 2) === 2, incoming, received, peerMessages, secret, handshakeCiphertext, handshakeSeed,
   };
   bad(exchange !== mixed + 1 || sendEpoch > mixed || done > exchange || peerMessages >= PQ_RESTART_AFTER, 'counters out of range');
   const keySide = isKeySide(pq);
@@ -264,5 +276,7 @@ export function readPq(r: Reader): PqState {
   bad(keySide && (seed === null) !== (outgoing === null), 'key without its seed');
   bad(!keySide && seed !== null, 'a seed on the ciphertext side');
   bad(secret !== null && secret.exchange !== exchange, 'secret of another exchange');
+  bad(handshakeCiphertext !== null && !pq.initiator, 'a handshake ciphertext on the acceptor');
+  bad(handshakeSeed !== null && pq.initiator, 'a handshake seed on the initiator');
   return pq;
 }

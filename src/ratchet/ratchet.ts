@@ -7,9 +7,10 @@
 // commits only once the message has authenticated, so any failure leaves the state exactly
 // as it was (§5.4). Secrets a state no longer needs are overwritten when it lets go of them.
 import {
-  aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError, randomBytes, utf8, wipe, x25519,
+  MLKEM768_SEED_LENGTH, MLKEM_MESSAGE_LENGTH, aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError,
+  mlKem768Decapsulate, mlKem768Encapsulate, mlKem768EncapsulationKey, randomBytes, utf8, wipe, x25519,
   wipeSecretKey, x25519KeyPair, x25519PublicKey, xchacha20poly1305Open, xchacha20poly1305Seal,
-  type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
+  type MlKem768Ciphertext, type MlKem768Seed, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import {
   MAX_MESSAGE_NUMBER, NONCE_LENGTH, decodeMessage, encodeHeader, encodeMessage, skippedId,
@@ -44,6 +45,13 @@ export interface RatchetOptions {
 export interface InitOptions extends RatchetOptions {
   /** A hybrid session: the post-quantum ratchet of §12 beside the Double Ratchet, version 2 messages. */
   readonly hybrid?: boolean;
+  /**
+   * Hybrid sessions with a KEM in the handshake (§12.7). Sender: the acceptor's ML-KEM-768
+   * encapsulation key, from the handshake; the sender encapsulates to it and mixes the secret
+   * into its first chain. Receiver: the 64-byte seed of that key.
+   */
+  readonly peerKemKey?: Uint8Array;
+  readonly kemSeed?: Uint8Array;
 }
 
 // ---- §3 key derivation ----------------------------------------------------------------
@@ -133,11 +141,29 @@ export function initSender(
   const sk = argBytes(sharedSecret, 'sharedSecret', 32);
   const ad = argAd(associatedData);
   const dhr = argPublic(remoteRatchetKey, 'remoteRatchetKey');
+  if (opts.peerKemKey !== undefined && !opts.hybrid) throw new RatchetError('INVALID_ARGUMENT', 'peerKemKey needs a hybrid session');
+  let ek;
+  try {
+    ek = opts.peerKemKey === undefined ? null : mlKem768EncapsulationKey(opts.peerKemKey, 'peerKemKey');
+  } catch (e) {
+    if (isCryptoError(e)) throw new RatchetError('INVALID_ARGUMENT', e.message);
+    throw e;
+  }
   const dhs = freshKeyPair(opts);
   const out = dh(dhs, dhr);
-  const { rk, ck } = kdfRk(sk as RootKey, out);
+  let pq = opts.hybrid ? initialPq(true) : null;
+  let first;
+  if (ek && pq) {
+    // §12.7: the first chain mixes the handshake's KEM secret as exchange 0.
+    const { ciphertext, sharedSecret: k0 } = mlKem768Encapsulate(ek, draw(opts, MLKEM_MESSAGE_LENGTH).slice());
+    first = kdfRkHybrid(sk as RootKey, out, k0, 0);
+    wipe(k0);
+    pq = { ...pq, handshakeCiphertext: ciphertext };
+  } else {
+    first = kdfRk(sk as RootKey, out);
+  }
   wipe(out);
-  return { ...emptyState(ad, rk, dhs, opts.hybrid ? initialPq(true) : null), dhr, cks: ck };
+  return { ...emptyState(ad, first.rk, dhs, pq), dhr, cks: first.ck };
 }
 
 /**
@@ -154,7 +180,10 @@ export function initReceiver(
   const publicKey = argBytes(ownRatchetKeyPair?.publicKey, 'ownRatchetKeyPair.publicKey', 32);
   const dhs = x25519KeyPair(secretKey.slice());
   if (!equalBytes(dhs.publicKey, publicKey)) throw new RatchetError('INVALID_ARGUMENT', 'ownRatchetKeyPair: public key does not match the secret key');
-  return emptyState(ad, sk.slice() as RootKey, dhs, opts.hybrid ? initialPq(false) : null);
+  if (opts.kemSeed !== undefined && !opts.hybrid) throw new RatchetError('INVALID_ARGUMENT', 'kemSeed needs a hybrid session');
+  const seed = opts.kemSeed === undefined ? null : (argBytes(opts.kemSeed, 'kemSeed', MLKEM768_SEED_LENGTH).slice() as MlKem768Seed);
+  const pq = opts.hybrid ? { ...initialPq(false), handshakeSeed: seed } : null;
+  return emptyState(ad, sk.slice() as RootKey, dhs, pq);
 }
 
 /** Whether encrypt can run: false for a receiver that has not received its first message. */
@@ -183,7 +212,11 @@ export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: Ratche
     pq = next.pq;
     sealed = concat(encodePqField(next.field), plaintext);
   }
-  const header = encodeHeader({ dh: s.dhs.publicKey, pn: s.pn, n: s.ns, ...(s.pq ? { epoch: s.pq.sendEpoch } : {}) });
+  const header = encodeHeader({
+    dh: s.dhs.publicKey, pn: s.pn, n: s.ns,
+    ...(s.pq ? { epoch: s.pq.sendEpoch } : {}),
+    ...(s.pq?.handshakeCiphertext ? { kemCiphertext: s.pq.handshakeCiphertext } : {}),
+  });
   const { ck, mk } = kdfCk(s.cks);
   let ciphertext: Uint8Array;
   try {
@@ -213,6 +246,10 @@ export function decrypt(state: RatchetState, message: Uint8Array, opts: RatchetO
   // §12.5: a hybrid session takes only hybrid messages, a classical one only classical ones.
   if (state.pq && msg.fields.epoch === undefined) throw new RatchetError('DOWNGRADE', 'a classical message in a hybrid session');
   if (!state.pq && msg.fields.epoch !== undefined) throw new RatchetError('MALFORMED', 'a hybrid message in a classical session');
+  // §12.7: a receiver that put a KEM key in the handshake takes a first message only with its ciphertext.
+  if (state.pq?.handshakeSeed && state.dhr === null && msg.fields.kemCiphertext === undefined) {
+    throw new RatchetError('DOWNGRADE', 'a first message without the handshake\'s KEM ciphertext');
+  }
   const draft = begin(state);
   let plaintext: Uint8Array;
   try {
@@ -240,7 +277,7 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   if (n - (sameChain ? s.nr : 0) > MAX_SKIP) throw new RatchetError('TOO_MANY_SKIPPED', `message ${n} is more than ${MAX_SKIP} ahead`);
   if (!sameChain) {
     skipTo(s, Math.min(pn, s.nr + MAX_SKIP)); // close the old chain, capped (§5.3)
-    dhRatchet(s, peer, msg.fields.epoch ?? 0, opts);
+    dhRatchet(s, peer, msg.fields, opts);
   }
   skipTo(s, n);
   if (s.ckr === null) throw new RatchetError('BAD_STATE', 'no receiving chain'); // unreachable: dhRatchet made one
@@ -284,19 +321,37 @@ function skipTo(s: Draft, until: number): void {
 }
 
 /** Signal's DHRatchet: a receiving chain from the peer's new key, then a fresh own key pair and sending chain (§5.2). */
-function dhRatchet(s: Draft, peer: X25519PublicKey, epoch: number, opts: RatchetOptions): void {
+function dhRatchet(s: Draft, peer: X25519PublicKey, header: RatchetMessage['fields'], opts: RatchetOptions): void {
   const fresh = freshKeyPair(opts);
+  const handshake = s.dhr === null ? handshakeMix(s, header.kemCiphertext) : null;
   if (s.dhr !== null) s.retired = [...s.retired, s.dhr].slice(-MAX_RETIRED);
   s.pn = s.ns;
   s.ns = 0;
   s.nr = 0;
   s.dhr = peer;
-  stepRoot(s, dh(s.dhs, peer), 'ckr', receivingMix(s, epoch));
+  stepRoot(s, dh(s.dhs, peer), 'ckr', handshake ?? receivingMix(s, header.epoch ?? 0));
+  if (handshake) wipe(handshake.key);
+  // The initiator's first chain is closed: its later chains carry no handshake ciphertext.
+  if (s.pq?.handshakeCiphertext) s.pq = { ...s.pq, handshakeCiphertext: null };
   wipeSecretKey(s.dhs.secretKey);
   s.dhs = fresh;
   const mix = s.pq ? secretToMix(s.pq) : null;
   stepRoot(s, dh(s.dhs, peer), 'cks', mix);
   if (s.pq) s.pq = { ...s.pq, sendEpoch: mix ? mix.exchange : 0 };
+}
+
+/**
+ * §12.7: at the receiver's first DH step, the handshake's KEM secret from the first chain's
+ * ciphertext (exchange 0), or null for a session without one. A ciphertext the receiver did not
+ * ask for is MALFORMED (the check that one is there is in decrypt).
+ */
+function handshakeMix(s: Draft, ciphertext: Uint8Array | undefined): { exchange: number; key: Uint8Array } | null {
+  const seed = s.pq?.handshakeSeed ?? null;
+  if (ciphertext === undefined || s.pq === null) return null;
+  if (seed === null) throw new RatchetError('MALFORMED', 'a handshake KEM ciphertext this session did not ask for');
+  const key = mlKem768Decapsulate(seed, ciphertext as MlKem768Ciphertext);
+  s.pq = { ...s.pq, handshakeSeed: null };
+  return { exchange: 0, key };
 }
 
 /**
@@ -315,7 +370,7 @@ function receivingMix(s: Draft, epoch: number): { exchange: number; key: Uint8Ar
 
 function stepRoot(s: Draft, dhOut: Uint8Array, chain: 'cks' | 'ckr', mix: { exchange: number; key: Uint8Array } | null = null): void {
   const { rk, ck } = mix ? kdfRkHybrid(s.rk, dhOut, mix.key, mix.exchange) : kdfRk(s.rk, dhOut);
-  if (mix && s.pq) s.pq = afterMix(s.pq, mix.exchange);
+  if (mix && mix.exchange > 0 && s.pq) s.pq = afterMix(s.pq, mix.exchange); // exchange 0: the handshake's (§12.7)
   wipe(dhOut, s.rk);
   s.rk = rk;
   replaceChain(s, chain, ck);

@@ -6,7 +6,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
-import { concat, fromHex, fromUtf8, hkdf, toHex, utf8, withBackend, x25519KeyPair, x25519PublicFromSecret } from '../../src/crypto/index.js';
+import {
+  MLKEM768_CIPHERTEXT_LENGTH, concat, fromHex, fromUtf8, hkdf, mlKem768KeyPair, toHex, utf8, withBackend, x25519KeyPair,
+  x25519PublicFromSecret,
+} from '../../src/crypto/index.js';
 import {
   HEADER_LENGTH, HYBRID_HEADER_LENGTH, PQ_CHUNK, PQ_FIELD_MAX, PQ_FIELD_MIN, PQ_RESTART_AFTER, decodeState, decrypt,
   encodeState, encrypt, initReceiver, initSender, isRatchetError, kdfRkHybrid,
@@ -301,6 +304,59 @@ test('decodePqField: every field off the grid is MALFORMED; a valid one round-tr
     ['truncated', good.subarray(0, good.length - 1)],
     ['no kind', new Uint8Array(4)],
   ] as const) rejects(() => decodePqField(bytes), 'MALFORMED');
+});
+
+// ---- §12.7 the handshake's KEM ------------------------------------------------------------
+
+/** A hybrid pair whose handshake gave Alice Bob's ML-KEM key: her first chain mixes exchange 0. */
+function kemPair(seed: string): { alice: Party; bob: Party; bobKem: ReturnType<typeof mlKem768KeyPair>; bobKey: ReturnType<typeof x25519KeyPair> } {
+  const ra = drbg(utf8(`alice/${seed}`)), rb = drbg(utf8(`bob/${seed}`));
+  const bobKey = x25519KeyPair(rb(32));
+  const bobKem = mlKem768KeyPair(rb(64));
+  return {
+    alice: new Party(initSender(SK, AD, bobKey.publicKey, { random: ra, hybrid: true, peerKemKey: bobKem.encapsulationKey }), ra),
+    bob: new Party(initReceiver(SK, AD, bobKey, { hybrid: true, kemSeed: bobKem.seed }), rb),
+    bobKem, bobKey,
+  };
+}
+
+test('handshake KEM: the initiator\'s first chain carries the ciphertext and mixes it; later chains do not', () => {
+  const { alice, bob } = kemPair('hs');
+  const a0 = alice.send('a0'), a1 = alice.send('a1');
+  assert.is(a0[0], 3);
+  assert.is(a0.length - pair('hs').alice.send('a0').length, MLKEM768_CIPHERTEXT_LENGTH);
+  assert.is(bob.recv(a1), 'a1'); // any message of the first chain may come first
+  assert.is(bob.recv(a0), 'a0');
+  assert.is(alice.recv(bob.send('b0')), 'b0');
+  assert.is(alice.send('a2')[0], 2);
+  alice.reload(); bob.reload();
+  converse(alice, bob, 2);
+});
+
+test('handshake KEM: who holds SK and every X25519 secret but not the KEM seed reads nothing', () => {
+  const { alice, bobKey } = kemPair('hs-recorder');
+  const a0 = alice.send('a0');
+  // The recorder: a receiver with SK and Bob's ratchet key (the classical handshake broken), its own KEM seed.
+  const recorder = initReceiver(SK, AD, bobKey, { hybrid: true, kemSeed: new Uint8Array(64).fill(9) });
+  rejects(() => decrypt(recorder, a0), 'DECRYPT_FAILED');
+  // Without the handshake KEM, the same recorder reads the first chain.
+  const plain = pair('hs-recorder');
+  const bobPlain = x25519KeyPair(drbg(utf8('bob/hs-recorder'))(32));
+  assert.is(fromUtf8(decrypt(initReceiver(SK, AD, bobPlain, { hybrid: true }), plain.alice.send('p0'))), 'p0');
+});
+
+test('handshake KEM: a first message without the ciphertext is DOWNGRADE; an unasked one MALFORMED; bad keys INVALID_ARGUMENT', () => {
+  const { bob, bobKey } = kemPair('hs-down');
+  const noKem = pair('hs-down'); // same SK and Bob key, no KEM in the handshake
+  rejectsUnchanged(bob, () => bob.recv(noKem.alice.send('x')), 'DOWNGRADE');
+  const withKem = kemPair('hs-down');
+  const plainBob = new Party(initReceiver(SK, AD, bobKey, { hybrid: true }), drbg(utf8('x')));
+  rejectsUnchanged(plainBob, () => plainBob.recv(withKem.alice.send('y')), 'MALFORMED');
+  const ek = withKem.bobKem.encapsulationKey.slice();
+  ek[0] = 0xff; ek[1] = 0xff; // a coefficient >= q
+  rejects(() => initSender(SK, AD, bobKey.publicKey, { hybrid: true, peerKemKey: ek }), 'INVALID_ARGUMENT');
+  rejects(() => initSender(SK, AD, bobKey.publicKey, { peerKemKey: withKem.bobKem.encapsulationKey }), 'INVALID_ARGUMENT');
+  rejects(() => initReceiver(SK, AD, bobKey, { hybrid: true, kemSeed: new Uint8Array(63) }), 'INVALID_ARGUMENT');
 });
 
 // ---- vectors ---------------------------------------------------------------------------------
