@@ -4,7 +4,7 @@ export * from './errors.js';
 export * from './state.js';
 export * from './ratchet.js';
 export {
-  decodeHeader, decodeMessage, decodeState, encodeHeader, encodeState, HEADER_LENGTH, HYBRID_HEADER_LENGTH, MIN_MESSAGE_LENGTH,
+  decodeHeader, decodeMessage, decodeState, encodeHeader, encodeState, HANDSHAKE_KEM_HEADER_LENGTH, HEADER_LENGTH, HYBRID_HEADER_LENGTH, MIN_MESSAGE_LENGTH,
   type RatchetHeader, type RatchetMessage,
 } from './codec.js';
 export {
