@@ -7,8 +7,8 @@ import { createPrivateKey, createPublicKey, diffieHellman, sign as nodeSign } fr
 import nacl from 'tweetnacl';
 import {
   chacha20poly1305Open, chacha20poly1305Seal, ed25519KeyPair, ed25519Sign, ed25519Verify, hkdf, hmacSha256,
-  randomBytes, sha256, withBackend, x25519, x25519KeyPair, xchacha20poly1305Seal,
-  type AeadKey, type BackendName,
+  mlKem768Decapsulate, mlKem768Encapsulate, mlKem768KeyPair, randomBytes, sha256, withBackend, x25519, x25519KeyPair,
+  xchacha20poly1305Seal, type AeadKey, type BackendName,
 } from '../../src/crypto/index.js';
 import { measureInterleaved, type Case } from '../lib/measure.js';
 import { barChart } from '../lib/svg.js';
@@ -128,6 +128,16 @@ function specs(): RowSpec[] {
     id: 'sha256-1024', name: 'SHA-256 1 KiB', bytes: 1024,
     impls: { node: onBackend('node', () => sha256(kb)), noble: onBackend('noble', () => sha256(kb)) },
   });
+  // ML-KEM-768 (spec/crypto.md §1.4): noble only, since Node 20's OpenSSL 3.0 has none; the
+  // ratio is taken against node's X25519 of the same run. Decapsulation expands the key from
+  // its 64-byte seed first, as the core does.
+  const kem = mlKem768KeyPair();
+  const { ciphertext } = mlKem768Encapsulate(kem.encapsulationKey);
+  rows.push(
+    { id: 'mlkem768-keygen', name: 'ML-KEM-768 key pair', reference: 'x25519', impls: { noble: () => mlKem768KeyPair() } },
+    { id: 'mlkem768-encaps', name: 'ML-KEM-768 encapsulate', reference: 'x25519', impls: { noble: () => mlKem768Encapsulate(kem.encapsulationKey) } },
+    { id: 'mlkem768-decaps', name: 'ML-KEM-768 decapsulate (key from seed)', reference: 'x25519', impls: { noble: () => mlKem768Decapsulate(kem.seed, ciphertext) } },
+  );
   return rows;
 }
 
@@ -202,6 +212,7 @@ export function primitivesTable(r: PrimitivesResult): Table {
     ]),
     notes: [
       '† tweetnacl only (node:crypto has no XSalsa20); ratio against node XChaCha20-Poly1305 of the same size.',
+      '† ML-KEM-768: noble only (Node 20\'s OpenSSL 3.0 has no ML-KEM: no crypto.encapsulate, no ml-kem-768 key type); ratio against node X25519.',
       'node and noble are measured through the crypto core facade (input validation included); tweetnacl directly.',
     ],
   };

@@ -10,8 +10,8 @@
 // invKey are deleted. th binds both identities, the invitation's signature, Bob's binding,
 // E_B and Bob's capability, and feeds the safety code (spec/crypto.md §10). Pure functions.
 import {
-  concat, hkdf, sha256, wipe, x25519, x25519PublicKey,
-  type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
+  MLKEM768_ENCAPSULATION_KEY_LENGTH, concat, hkdf, mlKem768EncapsulationKey, sha256, wipe, x25519, x25519PublicKey,
+  type MlKem768EncapsulationKey, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import { readCapability, writeCapability } from './capability.js';
 import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
@@ -22,18 +22,24 @@ import type { SendCapability } from './mailbox.js';
 /** First byte of a sealed envelope's body (spec/client.md §5). */
 export const BODY_HELLO = 0x01;
 export const BODY_RATCHET = 0x02;
-export const HELLO_VERSION = 1;
+/** Version 2 carries the acceptor's ML-KEM-768 key (spec/client.md §4.1); version 1 is still read. */
+export const HELLO_VERSION = 2;
+const HELLO_VERSION_CLASSICAL = 1;
 
 export interface Hello {
   readonly identity: Uint8Array;
   readonly binding: Uint8Array;
   readonly ephemeralKey: X25519PublicKey;
+  /** Version 2: Bob's ML-KEM-768 key for this handshake; the session is hybrid (spec/ratchet.md §12.7). */
+  readonly kemKey?: MlKem768EncapsulationKey;
   /** Bob's new per-conversation mailbox, for Alice to write to. */
   readonly capability: SendCapability;
 }
 
 export function encodeHello(h: Hello): Uint8Array {
-  const w = new Writer().u8(BODY_HELLO).u8(HELLO_VERSION).bytes(h.identity, 64).bytes(h.binding, 64).bytes(h.ephemeralKey, 32);
+  const w = new Writer().u8(BODY_HELLO).u8(h.kemKey ? HELLO_VERSION : HELLO_VERSION_CLASSICAL)
+    .bytes(h.identity, 64).bytes(h.binding, 64).bytes(h.ephemeralKey, 32);
+  if (h.kemKey) w.bytes(h.kemKey, MLKEM768_ENCAPSULATION_KEY_LENGTH);
   return writeCapability(w, h.capability).finish();
 }
 
@@ -41,15 +47,20 @@ export function encodeHello(h: Hello): Uint8Array {
 export function decodeHello(body: Uint8Array): Hello {
   const r = new Reader(body);
   if (r.u8() !== BODY_HELLO) throw new MalformedError('not a hello');
-  if (r.u8() !== HELLO_VERSION) throw new MalformedError('unknown hello version');
+  const version = r.u8();
+  if (version !== HELLO_VERSION && version !== HELLO_VERSION_CLASSICAL) throw new MalformedError('unknown hello version');
   const identity = r.bytes(64);
   const binding = r.bytes(64);
   let ephemeralKey: X25519PublicKey;
   try { ephemeralKey = x25519PublicKey(r.bytes(32), 'ephemeralKey'); } catch { throw new MalformedError('bad ephemeral key'); }
+  let kemKey: MlKem768EncapsulationKey | undefined;
+  if (version === HELLO_VERSION) {
+    try { kemKey = mlKem768EncapsulationKey(r.bytes(MLKEM768_ENCAPSULATION_KEY_LENGTH), 'kemKey'); } catch { throw new MalformedError('bad ML-KEM key'); }
+  }
   const capability = readCapability(r);
   r.end();
   if (!verifyIdentity(identity, binding)) throw new MalformedError('identity binding does not verify');
-  return { identity, binding, ephemeralKey, capability };
+  return { identity, binding, ephemeralKey, ...(kemKey ? { kemKey } : {}), capability };
 }
 
 export function transcriptHash(invitationPayload: Uint8Array, helloBody: Uint8Array): Uint8Array {

@@ -3,7 +3,7 @@
 // the inviter's confirm; the inviter, on the HELLO, makes a pending contact and answers. Each
 // side marks its contact established once the other's confirm has decrypted (receiving.ts).
 import {
-  equalBytes, safetyCode, sealEnvelope, sha256, toHex, x25519KeyPair, type X25519SecretKey,
+  equalBytes, mlKem768KeyPair, safetyCode, sealEnvelope, sha256, toHex, wipe, x25519KeyPair, type X25519SecretKey,
 } from '../crypto/index.js';
 import { isProtocolError } from '../wire/index.js';
 import type { ClientContext } from './context.js';
@@ -122,7 +122,11 @@ export async function startAcceptor(
     throw relayFailure(e, 'acceptInvitation');
   }
   const ephemeral = x25519KeyPair();
-  const helloBody = encodeHello({ identity: ctx.identity.publicKey, binding: ctx.identity.binding, ephemeralKey: ephemeral.publicKey, capability: sendCapability(ctx.homeRelay, keys) });
+  const kem = mlKem768KeyPair(); // the hybrid session's handshake KEM (spec/ratchet.md §12.7)
+  const helloBody = encodeHello({
+    identity: ctx.identity.publicKey, binding: ctx.identity.binding, ephemeralKey: ephemeral.publicKey, kemKey: kem.encapsulationKey,
+    capability: sendCapability(ctx.homeRelay, keys),
+  });
   const th = transcriptHash(payload, helloBody);
   const sk = acceptorSecret(ctx.identity, ephemeral, inv.inviter, inv.invitationKey, th);
   const channel: ChannelRecord = {
@@ -134,7 +138,8 @@ export async function startAcceptor(
   const ops: StoreOp[] = [];
   if (typeof person !== 'string') { ctx.contacts.set(person.id, person); ops.push(ctx.contactOp(person)); }
   ctx.channels.set(channel.id, channel);
-  ctx.setSession(channel.id, startResponder(sk, th, ephemeral));
+  ctx.setSession(channel.id, startResponder(sk, th, ephemeral, kem.seed));
+  wipe(kem.seed); // the session holds its own copy
   ctx.addMailbox(mb);
   const established = new Promise<Contact | null>((resolve, reject) => ctx.acceptWaiters.set(channel.id, { resolve, reject }));
   established.catch(() => undefined);
@@ -209,7 +214,7 @@ export async function handleHello(ctx: ClientContext, mb: MailboxRecord, opened:
   };
   const inbox: MailboxRecord = { id: contact.inboxId, address: ctx.homeRelay, keys, role: 'contact', ownerId: contact.id, status: 'active', createdAt: Date.now() };
   ctx.channels.set(contact.id, contact);
-  ctx.setSession(contact.id, startInitiator(sk, th, hello.ephemeralKey));
+  ctx.setSession(contact.id, startInitiator(sk, th, hello.ephemeralKey, hello.kemKey));
   ctx.addMailbox(inbox);
   // A link's confirm carries the list that certifies the new device (spec/devices.md §3.4).
   const deviceList = inv.deviceList ?? ctx.requireAccount().list.bytes;

@@ -27,6 +27,17 @@ export interface Backend {
    * makes a key pair from random bytes.
    */
   x25519Ephemeral?(peer: Uint8Array): { readonly publicKey: Uint8Array; readonly shared: Uint8Array };
+  /**
+   * ML-KEM-768 (FIPS 203), given inputs the facade (ml-kem.ts) has checked: `keygen` from the
+   * 64-byte seed `d || z` (Algorithm 16), `encapsulate` with the 32-byte message `m`
+   * (Algorithm 17), `decapsulate` with the 2,400-byte expanded key (Algorithm 18, implicit
+   * rejection). Optional: Node 20's OpenSSL 3.0 has no ML-KEM, so the facade uses noble's.
+   */
+  mlKem768?: {
+    keygen(seed: Uint8Array): { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array };
+    encapsulate(publicKey: Uint8Array, m: Uint8Array): { readonly cipherText: Uint8Array; readonly sharedSecret: Uint8Array };
+    decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  };
   /** Drops anything the backend keeps that was built from this secret (key objects). */
   forgetKey?(secretKey: Uint8Array): void;
 }

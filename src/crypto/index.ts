@@ -6,6 +6,7 @@ export {
   abytes, compareBytes, concat, equalBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, utf8, wipe,
 } from './bytes.js';
 export * from './primitives.js';
+export * from './ml-kem.js';
 export * from './labels.js';
 export * from './ids.js';
 export * from './padding.js';

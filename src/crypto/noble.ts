@@ -6,6 +6,7 @@ import { gcm } from '@noble/ciphers/aes.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { bytesToNumberLE, concatBytes } from '@noble/curves/utils.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { Backend } from './backend.js';
 
 const { Point } = ed25519;
@@ -51,4 +52,13 @@ export const nobleBackend: Backend = {
   },
   sha256: (data) => sha256(data),
   hmacSha256: (key, data) => hmac(sha256, key, data),
+  mlKem768: {
+    keygen: (seed) => ml_kem768.keygen(seed),
+    encapsulate: (publicKey, m) => {
+      // sharedSecret is a view of G's 64-byte output; copy it out of the buffer.
+      const { cipherText, sharedSecret } = ml_kem768.encapsulate(publicKey, m);
+      return { cipherText, sharedSecret: sharedSecret.slice() };
+    },
+    decapsulate: (cipherText, secretKey) => ml_kem768.decapsulate(cipherText, secretKey),
+  },
 };

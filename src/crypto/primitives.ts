@@ -34,6 +34,10 @@ export function setBackend(name: BackendName): void {
   else if (name === 'node' && nativeBackend) backend = nativeBackend;
   else throw new CryptoError('BACKEND_UNAVAILABLE', `crypto backend '${String(name)}' is not available here`);
 }
+/** The selected backend, for the core's other modules (ml-kem.ts); not part of the public surface. */
+export function _backend(): Backend {
+  return backend;
+}
 /** Runs `fn` with another backend selected, then restores the previous one (tests, benches). */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
   const prev = backend.name;

@@ -3,12 +3,13 @@
 // counts and keys, refuses trailing bytes and throws RatchetError ('MALFORMED' for a
 // message, 'BAD_STATE' for state bytes).
 import {
-  AEAD_TAG_LENGTH, CryptoError, X25519_KEY_LENGTH, XCHACHA_NONCE_LENGTH, equalBytes, toHex, x25519KeyPair,
+  AEAD_TAG_LENGTH, CryptoError, MLKEM768_CIPHERTEXT_LENGTH, X25519_KEY_LENGTH, XCHACHA_NONCE_LENGTH, equalBytes, toHex, x25519KeyPair,
   x25519PublicKey,
   type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import { MalformedError, Reader, Writer } from '../wire/bytes-codec.js';
 import { RatchetError } from './errors.js';
+import { readPq, writePq } from './pq.js';
 import {
   MAX_AD_LENGTH, MAX_RETIRED, MAX_SKIPPED_TOTAL,
   type ChainKey, type MessageKey, type RatchetState, type RootKey, type SkippedKey,
@@ -16,10 +17,19 @@ import {
 
 /** §6.1 */
 export const MESSAGE_VERSION = 1;
-/** §7 */
+/** §12.5: the header of a hybrid session's messages. */
+export const HYBRID_MESSAGE_VERSION = 2;
+/** §12.7: a hybrid header that also carries the handshake's KEM ciphertext (the initiator's first chain). */
+export const HANDSHAKE_KEM_MESSAGE_VERSION = 3;
+/** §7; a hybrid session's state has version 2 (§12.6). */
 export const STATE_VERSION = 1;
+export const HYBRID_STATE_VERSION = 2;
 /** version[1] || dh[32] || pn[4] || n[4] (§6.1). */
 export const HEADER_LENGTH = 1 + X25519_KEY_LENGTH + 4 + 4;
+/** The hybrid header adds epoch[4] (§12.5). */
+export const HYBRID_HEADER_LENGTH = HEADER_LENGTH + 4;
+/** Version 3 adds the handshake's ML-KEM-768 ciphertext (§12.7). */
+export const HANDSHAKE_KEM_HEADER_LENGTH = HYBRID_HEADER_LENGTH + MLKEM768_CIPHERTEXT_LENGTH;
 export const NONCE_LENGTH = XCHACHA_NONCE_LENGTH;
 /** header || nonce || AEAD tag of an empty plaintext (§6.2). */
 export const MIN_MESSAGE_LENGTH = HEADER_LENGTH + NONCE_LENGTH + AEAD_TAG_LENGTH;
@@ -33,6 +43,10 @@ export interface RatchetHeader {
   readonly pn: number;
   /** Number of this message in the sender's current sending chain. */
   readonly n: number;
+  /** Hybrid sessions only (§12.5): the KEM exchange mixed when this sending chain was made, 0 if none. */
+  readonly epoch?: number;
+  /** Version 3 only (§12.7): the handshake's KEM ciphertext, in the initiator's first chain. */
+  readonly kemCiphertext?: Uint8Array;
 }
 
 /** A parsed message (§6.2); `header` is the encoded header, which the AEAD authenticates. */
@@ -45,18 +59,28 @@ export interface RatchetMessage {
 
 // ---- §6 header and message ------------------------------------------------------------
 
+/** Version 1, or version 2 with its epoch when `h.epoch` is set (§12.5). */
 export function encodeHeader(h: RatchetHeader): Uint8Array {
-  return new Writer().u8(MESSAGE_VERSION).bytes(h.dh, X25519_KEY_LENGTH).u32(h.pn).u32(h.n).finish();
+  const version = h.epoch === undefined ? MESSAGE_VERSION : h.kemCiphertext ? HANDSHAKE_KEM_MESSAGE_VERSION : HYBRID_MESSAGE_VERSION;
+  const w = new Writer().u8(version).bytes(h.dh, X25519_KEY_LENGTH).u32(h.pn).u32(h.n);
+  if (h.epoch !== undefined) w.u32(h.epoch);
+  if (h.epoch !== undefined && h.kemCiphertext) w.bytes(h.kemCiphertext, MLKEM768_CIPHERTEXT_LENGTH);
+  return w.finish();
 }
 
-/** Parses exactly HEADER_LENGTH bytes. */
+const headerLength = (version: number | undefined): number =>
+  (version === HYBRID_MESSAGE_VERSION ? HYBRID_HEADER_LENGTH : version === HANDSHAKE_KEM_MESSAGE_VERSION ? HANDSHAKE_KEM_HEADER_LENGTH : HEADER_LENGTH);
+
+/** Parses exactly one header: HEADER_LENGTH bytes of version 1 or HYBRID_HEADER_LENGTH of version 2. */
 export function decodeHeader(bytes: Uint8Array): RatchetHeader {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== HEADER_LENGTH) {
-    throw new RatchetError('MALFORMED', `a header is ${HEADER_LENGTH} bytes`);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== headerLength(bytes[0])) {
+    throw new RatchetError('MALFORMED', `a header is ${HEADER_LENGTH} bytes (${HYBRID_HEADER_LENGTH} in version 2, ${HANDSHAKE_KEM_HEADER_LENGTH} in version 3)`);
   }
   const r = new Reader(bytes);
   const version = r.u8();
-  if (version !== MESSAGE_VERSION) throw new RatchetError('MALFORMED', `unknown message version ${version}`);
+  if (version !== MESSAGE_VERSION && version !== HYBRID_MESSAGE_VERSION && version !== HANDSHAKE_KEM_MESSAGE_VERSION) {
+    throw new RatchetError('MALFORMED', `unknown message version ${version}`);
+  }
   let dh: X25519PublicKey;
   try {
     dh = x25519PublicKey(r.bytes(X25519_KEY_LENGTH), 'header.dh');
@@ -66,22 +90,27 @@ export function decodeHeader(bytes: Uint8Array): RatchetHeader {
   const pn = r.u32();
   const n = r.u32();
   if (n > MAX_MESSAGE_NUMBER) throw new RatchetError('MALFORMED', 'message number out of range');
-  return { dh, pn, n };
+  if (version === MESSAGE_VERSION) return { dh, pn, n };
+  const epoch = r.u32();
+  if (version === HYBRID_MESSAGE_VERSION) return { dh, pn, n, epoch };
+  return { dh, pn, n, epoch, kemCiphertext: r.bytes(MLKEM768_CIPHERTEXT_LENGTH) };
 }
 
 export function encodeMessage(header: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-  return new Writer().bytes(header, HEADER_LENGTH).bytes(nonce, NONCE_LENGTH).bytes(ciphertext).finish();
+  return new Writer().bytes(header, headerLength(header[0])).bytes(nonce, NONCE_LENGTH).bytes(ciphertext).finish();
 }
 
 export function decodeMessage(bytes: Uint8Array): RatchetMessage {
   if (!(bytes instanceof Uint8Array)) throw new RatchetError('MALFORMED', 'a message is a Uint8Array');
-  if (bytes.length < MIN_MESSAGE_LENGTH) throw new RatchetError('MALFORMED', `a message is at least ${MIN_MESSAGE_LENGTH} bytes`);
-  const header = bytes.slice(0, HEADER_LENGTH);
+  const length = headerLength(bytes[0]);
+  const min = length + NONCE_LENGTH + AEAD_TAG_LENGTH;
+  if (bytes.length < min) throw new RatchetError('MALFORMED', `a message is at least ${min} bytes`);
+  const header = bytes.slice(0, length);
   return {
     header,
     fields: decodeHeader(header),
-    nonce: bytes.slice(HEADER_LENGTH, HEADER_LENGTH + NONCE_LENGTH),
-    ciphertext: bytes.slice(HEADER_LENGTH + NONCE_LENGTH),
+    nonce: bytes.slice(length, length + NONCE_LENGTH),
+    ciphertext: bytes.slice(length + NONCE_LENGTH),
   };
 }
 
@@ -114,7 +143,7 @@ export function encodeState(s: RatchetState): Uint8Array {
   if (shape !== SHAPE_RECEIVER_FRESH && shape !== SHAPE_SENDER_FRESH && shape !== SHAPE_RUNNING) {
     throw new RatchetError('BAD_STATE', 'inconsistent state');
   }
-  const w = new Writer().u8(STATE_VERSION).u8(shape).var16(s.ad)
+  const w = new Writer().u8(s.pq ? HYBRID_STATE_VERSION : STATE_VERSION).u8(shape).var16(s.ad)
     .bytes(s.rk, 32).bytes(s.dhs.secretKey, X25519_KEY_LENGTH);
   if (s.dhr) w.bytes(s.dhr, X25519_KEY_LENGTH);
   if (s.cks) w.bytes(s.cks, 32);
@@ -127,6 +156,7 @@ export function encodeState(s: RatchetState): Uint8Array {
     w.bytes(g.dh, X25519_KEY_LENGTH).u16(g.keys.length);
     for (const k of g.keys) w.u32(k.n).bytes(k.mk, 32);
   }
+  if (s.pq) writePq(w, s.pq);
   return w.finish();
 }
 
@@ -150,7 +180,7 @@ function bad(condition: boolean, message: string): void {
 
 function readState(r: Reader): RatchetState {
   const version = r.u8();
-  bad(version !== STATE_VERSION, `unknown state version ${version}`);
+  bad(version !== STATE_VERSION && version !== HYBRID_STATE_VERSION, `unknown state version ${version}`);
   const shape = r.u8();
   bad(shape !== SHAPE_RECEIVER_FRESH && shape !== SHAPE_SENDER_FRESH && shape !== SHAPE_RUNNING, `bad shape ${shape}`);
   const ad = r.var16();
@@ -184,12 +214,14 @@ function readState(r: Reader): RatchetState {
       skipped.set(skippedId(dh, n), { dh, n, mk: r.bytes(32) as MessageKey });
     }
   }
+  const pq = version === HYBRID_STATE_VERSION ? readPq(r) : null;
   r.end();
 
   // A fresh receiver has nothing but its key pair and root key; a fresh sender has not received yet.
   if (shape !== SHAPE_RUNNING) bad(nr !== 0 || pn !== 0 || retired.length > 0 || skipped.size > 0, 'counters or keys in a fresh state');
   if (shape === SHAPE_RECEIVER_FRESH) bad(ns !== 0, 'a fresh receiver has sent');
-  return { ad, rk, dhs, dhr, cks, ckr, ns, nr, pn, skipped, retired };
+  if (pq && shape !== SHAPE_RUNNING) bad(pq.mixed !== 0 || pq.done !== 0 || pq.peerDone !== 0, 'post-quantum progress in a fresh state');
+  return { ad, rk, dhs, dhr, cks, ckr, ns, nr, pn, skipped, retired, pq };
 }
 
 /** Inverse of encodeState; BAD_STATE for anything encodeState cannot have produced (§7). */

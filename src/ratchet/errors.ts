@@ -7,6 +7,7 @@ export type RatchetErrorCode =
   | 'DECRYPT_FAILED' // the message does not authenticate under the key its header selects
   | 'REPLAY' // the message's key is no longer held: already used (or evicted)
   | 'TOO_MANY_SKIPPED' // the message is more than MAX_SKIP ahead in its chain
+  | 'DOWNGRADE' // a classical (version 1) message to a hybrid session (§12.5)
   | 'BAD_STATE'; // state bytes that do not decode, or a state that cannot do this (send before receiving)
 
 export class RatchetError extends CodedError<RatchetErrorCode> {}

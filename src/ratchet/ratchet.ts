@@ -7,15 +7,21 @@
 // commits only once the message has authenticated, so any failure leaves the state exactly
 // as it was (§5.4). Secrets a state no longer needs are overwritten when it lets go of them.
 import {
-  aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError, randomBytes, utf8, wipe, x25519,
+  MLKEM768_SEED_LENGTH, MLKEM_MESSAGE_LENGTH, aeadKey, concat, equalBytes, hkdf, hmacSha256, isCryptoError,
+  mlKem768Decapsulate, mlKem768Encapsulate, mlKem768EncapsulationKey, randomBytes, utf8, wipe, x25519,
   wipeSecretKey, x25519KeyPair, x25519PublicKey, xchacha20poly1305Open, xchacha20poly1305Seal,
-  type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
+  type MlKem768Ciphertext, type MlKem768Seed, type X25519KeyPair, type X25519PublicKey, type X25519SecretKey,
 } from '../crypto/index.js';
 import {
   MAX_MESSAGE_NUMBER, NONCE_LENGTH, decodeMessage, encodeHeader, encodeMessage, skippedId,
   type RatchetMessage,
 } from './codec.js';
+import { Writer } from '../wire/bytes-codec.js';
 import { RatchetError } from './errors.js';
+import {
+  PQ_FIELD_MAX, afterMix, decodePqField, encodePqField, initialPq, nextPqField, receivePqField, secretToMix, wipePqNotIn,
+  type PqState,
+} from './pq.js';
 import {
   MAX_AD_LENGTH, MAX_RETIRED, MAX_SKIP, MAX_SKIPPED_TOTAL,
   type ChainKey, type MessageKey, type RatchetState, type RootKey, type SkippedKey,
@@ -27,8 +33,25 @@ type Draft = { -readonly [K in keyof RatchetState]: RatchetState[K] } & {
 };
 
 export interface RatchetOptions {
-  /** Source of randomness for ratchet key pairs and nonces (default: the CSPRNG). */
+  /** Source of randomness for ratchet key pairs, nonces and ML-KEM values (default: the CSPRNG). */
   readonly random?: (n: number) => Uint8Array;
+  /**
+   * Hybrid sessions, encrypt: the bytes the caller can spare for the post-quantum field (its
+   * padding bucket's room, §12.3); a KEM chunk goes only if it fits. Default: always room.
+   */
+  readonly pqRoom?: number;
+}
+
+export interface InitOptions extends RatchetOptions {
+  /** A hybrid session: the post-quantum ratchet of §12 beside the Double Ratchet, version 2 messages. */
+  readonly hybrid?: boolean;
+  /**
+   * Hybrid sessions with a KEM in the handshake (§12.7). Sender: the acceptor's ML-KEM-768
+   * encapsulation key, from the handshake; the sender encapsulates to it and mixes the secret
+   * into its first chain. Receiver: the 64-byte seed of that key.
+   */
+  readonly peerKemKey?: Uint8Array;
+  readonly kemSeed?: Uint8Array;
 }
 
 // ---- §3 key derivation ----------------------------------------------------------------
@@ -48,6 +71,20 @@ export function kdfRk(rk: RootKey, dhOut: Uint8Array): { rk: RootKey; ck: ChainK
 /** §3.2 KDF_CK: mk = HMAC(ck, "…/message-key"), ck' = HMAC(ck, "…/chain-key"). */
 export function kdfCk(ck: ChainKey): { ck: ChainKey; mk: MessageKey } {
   return { ck: hmacSha256(ck, CHAIN_KEY_LABEL) as ChainKey, mk: hmacSha256(ck, MESSAGE_KEY_LABEL) as MessageKey };
+}
+
+const ROOT_PQ_INFO = utf8('sealpost/v1/ratchet/root-pq');
+
+/**
+ * §12.4 KDF_RK_PQ: the root step that mixes the secret of KEM exchange `exchange`:
+ * HKDF-SHA256(salt = rk, ikm = dhOut || kemSecret, info = "sealpost/v1/ratchet/root-pq" || u32(exchange), L = 64).
+ */
+export function kdfRkHybrid(rk: RootKey, dhOut: Uint8Array, kemSecret: Uint8Array, exchange: number): { rk: RootKey; ck: ChainKey } {
+  const ikm = concat(dhOut, kemSecret);
+  const out = hkdf(ikm, rk, new Writer().bytes(ROOT_PQ_INFO).u32(exchange).finish(), 64);
+  const next = { rk: out.slice(0, 32) as RootKey, ck: out.slice(32, 64) as ChainKey };
+  wipe(out, ikm);
+  return next;
 }
 
 /** DH(own secret, peer public), as the input of KDF_RK; the caller wipes it. */
@@ -88,8 +125,8 @@ function argPublic(key: unknown, name: string): X25519PublicKey {
   }
 }
 
-function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair): Draft {
-  return { ad, rk, dhs, dhr: null, cks: null, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map(), retired: [] };
+function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair, pq: PqState | null): Draft {
+  return { ad, rk, dhs, dhr: null, cks: null, ckr: null, ns: 0, nr: 0, pn: 0, skipped: new Map(), retired: [], pq };
 }
 
 // ---- §4.2, §4.3 initialisation --------------------------------------------------------
@@ -99,16 +136,34 @@ function emptyState(ad: Uint8Array, rk: RootKey, dhs: X25519KeyPair): Draft {
  * public key from the handshake. `sharedSecret` is SK, the initial root key.
  */
 export function initSender(
-  sharedSecret: Uint8Array, associatedData: Uint8Array, remoteRatchetKey: X25519PublicKey, opts: RatchetOptions = {},
+  sharedSecret: Uint8Array, associatedData: Uint8Array, remoteRatchetKey: X25519PublicKey, opts: InitOptions = {},
 ): RatchetState {
   const sk = argBytes(sharedSecret, 'sharedSecret', 32);
   const ad = argAd(associatedData);
   const dhr = argPublic(remoteRatchetKey, 'remoteRatchetKey');
+  if (opts.peerKemKey !== undefined && !opts.hybrid) throw new RatchetError('INVALID_ARGUMENT', 'peerKemKey needs a hybrid session');
+  let ek;
+  try {
+    ek = opts.peerKemKey === undefined ? null : mlKem768EncapsulationKey(opts.peerKemKey, 'peerKemKey');
+  } catch (e) {
+    if (isCryptoError(e)) throw new RatchetError('INVALID_ARGUMENT', e.message);
+    throw e;
+  }
   const dhs = freshKeyPair(opts);
   const out = dh(dhs, dhr);
-  const { rk, ck } = kdfRk(sk as RootKey, out);
+  let pq = opts.hybrid ? initialPq(true) : null;
+  let first;
+  if (ek && pq) {
+    // §12.7: the first chain mixes the handshake's KEM secret as exchange 0.
+    const { ciphertext, sharedSecret: k0 } = mlKem768Encapsulate(ek, draw(opts, MLKEM_MESSAGE_LENGTH).slice());
+    first = kdfRkHybrid(sk as RootKey, out, k0, 0);
+    wipe(k0);
+    pq = { ...pq, handshakeCiphertext: ciphertext };
+  } else {
+    first = kdfRk(sk as RootKey, out);
+  }
   wipe(out);
-  return { ...emptyState(ad, rk, dhs), dhr, cks: ck };
+  return { ...emptyState(ad, first.rk, dhs, pq), dhr, cks: first.ck };
 }
 
 /**
@@ -116,14 +171,19 @@ export function initSender(
  * pair whose public half it gave the peer. It can send once a first message has arrived.
  * The arguments are copied; the caller may wipe its own.
  */
-export function initReceiver(sharedSecret: Uint8Array, associatedData: Uint8Array, ownRatchetKeyPair: X25519KeyPair): RatchetState {
+export function initReceiver(
+  sharedSecret: Uint8Array, associatedData: Uint8Array, ownRatchetKeyPair: X25519KeyPair, opts: InitOptions = {},
+): RatchetState {
   const sk = argBytes(sharedSecret, 'sharedSecret', 32);
   const ad = argAd(associatedData);
   const secretKey = argBytes(ownRatchetKeyPair?.secretKey, 'ownRatchetKeyPair.secretKey', 32);
   const publicKey = argBytes(ownRatchetKeyPair?.publicKey, 'ownRatchetKeyPair.publicKey', 32);
   const dhs = x25519KeyPair(secretKey.slice());
   if (!equalBytes(dhs.publicKey, publicKey)) throw new RatchetError('INVALID_ARGUMENT', 'ownRatchetKeyPair: public key does not match the secret key');
-  return emptyState(ad, sk.slice() as RootKey, dhs);
+  if (opts.kemSeed !== undefined && !opts.hybrid) throw new RatchetError('INVALID_ARGUMENT', 'kemSeed needs a hybrid session');
+  const seed = opts.kemSeed === undefined ? null : (argBytes(opts.kemSeed, 'kemSeed', MLKEM768_SEED_LENGTH).slice() as MlKem768Seed);
+  const pq = opts.hybrid ? { ...initialPq(false), handshakeSeed: seed } : null;
+  return emptyState(ad, sk.slice() as RootKey, dhs, pq);
 }
 
 /** Whether encrypt can run: false for a receiver that has not received its first message. */
@@ -133,20 +193,37 @@ export function canSend(state: RatchetState): boolean {
 
 // ---- §5.1 encrypt ---------------------------------------------------------------------
 
-/** One message of the current sending chain: header || nonce || AEAD(mk, nonce, plaintext, AD || header) (§6.2). */
+/**
+ * One message of the current sending chain: header || nonce || AEAD(mk, nonce, plaintext, AD || header)
+ * (§6.2); in a hybrid session the AEAD's plaintext is the post-quantum field || plaintext (§12.3).
+ */
 export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: RatchetOptions = {}): Uint8Array {
   argBytes(plaintext, 'plaintext');
   const s = state as Draft;
   if (s.cks === null) throw new RatchetError('BAD_STATE', 'cannot send before the first message from the peer has arrived');
   if (s.ns > MAX_MESSAGE_NUMBER) throw new RatchetError('BAD_STATE', 'sending chain exhausted');
+  const room = opts.pqRoom ?? PQ_FIELD_MAX;
+  if (typeof room !== 'number' || !(room >= 0)) throw new RatchetError('INVALID_ARGUMENT', 'pqRoom must be a number >= 0');
   const nonce = draw(opts, NONCE_LENGTH);
-  const header = encodeHeader({ dh: s.dhs.publicKey, pn: s.pn, n: s.ns });
+  let pq: PqState | null = null;
+  let sealed = plaintext;
+  if (s.pq) {
+    const next = nextPqField(s.pq, room, (n) => draw(opts, n));
+    pq = next.pq;
+    sealed = concat(encodePqField(next.field), plaintext);
+  }
+  const header = encodeHeader({
+    dh: s.dhs.publicKey, pn: s.pn, n: s.ns,
+    ...(s.pq ? { epoch: s.pq.sendEpoch } : {}),
+    ...(s.pq?.handshakeCiphertext ? { kemCiphertext: s.pq.handshakeCiphertext } : {}),
+  });
   const { ck, mk } = kdfCk(s.cks);
   let ciphertext: Uint8Array;
   try {
-    ciphertext = xchacha20poly1305Seal(aeadKey(mk), nonce, plaintext, concat(s.ad, header));
+    ciphertext = xchacha20poly1305Seal(aeadKey(mk), nonce, sealed, concat(s.ad, header));
   } catch (e) {
     wipe(ck);
+    wipePqNotIn(pq, s.pq);
     throw e;
   } finally {
     wipe(mk);
@@ -154,6 +231,7 @@ export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: Ratche
   wipe(s.cks);
   s.cks = ck;
   s.ns += 1;
+  if (pq) s.pq = pq; // nextPqField overwrites nothing: nothing of the old one to wipe
   return encodeMessage(header, nonce, ciphertext);
 }
 
@@ -165,6 +243,13 @@ export function encrypt(state: RatchetState, plaintext: Uint8Array, opts: Ratche
  */
 export function decrypt(state: RatchetState, message: Uint8Array, opts: RatchetOptions = {}): Uint8Array {
   const msg = decodeMessage(message);
+  // §12.5: a hybrid session takes only hybrid messages, a classical one only classical ones.
+  if (state.pq && msg.fields.epoch === undefined) throw new RatchetError('DOWNGRADE', 'a classical message in a hybrid session');
+  if (!state.pq && msg.fields.epoch !== undefined) throw new RatchetError('MALFORMED', 'a hybrid message in a classical session');
+  // §12.7: a receiver that put a KEM key in the handshake takes a first message only with its ciphertext.
+  if (state.pq?.handshakeSeed && state.dhr === null && msg.fields.kemCiphertext === undefined) {
+    throw new RatchetError('DOWNGRADE', 'a first message without the handshake\'s KEM ciphertext');
+  }
   const draft = begin(state);
   let plaintext: Uint8Array;
   try {
@@ -184,7 +269,7 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   const saved = s.skipped.get(id);
   if (saved) {
     s.skipped.delete(id); // its key is wiped at commit, and kept if the message fails
-    return open(saved.mk, s.ad, msg);
+    return receivePq(s, open(saved.mk, s.ad, msg), opts);
   }
   const sameChain = s.ckr !== null && s.dhr !== null && equalBytes(peer, s.dhr);
   if (sameChain && n < s.nr) throw new RatchetError('REPLAY', `message ${n} of this chain was already received`);
@@ -192,7 +277,7 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   if (n - (sameChain ? s.nr : 0) > MAX_SKIP) throw new RatchetError('TOO_MANY_SKIPPED', `message ${n} is more than ${MAX_SKIP} ahead`);
   if (!sameChain) {
     skipTo(s, Math.min(pn, s.nr + MAX_SKIP)); // close the old chain, capped (§5.3)
-    dhRatchet(s, peer, opts);
+    dhRatchet(s, peer, msg.fields, opts);
   }
   skipTo(s, n);
   if (s.ckr === null) throw new RatchetError('BAD_STATE', 'no receiving chain'); // unreachable: dhRatchet made one
@@ -200,10 +285,19 @@ function receive(s: Draft, msg: RatchetMessage, opts: RatchetOptions): Uint8Arra
   replaceChain(s, 'ckr', ck);
   s.nr += 1;
   try {
-    return open(mk, s.ad, msg);
+    return receivePq(s, open(mk, s.ad, msg), opts);
   } finally {
     wipe(mk);
   }
+}
+
+/** A hybrid session's opened plaintext: its post-quantum field goes to the PQ ratchet (§12.3), the rest to the caller. */
+function receivePq(s: Draft, opened: Uint8Array, opts: RatchetOptions): Uint8Array {
+  if (!s.pq) return opened;
+  const { field, rest } = decodePqField(opened);
+  wipe(opened);
+  s.pq = receivePqField(s.pq, field, (n) => draw(opts, n));
+  return rest;
 }
 
 function open(mk: MessageKey, ad: Uint8Array, msg: RatchetMessage): Uint8Array {
@@ -227,21 +321,56 @@ function skipTo(s: Draft, until: number): void {
 }
 
 /** Signal's DHRatchet: a receiving chain from the peer's new key, then a fresh own key pair and sending chain (§5.2). */
-function dhRatchet(s: Draft, peer: X25519PublicKey, opts: RatchetOptions): void {
+function dhRatchet(s: Draft, peer: X25519PublicKey, header: RatchetMessage['fields'], opts: RatchetOptions): void {
   const fresh = freshKeyPair(opts);
+  const handshake = s.dhr === null ? handshakeMix(s, header.kemCiphertext) : null;
   if (s.dhr !== null) s.retired = [...s.retired, s.dhr].slice(-MAX_RETIRED);
   s.pn = s.ns;
   s.ns = 0;
   s.nr = 0;
   s.dhr = peer;
-  stepRoot(s, dh(s.dhs, peer), 'ckr');
+  stepRoot(s, dh(s.dhs, peer), 'ckr', handshake ?? receivingMix(s, header.epoch ?? 0));
+  if (handshake) wipe(handshake.key);
+  // The initiator's first chain is closed: its later chains carry no handshake ciphertext.
+  if (s.pq?.handshakeCiphertext) s.pq = { ...s.pq, handshakeCiphertext: null };
   wipeSecretKey(s.dhs.secretKey);
   s.dhs = fresh;
-  stepRoot(s, dh(s.dhs, peer), 'cks');
+  const mix = s.pq ? secretToMix(s.pq) : null;
+  stepRoot(s, dh(s.dhs, peer), 'cks', mix);
+  if (s.pq) s.pq = { ...s.pq, sendEpoch: mix ? mix.exchange : 0 };
 }
 
-function stepRoot(s: Draft, dhOut: Uint8Array, chain: 'cks' | 'ckr'): void {
-  const { rk, ck } = kdfRk(s.rk, dhOut);
+/**
+ * §12.7: at the receiver's first DH step, the handshake's KEM secret from the first chain's
+ * ciphertext (exchange 0), or null for a session without one. A ciphertext the receiver did not
+ * ask for is MALFORMED (the check that one is there is in decrypt).
+ */
+function handshakeMix(s: Draft, ciphertext: Uint8Array | undefined): { exchange: number; key: Uint8Array } | null {
+  const seed = s.pq?.handshakeSeed ?? null;
+  if (ciphertext === undefined || s.pq === null) return null;
+  if (seed === null) throw new RatchetError('MALFORMED', 'a handshake KEM ciphertext this session did not ask for');
+  const key = mlKem768Decapsulate(seed, ciphertext as MlKem768Ciphertext);
+  s.pq = { ...s.pq, handshakeSeed: null };
+  return { exchange: 0, key };
+}
+
+/**
+ * §12.4: the secret the peer mixed when it made the chain whose header says `epoch` (0: none).
+ * It must be the exchange after the last one mixed, finished on this side too; anything else
+ * cannot come from the peer, so the message is refused as one that does not authenticate.
+ */
+function receivingMix(s: Draft, epoch: number): { exchange: number; key: Uint8Array } | null {
+  if (epoch === 0) return null;
+  const secret = s.pq?.secret;
+  if (!s.pq || !secret || secret.exchange !== epoch || epoch <= s.pq.mixed) {
+    throw new RatchetError('DECRYPT_FAILED', `the chain mixes KEM exchange ${epoch}, which this side has not finished`);
+  }
+  return secret;
+}
+
+function stepRoot(s: Draft, dhOut: Uint8Array, chain: 'cks' | 'ckr', mix: { exchange: number; key: Uint8Array } | null = null): void {
+  const { rk, ck } = mix ? kdfRkHybrid(s.rk, dhOut, mix.key, mix.exchange) : kdfRk(s.rk, dhOut);
+  if (mix && mix.exchange > 0 && s.pq) s.pq = afterMix(s.pq, mix.exchange); // exchange 0: the handshake's (§12.7)
   wipe(dhOut, s.rk);
   s.rk = rk;
   replaceChain(s, chain, ck);
@@ -278,6 +407,7 @@ function commit(state: Draft, draft: Draft): void {
     wipe(k.mk);
   }
   wipeSkippedNotIn(state.skipped, draft.skipped);
+  wipePqNotIn(state.pq, draft.pq);
   wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined, state.dhs.secretKey); // the draft holds copies
   Object.assign(state, draft);
 }
@@ -285,6 +415,7 @@ function commit(state: Draft, draft: Draft): void {
 /** Drops a failed draft: wipes what it owns and `state` does not hold. */
 function abort(draft: Draft, state: RatchetState): void {
   wipeSkippedNotIn(draft.skipped, state.skipped);
+  wipePqNotIn(draft.pq, state.pq);
   wipe(draft.rk, draft.cks ?? undefined, draft.ckr ?? undefined, draft.dhs.secretKey);
 }
 
@@ -296,5 +427,6 @@ function wipeSkippedNotIn(from: ReadonlyMap<string, SkippedKey>, keep: ReadonlyM
 export function wipeState(state: RatchetState): void {
   for (const k of state.skipped.values()) wipe(k.mk);
   wipeSecretKey(state.dhs.secretKey);
+  wipePqNotIn(state.pq, null);
   wipe(state.rk, state.cks ?? undefined, state.ckr ?? undefined);
 }

@@ -1,6 +1,7 @@
 // The ratchet's state and limits (spec/ratchet.md §4.1, §8): plain data, shared by the
 // algorithm (ratchet.ts) and the byte layouts (codec.ts).
 import type { Brand, X25519KeyPair, X25519PublicKey } from '../crypto/index.js';
+import type { PqState } from './pq.js';
 
 // ---- §8 limits ------------------------------------------------------------------------
 
@@ -45,4 +46,6 @@ export interface RatchetState {
   readonly skipped: ReadonlyMap<string, SkippedKey>;
   /** Peer ratchet keys of closed receiving chains, oldest first. */
   readonly retired: readonly X25519PublicKey[];
+  /** The post-quantum ratchet of a hybrid session (§12); null in a classical one. */
+  readonly pq: PqState | null;
 }

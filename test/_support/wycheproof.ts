@@ -5,8 +5,9 @@
 // file's numberOfTests, and a corrupted copy of a file can be shown to fail (meta-test).
 import {
   CryptoError, aes128GcmOpen, aes128GcmSeal, chacha20poly1305Open, chacha20poly1305Seal, ed25519Verify, hkdf, hmacSha256, hmacSha256Verify,
-  x25519, xchacha20poly1305Open, xchacha20poly1305Seal,
-  type AeadKey, type CryptoErrorCode, type Ed25519PublicKey, type X25519PublicKey, type X25519SecretKey,
+  mlKem768Decapsulate, mlKem768Encapsulate, mlKem768KeyPair, x25519, xchacha20poly1305Open, xchacha20poly1305Seal,
+  MLKEM768_CIPHERTEXT_LENGTH, MLKEM768_ENCAPSULATION_KEY_LENGTH, MLKEM768_SEED_LENGTH,
+  type AeadKey, type MlKem768Ciphertext, type MlKem768EncapsulationKey, type MlKem768Seed, type CryptoErrorCode, type Ed25519PublicKey, type X25519PublicKey, type X25519SecretKey,
 } from '../../src/crypto/index.js';
 import { hex, toHexString } from './files.js';
 
@@ -26,6 +27,11 @@ export interface HkdfCase extends WycheproofCase { ikm: string; salt: string; in
 export interface HkdfGroup { keySize: number; tests: HkdfCase[] }
 export interface MacCase extends WycheproofCase { key: string; msg: string; tag: string }
 export interface MacGroup { keySize: number; tagSize: number; tests: MacCase[] }
+
+export interface MlKemCase extends WycheproofCase { seed: string; ek?: string; c: string; K: string }
+export interface MlKemEncapsCase extends WycheproofCase { ek: string; m: string; c: string; K: string }
+export interface MlKemGroup { parameterSet: string; tests: MlKemCase[] }
+export interface MlKemEncapsGroup { parameterSet: string; tests: MlKemEncapsCase[] }
 
 export interface CheckResult { checked: number; failures: string[] }
 
@@ -234,5 +240,51 @@ export function checkHmacSha256(file: WycheproofFile<MacGroup>): CheckResult {
     if (tc.result === 'valid') return sameHex('hmac prefix', hmacSha256(key, msg).subarray(0, tag.length), tc.tag);
     if (tc.result === 'acceptable') return 'no policy for acceptable MAC cases';
     return undefined;
+  });
+}
+
+// ---- ML-KEM-768 (mlkem_test_schema, mlkem_encaps_test_schema) ----------------------------------------
+
+/**
+ * Key generation from the seed `d || z` and decapsulation. Valid cases (random and bit-flipped
+ * ciphertexts among them) must give the exact `ek` and `K`, the implicit-rejection secret
+ * included; invalid ones have a seed or a ciphertext of the wrong length and must be refused
+ * with INVALID_LENGTH naming it (FIPS 203 §7.3 input checks).
+ */
+export function checkMlKem768(file: WycheproofFile<MlKemGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    if (group.parameterSet !== 'ML-KEM-768') return `unsupported parameter set ${group.parameterSet}`;
+    const seed = hex(tc.seed) as MlKem768Seed;
+    const c = hex(tc.c) as MlKem768Ciphertext;
+    if (tc.result === 'valid') {
+      const { encapsulationKey } = mlKem768KeyPair(seed);
+      return (tc.ek === undefined ? undefined : sameHex('ek', encapsulationKey, tc.ek)) ?? sameHex('K', mlKem768Decapsulate(seed, c), tc.K);
+    }
+    if (tc.result !== 'invalid') return 'no policy for acceptable ML-KEM cases';
+    if (seed.length !== MLKEM768_SEED_LENGTH) {
+      return rejects('INVALID_LENGTH', () => mlKem768KeyPair(seed), 'seed') ?? rejects('INVALID_LENGTH', () => mlKem768Decapsulate(seed, c), 'seed');
+    }
+    if (c.length !== MLKEM768_CIPHERTEXT_LENGTH) return rejects('INVALID_LENGTH', () => mlKem768Decapsulate(seed, c), 'ciphertext');
+    return 'no policy for an invalid case of the right lengths';
+  });
+}
+
+/**
+ * Encapsulation with a given `m`. Valid cases must give the exact ciphertext and `K`; invalid
+ * ones are keys of the wrong length (INVALID_LENGTH) or with a coefficient not below q
+ * (NON_CANONICAL, the modulus check of FIPS 203 §7.2), both naming the key.
+ */
+export function checkMlKem768Encaps(file: WycheproofFile<MlKemEncapsGroup>): CheckResult {
+  return runAll(file, (group, tc) => {
+    if (group.parameterSet !== 'ML-KEM-768') return `unsupported parameter set ${group.parameterSet}`;
+    const ek = hex(tc.ek) as MlKem768EncapsulationKey;
+    const m = hex(tc.m);
+    if (tc.result === 'valid') {
+      const { ciphertext, sharedSecret } = mlKem768Encapsulate(ek, m);
+      return sameHex('c', ciphertext, tc.c) ?? sameHex('K', sharedSecret, tc.K);
+    }
+    if (tc.result !== 'invalid') return 'no policy for acceptable ML-KEM cases';
+    const code = ek.length === MLKEM768_ENCAPSULATION_KEY_LENGTH ? 'NON_CANONICAL' : 'INVALID_LENGTH';
+    return rejects(code, () => mlKem768Encapsulate(ek, m), 'encapsulationKey');
   });
 }

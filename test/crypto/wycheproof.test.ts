@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import { availableBackends, withBackend, type BackendName } from '../../src/crypto/index.js';
 import { readJson } from '../_support/files.js';
 import {
-  checkAes128Gcm, checkChaCha20Poly1305, checkEd25519, checkHkdfSha256, checkHmacSha256, checkX25519, checkXChaCha20Poly1305,
+  checkAes128Gcm, checkChaCha20Poly1305, checkEd25519, checkHkdfSha256, checkHmacSha256, checkMlKem768, checkMlKem768Encaps, checkX25519,
+  checkXChaCha20Poly1305,
   type CheckResult, type WycheproofCase, type WycheproofFile, type WycheproofResult,
 } from '../_support/wycheproof.js';
 
@@ -52,6 +53,10 @@ type G = { key: string; iv: string; ct: string; tag: string } & WycheproofCase;
 const aes128Iv96 = (tc: WycheproofCase): boolean => (tc as G).key.length === 32 && (tc as G).iv.length === 24;
 type H = { okm: string } & WycheproofCase;
 type M = { tag: string } & WycheproofCase;
+type K = { seed: string; c: string; K: string } & WycheproofCase;
+type KE = { ek: string; m: string; c: string; K: string } & WycheproofCase;
+/** The first valid decapsulation case whose ciphertext does not re-encrypt (implicit rejection). */
+const implicitRejection = (tc: WycheproofCase): boolean => tc.result === 'valid' && tc.comment === 'Bit flipped ciphertext';
 
 const SUITES: Suite[] = [
   suite('x25519_test.json', checkX25519, [
@@ -89,6 +94,19 @@ const SUITES: Suite[] = [
     { what: 'flipped tag', pick: is('valid'), apply: (tc: M) => { tc.tag = flipLast(tc.tag); } },
     { what: 'modified tag relabelled valid', pick: is('invalid', 'ModifiedTag'), apply: relabel<M>('valid') },
     { what: 'valid truncated tag relabelled invalid', pick: (tc) => tc.result === 'valid' && (tc as M).tag.length === 32, apply: relabel<M>('invalid') },
+  ]),
+  suite('mlkem_768_test.json', checkMlKem768, [
+    { what: 'flipped K', pick: is('valid'), apply: (tc: K) => { tc.K = flipLast(tc.K); } },
+    { what: 'flipped implicit-rejection K', pick: implicitRejection, apply: (tc: K) => { tc.K = flipLast(tc.K); } },
+    { what: 'flipped ciphertext', pick: is('valid', 'Strcmp'), apply: (tc: K) => { tc.c = flipLast(tc.c); } },
+    { what: 'short seed relabelled valid', pick: (tc) => tc.result === 'invalid' && (tc as K).seed.length !== 128, apply: relabel<K>('valid') },
+    { what: 'short ciphertext relabelled valid', pick: (tc) => tc.result === 'invalid' && (tc as K).c.length < 2176, apply: relabel<K>('valid') },
+  ]),
+  suite('mlkem_768_encaps_test.json', checkMlKem768Encaps, [
+    { what: 'flipped ciphertext', pick: is('valid'), apply: (tc: KE) => { tc.c = flipLast(tc.c); } },
+    { what: 'flipped K', pick: is('valid'), apply: (tc: KE) => { tc.K = flipLast(tc.K); } },
+    { what: 'modulus overflow relabelled valid', pick: is('invalid', 'ModulusOverflow'), apply: relabel<KE>('valid') },
+    { what: 'long key relabelled valid', pick: (tc) => tc.result === 'invalid' && (tc as KE).ek.length > 2368, apply: relabel<KE>('valid') },
   ]),
 ];
 

@@ -6,36 +6,20 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import {
-  aeadKey, concat, fromHex, fromUtf8, hmacSha256, toHex, utf8, withBackend, x25519, x25519KeyPair,
+  aeadKey, concat, fromHex, fromUtf8, toHex, utf8, withBackend, x25519, x25519KeyPair,
   xchacha20poly1305Open,
 } from '../../src/crypto/index.js';
 import {
   MAX_SKIP, MAX_SKIPPED_TOTAL, canSend, decodeState, decrypt, encodeState, encrypt, initReceiver, initSender,
   isRatchetError, kdfCk, kdfRk, wipeState,
-  type ChainKey, type MessageKey, type RatchetErrorCode, type RatchetState, type RootKey,
+  type ChainKey, type MessageKey, type RatchetState, type RootKey,
 } from '../../src/ratchet/index.js';
 import { HEADER_LENGTH, MIN_MESSAGE_LENGTH, decodeMessage } from '../../src/ratchet/codec.js';
 import { readJson, repoPath } from '../_support/files.js';
+import { drbg, type Random } from '../_support/drbg.js';
+import { rejects, rejectsUnchanged } from '../_support/ratchet-asserts.js';
 
 // ---- fixtures -------------------------------------------------------------------------
-
-type Random = (n: number) => Uint8Array;
-
-/** The vectors' DRBG (spec/ratchet.md §11): HMAC-SHA256(seed, u64be(0)) || HMAC-SHA256(seed, u64be(1)) || … */
-function drbg(seed: Uint8Array): Random {
-  let counter = 0n;
-  let pool: Uint8Array = new Uint8Array(0);
-  return (n) => {
-    while (pool.length < n) {
-      const c = new Uint8Array(8);
-      new DataView(c.buffer).setBigUint64(0, counter++);
-      pool = concat(pool, hmacSha256(seed, c));
-    }
-    const out = pool.slice(0, n);
-    pool = pool.slice(n);
-    return out;
-  };
-}
 
 /** A party: its state (updated in place by the ratchet) and its randomness. */
 class Party {
@@ -61,23 +45,6 @@ function pair(seed: string, ad: Uint8Array = AD): { alice: Party; bob: Party } {
 /** Uniform integers in [0, n) from a DRBG (test scheduling only). */
 const ints = (r: Random) => (n: number): number => new DataView(r(4).buffer).getUint32(0) % n;
 
-function rejects(fn: () => unknown, code: RatchetErrorCode): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isRatchetError(e), `RatchetError expected, got ${String(e)}`);
-    assert.is(e.code, code);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-}
-
-/** The operation fails with `code` and the state is byte for byte what it was. */
-function rejectsUnchanged(p: Party, fn: () => unknown, code: RatchetErrorCode): void {
-  const before = encodeState(p.state);
-  rejects(fn, code);
-  assert.equal(toHex(encodeState(p.state)), toHex(before), 'state unchanged');
-}
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
