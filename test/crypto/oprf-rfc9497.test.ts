@@ -12,6 +12,7 @@ import {
 } from '../../src/crypto/oprf.js';
 import { CryptoError, type CryptoErrorCode } from '../../src/crypto/errors.js';
 import { hex, readJson, toHexString } from '../_support/files.js';
+import { assertThrowsCode } from '../_support/coded.js';
 
 interface Case {
   Batch: number; Blind: string; BlindedElement: string; EvaluationElement: string; Input: string; Output: string;
@@ -24,14 +25,7 @@ const MODES: OprfMode[] = ['oprf', 'voprf', 'poprf'];
 const list = (s: string): Uint8Array[] => s.split(',').map(hex);
 const hexes = (a: Uint8Array[]): string => a.map(toHexString).join(',');
 
-function throws(label: string, fn: () => unknown, code: CryptoErrorCode): void {
-  try { fn(); } catch (e) {
-    assert.ok(e instanceof CryptoError, `${label}: threw ${String(e)} instead of CryptoError ${code}`);
-    assert.is((e as CryptoError).code, code, `${label}: ${(e as CryptoError).message}`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw ${code}`);
-}
+const throws = (label: string, fn: () => unknown, code: CryptoErrorCode): void => assertThrowsCode(CryptoError, label, fn, code);
 
 let checked = 0;
 test('the vector file holds the three modes of ristretto255-SHA512', () => {
