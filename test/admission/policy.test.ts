@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdmissionError, checkShownKey, encodePolicyBody, epochKeyOf, epochKeyPair, issuingEpoch, policyHash, signPolicy, verifyPolicy,
+  checkShownKey, encodePolicyBody, epochKeyOf, epochKeyPair, issuingEpoch, policyHash, signPolicy, verifyPolicy,
   type OrgPolicy,
 } from '../../src/admission/index.js';
 import { ed25519KeyPair, ed25519Sign, randomBytes, utf8 } from '../../src/crypto/index.js';

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdmissionError, MAX_TOKEN_BATCH, MemorySpentSet, TOKEN_LENGTH, checkQuota, decodeIssueRequest, decodeToken, encodeIssueRequest,
+  MAX_TOKEN_BATCH, MemorySpentSet, TOKEN_LENGTH, checkQuota, decodeIssueRequest, decodeToken, encodeIssueRequest,
   encodeToken, epochKeyPair, epochSecret, evaluateIssueRequest, finishTokens, prepareTokens, redeemToken, spentId, verifyToken,
   type RedeemKey,
 } from '../../src/admission/index.js';
