@@ -124,7 +124,7 @@ export function verifyPolicy(signed: Uint8Array, orgPublicKey: Ed25519PublicKey)
   return decodePolicyBody(body.slice());
 }
 
-/** §5.3: what the audit log records of a policy: H(label || signed policy). */
+/** §5.1: what the audit log records of a policy: H(label || signed policy). */
 export function policyHash(signed: Uint8Array): Uint8Array {
   return sha256(concat(LABEL_POLICY_HASH, signed));
 }
