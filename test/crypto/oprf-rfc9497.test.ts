@@ -199,6 +199,23 @@ test('scalars: wrong length, >= L and zero; proofs of the wrong length; inputs t
   throws('info for voprf', () => oprfEvaluate('voprf', vSk, new Uint8Array(1), new Uint8Array(1)), 'INVALID_ARGUMENT');
 });
 
+test('arguments that are not bytes are INVALID_TYPE, in every function and position', () => {
+  const x = 'x'.repeat(32) as never;
+  const el = bBlinded[0]!.blindedElement;
+  const item = bItems[0]!;
+  const calls: [string, () => unknown][] = [
+    ['oprfSecretKey', () => oprfSecretKey(x)], ['oprfPublicKey', () => oprfPublicKey(x)], ['blindedElement', () => blindedElement(x)],
+    ['dleqProof', () => dleqProof(x)], ['derive seed', () => oprfDeriveKeyPair('voprf', x, new Uint8Array(0))],
+    ['derive keyInfo', () => oprfDeriveKeyPair('voprf', new Uint8Array(32), x)], ['blind input', () => oprfBlindInput('voprf', x)],
+    ['poprf blind info', () => poprfBlindInput(new Uint8Array(1), x, vPk)], ['evaluate key', () => voprfBlindEvaluate(x, vPk, [el])],
+    ['evaluate element', () => voprfBlindEvaluate(vSk, vPk, [x])], ['poprf evaluate info', () => poprfBlindEvaluate(vSk, x, [el])],
+    ['finalize input', () => oprfFinalize([{ ...item, input: x }])], ['finalize proof', () => voprfFinalize(bItems, vPk, x)],
+    ['finalize item', () => voprfFinalize([null as never], vPk, bEval.proof)], ['evaluate input', () => oprfEvaluate('voprf', vSk, x)],
+    ['poprf finalize info', () => poprfFinalize(bItems, x, vPk as never, bEval.proof)],
+  ];
+  for (const [name, fn] of calls) throws(name, fn, 'INVALID_TYPE');
+});
+
 test('a random round trip in each verifiable mode, a batch of 32', () => {
   const keys = oprfGenerateKeyPair();
   const inputs = Array.from({ length: 32 }, (_, i) => new Uint8Array([i, 1, 2]));
