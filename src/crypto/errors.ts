@@ -12,6 +12,7 @@ export type CryptoErrorCode =
   | 'DECRYPT_FAILED' // an AEAD tag, HPKE open or envelope authenticator did not verify
   | 'BAD_PADDING' // a padded plaintext whose length prefix or filler is wrong
   | 'MESSAGE_LIMIT' // an HPKE context ran out of sequence numbers
+  | 'PROOF_INVALID' // a zero-knowledge proof (the OPRF's DLEQ proof) did not verify
   | 'BACKEND_UNAVAILABLE'; // the requested backend does not exist on this platform
 
 export class CryptoError extends CodedError<CryptoErrorCode> {}

@@ -19,3 +19,4 @@ export * from './hpke.js';
 export * from './passphrase.js';
 export * from './pool/index.js';
 export * from './envelope.js';
+export * from './oprf.js';
