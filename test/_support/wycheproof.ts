@@ -8,7 +8,9 @@ import {
   x25519, xchacha20poly1305Open, xchacha20poly1305Seal,
   type AeadKey, type CryptoErrorCode, type Ed25519PublicKey, type X25519PublicKey, type X25519SecretKey,
 } from '../../src/crypto/index.js';
-import { hex, toHexString } from './files.js';
+// Hex through the crypto core, not Buffer: the checkers also run inside a browser page
+// (test/browser/vectors.test.ts).
+import { fromHex as hex, toHex as toHexString } from '../../src/crypto/bytes.js';
 
 // ---- file shapes (the fields the checkers read) ---------------------------------------------
 
