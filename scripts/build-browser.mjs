@@ -6,8 +6,8 @@
 // to <root>, so the same table serves app builders' bundlers (on dist/) and this script (on
 // dist/ or the tests' .build/src/). Prints each bundle's size, raw and gzipped.
 // Usage: node scripts/build-browser.mjs [root]   (default: dist)
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
@@ -45,8 +45,15 @@ export async function buildBrowser(root = join(REPO, 'dist'), extra = []) {
   for (const x of bundles) {
     const r = await build({
       entryPoints: [x.entry], outfile: x.out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
-      minify: true, sourcemap: true, metafile: true, logLevel: 'error', plugins: [browserMap(table)],
+      minify: true, sourcemap: true, metafile: true, logLevel: 'error', plugins: [browserMap(table)], write: false,
     });
+    // Each file is written whole, then renamed into place: a page or server reading it meanwhile
+    // (tests build in parallel) sees the old file or the new one, never half of one.
+    for (const f of r.outputFiles) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      writeFileSync(`${f.path}.${process.pid}.tmp`, f.contents);
+      renameSync(`${f.path}.${process.pid}.tmp`, f.path);
+    }
     const code = readFileSync(x.out);
     results.push({ ...x, bytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length, metafile: r.metafile });
   }

@@ -33,11 +33,16 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
 }
 
-/** Builds the SDK bundle and the web client's bundle into .build/src (what `sealpost web` serves there). */
-export async function buildBundles(): Promise<Array<{ name: string; bytes: number; gzipBytes: number; metafile: { inputs: Record<string, { imports: Array<{ path: string; external?: boolean }> }> } }>> {
+export interface ExtraBundle { readonly name: string; readonly entry: string; readonly out: string }
+
+/**
+ * Builds the SDK bundle and the web client's bundle into .build/src (what `sealpost web`
+ * serves there), and any `extra` page code of a test, the same way.
+ */
+export async function buildBundles(extra: readonly ExtraBundle[] = []): Promise<Array<{ name: string; bytes: number; gzipBytes: number; metafile: { inputs: Record<string, { imports: Array<{ path: string; external?: boolean }> }> } }>> {
   const script = repoPath('scripts', 'build-browser.mjs');
-  const { buildBrowser } = (await import(script)) as { buildBrowser(root: string): Promise<never> };
-  return buildBrowser(repoPath('.build', 'src'));
+  const { buildBrowser } = (await import(script)) as { buildBrowser(root: string, extra: readonly ExtraBundle[]): Promise<never> };
+  return buildBrowser(repoPath('.build', 'src'), extra);
 }
 
 export interface Child {
@@ -89,3 +94,29 @@ export async function startWebProcess(relay: string): Promise<Child & { url: str
   const r = await startCli(['web', '--relay', relay, '--port', '0'], /(http:\/\/127\.0\.0\.1:\d+\/)/, 'web server');
   return { ...r, url: r.match[1]! };
 }
+
+/** A file or text a page server answers with. */
+export interface Route { readonly type: string; readonly file?: string; readonly body?: string }
+
+/**
+ * A static server on 127.0.0.1 and a free port for test pages (a secure context, as the SDK
+ * needs): `routes` maps each path to its answer; everything else is 404.
+ */
+export async function servePages(routes: Readonly<Record<string, Route>>): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { readFileSync } = await import('node:fs');
+  const server = createServer((req, res) => {
+    const r = routes[(req.url ?? '/').split('?')[0]!];
+    if (!r) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': r.type, 'cache-control': 'no-store' });
+    res.end(r.file !== undefined ? readFileSync(r.file) : r.body ?? '');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+export const BLANK_PAGE: Route = { type: 'text/html; charset=utf-8', body: '<!doctype html><meta charset="utf-8"><title>test</title>' };
