@@ -1,49 +1,33 @@
 // Real browsers and real processes for the browser tests (spec/client.md §12.1): Debian's
-// Chromium driven by playwright-core (which never downloads a browser), a relay and the web
-// client's server each in a child process of their own on a free loopback port, and the
-// browser bundles built from the compiled tree with scripts/build-browser.mjs.
+// Chromium and the page helpers of bench/lib/chromium.ts (shared with the browser bench), a
+// relay and the web client's server each in a child process of their own on a free loopback
+// port, and the browser bundles built from the compiled tree with scripts/build-browser.mjs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { repoPath } from './files.js';
+import { buildPageBundles, chromiumInstalled, INSTALL_HINT, type BuiltBundle, type ExtraBundle } from '../../bench/lib/chromium.js';
+import { repoPath, repoRoot } from './files.js';
 
-const CHROMIUM = process.env['SEALPOST_CHROMIUM'] ?? '/usr/bin/chromium';
-/** What Chromium needs here: root (no sandbox), no GPU, and no calls home on a closed network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-];
 const MAIN = repoPath('.build', 'src', 'cli', 'main.js');
+
+export { BLANK_PAGE, launchChromium, servePages, type Route } from '../../bench/lib/chromium.js';
 
 /**
  * Whether Chromium is here; if not, says so in one line (how to install it) so that the
  * file's tests can be skipped and nothing else.
  */
 export function haveChromium(file: string): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  console.log(`${file}: skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set SEALPOST_CHROMIUM)`);
+  if (chromiumInstalled()) return true;
+  console.log(`${file}: skipped: ${INSTALL_HINT}`);
   return false;
 }
-
-/** Headless Chromium with a fresh profile of its own (playwright makes and removes it). */
-export async function launchChromium(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
-}
-
-export interface ExtraBundle { readonly name: string; readonly entry: string; readonly out: string }
 
 /**
  * Builds the SDK bundle and the web client's bundle into .build/src (what `sealpost web`
  * serves there), and any `extra` page code of a test, the same way.
  */
-export async function buildBundles(extra: readonly ExtraBundle[] = []): Promise<Array<{ name: string; bytes: number; gzipBytes: number; metafile: { inputs: Record<string, { imports: Array<{ path: string; external?: boolean }> }> } }>> {
-  const script = repoPath('scripts', 'build-browser.mjs');
-  const { buildBrowser } = (await import(script)) as { buildBrowser(root: string, extra: readonly ExtraBundle[]): Promise<never> };
-  return buildBrowser(repoPath('.build', 'src'), extra);
-}
+export const buildBundles = (extra: readonly ExtraBundle[] = []): Promise<BuiltBundle[]> => buildPageBundles(repoRoot, extra);
 
 export interface Child {
   readonly child: ChildProcess;
@@ -95,28 +79,3 @@ export async function startWebProcess(relay: string): Promise<Child & { url: str
   return { ...r, url: r.match[1]! };
 }
 
-/** A file or text a page server answers with. */
-export interface Route { readonly type: string; readonly file?: string; readonly body?: string }
-
-/**
- * A static server on 127.0.0.1 and a free port for test pages (a secure context, as the SDK
- * needs): `routes` maps each path to its answer; everything else is 404.
- */
-export async function servePages(routes: Readonly<Record<string, Route>>): Promise<{ url: string; close(): Promise<void> }> {
-  const { createServer } = await import('node:http');
-  const { readFileSync } = await import('node:fs');
-  const server = createServer((req, res) => {
-    const r = routes[(req.url ?? '/').split('?')[0]!];
-    if (!r) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': r.type, 'cache-control': 'no-store' });
-    res.end(r.file !== undefined ? readFileSync(r.file) : r.body ?? '');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
-
-export const BLANK_PAGE: Route = { type: 'text/html; charset=utf-8', body: '<!doctype html><meta charset="utf-8"><title>test</title>' };
