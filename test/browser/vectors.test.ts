@@ -1,7 +1,8 @@
-// The crypto core's browser build against the Wycheproof vectors, inside real headless
-// Chromium (spec/crypto.md §1): the same checkers and the same files as
-// test/crypto/wycheproof.test.ts on Node, bundled for the browser, on the @noble backend (the
-// only one a browser build has). Every case of every file must behave as on Node.
+// The crypto core's browser build against the Wycheproof and RFC 9180 HPKE vectors, inside
+// real headless Chromium (spec/crypto.md §1): the same checkers and the same files as
+// test/crypto/wycheproof.test.ts and test/crypto/hpke-rfc9180.test.ts on Node, bundled for the
+// browser, on the @noble backend (the only one a browser build has). Every case of every file
+// must behave as on Node.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
@@ -44,6 +45,19 @@ if (haveChromium('browser/vectors')) {
   test('the browser build runs on @noble, its only backend', async () => {
     assert.equal(await page.evaluate(() => [window.pc.getBackend(), window.pc.availableBackends()]), ['noble', ['noble']]);
   });
+
+  for (const file of ['rfc9180_x25519_sha256_chacha20poly1305.json', 'rfc9180_x25519_sha256_aes128gcm.json']) {
+    test(`RFC 9180 ${file} in Chromium: every value of every vector matches`, async () => {
+      const vectors = readJson<Array<{ mode: number; encryptions: unknown[]; exports: unknown[] }>>('test', 'vectors', 'hpke', file);
+      const results = await page.evaluate((vs) => vs.map((v) => window.pc['checkHpkeVector']!(v)), vectors);
+      results.forEach((r, i) => {
+        const v = vectors[i]!;
+        assert.equal(r.failures, [], `vector ${i}`);
+        // As on Node: key pairs, Encap+Decap, KeySchedule, setup enc, nonces, ct, pt, 2 per export, single-shot.
+        assert.is(r.checked, (v.mode >= 2 ? 6 : 4) + 3 + 5 + 1 + 3 * v.encryptions.length + 2 * v.exports.length + 3, `vector ${i}: values compared`);
+      });
+    });
+  }
 
   for (const [file, checker] of CHECKS) {
     test(`Wycheproof ${file} in Chromium`, async () => {
