@@ -12,8 +12,8 @@ export interface PageResult {
   readonly backend: string;
   readonly userAgent: string;
   readonly rates: readonly PageRate[];
-  /** One scrypt derivation at DEFAULT_SCRYPT_PARAMS, ms (what unlocking a profile costs). */
-  readonly scryptMs: number;
+  /** One scrypt derivation at DEFAULT_SCRYPT_PARAMS, ms (what unlocking a profile costs); full runs only. */
+  readonly scryptMs?: number;
 }
 
 type Op = () => unknown;
@@ -25,7 +25,7 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
  * is its median sample. A case may return a promise (WebCrypto): it is awaited before the next
  * call, so the rate includes the round trip a caller of an async API pays.
  */
-async function interleaved(cases: ReadonlyArray<readonly [string, Op]>, budgetMs: number, sampleMs = 40): Promise<PageRate[]> {
+async function interleaved(cases: ReadonlyArray<readonly [string, Op]>, budgetMs: number, sampleMs: number): Promise<PageRate[]> {
   const rates = cases.map(() => [] as number[]);
   const deadline = performance.now() + budgetMs;
   for (const [, fn] of cases) for (let i = 0; i < 3; i++) await fn(); // warm-up
@@ -48,7 +48,8 @@ const IN_FLIGHT = 32;
 /** `IN_FLIGHT` calls at once, counted as that many operations: WebCrypto's throughput rather than its latency. */
 const batch = (fn: () => Promise<unknown>): Op => () => Promise.all(Array.from({ length: IN_FLIGHT }, fn));
 
-export async function run(budgetMs: number): Promise<PageResult> {
+/** Measures for about `budgetMs`; `quick` takes shorter samples and leaves out the scrypt timing. */
+export async function run(budgetMs: number, quick: boolean): Promise<PageResult> {
   const subtle = crypto.subtle;
   const msg = randomBytes(64) as Uint8Array<ArrayBuffer>;
   // noble (the crypto core as the SDK calls it)
@@ -76,6 +77,7 @@ export async function run(budgetMs: number): Promise<PageResult> {
   let k = 0;
 
   const share = budgetMs / 3;
+  const sampleMs = quick ? 10 : 40;
   const rates = [
     ...await interleaved([
       ['noble x25519', () => x25519(a.secretKey, b.publicKey)],
@@ -83,7 +85,7 @@ export async function run(budgetMs: number): Promise<PageResult> {
       [`webcrypto x25519 x${IN_FLIGHT}`, batch(derive)],
       ['webcrypto x25519 raw key', deriveRaw],
       [`webcrypto x25519 raw key x${IN_FLIGHT}`, batch(deriveRaw)],
-    ], share),
+    ], share, sampleMs),
     ...await interleaved([
       ['noble ed25519 sign', () => ed25519Sign(signer.seed, msg)],
       ['noble ed25519 verify', () => ed25519Verify(sig, msg, signer.publicKey)],
@@ -91,15 +93,16 @@ export async function run(budgetMs: number): Promise<PageResult> {
       ['webcrypto ed25519 verify', verify],
       [`webcrypto ed25519 sign x${IN_FLIGHT}`, batch(sign)],
       [`webcrypto ed25519 verify x${IN_FLIGHT}`, batch(verify)],
-    ], share),
+    ], share, sampleMs),
     ...await interleaved([
       ['noble envelope seal 1 KiB', () => sealEnvelope({ mailboxKey: mailbox.publicKey, sender, body, bucket: 1024 })],
       ['noble envelope open 1 KiB', () => openEnvelope({ mailboxSecret: mailbox.secretKey, mailboxKey: mailbox.publicKey, envelope: envelopes[k++ & 15]! })],
-    ], share),
+    ], share, sampleMs),
   ].map((r) => (r.name.endsWith(`x${IN_FLIGHT}`) ? { ...r, opsPerSec: r.opsPerSec * IN_FLIGHT } : r));
 
+  const result = { backend: getBackend(), userAgent: navigator.userAgent, rates };
+  if (quick) return result;
   const t0 = performance.now();
   await derivePassphraseKey('a passphrase to time', randomBytes(16), DEFAULT_SCRYPT_PARAMS);
-  const scryptMs = performance.now() - t0;
-  return { backend: getBackend(), userAgent: navigator.userAgent, rates, scryptMs };
+  return { ...result, scryptMs: performance.now() - t0 };
 }

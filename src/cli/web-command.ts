@@ -68,6 +68,7 @@ function parseArgs(argv: readonly string[]): WebArgs | string {
 
 /** Serves until SIGINT/SIGTERM; resolves with the exit code. */
 export async function webCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { console.log(USAGE); return 0; }
   const args = parseArgs(argv);
   if (typeof args === 'string') { console.error(`sealpost web: ${args}\n${USAGE}`); return 2; }
   let app: Uint8Array;
