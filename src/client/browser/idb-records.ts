@@ -19,9 +19,8 @@ const done = <T>(req: IDBRequest<T>): Promise<T> => new Promise((resolve, reject
 
 function openDatabase(name: string): Promise<IDBDatabase> {
   const req = indexedDB.open(name, DB_VERSION);
+  // Version 1 is the only one: the upgrade runs once, when the profile's database is made.
   req.onupgradeneeded = () => { if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE); };
-  // Another connection of an older version would block the upgrade: fail rather than hang.
-  req.onblocked = () => req.transaction?.abort();
   return done(req);
 }
 
