@@ -17,8 +17,9 @@ import { relaySuite } from './suites/relay.js';
 import { sdkSuite } from './suites/sdk.js';
 import { groupsSuite } from './suites/groups.js';
 import { ratchetSuite } from './suites/ratchet.js';
+import { browserSuite } from './suites/browser.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite, groupsSuite, ratchetSuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { Client, isClientError, type Contact, type GroupView, type LinkAttempt, type Message } from '../client/index.js';
+import { qrText } from '../web/qr.js';
 
 const HELP = `commands:
   /invite [name]            make a one-time invitation link (name = your label for whoever accepts it)
@@ -34,7 +35,7 @@ const HELP = `commands:
   /devices revoke <id>      remove a device (any device can remove any other)
   /stats                    counters (dropped envelopes, outbox)
   /quit                     leave
-A QR code is not rendered: share the invitation link itself, out of band.`;
+/invite prints the link and its QR code: share either, out of band.`;
 
 const USAGE = 'usage: sealpost chat --profile NAME [--relay ADDRESS] [--data DIR] [--link CODE]';
 
@@ -313,7 +314,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
         break;
       } else if (cmd === '/invite') {
         const link = await client.createInvitation(rest[0] ? { name: rest.join(' ') } : {});
-        print(`invitation (one-time, valid 24 h); give it to one person, out of band:\n${link}`);
+        print(`invitation (one-time, valid 24 h); give it to one person, out of band:\n${link}\n${qrText(link)}`);
       } else if (cmd === '/accept') {
         if (!rest[0]) throw new Error('usage: /accept <link> [name]');
         print('contacting the inviter…');

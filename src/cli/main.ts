@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `sealpost` command: relay | demo | chat | bench.
+// The `sealpost` command: relay | demo | chat | web | bench.
 const [command = 'help'] = process.argv.slice(2);
 
 switch (command) {
@@ -9,12 +9,14 @@ switch (command) {
   case 'bench': process.exitCode = await (await import('./bench-command.js')).benchCommand(process.argv.slice(3)); break;
   case 'demo': process.exitCode = await (await import('./demo-command.js')).demoCommand(process.argv.slice(3)); break;
   case 'chat': process.exitCode = await (await import('./chat-command.js')).chatCommand(process.argv.slice(3)); break;
+  case 'web': process.exitCode = await (await import('./web-command.js')).webCommand(process.argv.slice(3)); break;
   default:
     console.log([
       'usage: sealpost <command> [options]',
       '  relay   run a relay (sealpost relay --help)',
       '  demo    an embedded relay and two clients, end to end',
       '  chat    an interactive client (sealpost chat --profile NAME --relay ADDRESS)',
+      '  web     the web client, served on loopback (sealpost web --relay ADDRESS)',
       '  bench   the benchmark suite (sealpost bench --quick | --json FILE)',
     ].join('\n'));
     if (command !== 'help' && command !== '--help') process.exitCode = 2;

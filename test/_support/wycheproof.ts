@@ -9,7 +9,9 @@ import {
   MLKEM768_CIPHERTEXT_LENGTH, MLKEM768_ENCAPSULATION_KEY_LENGTH, MLKEM768_SEED_LENGTH,
   type AeadKey, type MlKem768Ciphertext, type MlKem768EncapsulationKey, type MlKem768Seed, type CryptoErrorCode, type Ed25519PublicKey, type X25519PublicKey, type X25519SecretKey,
 } from '../../src/crypto/index.js';
-import { hex, toHexString } from './files.js';
+// Hex through the crypto core, not Buffer: the checkers also run inside a browser page
+// (test/browser/vectors.test.ts).
+import { fromHex as hex, toHex as toHexString } from '../../src/crypto/bytes.js';
 
 // ---- file shapes (the fields the checkers read) ---------------------------------------------
 

@@ -9,8 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumInstalled } from '../../bench/lib/chromium.js';
 
-const SUITES = ['primitives', 'envelopes', 'pool', 'fanout', 'relay', 'sdk', 'groups', 'ratchet'];
+// The browser suite needs Debian's Chromium (CI installs it); without it that suite measures nothing.
+const SUITES = ['primitives', 'envelopes', 'pool', 'fanout', 'relay', 'sdk', 'groups', 'ratchet', ...(chromiumInstalled() ? ['browser'] : [])];
 
 /** Paths of numbers that are not finite (NaN, Infinity) or of NaN-like nulls. */
 function nonFinite(value: unknown, path = '$'): string[] {

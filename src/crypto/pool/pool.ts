@@ -24,6 +24,7 @@ import { packFields, unpackFields } from './codec.js';
 import { OPS, errorStatus, isPoolOp, statusCode, type PoolIn, type PoolOpName, type PoolOut, type PoolResult } from './ops.js';
 import { CodedError, codedGuard } from '../../coded-error.js';
 import { execPacked } from './exec.js';
+import { loadThreads } from './threads.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 export type CryptoPoolErrorCode = 'POOL_CLOSED' | 'WORKER_FAILED' | 'INVALID_ARGUMENT';
@@ -82,7 +83,6 @@ interface Slot {
 
 type WorkerCtor = typeof Worker;
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 function checkInt(v: unknown, name: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -123,7 +123,8 @@ export class CryptoPool {
 
   /** Starts the workers and resolves once each has loaded the crypto core. */
   static async create(options: CryptoPoolOptions = {}): Promise<CryptoPool> {
-    const defaultSize = isNode ? (await import('node:os')).availableParallelism() : 0;
+    const threads = await loadThreads();
+    const defaultSize = threads?.parallelism ?? 0;
     const size = checkInt(options.size ?? defaultSize, 'size', 0, 256);
     const maxQueue = checkInt(options.maxQueue ?? DEFAULT_MAX_QUEUE, 'maxQueue', 1, 1 << 20);
     const maxChunk = checkInt(options.maxChunk ?? DEFAULT_MAX_CHUNK, 'maxChunk', 1, 1 << 20);
@@ -132,8 +133,8 @@ export class CryptoPool {
     withBackend(backend, () => undefined);
     const pool = new CryptoPool(size, backend, maxQueue, maxChunk);
     if (size > 0) {
-      if (!isNode) throw new CryptoPoolError('INVALID_ARGUMENT', 'worker threads need Node; use size 0');
-      pool.WorkerClass = (await import('node:worker_threads')).Worker;
+      if (!threads) throw new CryptoPoolError('INVALID_ARGUMENT', 'worker threads need Node; use size 0');
+      pool.WorkerClass = threads.Worker;
       try {
         await Promise.all(Array.from({ length: size }, () => pool.spawn()));
       } catch (e) {
