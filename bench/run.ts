@@ -16,8 +16,9 @@ import { fanoutSuite } from './suites/fanout.js';
 import { relaySuite } from './suites/relay.js';
 import { sdkSuite } from './suites/sdk.js';
 import { groupsSuite } from './suites/groups.js';
+import { scaleOutSuite } from './suites/scale-out.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite, groupsSuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, scaleOutSuite, sdkSuite, groupsSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;

@@ -16,7 +16,7 @@ import type { RelayContext } from './context.js';
 import { andThen, type Maybe } from './crypto-lane.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
-import type { MailboxRecord } from './store.js';
+import { StoreConflictError, type MailboxRecord } from './store.js';
 import { endSubscription } from './subscription.js';
 import { dayOf, expiryDayAfterUse, noteUse } from './mailbox-expiry.js';
 
@@ -94,6 +94,7 @@ function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: 
     },
     (e: unknown) => {
       unreserve();
+      if (e instanceof StoreConflictError) throw new ProtocolError('DUPLICATE'); // taken by another process meanwhile
       throw storeFailure(ctx, 'create', e);
     },
   );
@@ -151,6 +152,7 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
       state.busy = null;
       ctx.reservedIds.delete(reservation);
       ctx.mailboxes.rotated(state, next);
+      ctx.bus?.publish('gone', state.iid);
       // Pushes so far carried the old readId and dk: the subscription ends (END oldReadId).
       endSubscription(state, true);
       // This connection now reads the mailbox under its new readId.
@@ -165,6 +167,7 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
     (e: unknown) => {
       state.busy = null;
       ctx.reservedIds.delete(reservation);
+      if (e instanceof StoreConflictError) throw new ProtocolError(e.code === 'GONE' ? 'AUTH' : 'DUPLICATE'); // another process changed it first
       throw storeFailure(ctx, 'rotate', e);
     },
   );
@@ -206,11 +209,13 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
       const sub = state.subscription;
       if (sub) endSubscription(state, sub.owner !== session);
       ctx.mailboxes.forget(state);
+      ctx.bus?.publish('gone', state.iid);
       if (session.auth.get(state.readHex) === state) session.forgetAuth(state.readHex);
       return ok();
     },
     (e: unknown) => {
       state.busy = null;
+      if (e instanceof StoreConflictError) throw new ProtocolError('AUTH'); // deleted or rotated by another process first
       throw storeFailure(ctx, 'del', e);
     },
   );

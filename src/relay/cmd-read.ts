@@ -14,6 +14,8 @@ export function handleSub(ctx: RelayContext, session: Session, f: SubFrame): Rel
   const sub = new Subscription(state, session, ctx.store, ctx.config.deliveryWindow);
   state.subscription = sub;
   session.subs.set(sub.readHex, sub);
+  // Other processes on the store end theirs once this SUB has its place (mailbox-bus.ts).
+  ctx.bus?.announceSubscription(state.iid, (seq) => { sub.busSeq = seq; });
   // After OK has gone out (the dispatcher writes it synchronously on return).
   queueMicrotask(() => {
     try { sub.pump(); } catch (e) { storeFailure(ctx, 'sub', e); }
@@ -44,7 +46,7 @@ export function handleAck(ctx: RelayContext, session: Session, f: AckFrame): Pro
   if (!info) throw new ProtocolError('NO_MSG');
   const size = info.deliveredBytes - DELIVERY_OVERHEAD;
   // A send whose msgId reservation failed to commit left no ceiling: record one now.
-  const ceiling = state.ceiling === 0 && state.nextMsgId > 1 ? state.nextMsgId + MSG_ID_BLOCK : null;
+  const ceiling = ctx.bus === null && state.ceiling === 0 && state.nextMsgId > 1 ? state.nextMsgId + MSG_ID_BLOCK : null;
   if (ceiling !== null) state.ceiling = ceiling;
   state.removing.add(msgId);
   state.pending++;
@@ -55,6 +57,7 @@ export function handleAck(ctx: RelayContext, session: Session, f: AckFrame): Pro
       state.count--;
       state.bytes -= size;
       state.subscription?.removed(msgId);
+      ctx.bus?.publish('removed', state.iid);
       return ok();
     },
     (e: unknown) => {

@@ -3,8 +3,8 @@
 // free space (ACK, DEL, expiry) always go through. Every write's outcome is reported to the
 // guard once, so an episode is logged once and ends by itself at the first commit after it.
 import type { DiskGuard } from './disk-guard.js';
-import type { MailboxRecord, QueueEntry, QueueRef, Store } from './store.js';
-import { startWrite, StoreError } from './store.js';
+import type { Appended, AppendRequest, MailboxRecord, QueueEntry, QueueRef, Store } from './store.js';
+import { startWrite, StoreConflictError, StoreError } from './store.js';
 
 /** A write refused before it reached the store because free space is at the reserve. */
 export class StoreFullError extends StoreError {
@@ -47,6 +47,9 @@ export class GuardedStore implements Store {
   enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void> {
     return this.growing(entry.delivered.length, () => this.inner.enqueue(iid, entry, ceiling));
   }
+  appendEnvelope(iid: number, request: AppendRequest): Promise<Appended> {
+    return this.growing(request.envelopeBytes, () => this.inner.appendEnvelope(iid, request));
+  }
   rotateMailbox(previous: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void> {
     // Re-sealing rewrites the whole queue: charge for a full one.
     const queued = this.inner.queueStats(previous.iid).deliveredBytes;
@@ -74,7 +77,11 @@ export class GuardedStore implements Store {
   private observe<T>(write: () => Promise<T>, charged = 0): Promise<T> {
     return startWrite(write).then(
       (v) => { this.guard.settled(charged); return v; },
-      (e: unknown) => { this.guard.settled(charged, e ?? new Error('store write failed')); throw e; },
+      (e: unknown) => {
+        // A conflict with another process's commit wrote nothing and says nothing about the disk.
+        this.guard.settled(charged, e instanceof StoreConflictError ? undefined : e ?? new Error('store write failed'));
+        throw e;
+      },
     );
   }
 }

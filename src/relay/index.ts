@@ -20,6 +20,8 @@ import { OutboundBudget } from './outbound-budget.js';
 import { dayOf, expireMailboxes, expiryDayAfterUse } from './mailbox-expiry.js';
 import { sweepExpired } from './sweeper.js';
 import { listen } from './transport.js';
+import type { MailboxBus } from './mailbox-bus.js';
+import { followMailboxEvents } from './mailbox-events.js';
 
 export { DEFAULT_CONFIG, ConfigError, type RelayConfig, type LogLevel } from './config.js';
 export type { Store, MailboxRecord, QueueEntry, QueueRef } from './store.js';
@@ -51,6 +53,11 @@ export interface StartOptions extends Partial<RelayConfig> {
   now?: () => number;
   /** Test hook: wraps the store (e.g. to inject write failures). */
   wrapStore?: (store: Store) => Store;
+  /**
+   * One process of several on one store (spec/scale-out.md): the store is opened shared, the
+   * bus links the processes, and only the process with `sweeper` runs the expiry sweeper.
+   */
+  cluster?: { bus: MailboxBus; sweeper: boolean; processes: number };
 }
 
 /** Worker threads for the relay's crypto: "auto" is one per core. */
@@ -69,7 +76,7 @@ const STATS_LOG_INTERVAL_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
 export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
-  const { log: logFn, now, wrapStore, ...settings } = options;
+  const { log: logFn, now, wrapStore, cluster, ...settings } = options;
   const config = mergeConfig(settings as RawSettings);
   const sink = logFn ? { sink: logFn, close: async () => {} } : streamSink(config.logFile);
   const log = createLogger(config.logLevel, sink.sink);
@@ -83,14 +90,14 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     outbound: () => ctx.outbound.bytes,
   });
   const storePath = join(config.dataDir, 'store');
-  const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms) });
+  const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms), shared: cluster !== undefined });
   const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
     writable: (v) => metrics.storeWritable.set(v),
     episode: () => metrics.storeUnwritable.inc(),
   });
   const guarded = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
   store = guarded;
-  const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
+  const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE, cluster !== undefined);
   let crypto: RelayCrypto;
   try {
     crypto = await RelayCrypto.create(cryptoWorkersOf(config));
@@ -103,12 +110,13 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const ctx: RelayContext = {
     config, identity, store, crypto, mailboxes: registry, metrics, log,
     createBudget: new CreateBudget(config.mailboxCreatesPerHour, config.mailboxCreateBurst),
-    budgets: createBudgets(config.maxAuthTotal),
+    budgets: createBudgets(config.maxAuthTotal, cluster?.processes ?? 1),
     outbound: new OutboundBudget(config.maxBufferedBytesTotal, (n) => metrics.slowReadersShed.inc('', n)),
     now: now ?? Date.now,
     dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
     dummyVerifier: randomBytes(32),
     reservedIds: new Set(),
+    bus: cluster?.bus ?? null,
     pendingWrites: 0,
     draining: false,
   };
@@ -119,6 +127,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     return 0;
   });
   if (adopted > 0) log.info('mailbox_expiry_adopted', { mailboxes: adopted });
+  if (cluster) followMailboxEvents(ctx, cluster.bus);
 
   let listener: Awaited<ReturnType<typeof listen>>;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
@@ -140,7 +149,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
-  const sweepTimer = setInterval(() => void sweep(), config.sweepIntervalSeconds * 1000);
+  const sweepTimer = setInterval(() => { if (cluster?.sweeper !== false) void sweep(); }, config.sweepIntervalSeconds * 1000);
   const statsTimer = setInterval(() => {
     const counts = store!.counts();
     log.info('stats', {
@@ -183,6 +192,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
         await new Promise<void>((r) => metricsServer!.server.close(() => r()));
       }
       await crypto.close();
+      await cluster?.bus.close();
       await store!.close().catch((e: unknown) => log.error('store_close_failed', errorSummary(e)));
       log.info('stop', { envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total() });
       await sink.close();

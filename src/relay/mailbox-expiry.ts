@@ -57,6 +57,7 @@ export async function expireMailboxes(ctx: RelayContext, maxBatches = 16): Promi
         state.busy = null;
         endSubscription(state, true);
         ctx.mailboxes.forget(state);
+        ctx.bus?.publish('gone', state.iid);
         return true;
       },
       (e: unknown) => {

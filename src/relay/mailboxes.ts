@@ -4,7 +4,7 @@
 // the counters always equal "committed plus pending" and never need a re-read under load.
 import { DELIVERY_OVERHEAD, MAILBOX_FLAG_PUBLIC } from '../wire/index.js';
 import type { MailboxRecord, Store } from './store.js';
-import type { Subscription } from './subscription.js';
+import { endSubscription, type Subscription } from './subscription.js';
 
 /** msgIds are reserved in blocks: the store records a ceiling once per block (spec/protocol.md §11). */
 export const MSG_ID_BLOCK = 1024;
@@ -110,7 +110,12 @@ export class MailboxRegistry {
   private readonly bySend = new Map<string, MailboxState>();
   private readonly byRead = new Map<string, MailboxState>();
 
-  constructor(private readonly store: Store, private readonly capacity: number) {}
+  /**
+   * `shared`: other processes write the same store (spec/scale-out.md §2). Delivery then reads
+   * whatever is committed (durableUpTo is unbounded: the store assigns msgIds in commit order),
+   * and a cached state whose readId the store no longer has is dropped.
+   */
+  constructor(private readonly store: Store, private readonly capacity: number, private readonly shared = false) {}
 
   get size(): number { return this.byIid.size; }
 
@@ -125,8 +130,17 @@ export class MailboxRegistry {
 
   findByReadId(readId: Uint8Array): MailboxState | undefined {
     const iid = this.store.findByReadId(readId);
-    const s = this.byRead.get(hexOf(readId));
+    const hex = hexOf(readId);
+    const s = this.byRead.get(hex);
     if (s) return this.touch(s);
+    if (this.shared && iid !== undefined) {
+      // Rotated by another process, whose event has not arrived yet.
+      const stale = this.byIid.get(iid);
+      if (stale && stale.readHex !== hex && stale.busy === null) {
+        endSubscription(stale, true);
+        this.forget(stale);
+      }
+    }
     return iid === undefined ? undefined : this.get(iid);
   }
 
@@ -139,7 +153,7 @@ export class MailboxRegistry {
     const stats = this.store.queueStats(iid);
     const ceiling = this.store.msgIdCeiling(iid);
     const next = Math.max(1, ceiling, stats.lastMsgId + 1);
-    const state = new MailboxState(record, next, ceiling, stats.count, stats.deliveredBytes - stats.count * DELIVERY_OVERHEAD, stats.lastMsgId);
+    const state = new MailboxState(record, next, ceiling, stats.count, stats.deliveredBytes - stats.count * DELIVERY_OVERHEAD, this.shared ? Number.MAX_SAFE_INTEGER : stats.lastMsgId);
     state.expiryDay = this.store.mailboxExpiryDay(iid) ?? 0;
     this.add(state);
     return state;
@@ -152,7 +166,7 @@ export class MailboxRegistry {
 
   /** Adds a freshly created mailbox. */
   created(record: MailboxRecord, expiryDay: number): MailboxState {
-    const state = new MailboxState(record, 1, 0, 0, 0, 0);
+    const state = new MailboxState(record, 1, 0, 0, 0, this.shared ? Number.MAX_SAFE_INTEGER : 0);
     state.expiryDay = expiryDay;
     this.add(state);
     return state;

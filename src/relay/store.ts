@@ -33,6 +33,25 @@ export interface QueueStats { count: number; deliveredBytes: number; lastMsgId: 
 /** A mailbox in the expiry index (spec/protocol.md §11.5): it expires after `expiryDay`. */
 export interface MailboxExpiryRef { readonly iid: number; readonly expiryDay: number }
 
+/**
+ * SEND on a store shared by several relay processes (spec/protocol.md §11.7): the store assigns
+ * the msgId, checks the quota and reads the delivery key inside the write transaction, so that
+ * msgIds follow commit order and the quota holds whichever process took the envelope.
+ */
+export interface AppendRequest {
+  readonly expiryMinute: number;
+  /** The verifier the send proof was checked against: a rotated mailbox refuses the envelope. */
+  readonly accessVerifier: Uint8Array;
+  readonly maxEnvelopes: number;
+  /** Quota in envelope bytes (the delivery layer's overhead is not counted). */
+  readonly maxBytes: number;
+  readonly envelopeBytes: number;
+  /** Seals the envelope for delivery once its msgId and the mailbox's current dk are known. */
+  seal(msgId: number, dk: Uint8Array): Uint8Array;
+}
+
+export interface Appended { readonly msgId: number; readonly delivered: Uint8Array }
+
 export interface Store {
   // -- reads (committed state) --
   findByReadId(readId: Uint8Array): number | undefined;
@@ -63,6 +82,8 @@ export interface Store {
   adoptMailboxesWithoutExpiry(expiryDay: number): Promise<number>;
   /** Queues one envelope; `ceiling`, when given, raises the mailbox's msgId reservation. */
   enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void>;
+  /** Shared stores only: queues one envelope with a msgId and a quota check made in the transaction. */
+  appendEnvelope(iid: number, request: AppendRequest): Promise<Appended>;
   /** Removes queue entries and their expiry-index entries (missing ones are ignored); may record a msgId ceiling. */
   dequeue(refs: readonly QueueRef[], ceiling?: { iid: number; value: number } | null): Promise<void>;
   /** Replaces a mailbox's read id/key, access verifier and dk, re-sealing its queue with `reseal`. */
@@ -88,5 +109,17 @@ export class StoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreError';
+  }
+}
+
+/**
+ * A shared-store write refused by what another process committed first (spec/protocol.md §11.7):
+ * QUOTA (the mailbox is full), GONE (deleted or rotated: its id or verifier changed), DUPLICATE
+ * (CREATE of an id that exists). Nothing was written.
+ */
+export class StoreConflictError extends StoreError {
+  constructor(readonly code: 'QUOTA' | 'GONE' | 'DUPLICATE') {
+    super(`refused: ${code}`);
+    this.name = 'StoreConflictError';
   }
 }

@@ -24,6 +24,9 @@ export class Subscription {
   /** True when every durable envelope after `cursor` has been pushed. */
   private caughtUp = false;
   private ended = false;
+  private wakeScheduled = false;
+  /** This SUB's place in the order of all SUBs on a shared store (mailbox-bus.ts); null until known. */
+  busSeq: number | null = null;
 
   /** The readId this subscription was made with (ROTATE ends it). */
   readonly readId: Uint8Array;
@@ -64,6 +67,30 @@ export class Subscription {
     this.cursor = msgId;
     this.inflight.add(msgId);
     this.owner.push(this.readId, msgId, delivered);
+  }
+
+  /**
+   * Shared store (spec/scale-out.md §3): envelopes were committed, here or by another process.
+   * msgIds follow commit order there, so reading on from the cursor misses none; one read per
+   * event-loop turn whatever the number of commits in it.
+   */
+  wake(): void {
+    if (this.wakeScheduled || this.ended) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (!this.ended) this.pump();
+    });
+  }
+
+  /** Another process removed envelopes (ACK on another connection, expiry): frees their window slots. */
+  recheck(): void {
+    if (this.ended) return;
+    let freed = false;
+    for (const msgId of this.inflight) {
+      if (this.store.queueEntryInfo(this.state.iid, msgId) === undefined) { this.inflight.delete(msgId); freed = true; }
+    }
+    if (freed) this.wake();
   }
 
   private paused(): void {

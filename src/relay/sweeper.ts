@@ -41,6 +41,7 @@ export async function sweepExpired(ctx: RelayContext, batch = SWEEP_BATCH, maxBa
         h.state.bytes -= h.size;
         h.state.subscription?.removed(h.msgId);
       }
+      if (ctx.bus) for (const iid of new Set(remove.map((r) => r.iid))) ctx.bus.publish('removed', iid);
       deleted += held.length;
       ctx.metrics.envelopesExpired.inc('', held.length);
       return true;

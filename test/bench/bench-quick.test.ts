@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SUITES = ['primitives', 'envelopes', 'pool', 'fanout', 'relay', 'sdk', 'groups'];
+const SUITES = ['primitives', 'envelopes', 'pool', 'fanout', 'relay', 'scale', 'sdk', 'groups'];
 
 /** Paths of numbers that are not finite (NaN, Infinity) or of NaN-like nulls. */
 function nonFinite(value: unknown, path = '$'): string[] {
