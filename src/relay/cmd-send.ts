@@ -8,7 +8,7 @@ import { DIRECT } from '../crypto/pool/ops.js';
 import { isEnvelopeBucket, ProtocolError, type RelayFrame, type SendFrame } from '../wire/index.js';
 import { ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
-import { andThen, type Maybe } from './crypto-lane.js';
+import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import { noteUse } from './mailbox-expiry.js';
 import { NoncePool } from './nonce-pool.js';
@@ -32,12 +32,13 @@ function authorizeSend(session: Session, f: SendFrame, state: MailboxState | und
 
 export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): Maybe<RelayFrame> {
   if (!isEnvelopeBucket(f.envelope.length)) throw new ProtocolError('SIZE');
-  const state = ctx.mailboxes.findBySendId(f.sendId);
-  const check = ctx.crypto.run('checkSendProof', {
-    serverNonce: session.serverNonce, sendId: f.sendId, envelope: f.envelope, proof: f.proof, difficulty: ctx.config.powDifficulty,
-    verifier: state && !state.isPublic ? state.record.accessVerifier : ctx.dummyVerifier,
+  return andThen(ctx.mailboxes.findBySendId(f.sendId), (state) => {
+    const check = ctx.crypto.run('checkSendProof', {
+      serverNonce: session.serverNonce, sendId: f.sendId, envelope: f.envelope, proof: f.proof, difficulty: ctx.config.powDifficulty,
+      verifier: state && !state.isPublic ? state.record.accessVerifier : ctx.dummyVerifier,
+    });
+    return thenPinned(state, check, (c) => admit(ctx, session, f, state, c));
   });
-  return thenPinned(state, check, (c) => admit(ctx, session, f, state, c));
 }
 
 function admit(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): Maybe<RelayFrame> {

@@ -21,17 +21,16 @@ const MAILBOX_BYTES = 512;
 export class GuardedStore implements Store {
   constructor(private readonly inner: Store, private readonly guard: DiskGuard) {}
 
-  findByReadId(readId: Uint8Array): number | undefined { return this.inner.findByReadId(readId); }
-  findBySendId(sendId: Uint8Array): number | undefined { return this.inner.findBySendId(sendId); }
-  getMailbox(iid: number): MailboxRecord | undefined { return this.inner.getMailbox(iid); }
-  hasMailbox(iid: number): boolean { return this.inner.hasMailbox(iid); }
-  msgIdCeiling(iid: number): number { return this.inner.msgIdCeiling(iid); }
+  findByReadId(readId: Uint8Array) { return this.inner.findByReadId(readId); }
+  findBySendId(sendId: Uint8Array) { return this.inner.findBySendId(sendId); }
+  getMailbox(iid: number) { return this.inner.getMailbox(iid); }
+  loadMailbox(iid: number) { return this.inner.loadMailbox(iid); }
+  hasMailbox(iid: number) { return this.inner.hasMailbox(iid); }
   queueStats(iid: number) { return this.inner.queueStats(iid); }
   queueEntryInfo(iid: number, msgId: number) { return this.inner.queueEntryInfo(iid, msgId); }
   queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number) { return this.inner.queueRange(iid, afterMsgId, uptoMsgId, limit); }
   expired(nowMinute: number, limit: number) { return this.inner.expired(nowMinute, limit); }
   counts() { return this.inner.counts(); }
-  mailboxExpiryDay(iid: number) { return this.inner.mailboxExpiryDay(iid); }
   expiredMailboxes(today: number, limit: number) { return this.inner.expiredMailboxes(today, limit); }
 
   createMailbox(record: MailboxRecord, expiryDay: number): Promise<void> {
@@ -52,8 +51,10 @@ export class GuardedStore implements Store {
   }
   rotateMailbox(previous: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void> {
     // Re-sealing rewrites the whole queue: charge for a full one.
-    const queued = this.inner.queueStats(previous.iid).deliveredBytes;
-    return this.growing(MAILBOX_BYTES + queued, () => this.inner.rotateMailbox(previous, next, reseal));
+    return startWrite(async () => {
+      const stats = await this.inner.queueStats(previous.iid);
+      return this.growing(MAILBOX_BYTES + stats.deliveredBytes, () => this.inner.rotateMailbox(previous, next, reseal));
+    });
   }
   dequeue(refs: readonly QueueRef[], ceiling?: { iid: number; value: number } | null): Promise<void> {
     return this.observe(() => this.inner.dequeue(refs, ceiling));

@@ -14,6 +14,7 @@ import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js'
 import { MailboxRegistry } from './mailboxes.js';
 import { createRelayMetrics, startMetricsServer } from './metrics.js';
 import type { Store } from './store.js';
+import { andThen, whenFailed } from './maybe.js';
 import { createBudgets } from './budgets.js';
 import { CreateBudget } from './create-budget.js';
 import { OutboundBudget } from './outbound-budget.js';
@@ -83,9 +84,15 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const identity = loadOrCreateIdentity(config.dataDir);
 
   let store: Store | null = null;
+  // The store's counts as last read: an embedded store answers at once, a networked one for the next reading.
+  let counts = { mailboxes: 0, envelopes: 0 };
+  const readCounts = (): { mailboxes: number; envelopes: number } => {
+    if (store) whenFailed(andThen(store.counts(), (c) => { counts = c; }), () => { /* keep the last */ });
+    return counts;
+  };
   const metrics = createRelayMetrics({
-    queued: () => (store ? store.counts().envelopes : 0),
-    mailboxes: () => (store ? store.counts().mailboxes : 0),
+    queued: () => readCounts().envelopes,
+    mailboxes: () => readCounts().mailboxes,
     cached: () => registry.size,
     outbound: () => ctx.outbound.bytes,
   });
@@ -151,9 +158,9 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   };
   const sweepTimer = setInterval(() => { if (cluster?.sweeper !== false) void sweep(); }, config.sweepIntervalSeconds * 1000);
   const statsTimer = setInterval(() => {
-    const counts = store!.counts();
+    const known = readCounts();
     log.info('stats', {
-      connections: listener.sessions.size, mailboxes: counts.mailboxes, envelopesQueued: counts.envelopes,
+      connections: listener.sessions.size, mailboxes: known.mailboxes, envelopesQueued: known.envelopes,
       envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total(),
       envelopesExpired: metrics.envelopesExpired.total(), errors: metrics.errors.byLabel(), closes: metrics.closes.byLabel(),
     });
@@ -207,7 +214,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     fingerprint: identity.fingerprint,
     config,
     close,
-    stats: () => ({ connections: listener.sessions.size, ...store!.counts() }),
+    stats: () => ({ connections: listener.sessions.size, ...readCounts() }),
     cryptoStats: () => crypto.stats(),
     sweepNow: async () => {
       let total = 0;

@@ -23,7 +23,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
-import type { Appended, AppendRequest, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
+import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
 import { holdLmdbCommitGuard } from './lmdb-commit-guard.js';
 
@@ -63,7 +63,8 @@ function encodeRecord(r: MailboxRecord, expiryDay: number): Uint8Array {
 
 function decodeRecord(iid: number, b: Uint8Array): MailboxRecord {
   if (!((b[0] === 1 && b.length === RECORD_V1_BYTES) || (b[0] === RECORD_VERSION && b.length === RECORD_BYTES))) throw new StoreError('mailbox record has an unknown layout');
-  const own = b.slice(0, RECORD_V1_BYTES); // one copy; the fields are views into it
+  // One copy, of its own (Buffer#slice would be a view into lmdb's reused read buffer); the fields are views into it.
+  const own = Uint8Array.prototype.slice.call(b, 0, RECORD_V1_BYTES);
   const dv = new DataView(own.buffer);
   const f = (i: number): Uint8Array => own.subarray(6 + 32 * i, 6 + 32 * (i + 1));
   return { iid, flags: own[1]!, ttlSeconds: dv.getUint32(2), readId: f(0), readKey: f(1), sendId: f(2), accessVerifier: f(3), dk: f(4) };
@@ -160,6 +161,13 @@ export class LmdbStore implements Store {
   getMailbox(iid: number): MailboxRecord | undefined {
     const b = this.mailbox.get(iid);
     return b ? decodeRecord(iid, b) : undefined;
+  }
+  loadMailbox(iid: number): LoadedMailbox | undefined {
+    const b = this.mailbox.getBinaryFast(iid);
+    if (!b) return undefined;
+    const expiryDay = expiryDayOf(b);
+    const record = decodeRecord(iid, b);
+    return { record, stats: this.queueStats(iid), ceiling: this.msgIdCeiling(iid), expiryDay };
   }
   hasMailbox(iid: number): boolean {
     return this.mailbox.getBinaryFast(iid) !== undefined;

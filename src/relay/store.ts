@@ -1,7 +1,13 @@
-// The relay's storage interface (spec/protocol.md §11). Reads are synchronous and see committed
-// state; writes are asynchronous and resolve only once durable (a rejected write stored
-// nothing). Writes issued in one event turn may be committed together (group commit), so a
-// caller that issues several writes synchronously gets them in one atomic transaction.
+// The relay's storage interface (spec/protocol.md §11). Reads see committed state and return a
+// value now or later (Maybe): an embedded store (LMDB) answers synchronously, which keeps the
+// relay's fast path free of promises; a networked store answers with a promise. Writes are
+// asynchronous and resolve only once durable (a rejected write stored nothing). Writes issued
+// in one event turn may be committed together (group commit), so a caller that issues several
+// writes synchronously gets them in one atomic transaction. test/relay/store-conformance.ts
+// is what every implementation must pass.
+import type { Maybe } from './maybe.js';
+
+export type { Maybe } from './maybe.js';
 
 /** What the relay keeps per mailbox (spec/protocol.md §4): nothing else. */
 export interface MailboxRecord {
@@ -30,6 +36,16 @@ export interface QueueRef { readonly iid: number; readonly msgId: number; readon
 
 export interface QueueStats { count: number; deliveredBytes: number; lastMsgId: number }
 
+/** Everything the relay loads with a mailbox, in one read (one round trip for a networked store). */
+export interface LoadedMailbox {
+  readonly record: MailboxRecord;
+  readonly stats: QueueStats;
+  /** All msgIds ever assigned in this mailbox are below this (0: none reserved). */
+  readonly ceiling: number;
+  /** Undefined when none is recorded (a record from before mailbox expiry). */
+  readonly expiryDay: number | undefined;
+}
+
 /** A mailbox in the expiry index (spec/protocol.md §11.5): it expires after `expiryDay`. */
 export interface MailboxExpiryRef { readonly iid: number; readonly expiryDay: number }
 
@@ -53,25 +69,23 @@ export interface AppendRequest {
 export interface Appended { readonly msgId: number; readonly delivered: Uint8Array }
 
 export interface Store {
-  // -- reads (committed state) --
-  findByReadId(readId: Uint8Array): number | undefined;
-  findBySendId(sendId: Uint8Array): number | undefined;
-  getMailbox(iid: number): MailboxRecord | undefined;
-  hasMailbox(iid: number): boolean;
-  /** All msgIds ever assigned in this mailbox are below this (0: none reserved). */
-  msgIdCeiling(iid: number): number;
-  queueStats(iid: number): QueueStats;
+  // -- reads (committed state; now or later) --
+  findByReadId(readId: Uint8Array): Maybe<number | undefined>;
+  findBySendId(sendId: Uint8Array): Maybe<number | undefined>;
+  getMailbox(iid: number): Maybe<MailboxRecord | undefined>;
+  /** The record, queue statistics, msgId ceiling and expiry day of a mailbox; undefined if it does not exist. */
+  loadMailbox(iid: number): Maybe<LoadedMailbox | undefined>;
+  hasMailbox(iid: number): Maybe<boolean>;
+  queueStats(iid: number): Maybe<QueueStats>;
   /** Size and expiry of one queued envelope, without copying it. */
-  queueEntryInfo(iid: number, msgId: number): { deliveredBytes: number; expiryMinute: number } | undefined;
+  queueEntryInfo(iid: number, msgId: number): Maybe<{ deliveredBytes: number; expiryMinute: number } | undefined>;
   /** Entries with afterMsgId < msgId <= uptoMsgId, in msgId order, at most `limit`. */
-  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): QueueEntry[];
+  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Maybe<QueueEntry[]>;
   /** Expiry-index entries with expiryMinute <= nowMinute, oldest first, at most `limit`. */
-  expired(nowMinute: number, limit: number): QueueRef[];
-  counts(): { mailboxes: number; envelopes: number };
-  /** The day (days since the epoch) after which an unused mailbox expires; undefined if none is recorded. */
-  mailboxExpiryDay(iid: number): number | undefined;
+  expired(nowMinute: number, limit: number): Maybe<QueueRef[]>;
+  counts(): Maybe<{ mailboxes: number; envelopes: number }>;
   /** Mailboxes whose expiry day is before `today`, oldest first, at most `limit`. */
-  expiredMailboxes(today: number, limit: number): MailboxExpiryRef[];
+  expiredMailboxes(today: number, limit: number): Maybe<MailboxExpiryRef[]>;
 
   // -- writes (resolve when durable) --
   /** Creates a mailbox that expires after `expiryDay` unless used (setMailboxExpiry). */

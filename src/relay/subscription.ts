@@ -3,7 +3,8 @@
 // envelopes unacknowledged. Unacknowledged envelopes stay queued; a later SUB (this or another
 // connection) starts again from the oldest, so nothing is lost and msgIds let clients dedup.
 import type { MailboxState } from './mailboxes.js';
-import type { Store } from './store.js';
+import { andThen, whenFailed } from './maybe.js';
+import type { QueueEntry, Store } from './store.js';
 
 export interface Subscriber {
   /** Sends `MSG readId msgId delivered` with corr 0; false if the connection can take no more. */
@@ -25,6 +26,8 @@ export class Subscription {
   private caughtUp = false;
   private ended = false;
   private wakeScheduled = false;
+  /** A read of an asynchronous store is out. */
+  private reading = false;
   /** This SUB's place in the order of all SUBs on a shared store (mailbox-bus.ts); null until known. */
   busSeq: number | null = null;
 
@@ -39,24 +42,43 @@ export class Subscription {
 
   get unacknowledged(): number { return this.inflight.size; }
 
-  /** Pushes what the window and the connection's send buffer allow from the stored queue. */
+  /**
+   * Pushes what the window and the connection's send buffer allow from the stored queue. A
+   * store that answers later (a promise) has one read out at a time; the pump goes on when it
+   * arrives. A failed read leaves the subscription as it was: the next event pumps again.
+   */
   pump(): void {
     const s = this.state;
-    while (!this.ended) {
+    while (!this.ended && !this.reading) {
       const room = this.window - this.inflight.size;
       if (room <= 0) return;
       if (!this.owner.canPush()) { this.paused(); return; }
-      const entries = this.store.queueRange(s.iid, this.cursor, s.durableUpTo, room);
-      for (const e of entries) {
-        if (!this.owner.canPush()) { this.paused(); return; }
-        this.cursor = e.msgId;
-        if (s.removing.has(e.msgId)) continue;
-        this.inflight.add(e.msgId);
-        if (!this.owner.push(this.readId, e.msgId, e.delivered)) return;
+      const read = this.store.queueRange(s.iid, this.cursor, s.durableUpTo, room);
+      if (read instanceof Promise) {
+        this.reading = true;
+        this.caughtUp = false;
+        read.then((entries) => { this.reading = false; if (this.deliver(entries, room)) this.pump(); }, () => { this.reading = false; });
+        return;
       }
-      if (entries.length < room) { this.caughtUp = true; return; }
-      this.caughtUp = false;
+      if (!this.deliver(read, room)) return;
     }
+  }
+
+  /** Pushes entries read from the store; true if the pump should read on. */
+  private deliver(entries: readonly QueueEntry[], room: number): boolean {
+    if (this.ended) return false;
+    const s = this.state;
+    for (const e of entries) {
+      if (!this.owner.canPush()) { this.paused(); return false; }
+      if (e.msgId <= this.cursor) continue; // pushed from memory while the read was out
+      this.cursor = e.msgId;
+      if (s.removing.has(e.msgId)) continue;
+      this.inflight.add(e.msgId);
+      if (!this.owner.push(this.readId, e.msgId, e.delivered)) return false;
+    }
+    if (entries.length < room) { this.caughtUp = true; return false; }
+    this.caughtUp = false;
+    return true;
   }
 
   /** A send became durable (called in msgId order): push it straight from memory when possible. */
@@ -86,11 +108,11 @@ export class Subscription {
   /** Another process removed envelopes (ACK on another connection, expiry): frees their window slots. */
   recheck(): void {
     if (this.ended) return;
-    let freed = false;
-    for (const msgId of this.inflight) {
-      if (this.store.queueEntryInfo(this.state.iid, msgId) === undefined) { this.inflight.delete(msgId); freed = true; }
+    for (const msgId of [...this.inflight]) {
+      whenFailed(andThen(this.store.queueEntryInfo(this.state.iid, msgId), (info) => {
+        if (info === undefined && this.inflight.delete(msgId)) this.wake();
+      }), () => { /* the next event checks again */ });
     }
-    if (freed) this.wake();
   }
 
   private paused(): void {
