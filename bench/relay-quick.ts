@@ -7,7 +7,8 @@
 //        [--owners 32] [--inflight 64] [--size 1024] [--clients 1] [--workers auto|N] [--processes N]
 //
 // --processes N runs `sealpost relay --processes N` (spec/scale-out.md); relay CPU is then the
-// primary's and every relay process's together.
+// primary's and every relay process's together. RELAY_QUICK_ARGS adds relay options (say,
+// "--postgres-url postgres://… --nats-url nats://…" for the PostgreSQL store).
 // --clients N forks N load-generator processes (the load generator is JavaScript too, and on
 // a small machine it competes with the relay for cores).
 import { fork, spawn } from 'node:child_process';
@@ -116,7 +117,8 @@ async function main(): Promise<void> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
   const nodeFlags = (process.env['RELAY_QUICK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
   const relay = spawn(process.execPath, [...nodeFlags, ...(process.env['RELAY_QUICK_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['RELAY_QUICK_PROFILE']] : []), cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
-    '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn', '--crypto-workers', WORKERS, '--processes', PROCESSES], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn', '--crypto-workers', WORKERS, '--processes', PROCESSES,
+    ...(process.env['RELAY_QUICK_ARGS'] ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   try {

@@ -8,7 +8,9 @@
 // - Durable 1 KiB envelopes/s, one process against --processes 2 on the same machine, in
 //   alternating runs of bench/relay-quick.js (medians), with the relay's CPU per envelope
 //   (all its processes) and the load generator's share of the machine, which competes for the
-//   same cores here.
+//   same cores here. With SEALPOST_BENCH_POSTGRES_URL and SEALPOST_BENCH_NATS_URL set (an
+//   empty database the bench may fill), two processes on PostgreSQL + NATS run in the same
+//   alternation (their CPU is the relay's only, not the database's).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
@@ -22,7 +24,7 @@ import { fmt, fmtMs, type Table, type Target } from '../lib/report.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
 
 export interface WakeResult { readonly rounds: number; readonly sameP50Ms: number; readonly sameP99Ms: number; readonly crossP50Ms: number; readonly crossP99Ms: number; readonly addedP50Ms: number }
-export interface ThroughputRun { readonly processes: number; readonly envelopesPerSec: number; readonly relayCpuUsPerEnvelope: number; readonly relayCpuCores: number; readonly loadGeneratorCpuCores: number }
+export interface ThroughputRun { readonly store: 'lmdb' | 'postgres'; readonly processes: number; readonly envelopesPerSec: number; readonly relayCpuUsPerEnvelope: number; readonly relayCpuCores: number; readonly loadGeneratorCpuCores: number }
 export interface ScaleOutResult { readonly wake: WakeResult; readonly runs: readonly ThroughputRun[]; readonly medians: readonly ThroughputRun[] }
 
 const median = (xs: number[]): number => percentile(xs, 50);
@@ -85,7 +87,7 @@ async function measureWake(ctx: SuiteContext, cli: string): Promise<WakeResult> 
       return now() - t0;
     };
     const sameMs: number[] = [], crossMs: number[] = [];
-    const rounds = ctx.quick ? 30 : 400;
+    const rounds = ctx.quick ? 20 : 400;
     for (let i = 0; i < 10; i++) { await once(same); await once(cross); } // warm-up
     for (let i = 0; i < rounds; i++) {
       sameMs.push(await once(same));
@@ -105,9 +107,11 @@ async function measureWake(ctx: SuiteContext, cli: string): Promise<WakeResult> 
 }
 
 /** One run of bench/relay-quick.js (its own relay child and load generator). */
-function quickRun(script: string, processes: number, seconds: number): Promise<ThroughputRun> {
+function quickRun(script: string, store: 'lmdb' | 'postgres', processes: number, seconds: number): Promise<ThroughputRun> {
+  const env = { ...process.env };
+  if (store === 'postgres') env['RELAY_QUICK_ARGS'] = `--postgres-url ${process.env['SEALPOST_BENCH_POSTGRES_URL']} --nats-url ${process.env['SEALPOST_BENCH_NATS_URL']}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--seconds', String(seconds), '--processes', String(processes), '--workers', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, '--seconds', String(seconds), '--processes', String(processes), '--workers', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('exit', (code) => {
@@ -115,7 +119,7 @@ function quickRun(script: string, processes: number, seconds: number): Promise<T
       try {
         if (code !== 0) throw new Error(`relay-quick exited ${code}`);
         const r = JSON.parse(line) as { deliveredPerSecond: number; relayCpuMicrosecondsPerEnvelope: number; relayCpuUtilisation: number; loadGeneratorCpuUtilisation: number };
-        resolve({ processes, envelopesPerSec: r.deliveredPerSecond, relayCpuUsPerEnvelope: r.relayCpuMicrosecondsPerEnvelope, relayCpuCores: r.relayCpuUtilisation, loadGeneratorCpuCores: r.loadGeneratorCpuUtilisation });
+        resolve({ store, processes, envelopesPerSec: r.deliveredPerSecond, relayCpuUsPerEnvelope: r.relayCpuMicrosecondsPerEnvelope, relayCpuCores: r.relayCpuUtilisation, loadGeneratorCpuCores: r.loadGeneratorCpuUtilisation });
       } catch (e) {
         reject(e instanceof Error ? e : new Error(String(e)));
       }
@@ -136,16 +140,18 @@ export const scaleOutSuite: Suite = {
     const runs: ThroughputRun[] = [];
     const rounds = ctx.quick ? 0 : 3;
     const seconds = 6;
+    const configs: Array<['lmdb' | 'postgres', number]> = [['lmdb', 1], ['lmdb', 2]];
+    if (process.env['SEALPOST_BENCH_POSTGRES_URL'] && process.env['SEALPOST_BENCH_NATS_URL']) configs.push(['postgres', 2]);
     for (let r = 0; r < rounds; r++) {
-      for (const processes of [1, 2]) {
-        ctx.progress.status(`scale-out: throughput round ${r + 1}/${rounds}, ${processes} process(es)`);
-        runs.push(await quickRun(join(build, 'bench', 'relay-quick.js'), processes, seconds));
+      for (const [store, processes] of configs) {
+        ctx.progress.status(`scale-out: throughput round ${r + 1}/${rounds}, ${store}, ${processes} process(es)`);
+        runs.push(await quickRun(join(build, 'bench', 'relay-quick.js'), store, processes, seconds));
       }
     }
-    const medians = rounds === 0 ? [] : [1, 2].map((processes): ThroughputRun => {
-      const mine = runs.filter((x) => x.processes === processes);
+    const medians = rounds === 0 ? [] : configs.map(([store, processes]): ThroughputRun => {
+      const mine = runs.filter((x) => x.store === store && x.processes === processes);
       const m = (f: (x: ThroughputRun) => number): number => median(mine.map(f));
-      return { processes, envelopesPerSec: m((x) => x.envelopesPerSec), relayCpuUsPerEnvelope: m((x) => x.relayCpuUsPerEnvelope), relayCpuCores: m((x) => x.relayCpuCores), loadGeneratorCpuCores: m((x) => x.loadGeneratorCpuCores) };
+      return { store, processes, envelopesPerSec: m((x) => x.envelopesPerSec), relayCpuUsPerEnvelope: m((x) => x.relayCpuUsPerEnvelope), relayCpuCores: m((x) => x.relayCpuCores), loadGeneratorCpuCores: m((x) => x.loadGeneratorCpuCores) };
     });
     ctx.progress.done();
     const result: ScaleOutResult = { wake, runs, medians };
@@ -165,9 +171,9 @@ export const scaleOutSuite: Suite = {
     };
     const tables: Table[] = [wakeTable];
     if (r.medians.length > 0) tables.push({
-      title: 'Durable 1 KiB envelopes/s on LMDB: one process against --processes 2 (alternating runs, medians)',
-      columns: ['processes', 'envelopes/s', 'relay CPU/envelope', 'relay cores busy', 'load generator cores busy'],
-      rows: r.medians.map((m) => [String(m.processes), fmt(m.envelopesPerSec), `${fmt(m.relayCpuUsPerEnvelope)} µs`, fmt(m.relayCpuCores), fmt(m.loadGeneratorCpuCores)]),
+      title: 'Durable 1 KiB envelopes/s: one process, --processes 2 on LMDB, two on PostgreSQL + NATS (alternating runs, medians)',
+      columns: ['store', 'processes', 'envelopes/s', 'relay CPU/envelope', 'relay cores busy', 'load generator cores busy'],
+      rows: r.medians.map((m) => [m.store ?? 'lmdb', String(m.processes), fmt(m.envelopesPerSec), `${fmt(m.relayCpuUsPerEnvelope)} µs`, fmt(m.relayCpuCores), fmt(m.loadGeneratorCpuCores)]),
       notes: ['The load generator runs on the same 2 cores as the relay: CPU per envelope is the figure that carries over to a bigger machine.'],
     });
     const targets: Target[] = [{ name: 'cross-process wake-up adds (p50)', goal: '≤ 1 ms', value: w.addedP50Ms, unit: 'ms', met: w.addedP50Ms <= 1 }];

@@ -26,11 +26,13 @@ export interface PrimaryIo { out(line: string): void; err(line: string): void }
 
 export async function runPrimary(config: RelayConfig, processes: number, io: PrimaryIo): Promise<number> {
   loadOrCreateIdentity(config.dataDir); // before the processes race to create it
-  const store = new LmdbStore({ path: join(config.dataDir, 'store'), shared: true });
-  try {
-    await store.rebuildSharedCounters();
-  } finally {
-    await store.close();
+  if (config.postgresUrl === null) {
+    const store = new LmdbStore({ path: join(config.dataDir, 'store'), shared: true });
+    try {
+      await store.rebuildSharedCounters();
+    } finally {
+      await store.close();
+    }
   }
 
   const slotOf = new Map<Worker, number>();

@@ -15,10 +15,11 @@ export const isClusterWorker = (env: Readonly<Record<string, string | undefined>
 export async function runWorker(config: RelayConfig, env: Readonly<Record<string, string | undefined>>, err: (line: string) => void): Promise<number> {
   const slot = Number(env[SLOT_ENV]);
   const processes = Number(env[SIZE_ENV]);
-  const bus = new IpcMailboxBus(process, cluster.worker!.id);
+  // On PostgreSQL the processes talk over NATS, as processes on other machines do.
+  const bus = config.postgresUrl === null ? new IpcMailboxBus(process, cluster.worker!.id) : null;
   let relay;
   try {
-    relay = await startRelay({ ...shareOfBounds(config, processes), metricsPort: metricsPortOf(config, slot), cluster: { bus, sweeper: slot === 0, processes } });
+    relay = await startRelay({ ...shareOfBounds(config, processes), metricsPort: metricsPortOf(config, slot), ...(bus ? { cluster: { bus, sweeper: slot === 0, processes } } : {}) });
   } catch (e) {
     err(`sealpost relay: process ${slot} could not start: ${(e as Error).message}`);
     return 1;

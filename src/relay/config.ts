@@ -47,6 +47,10 @@ export interface RelayConfig {
   cryptoWorkers: number | 'auto';
   /** Relay processes behind the one port, on the one store (spec/scale-out.md); "auto" = one per core. */
   processes: number | 'auto';
+  /** PostgreSQL instead of the embedded LMDB store (spec/scale-out.md §6); null = LMDB. */
+  postgresUrl: string | null;
+  /** NATS servers the relay processes on PostgreSQL wake each other through. */
+  natsUrl: string | null;
 }
 
 export type ConfigKey = keyof RelayConfig;
@@ -108,6 +112,8 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   // Measured on 2 cores, workers cost throughput (bench/README.md, spec/protocol.md §12).
   cryptoWorkers: 0,
   processes: 1,
+  postgresUrl: null,
+  natsUrl: null,
 }) as RelayConfig;
 
 export class ConfigError extends Error {
@@ -128,7 +134,8 @@ type Kind =
   | { t: 'level' }
   | { t: 'file|null' }
   | { t: 'workers' } // "auto" or an integer
-  | { t: 'processes' }; // "auto" or an integer from 1
+  | { t: 'processes' } // "auto" or an integer from 1
+  | { t: 'url|null' }; // a URL with one of `schemes`, or none
 
 interface KeySpec { key: ConfigKey; kind: Kind; flag: string; env: string; help: string; aliases?: { flags?: string[]; env?: string[] } }
 
@@ -184,6 +191,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('logLevel', { t: 'level' }, 'debug | info | warn | error'),
   spec('logFile', { t: 'file|null' }, 'JSON-lines log file ("-" or "stderr" = standard error)'),
   spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),
+  spec('postgresUrl', { t: 'url|null' }, 'PostgreSQL store shared by relay processes on several machines (postgres://user@host:port/db); none = the embedded LMDB store'),
+  spec('natsUrl', { t: 'url|null' }, 'NATS servers (nats://host:4222, comma-separated) through which relay processes on PostgreSQL wake each other'),
   spec('processes', { t: 'processes' }, `relay processes sharing the port, the identity and the LMDB store ("auto" = one per core, at most ${MAX_PROCESSES}); relay-wide bounds are split between them`),
 ];
 
@@ -245,6 +254,10 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source = 'opti
       if (!Number.isSafeInteger(n) || n < 0 || n > MAX_CRYPTO_WORKERS) return bad(`"auto" or an integer in [0, ${MAX_CRYPTO_WORKERS}]`);
       return n;
     }
+    case 'url|null':
+      if (raw === null || raw === '' || raw === 'none') return null;
+      if (typeof raw !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(raw.trim())) return bad('a URL such as postgres://host/db or nats://host:4222');
+      return raw.trim();
     case 'processes': {
       if (raw === 'auto') return raw;
       const n = num();

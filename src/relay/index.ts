@@ -21,6 +21,9 @@ import { OutboundBudget } from './outbound-budget.js';
 import { dayOf, expireMailboxes, expiryDayAfterUse } from './mailbox-expiry.js';
 import { sweepExpired } from './sweeper.js';
 import { listen } from './transport.js';
+import { ConfigError } from './config.js';
+import { NatsMailboxBus } from './nats-bus.js';
+import { PgStore } from './pg-store.js';
 import type { MailboxBus } from './mailbox-bus.js';
 import { followMailboxEvents } from './mailbox-events.js';
 
@@ -77,7 +80,8 @@ const STATS_LOG_INTERVAL_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
 export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
-  const { log: logFn, now, wrapStore, cluster, ...settings } = options;
+  const { log: logFn, now, wrapStore, cluster: clusterOption, ...settings } = options;
+  let cluster = clusterOption;
   const config = mergeConfig(settings as RawSettings);
   const sink = logFn ? { sink: logFn, close: async () => {} } : streamSink(config.logFile);
   const log = createLogger(config.logLevel, sink.sink);
@@ -96,14 +100,23 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     cached: () => registry.size,
     outbound: () => ctx.outbound.bytes,
   });
-  const storePath = join(config.dataDir, 'store');
-  const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms), shared: cluster !== undefined });
-  const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
-    writable: (v) => metrics.storeWritable.set(v),
-    episode: () => metrics.storeUnwritable.inc(),
-  });
-  const guarded = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
-  store = guarded;
+  if (config.postgresUrl !== null) {
+    // Several machines (spec/scale-out.md §6): PostgreSQL is the store, NATS the bus.
+    if (config.natsUrl === null) { await sink.close(); throw new ConfigError('postgresUrl needs natsUrl: the relay processes on PostgreSQL wake each other over NATS'); }
+    const pgStore = await PgStore.open({ connectionString: config.postgresUrl, onCommit: (ms) => metrics.commit(ms) }).catch(async (e: unknown) => { await sink.close(); throw e; });
+    const bus = await NatsMailboxBus.connect({ servers: config.natsUrl, nextSubscriptionNumber: () => pgStore.nextSubscriptionNumber(), onError: (e) => log.warn('bus_error', errorSummary(e)) })
+      .catch(async (e: unknown) => { await pgStore.close(); await sink.close(); throw e; });
+    store = wrapStore ? wrapStore(pgStore) : pgStore;
+    cluster = { bus, sweeper: true, processes: cluster?.processes ?? 1 };
+  } else {
+    const storePath = join(config.dataDir, 'store');
+    const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms), shared: cluster !== undefined });
+    const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
+      writable: (v) => metrics.storeWritable.set(v),
+      episode: () => metrics.storeUnwritable.inc(),
+    });
+    store = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
+  }
   const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE, cluster !== undefined);
   let crypto: RelayCrypto;
   try {

@@ -2,6 +2,7 @@
 // each worker sends its events to the primary over the cluster's IPC channel, coalesced per
 // batch of commits; the primary (cluster-primary.ts) numbers SUBs and passes every
 // event on to the other workers, and each SUB back to its own worker with its number.
+import { addEvent, emptyBatch, MicrotaskFlush } from './event-batch.js';
 import type { MailboxBus, MailboxBusHandlers, MailboxEvent } from './mailbox-bus.js';
 
 /** One turn's events from a worker: mailboxes queued to, removed from, gone, and SUBs taken. */
@@ -26,8 +27,8 @@ export interface IpcChannel {
 
 export class IpcMailboxBus implements MailboxBus {
   private handlers: MailboxBusHandlers | null = null;
-  private readonly out = { q: new Set<number>(), r: new Set<number>(), g: new Set<number>(), s: [] as number[] };
-  private scheduled = false;
+  private readonly out = emptyBatch();
+  private readonly flusher = new MicrotaskFlush(() => this.flush());
   /** Our SUBs waiting for their number, per mailbox, in the order they were announced. */
   private readonly unnumbered = new Map<number, Array<(seq: number) => void>>();
   private readonly onMessage = (m: unknown): void => { if (isBusBatch(m)) this.receive(m); };
@@ -39,8 +40,8 @@ export class IpcMailboxBus implements MailboxBus {
   listen(handlers: MailboxBusHandlers): void { this.handlers = handlers; }
 
   publish(kind: MailboxEvent, iid: number): void {
-    (kind === 'queued' ? this.out.q : kind === 'removed' ? this.out.r : this.out.g).add(iid);
-    this.schedule();
+    addEvent(this.out, kind, iid);
+    this.flusher.request();
   }
 
   announceSubscription(iid: number, sequenced: (seq: number) => void): void {
@@ -48,7 +49,7 @@ export class IpcMailboxBus implements MailboxBus {
     if (waiting) waiting.push(sequenced);
     else this.unnumbered.set(iid, [sequenced]);
     this.out.s.push(iid);
-    this.schedule();
+    this.flusher.request();
   }
 
   async close(): Promise<void> {
@@ -57,15 +58,7 @@ export class IpcMailboxBus implements MailboxBus {
     this.handlers = null;
   }
 
-  /** After the current job's microtasks: the commits lmdb resolves together leave in one message or a few. */
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(() => this.flush());
-  }
-
   private flush(): void {
-    this.scheduled = false;
     const o = this.out;
     if (o.q.size + o.r.size + o.g.size + o.s.length === 0) return;
     const batch: BusBatch = { sealpostBus: 1, q: [...o.q], r: [...o.r], g: [...o.g], s: o.s };

@@ -28,6 +28,8 @@ export class Subscription {
   private wakeScheduled = false;
   /** A read of an asynchronous store is out. */
   private reading = false;
+  /** Asked to pump while a read was out. */
+  private readAgain = false;
   /** This SUB's place in the order of all SUBs on a shared store (mailbox-bus.ts); null until known. */
   busSeq: number | null = null;
 
@@ -49,6 +51,7 @@ export class Subscription {
    */
   pump(): void {
     const s = this.state;
+    if (this.reading) { this.readAgain = true; return; } // committed since that read started: read again after it
     while (!this.ended && !this.reading) {
       const room = this.window - this.inflight.size;
       if (room <= 0) return;
@@ -57,7 +60,12 @@ export class Subscription {
       if (read instanceof Promise) {
         this.reading = true;
         this.caughtUp = false;
-        read.then((entries) => { this.reading = false; if (this.deliver(entries, room)) this.pump(); }, () => { this.reading = false; });
+        this.readAgain = false;
+        const after = (more: boolean): void => {
+          this.reading = false;
+          if (more || this.readAgain) this.pump();
+        };
+        read.then((entries) => after(this.deliver(entries, room)), () => after(false));
         return;
       }
       if (!this.deliver(read, room)) return;
