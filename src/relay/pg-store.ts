@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS queue_expiry ON queue (expiry_minute, iid, msg_id);
 CREATE SEQUENCE IF NOT EXISTS sub_order;
 `;
 
+/** Advisory lock key held while the schema is created. */
+const SCHEMA_LOCK = 0x5ea1;
+
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
 const num = (v: unknown): number => Number(v);
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(buf(a), buf(b)) === 0;
@@ -87,7 +90,8 @@ export class PgStore implements Store {
   static async open(opts: PgStoreOptions): Promise<PgStore> {
     const s = new PgStore(opts);
     try {
-      await s.pool.query(SCHEMA);
+      // Processes starting together would race on CREATE … IF NOT EXISTS: one at a time.
+      await s.pool.query(`BEGIN; SELECT pg_advisory_xact_lock(${SCHEMA_LOCK}); ${SCHEMA} COMMIT;`);
     } catch (e) {
       await s.pool.end().catch(() => {});
       throw storeError(e);
