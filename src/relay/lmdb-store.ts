@@ -152,17 +152,29 @@ export class LmdbStore implements Store {
 
   // ---- reads ----------------------------------------------------------------------------
 
+  /**
+   * Shared store: lmdb keeps one read snapshot until a timer renews it, so a read right after
+   * another process's commit (its bus event) could miss it. Each read starts a fresh snapshot.
+   */
+  private fresh(): void {
+    if (this.shared) (this.root as unknown as { resetReadTxn(): void }).resetReadTxn();
+  }
+
   findByReadId(readId: Uint8Array): number | undefined {
+    this.fresh();
     return this.read.get(asKey(readId));
   }
   findBySendId(sendId: Uint8Array): number | undefined {
+    this.fresh();
     return this.send.get(asKey(sendId));
   }
   getMailbox(iid: number): MailboxRecord | undefined {
+    this.fresh();
     const b = this.mailbox.get(iid);
     return b ? decodeRecord(iid, b) : undefined;
   }
   loadMailbox(iid: number): LoadedMailbox | undefined {
+    this.fresh();
     const b = this.mailbox.getBinaryFast(iid);
     if (!b) return undefined;
     const expiryDay = expiryDayOf(b);
@@ -170,6 +182,7 @@ export class LmdbStore implements Store {
     return { record, stats: this.queueStats(iid), ceiling: this.msgIdCeiling(iid), expiryDay };
   }
   hasMailbox(iid: number): boolean {
+    this.fresh();
     return this.mailbox.getBinaryFast(iid) !== undefined;
   }
   msgIdCeiling(iid: number): number {
@@ -187,10 +200,12 @@ export class LmdbStore implements Store {
     return { count, deliveredBytes, lastMsgId };
   }
   queueEntryInfo(iid: number, msgId: number): { deliveredBytes: number; expiryMinute: number } | undefined {
+    this.fresh();
     const v = this.queue.getBinaryFast([iid, msgId]);
     return v && v.length >= 4 ? { deliveredBytes: v.length - 4, expiryMinute: expiryOf(v) } : undefined;
   }
   queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): QueueEntry[] {
+    this.fresh();
     if (limit <= 0 || uptoMsgId <= afterMsgId) return [];
     const out: QueueEntry[] = [];
     for (const { key, value } of this.queue.getRange({ start: [iid, afterMsgId + 1], end: [iid, uptoMsgId + 1], limit })) {
@@ -199,6 +214,7 @@ export class LmdbStore implements Store {
     return out;
   }
   expired(nowMinute: number, limit: number): QueueRef[] {
+    this.fresh();
     const out: QueueRef[] = [];
     for (const key of this.expiry.getKeys({ start: [0, 0, 0], end: [nowMinute + 1, 0, 0], limit })) {
       out.push({ expiryMinute: key[0], iid: key[1], msgId: key[2] });
