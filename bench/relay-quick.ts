@@ -4,8 +4,11 @@
 // acknowledged, and latency percentiles of SEND→OK and SEND→push.
 //
 //   npx tsc -p tsconfig.json && node .build/bench/relay-quick.js [--seconds 10] [--senders 8]
-//        [--owners 32] [--inflight 64] [--size 1024] [--clients 1] [--workers auto|N]
+//        [--owners 32] [--inflight 64] [--size 1024] [--clients 1] [--workers auto|N] [--processes N]
 //
+// --processes N runs `sealpost relay --processes N` (spec/scale-out.md); relay CPU is then the
+// primary's and every relay process's together. RELAY_QUICK_ARGS adds relay options (say,
+// "--postgres-url postgres://… --nats-url nats://…" for the PostgreSQL store).
 // --clients N forks N load-generator processes (the load generator is JavaScript too, and on
 // a small machine it competes with the relay for cores).
 import { fork, spawn } from 'node:child_process';
@@ -27,6 +30,7 @@ const INFLIGHT = num('inflight', 64);
 const SIZE = num('size', 1024);
 const CLIENTS = num('clients', 1);
 const WORKERS = args.get('workers') ?? 'auto'; // the relay's --crypto-workers
+const PROCESSES = args.get('processes') ?? '1'; // the relay's --processes
 
 const pct = (sorted: number[], p: number): number => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 
@@ -113,7 +117,8 @@ async function main(): Promise<void> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
   const nodeFlags = (process.env['RELAY_QUICK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
   const relay = spawn(process.execPath, [...nodeFlags, ...(process.env['RELAY_QUICK_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['RELAY_QUICK_PROFILE']] : []), cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dir,
-    '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn', '--crypto-workers', WORKERS], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--send-rate-per-second', '1000000', '--send-burst', '1000000', '--log-level', 'warn', '--crypto-workers', WORKERS, '--processes', PROCESSES,
+    ...(process.env['RELAY_QUICK_ARGS'] ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   relay.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   try {
@@ -131,9 +136,14 @@ async function main(): Promise<void> {
       } catch { return NaN; }
     };
     const cpu: Record<string, number> = {};
+    // With --processes, the relay processes the primary printed (process N: pid P), and the primary.
+    const pids = [relay.pid!, ...[...out.matchAll(/process \d+: pid (\d+)/g)].map((m) => Number(m[1]))];
+    const sum = (f: (pid: number) => number): number => pids.reduce((a, pid) => a + f(pid), 0);
     const mark = (phase: 'start' | 'end'): void => {
-      cpu[phase] = cpuOf(`/proc/${relay.pid}/stat`);
-      cpu[phase + 'Main'] = cpuOf(`/proc/${relay.pid}/task/${relay.pid}/stat`);
+      cpu[phase] = sum((pid) => cpuOf(`/proc/${pid}/stat`));
+      cpu[phase + 'Main'] = sum((pid) => cpuOf(`/proc/${pid}/task/${pid}/stat`));
+      const own = process.cpuUsage();
+      cpu[phase + 'Client'] = (own.user + own.system) / 1e6; // this load generator
     };
     const results: Result[] = CLIENTS === 1 ? [await drive(address, mark)] : await Promise.all(Array.from({ length: CLIENTS }, () => new Promise<Result>((resolve, reject) => {
       const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), { env: { ...process.env, RELAY_QUICK_ADDRESS: address } });
@@ -146,11 +156,12 @@ async function main(): Promise<void> {
     const sendLat = results.flatMap((r) => r.sendLat).sort((a, b) => a - b);
     const e2eLat = results.flatMap((r) => r.e2eLat).sort((a, b) => a - b);
     const line = {
-      envelopeBytes: SIZE, cryptoWorkers: WORKERS, senders: SENDERS * CLIENTS, owners: OWNERS * CLIENTS, inflightPerSender: INFLIGHT, seconds: +seconds.toFixed(1),
+      envelopeBytes: SIZE, cryptoWorkers: WORKERS, processes: PROCESSES, senders: SENDERS * CLIENTS, owners: OWNERS * CLIENTS, inflightPerSender: INFLIGHT, seconds: +seconds.toFixed(1),
       deliveredPerSecond: Math.round(delivered / seconds),
       sendToOkMs: { p50: +pct(sendLat, 0.5).toFixed(2), p99: +pct(sendLat, 0.99).toFixed(2) },
       sendToPushMs: { p50: +pct(e2eLat, 0.5).toFixed(2), p99: +pct(e2eLat, 0.99).toFixed(2) },
       relayCpuUtilisation: +((cpu['end']! - cpu['start']!) / seconds).toFixed(2),
+      loadGeneratorCpuUtilisation: +((cpu['endClient']! - cpu['startClient']!) / seconds).toFixed(2),
       relayCpuMicrosecondsPerEnvelope: Math.round(((cpu['end']! - cpu['start']!) * 1e6) / delivered),
       relayMainThreadMicrosecondsPerEnvelope: Math.round(((cpu['endMain']! - cpu['startMain']!) * 1e6) / delivered),
     };

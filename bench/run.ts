@@ -18,8 +18,9 @@ import { sdkSuite } from './suites/sdk.js';
 import { groupsSuite } from './suites/groups.js';
 import { ratchetSuite } from './suites/ratchet.js';
 import { browserSuite } from './suites/browser.js';
+import { scaleOutSuite } from './suites/scale-out.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, scaleOutSuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;

@@ -4,7 +4,10 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, helpText, resolveConfig } from '../relay/config.js';
 import { IDENTITY_FILE } from '../relay/identity.js';
+import { availableParallelism } from 'node:os';
 import { startRelay } from '../relay/index.js';
+import { runPrimary } from '../relay/cluster-primary.js';
+import { isClusterWorker, runWorker } from '../relay/cluster-worker.js';
 
 export interface CommandIo {
   out: (line: string) => void;
@@ -31,6 +34,10 @@ export async function relayCommand(argv: readonly string[], io: CommandIo = defa
   if (resolved.help) { io.out(helpText()); return 0; }
   if (resolved.rest.length > 0) { io.err(`sealpost relay: unexpected argument ${resolved.rest[0]} (see --help)`); return 2; }
   const config = resolved.config;
+  // Several processes on one port and one store (spec/scale-out.md).
+  if (isClusterWorker(io.env)) return runWorker(config, io.env, io.err);
+  const processes = config.processes === 'auto' ? availableParallelism() : config.processes;
+  if (processes > 1) return runPrimary(config, processes, io);
 
   let relay;
   try {

@@ -31,6 +31,8 @@ export interface RelayBudgets {
   readonly powNonces: Allowance;
 }
 
-export function createBudgets(maxAuthTotal: number): RelayBudgets {
-  return { auth: new Allowance(maxAuthTotal), heldBytes: new Allowance(MAX_HELD_BYTES_TOTAL), powNonces: new Allowance(MAX_POW_NONCES_TOTAL) };
+/** `processes`: relay processes sharing the relay-wide bounds, each taking an equal part (spec/scale-out.md §4). */
+export function createBudgets(maxAuthTotal: number, processes = 1): RelayBudgets {
+  const part = (n: number): number => Math.ceil(n / processes);
+  return { auth: new Allowance(maxAuthTotal), heldBytes: new Allowance(part(MAX_HELD_BYTES_TOTAL)), powNonces: new Allowance(part(MAX_POW_NONCES_TOTAL)) };
 }

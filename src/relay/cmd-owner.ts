@@ -13,10 +13,10 @@ import {
 } from '../wire/index.js';
 import { authorize, checkAuthRoom, effectiveTtl, isAllZero, ok, thenPinned, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
 import type { RelayContext } from './context.js';
-import { andThen, type Maybe } from './crypto-lane.js';
+import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
-import type { MailboxRecord } from './store.js';
+import { StoreConflictError, type MailboxRecord } from './store.js';
 import { endSubscription } from './subscription.js';
 import { dayOf, expiryDayAfterUse, noteUse } from './mailbox-expiry.js';
 
@@ -47,17 +47,16 @@ function checkVerifier(flags: number, verifier: Uint8Array): void {
   if (((flags & MAILBOX_FLAG_PUBLIC) !== 0) !== isAllZero(verifier)) throw new ProtocolError('INVALID', 'access verifier does not match the mailbox kind');
 }
 
-const idInUse = (ctx: RelayContext, kind: 'r' | 's', id: Uint8Array): boolean =>
+const idInUse = (ctx: RelayContext, kind: 'r' | 's', id: Uint8Array): Maybe<boolean> =>
   ctx.reservedIds.has(kind + hexOf(id)) ||
-  (kind === 'r' ? ctx.store.findByReadId(id) : ctx.store.findBySendId(id)) !== undefined;
+  andThen(kind === 'r' ? ctx.store.findByReadId(id) : ctx.store.findBySendId(id), (iid) => iid !== undefined || ctx.reservedIds.has(kind + hexOf(id)));
 
 /** A fresh internal id: random 53 bits (not a counter, which would date mailboxes). */
-function newIid(ctx: RelayContext): number {
-  for (;;) {
-    const b = randomBytes(7);
-    const iid = (b[0]! & 0x1f) * 2 ** 48 + ((b[1]! << 16) | (b[2]! << 8) | b[3]!) * 2 ** 24 + ((b[4]! << 16) | (b[5]! << 8) | b[6]!);
-    if (iid !== 0 && !ctx.reservedIds.has('i' + iid) && !ctx.store.hasMailbox(iid)) return iid;
-  }
+function newIid(ctx: RelayContext): Maybe<number> {
+  const b = randomBytes(7);
+  const iid = (b[0]! & 0x1f) * 2 ** 48 + ((b[1]! << 16) | (b[2]! << 8) | b[3]!) * 2 ** 24 + ((b[4]! << 16) | (b[5]! << 8) | b[6]!);
+  if (iid === 0 || ctx.reservedIds.has('i' + iid)) return newIid(ctx);
+  return andThen(ctx.store.hasMailbox(iid), (taken) => (taken || ctx.reservedIds.has('i' + iid) ? newIid(ctx) : iid));
 }
 
 export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame, raw: Uint8Array): Maybe<RelayFrame> {
@@ -71,15 +70,22 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
   });
 }
 
-function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey): Promise<RelayFrame> {
+function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey): Maybe<RelayFrame> {
   const readId = readIdOf(f.readKey as Ed25519PublicKey);
-  if (idInUse(ctx, 'r', readId) || idInUse(ctx, 's', f.sendId)) throw new ProtocolError('DUPLICATE');
-  checkAuthRoom(ctx, session);
-  // After the checks above, so that only a CREATE that would succeed spends the budget (spec/protocol.md §5.2).
-  if (!ctx.createBudget.take(session.addressGroup, performance.now())) throw new ProtocolError('RATE', 'mailbox creation budget of this address');
+  return andThen(idInUse(ctx, 'r', readId), (readTaken) => andThen(readTaken || idInUse(ctx, 's', f.sendId), (taken) => {
+    if (taken) throw new ProtocolError('DUPLICATE');
+    checkAuthRoom(ctx, session);
+    // After the checks above, so that only a CREATE that would succeed spends the budget (spec/protocol.md §5.2).
+    if (!ctx.createBudget.take(session.addressGroup, performance.now())) throw new ProtocolError('RATE', 'mailbox creation budget of this address');
+    return andThen(newIid(ctx), (iid) => commitCreate(ctx, session, f, dk, readId, iid));
+  }));
+}
 
+function commitCreate(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey, readId: Uint8Array, iid: number): Promise<RelayFrame> {
+  // Reserved before any other read can be answered: a CREATE racing this one sees the ids taken.
+  if (ctx.reservedIds.has('r' + hexOf(readId)) || ctx.reservedIds.has('s' + hexOf(f.sendId))) throw new ProtocolError('DUPLICATE');
   const record: MailboxRecord = {
-    iid: newIid(ctx), readId, readKey: f.readKey.slice(), sendId: f.sendId.slice(), accessVerifier: f.accessVerifier.slice(),
+    iid, readId, readKey: f.readKey.slice(), sendId: f.sendId.slice(), accessVerifier: f.accessVerifier.slice(),
     dk, flags: f.flags, ttlSeconds: effectiveTtl(ctx, f.ttlSeconds),
   };
   const reserved = ['r' + hexOf(readId), 's' + hexOf(record.sendId), 'i' + record.iid];
@@ -94,25 +100,27 @@ function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: 
     },
     (e: unknown) => {
       unreserve();
+      if (e instanceof StoreConflictError) throw new ProtocolError('DUPLICATE'); // taken by another process meanwhile
       throw storeFailure(ctx, 'create', e);
     },
   );
 }
 
 export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): Maybe<RelayFrame> {
-  const found = ctx.mailboxes.findByReadId(f.readId);
   const readHex = hexOf(f.readId);
   const usable = (s: MailboxState | undefined): s is MailboxState => s !== undefined && s.live && s.readHex === readHex;
-  // Unknown and known mailboxes cost the same verification (spec/crypto.md §5).
-  const key = usable(found) ? found.record.readKey : ctx.dummyReadKey;
-  const valid = verify(ctx, f.signature, readAuthMessage(session.serverNonce, session.clientNonce, f.readId), key);
-  return thenPinned(found, valid, (v) => {
-    // Checked again: a DEL or ROTATE may have finished while the signature was checked.
-    if (!v || !usable(found)) throw new ProtocolError('AUTH');
-    checkAuthRoom(ctx, session, found.readHex);
-    authorize(session, found);
-    noteUse(ctx, found);
-    return ok();
+  return andThen(ctx.mailboxes.findByReadId(f.readId), (found) => {
+    // Unknown and known mailboxes cost the same verification (spec/crypto.md §5).
+    const key = usable(found) ? found.record.readKey : ctx.dummyReadKey;
+    const valid = verify(ctx, f.signature, readAuthMessage(session.serverNonce, session.clientNonce, f.readId), key);
+    return thenPinned(found, valid, (v) => {
+      // Checked again: a DEL or ROTATE may have finished while the signature was checked.
+      if (!v || !usable(found)) throw new ProtocolError('AUTH');
+      checkAuthRoom(ctx, session, found.readHex);
+      authorize(session, found);
+      noteUse(ctx, found);
+      return ok();
+    });
   });
 }
 
@@ -126,11 +134,15 @@ export function handleRotate(ctx: RelayContext, session: Session, f: RotateFrame
   });
 }
 
-function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: DeliveryKey): Promise<RelayFrame> {
-  const state = requireAuth(session, f.readId); // again: a DEL or ROTATE may have finished meanwhile
+function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: DeliveryKey): Maybe<RelayFrame> {
   const newReadId = readIdOf(f.newReadKey as Ed25519PublicKey);
   const newHex = hexOf(newReadId);
-  if (newHex !== state.readHex && idInUse(ctx, 'r', newReadId)) throw new ProtocolError('DUPLICATE');
+  return thenPinned(requireAuth(session, f.readId), idInUse(ctx, 'r', newReadId), (inUse) => commitRotate(ctx, session, f, newDk, newReadId, newHex, inUse));
+}
+
+function commitRotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: DeliveryKey, newReadId: Uint8Array, newHex: string, newIdInUse: boolean): Promise<RelayFrame> {
+  const state = requireAuth(session, f.readId); // again: a DEL or ROTATE may have finished meanwhile
+  if (newHex !== state.readHex && (newIdInUse || ctx.reservedIds.has('r' + newHex))) throw new ProtocolError('DUPLICATE');
   if (state.busy) throw new ProtocolError('BUSY');
 
   const prev = state.record;
@@ -151,6 +163,7 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
       state.busy = null;
       ctx.reservedIds.delete(reservation);
       ctx.mailboxes.rotated(state, next);
+      ctx.bus?.publish('gone', state.iid);
       // Pushes so far carried the old readId and dk: the subscription ends (END oldReadId).
       endSubscription(state, true);
       // This connection now reads the mailbox under its new readId.
@@ -165,6 +178,7 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
     (e: unknown) => {
       state.busy = null;
       ctx.reservedIds.delete(reservation);
+      if (e instanceof StoreConflictError) throw new ProtocolError(e.code === 'GONE' ? 'AUTH' : 'DUPLICATE'); // another process changed it first
       throw storeFailure(ctx, 'rotate', e);
     },
   );
@@ -178,7 +192,7 @@ function rotate(ctx: RelayContext, session: Session, f: RotateFrame, newDk: Deli
 async function resealQueue(ctx: RelayContext, state: MailboxState, oldDk: DeliveryKey, newDk: DeliveryKey): Promise<Map<number, Uint8Array>> {
   const out = new Map<number, Uint8Array>();
   if (ctx.crypto.workers === 0) return out;
-  const entries = ctx.store.queueRange(state.iid, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const entries = await ctx.store.queueRange(state.iid, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   let jobs: Maybe<Uint8Array>[];
   try {
     jobs = entries.map((e) => ctx.crypto.run('resealDelivery', { oldDk, newDk, msgId: e.msgId, delivered: e.delivered.slice(), nonce: randomBytes(24) }));
@@ -206,11 +220,13 @@ export function handleDel(ctx: RelayContext, session: Session, f: DelFrame): Pro
       const sub = state.subscription;
       if (sub) endSubscription(state, sub.owner !== session);
       ctx.mailboxes.forget(state);
+      ctx.bus?.publish('gone', state.iid);
       if (session.auth.get(state.readHex) === state) session.forgetAuth(state.readHex);
       return ok();
     },
     (e: unknown) => {
       state.busy = null;
+      if (e instanceof StoreConflictError) throw new ProtocolError('AUTH'); // deleted or rotated by another process first
       throw storeFailure(ctx, 'del', e);
     },
   );

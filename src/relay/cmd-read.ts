@@ -1,8 +1,9 @@
 // The owner's read commands: SUB, UNSUB, FETCH, ACK (spec/protocol.md §5.4–§5.7).
 import { DELIVERY_OVERHEAD, ProtocolError, type AckFrame, type FetchFrame, type RelayFrame, type SubFrame, type UnsubFrame } from '../wire/index.js';
-import { ok, requireAuth, storeFailure, storeWrite } from './cmd-common.js';
+import { ok, requireAuth, storeFailure, storeWrite, thenPinned } from './cmd-common.js';
 import type { RelayContext } from './context.js';
-import { MSG_ID_BLOCK } from './mailboxes.js';
+import { MSG_ID_BLOCK, type MailboxState } from './mailboxes.js';
+import type { Maybe } from './maybe.js';
 import type { Session } from './session.js';
 import { endSubscription, Subscription } from './subscription.js';
 
@@ -14,6 +15,8 @@ export function handleSub(ctx: RelayContext, session: Session, f: SubFrame): Rel
   const sub = new Subscription(state, session, ctx.store, ctx.config.deliveryWindow);
   state.subscription = sub;
   session.subs.set(sub.readHex, sub);
+  // Other processes on the store end theirs once this SUB has its place (mailbox-bus.ts).
+  ctx.bus?.announceSubscription(state.iid, (seq) => { sub.busSeq = seq; });
   // After OK has gone out (the dispatcher writes it synchronously on return).
   queueMicrotask(() => {
     try { sub.pump(); } catch (e) { storeFailure(ctx, 'sub', e); }
@@ -27,24 +30,30 @@ export function handleUnsub(_ctx: RelayContext, session: Session, f: UnsubFrame)
   return ok();
 }
 
-export function handleFetch(ctx: RelayContext, session: Session, f: FetchFrame): RelayFrame {
+export function handleFetch(ctx: RelayContext, session: Session, f: FetchFrame): Maybe<RelayFrame> {
   const state = requireAuth(session, f.readId);
-  for (const e of ctx.store.queueRange(state.iid, 0, state.durableUpTo, state.removing.size + 1)) {
-    if (state.removing.has(e.msgId)) continue;
-    return { type: 'MSG', corr: 0, readId: state.record.readId, msgId: e.msgId, delivered: e.delivered };
-  }
-  return { type: 'EMPTY', corr: 0 };
+  return thenPinned(state, ctx.store.queueRange(state.iid, 0, state.durableUpTo, state.removing.size + 1), (entries): RelayFrame => {
+    for (const e of entries) {
+      if (state.removing.has(e.msgId)) continue;
+      return { type: 'MSG', corr: 0, readId: state.record.readId, msgId: e.msgId, delivered: e.delivered };
+    }
+    return { type: 'EMPTY', corr: 0 };
+  });
 }
 
-export function handleAck(ctx: RelayContext, session: Session, f: AckFrame): Promise<RelayFrame> {
+export function handleAck(ctx: RelayContext, session: Session, f: AckFrame): Maybe<RelayFrame> {
   const state = requireAuth(session, f.readId);
   const msgId = f.msgId;
   if (state.removing.has(msgId) || msgId > state.durableUpTo) throw new ProtocolError('NO_MSG');
-  const info = ctx.store.queueEntryInfo(state.iid, msgId);
-  if (!info) throw new ProtocolError('NO_MSG');
+  return thenPinned(state, ctx.store.queueEntryInfo(state.iid, msgId), (info) => removeAcked(ctx, state, msgId, info));
+}
+
+function removeAcked(ctx: RelayContext, state: MailboxState, msgId: number, info: { deliveredBytes: number; expiryMinute: number } | undefined): Promise<RelayFrame> {
+  // Checked again: an ACK of the same msgId may have started while the entry was read.
+  if (!info || state.removing.has(msgId)) throw new ProtocolError('NO_MSG');
   const size = info.deliveredBytes - DELIVERY_OVERHEAD;
   // A send whose msgId reservation failed to commit left no ceiling: record one now.
-  const ceiling = state.ceiling === 0 && state.nextMsgId > 1 ? state.nextMsgId + MSG_ID_BLOCK : null;
+  const ceiling = ctx.bus === null && state.ceiling === 0 && state.nextMsgId > 1 ? state.nextMsgId + MSG_ID_BLOCK : null;
   if (ceiling !== null) state.ceiling = ceiling;
   state.removing.add(msgId);
   state.pending++;
@@ -55,6 +64,7 @@ export function handleAck(ctx: RelayContext, session: Session, f: AckFrame): Pro
       state.count--;
       state.bytes -= size;
       state.subscription?.removed(msgId);
+      ctx.bus?.publish('removed', state.iid);
       return ok();
     },
     (e: unknown) => {

@@ -4,14 +4,16 @@
 // The proof check and the seal run where the relay's crypto runs (crypto-lane.ts): inline,
 // or on worker threads, in which case they are two asynchronous steps handed back in order.
 import { minutesNow, type DeliveryKey, type SendProofCheck } from '../crypto/index.js';
+import { DIRECT } from '../crypto/pool/ops.js';
 import { isEnvelopeBucket, ProtocolError, type RelayFrame, type SendFrame } from '../wire/index.js';
 import { ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
-import { andThen, type Maybe } from './crypto-lane.js';
+import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import { noteUse } from './mailbox-expiry.js';
 import { NoncePool } from './nonce-pool.js';
 import type { Session } from './session.js';
+import { StoreConflictError } from './store.js';
 
 const nonces = new NoncePool();
 
@@ -30,12 +32,13 @@ function authorizeSend(session: Session, f: SendFrame, state: MailboxState | und
 
 export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): Maybe<RelayFrame> {
   if (!isEnvelopeBucket(f.envelope.length)) throw new ProtocolError('SIZE');
-  const state = ctx.mailboxes.findBySendId(f.sendId);
-  const check = ctx.crypto.run('checkSendProof', {
-    serverNonce: session.serverNonce, sendId: f.sendId, envelope: f.envelope, proof: f.proof, difficulty: ctx.config.powDifficulty,
-    verifier: state && !state.isPublic ? state.record.accessVerifier : ctx.dummyVerifier,
+  return andThen(ctx.mailboxes.findBySendId(f.sendId), (state) => {
+    const check = ctx.crypto.run('checkSendProof', {
+      serverNonce: session.serverNonce, sendId: f.sendId, envelope: f.envelope, proof: f.proof, difficulty: ctx.config.powDifficulty,
+      verifier: state && !state.isPublic ? state.record.accessVerifier : ctx.dummyVerifier,
+    });
+    return thenPinned(state, check, (c) => admit(ctx, session, f, state, c));
   });
-  return thenPinned(state, check, (c) => admit(ctx, session, f, state, c));
 }
 
 function admit(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): Maybe<RelayFrame> {
@@ -47,7 +50,8 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
   if (state.busy) throw new ProtocolError('BUSY');
   const c = ctx.config;
   const [maxEnvelopes, maxBytes] = state.isPublic ? [c.publicMaxEnvelopes, c.publicMaxBytes] : [c.privateMaxEnvelopes, c.privateMaxBytes];
-  if (state.count + 1 > maxEnvelopes || state.bytes + size > maxBytes) throw new ProtocolError('QUOTA');
+  // On a shared store the counters here miss other processes' envelopes: the store checks.
+  if (ctx.bus === null && (state.count + 1 > maxEnvelopes || state.bytes + size > maxBytes)) throw new ProtocolError('QUOTA');
   if (!session.bucket.take(performance.now())) throw new ProtocolError('RATE');
   if (ctx.pendingWrites >= MAX_PENDING_WRITES) throw new ProtocolError('BUSY');
   if (auth !== null) {
@@ -55,6 +59,8 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
     if (!ctx.budgets.powNonces.take()) throw new ProtocolError('BUSY', 'relay-wide bound on proof-of-work nonces');
     session.powNonces.add(auth);
   }
+
+  if (ctx.bus !== null) return appendShared(ctx, session, f, state, auth, maxEnvelopes, maxBytes);
 
   // The delivery layer is applied before the commit: stored bytes are delivered bytes (spec/crypto.md §6).
   const { msgId, ceiling } = state.assignMsgId();
@@ -101,4 +107,35 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
     (delivered) => { try { return write(delivered); } finally { state.sealEnded(); } },
     (e: unknown) => { state.sealEnded(); undo(); throw e; },
   );
+}
+
+/**
+ * SEND on a store shared with other relay processes (spec/scale-out.md §2): the msgId, the
+ * quota and the delivery key are read inside the store's write transaction, where the seal
+ * runs too (inline: it needs the msgId, a few microseconds). The process holding the
+ * mailbox's subscription, here or elsewhere, then reads the new envelope from the store.
+ */
+function appendShared(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState, pow: string | null, maxEnvelopes: number, maxBytes: number): Promise<RelayFrame> {
+  const nowMs = ctx.now();
+  const expiryMinute = Math.ceil((nowMs + state.record.ttlSeconds * 1000) / 60_000);
+  const receivedAtMinutes = minutesNow(nowMs);
+  state.pending++;
+  return storeWrite(ctx, () => ctx.store.appendEnvelope(state.iid, {
+    expiryMinute, accessVerifier: state.record.accessVerifier, maxEnvelopes, maxBytes, envelopeBytes: f.envelope.length,
+    seal: (msgId, dk) => DIRECT.sealDelivery({ dk: dk as DeliveryKey, msgId, receivedAtMinutes, envelope: f.envelope, nonce: nonces.next() }),
+  }),
+  () => {
+    state.pending--;
+    ctx.metrics.envelopesIn.inc();
+    ctx.bus!.publish('queued', state.iid);
+    state.subscription?.wake();
+    noteUse(ctx, state);
+    return ok();
+  },
+  (e: unknown) => {
+    state.pending--;
+    if (pow !== null && session.powNonces.delete(pow)) ctx.budgets.powNonces.give();
+    if (e instanceof StoreConflictError) throw new ProtocolError(e.code === 'QUOTA' ? 'QUOTA' : 'AUTH');
+    throw storeFailure(ctx, 'send', e);
+  });
 }

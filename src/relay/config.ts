@@ -45,6 +45,12 @@ export interface RelayConfig {
   logFile: string | null;
   /** Worker threads for signature checks, SEND proofs and the delivery layer; 0 = the event loop. */
   cryptoWorkers: number | 'auto';
+  /** Relay processes behind the one port, on the one store (spec/scale-out.md); "auto" = one per core. */
+  processes: number | 'auto';
+  /** PostgreSQL instead of the embedded LMDB store (spec/scale-out.md §6); null = LMDB. */
+  postgresUrl: string | null;
+  /** NATS servers the relay processes on PostgreSQL wake each other through. */
+  natsUrl: string | null;
 }
 
 export type ConfigKey = keyof RelayConfig;
@@ -52,6 +58,8 @@ export type ConfigKey = keyof RelayConfig;
 const MiB = 1024 * 1024;
 /** Most crypto worker threads (more only contend for the same cores). */
 export const MAX_CRYPTO_WORKERS = 64;
+/** Most relay processes (`--processes`). */
+export const MAX_PROCESSES = 64;
 const DAY = 86_400;
 
 /** Defaults: spec/protocol.md §8, plus the operational keys it does not list. */
@@ -103,6 +111,9 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   logFile: null,
   // Measured on 2 cores, workers cost throughput (bench/README.md, spec/protocol.md §12).
   cryptoWorkers: 0,
+  processes: 1,
+  postgresUrl: null,
+  natsUrl: null,
 }) as RelayConfig;
 
 export class ConfigError extends Error {
@@ -122,7 +133,9 @@ type Kind =
   | { t: 'port|null' }
   | { t: 'level' }
   | { t: 'file|null' }
-  | { t: 'workers' }; // "auto" or an integer
+  | { t: 'workers' } // "auto" or an integer
+  | { t: 'processes' } // "auto" or an integer from 1
+  | { t: 'url|null' }; // a URL with one of `schemes`, or none
 
 interface KeySpec { key: ConfigKey; kind: Kind; flag: string; env: string; help: string; aliases?: { flags?: string[]; env?: string[] } }
 
@@ -178,6 +191,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('logLevel', { t: 'level' }, 'debug | info | warn | error'),
   spec('logFile', { t: 'file|null' }, 'JSON-lines log file ("-" or "stderr" = standard error)'),
   spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),
+  spec('postgresUrl', { t: 'url|null' }, 'PostgreSQL store shared by relay processes on several machines (postgres://user@host:port/db); none = the embedded LMDB store'),
+  spec('natsUrl', { t: 'url|null' }, 'NATS servers (nats://host:4222, comma-separated) through which relay processes on PostgreSQL wake each other'),
+  spec('processes', { t: 'processes' }, `relay processes sharing the port, the identity and the LMDB store ("auto" = one per core, at most ${MAX_PROCESSES}); relay-wide bounds are split between them`),
 ];
 
 const BY_KEY = new Map(CONFIG_KEYS.map((s) => [s.key, s]));
@@ -236,6 +252,16 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source = 'opti
       if (raw === 'auto') return raw;
       const n = num();
       if (!Number.isSafeInteger(n) || n < 0 || n > MAX_CRYPTO_WORKERS) return bad(`"auto" or an integer in [0, ${MAX_CRYPTO_WORKERS}]`);
+      return n;
+    }
+    case 'url|null':
+      if (raw === null || raw === '' || raw === 'none') return null;
+      if (typeof raw !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(raw.trim())) return bad('a URL such as postgres://host/db or nats://host:4222');
+      return raw.trim();
+    case 'processes': {
+      if (raw === 'auto') return raw;
+      const n = num();
+      if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PROCESSES) return bad(`"auto" or an integer in [1, ${MAX_PROCESSES}]`);
       return n;
     }
     case 'seconds': {

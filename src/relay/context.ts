@@ -8,6 +8,7 @@ import type { OutboundBudget } from './outbound-budget.js';
 import type { RelayCrypto } from './crypto-lane.js';
 import type { RelayIdentity } from './identity.js';
 import type { Logger } from './log.js';
+import type { MailboxBus } from './mailbox-bus.js';
 import type { MailboxRegistry } from './mailboxes.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Store } from './store.js';
@@ -43,6 +44,11 @@ export interface RelayContext {
   readonly dummyVerifier: Uint8Array;
   /** readId/sendId hex of CREATE and ROTATE in flight, so that two cannot claim the same id. */
   readonly reservedIds: Set<string>;
+  /**
+   * Other relay processes on the same store (spec/scale-out.md): null for a relay alone on its
+   * store. When set, the store is shared: SEND assigns msgIds in the store's transaction.
+   */
+  readonly bus: MailboxBus | null;
   /** Store writes issued and not yet answered (close() waits for zero). */
   pendingWrites: number;
   draining: boolean;

@@ -8,10 +8,9 @@ import { CryptoError, CryptoPool, type BackendName, type PoolIn, type PoolOut, t
 import { DIRECT, type DirectOpName } from '../crypto/pool/ops.js';
 import { ProtocolError } from '../wire/index.js';
 
-export type Maybe<T> = T | Promise<T>;
+import type { Maybe } from './maybe.js';
 
-/** Applies `f` to a value that may still be coming; synchronous values stay synchronous. */
-export const andThen = <T, R>(v: Maybe<T>, f: (v: T) => Maybe<R>): Maybe<R> => (v instanceof Promise ? v.then(f) : f(v));
+export { andThen, type Maybe } from './maybe.js';
 
 /** Items queued or running in the pool beyond which commands that need crypto answer BUSY. */
 export const MAX_QUEUED_CRYPTO = 65_536;

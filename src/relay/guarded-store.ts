@@ -3,8 +3,8 @@
 // free space (ACK, DEL, expiry) always go through. Every write's outcome is reported to the
 // guard once, so an episode is logged once and ends by itself at the first commit after it.
 import type { DiskGuard } from './disk-guard.js';
-import type { MailboxRecord, QueueEntry, QueueRef, Store } from './store.js';
-import { startWrite, StoreError } from './store.js';
+import type { Appended, AppendRequest, MailboxRecord, QueueEntry, QueueRef, Store } from './store.js';
+import { startWrite, StoreConflictError, StoreError } from './store.js';
 
 /** A write refused before it reached the store because free space is at the reserve. */
 export class StoreFullError extends StoreError {
@@ -21,17 +21,16 @@ const MAILBOX_BYTES = 512;
 export class GuardedStore implements Store {
   constructor(private readonly inner: Store, private readonly guard: DiskGuard) {}
 
-  findByReadId(readId: Uint8Array): number | undefined { return this.inner.findByReadId(readId); }
-  findBySendId(sendId: Uint8Array): number | undefined { return this.inner.findBySendId(sendId); }
-  getMailbox(iid: number): MailboxRecord | undefined { return this.inner.getMailbox(iid); }
-  hasMailbox(iid: number): boolean { return this.inner.hasMailbox(iid); }
-  msgIdCeiling(iid: number): number { return this.inner.msgIdCeiling(iid); }
+  findByReadId(readId: Uint8Array) { return this.inner.findByReadId(readId); }
+  findBySendId(sendId: Uint8Array) { return this.inner.findBySendId(sendId); }
+  getMailbox(iid: number) { return this.inner.getMailbox(iid); }
+  loadMailbox(iid: number) { return this.inner.loadMailbox(iid); }
+  hasMailbox(iid: number) { return this.inner.hasMailbox(iid); }
   queueStats(iid: number) { return this.inner.queueStats(iid); }
   queueEntryInfo(iid: number, msgId: number) { return this.inner.queueEntryInfo(iid, msgId); }
   queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number) { return this.inner.queueRange(iid, afterMsgId, uptoMsgId, limit); }
   expired(nowMinute: number, limit: number) { return this.inner.expired(nowMinute, limit); }
   counts() { return this.inner.counts(); }
-  mailboxExpiryDay(iid: number) { return this.inner.mailboxExpiryDay(iid); }
   expiredMailboxes(today: number, limit: number) { return this.inner.expiredMailboxes(today, limit); }
 
   createMailbox(record: MailboxRecord, expiryDay: number): Promise<void> {
@@ -47,10 +46,15 @@ export class GuardedStore implements Store {
   enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void> {
     return this.growing(entry.delivered.length, () => this.inner.enqueue(iid, entry, ceiling));
   }
+  appendEnvelope(iid: number, request: AppendRequest): Promise<Appended> {
+    return this.growing(request.envelopeBytes, () => this.inner.appendEnvelope(iid, request));
+  }
   rotateMailbox(previous: MailboxRecord, next: MailboxRecord, reseal: (msgId: number, delivered: Uint8Array) => Uint8Array): Promise<void> {
     // Re-sealing rewrites the whole queue: charge for a full one.
-    const queued = this.inner.queueStats(previous.iid).deliveredBytes;
-    return this.growing(MAILBOX_BYTES + queued, () => this.inner.rotateMailbox(previous, next, reseal));
+    return startWrite(async () => {
+      const stats = await this.inner.queueStats(previous.iid);
+      return this.growing(MAILBOX_BYTES + stats.deliveredBytes, () => this.inner.rotateMailbox(previous, next, reseal));
+    });
   }
   dequeue(refs: readonly QueueRef[], ceiling?: { iid: number; value: number } | null): Promise<void> {
     return this.observe(() => this.inner.dequeue(refs, ceiling));
@@ -74,7 +78,11 @@ export class GuardedStore implements Store {
   private observe<T>(write: () => Promise<T>, charged = 0): Promise<T> {
     return startWrite(write).then(
       (v) => { this.guard.settled(charged); return v; },
-      (e: unknown) => { this.guard.settled(charged, e ?? new Error('store write failed')); throw e; },
+      (e: unknown) => {
+        // A conflict with another process's commit wrote nothing and says nothing about the disk.
+        this.guard.settled(charged, e instanceof StoreConflictError ? undefined : e ?? new Error('store write failed'));
+        throw e;
+      },
     );
   }
 }

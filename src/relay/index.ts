@@ -14,12 +14,18 @@ import { createLogger, errorSummary, streamSink, type LogEntry } from './log.js'
 import { MailboxRegistry } from './mailboxes.js';
 import { createRelayMetrics, startMetricsServer } from './metrics.js';
 import type { Store } from './store.js';
+import { andThen, whenFailed } from './maybe.js';
 import { createBudgets } from './budgets.js';
 import { CreateBudget } from './create-budget.js';
 import { OutboundBudget } from './outbound-budget.js';
 import { dayOf, expireMailboxes, expiryDayAfterUse } from './mailbox-expiry.js';
 import { sweepExpired } from './sweeper.js';
 import { listen } from './transport.js';
+import { ConfigError } from './config.js';
+import { NatsMailboxBus } from './nats-bus.js';
+import { PgStore } from './pg-store.js';
+import type { MailboxBus } from './mailbox-bus.js';
+import { followMailboxEvents } from './mailbox-events.js';
 
 export { DEFAULT_CONFIG, ConfigError, type RelayConfig, type LogLevel } from './config.js';
 export type { Store, MailboxRecord, QueueEntry, QueueRef } from './store.js';
@@ -51,6 +57,11 @@ export interface StartOptions extends Partial<RelayConfig> {
   now?: () => number;
   /** Test hook: wraps the store (e.g. to inject write failures). */
   wrapStore?: (store: Store) => Store;
+  /**
+   * One process of several on one store (spec/scale-out.md): the store is opened shared, the
+   * bus links the processes, and only the process with `sweeper` runs the expiry sweeper.
+   */
+  cluster?: { bus: MailboxBus; sweeper: boolean; processes: number };
 }
 
 /** Worker threads for the relay's crypto: "auto" is one per core. */
@@ -69,28 +80,44 @@ const STATS_LOG_INTERVAL_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
 export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
-  const { log: logFn, now, wrapStore, ...settings } = options;
+  const { log: logFn, now, wrapStore, cluster: clusterOption, ...settings } = options;
+  let cluster = clusterOption;
   const config = mergeConfig(settings as RawSettings);
   const sink = logFn ? { sink: logFn, close: async () => {} } : streamSink(config.logFile);
   const log = createLogger(config.logLevel, sink.sink);
   const identity = loadOrCreateIdentity(config.dataDir);
 
   let store: Store | null = null;
+  // The store's counts as last read: an embedded store answers at once, a networked one for the next reading.
+  let counts = { mailboxes: 0, envelopes: 0 };
+  const readCounts = (): { mailboxes: number; envelopes: number } => {
+    if (store) whenFailed(andThen(store.counts(), (c) => { counts = c; }), () => { /* keep the last */ });
+    return counts;
+  };
   const metrics = createRelayMetrics({
-    queued: () => (store ? store.counts().envelopes : 0),
-    mailboxes: () => (store ? store.counts().mailboxes : 0),
+    queued: () => readCounts().envelopes,
+    mailboxes: () => readCounts().mailboxes,
     cached: () => registry.size,
     outbound: () => ctx.outbound.bytes,
   });
-  const storePath = join(config.dataDir, 'store');
-  const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms) });
-  const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
-    writable: (v) => metrics.storeWritable.set(v),
-    episode: () => metrics.storeUnwritable.inc(),
-  });
-  const guarded = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
-  store = guarded;
-  const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE);
+  if (config.postgresUrl !== null) {
+    // Several machines (spec/scale-out.md §6): PostgreSQL is the store, NATS the bus.
+    if (config.natsUrl === null) { await sink.close(); throw new ConfigError('postgresUrl needs natsUrl: the relay processes on PostgreSQL wake each other over NATS'); }
+    const pgStore = await PgStore.open({ connectionString: config.postgresUrl, onCommit: (ms) => metrics.commit(ms) }).catch(async (e: unknown) => { await sink.close(); throw e; });
+    const bus = await NatsMailboxBus.connect({ servers: config.natsUrl, nextSubscriptionNumber: () => pgStore.nextSubscriptionNumber(), onError: (e) => log.warn('bus_error', errorSummary(e)) })
+      .catch(async (e: unknown) => { await pgStore.close(); await sink.close(); throw e; });
+    store = wrapStore ? wrapStore(pgStore) : pgStore;
+    cluster = { bus, sweeper: true, processes: cluster?.processes ?? 1 };
+  } else {
+    const storePath = join(config.dataDir, 'store');
+    const baseStore = new LmdbStore({ path: storePath, onCommit: (ms) => metrics.commit(ms), shared: cluster !== undefined });
+    const disk = new DiskGuard(storePath, config.diskReserveBytes, log, {
+      writable: (v) => metrics.storeWritable.set(v),
+      episode: () => metrics.storeUnwritable.inc(),
+    });
+    store = new GuardedStore(wrapStore ? wrapStore(baseStore) : baseStore, disk);
+  }
+  const registry = new MailboxRegistry(store, MAILBOX_CACHE_SIZE, cluster !== undefined);
   let crypto: RelayCrypto;
   try {
     crypto = await RelayCrypto.create(cryptoWorkersOf(config));
@@ -103,12 +130,13 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const ctx: RelayContext = {
     config, identity, store, crypto, mailboxes: registry, metrics, log,
     createBudget: new CreateBudget(config.mailboxCreatesPerHour, config.mailboxCreateBurst),
-    budgets: createBudgets(config.maxAuthTotal),
+    budgets: createBudgets(config.maxAuthTotal, cluster?.processes ?? 1),
     outbound: new OutboundBudget(config.maxBufferedBytesTotal, (n) => metrics.slowReadersShed.inc('', n)),
     now: now ?? Date.now,
     dummyReadKey: ed25519KeyPair(randomBytes(32)).publicKey,
     dummyVerifier: randomBytes(32),
     reservedIds: new Set(),
+    bus: cluster?.bus ?? null,
     pendingWrites: 0,
     draining: false,
   };
@@ -119,6 +147,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     return 0;
   });
   if (adopted > 0) log.info('mailbox_expiry_adopted', { mailboxes: adopted });
+  if (cluster) followMailboxEvents(ctx, cluster.bus);
 
   let listener: Awaited<ReturnType<typeof listen>>;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
@@ -140,11 +169,11 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
-  const sweepTimer = setInterval(() => void sweep(), config.sweepIntervalSeconds * 1000);
+  const sweepTimer = setInterval(() => { if (cluster?.sweeper !== false) void sweep(); }, config.sweepIntervalSeconds * 1000);
   const statsTimer = setInterval(() => {
-    const counts = store!.counts();
+    const known = readCounts();
     log.info('stats', {
-      connections: listener.sessions.size, mailboxes: counts.mailboxes, envelopesQueued: counts.envelopes,
+      connections: listener.sessions.size, mailboxes: known.mailboxes, envelopesQueued: known.envelopes,
       envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total(),
       envelopesExpired: metrics.envelopesExpired.total(), errors: metrics.errors.byLabel(), closes: metrics.closes.byLabel(),
     });
@@ -183,6 +212,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
         await new Promise<void>((r) => metricsServer!.server.close(() => r()));
       }
       await crypto.close();
+      await cluster?.bus.close();
       await store!.close().catch((e: unknown) => log.error('store_close_failed', errorSummary(e)));
       log.info('stop', { envelopesIn: metrics.envelopesIn.total(), envelopesOut: metrics.envelopesOut.total() });
       await sink.close();
@@ -197,7 +227,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     fingerprint: identity.fingerprint,
     config,
     close,
-    stats: () => ({ connections: listener.sessions.size, ...store!.counts() }),
+    stats: () => ({ connections: listener.sessions.size, ...readCounts() }),
     cryptoStats: () => crypto.stats(),
     sweepNow: async () => {
       let total = 0;

@@ -8,6 +8,13 @@
 //   queue     [iid, msgId]                  -> expiryMinute[4] || delivered
 //   expiry    [expiryMinute, iid, msgId]    -> (empty)
 //   mexpiry   [expiryDay, iid]              -> (empty)      unused mailboxes expire (§11.5)
+//   qstat     iid                           -> [envelopes, envelope bytes]   shared stores only (§11.7)
+//
+// A store opened `shared` serves several relay processes on one machine (LMDB is
+// multi-process): SEND, ACK, expiry, ROTATE, DEL and CREATE then run as transactions that read
+// what other processes committed (msgId ceiling, queue counters, the mailbox record) under
+// LMDB's write lock, and keep `qstat` exact; the primary rebuilds `qstat` before the processes
+// start (rebuildSharedCounters), since a single-process relay does not keep it.
 //
 // readId and sendId appear together only in the mailbox record. Writes use lmdb's asynchronous
 // batching: everything issued in one event turn commits in one transaction (group commit),
@@ -15,8 +22,9 @@
 // overlappingSync the commit promise resolves before the fsync; `flushed` follows it).
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
-import { StoreError } from './store.js';
+import { DELIVERY_OVERHEAD } from '../wire/constants.js';
+import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
+import { StoreConflictError, StoreError } from './store.js';
 import { holdLmdbCommitGuard } from './lmdb-commit-guard.js';
 
 /** Initial map size. lmdb grows the map on its own as the file grows; on Linux the file stays sparse. */
@@ -33,7 +41,13 @@ export interface LmdbStoreOptions {
   path: string;
   /** Called once per durable write with its latency in milliseconds (metrics). */
   onCommit?: (latencyMs: number) => void;
+  /** Other relay processes use the same environment (spec/protocol.md §11.7). */
+  shared?: boolean;
 }
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(asKey(a), asKey(b)) === 0;
+/** Quota bytes of a stored queue value (expiry prefix and delivery layer not counted). */
+const chargeOf = (v: Uint8Array): number => v.length - 4 - DELIVERY_OVERHEAD;
 
 function encodeRecord(r: MailboxRecord, expiryDay: number): Uint8Array {
   const out = new Uint8Array(RECORD_BYTES);
@@ -49,7 +63,8 @@ function encodeRecord(r: MailboxRecord, expiryDay: number): Uint8Array {
 
 function decodeRecord(iid: number, b: Uint8Array): MailboxRecord {
   if (!((b[0] === 1 && b.length === RECORD_V1_BYTES) || (b[0] === RECORD_VERSION && b.length === RECORD_BYTES))) throw new StoreError('mailbox record has an unknown layout');
-  const own = b.slice(0, RECORD_V1_BYTES); // one copy; the fields are views into it
+  // One copy, of its own (Buffer#slice would be a view into lmdb's reused read buffer); the fields are views into it.
+  const own = Uint8Array.prototype.slice.call(b, 0, RECORD_V1_BYTES);
   const dv = new DataView(own.buffer);
   const f = (i: number): Uint8Array => own.subarray(6 + 32 * i, 6 + 32 * (i + 1));
   return { iid, flags: own[1]!, ttlSeconds: dv.getUint32(2), readId: f(0), readKey: f(1), sendId: f(2), accessVerifier: f(3), dk: f(4) };
@@ -105,6 +120,9 @@ export class LmdbStore implements Store {
   private readonly queue: Database<Uint8Array, [number, number]>;
   private readonly expiry: Database<Uint8Array, [number, number, number]>;
   private readonly mexpiry: Database<Uint8Array, [number, number]>;
+  /** Shared stores only (a single-process store has no such database). */
+  private readonly qstat: Database<[number, number], number>;
+  readonly shared: boolean;
   private readonly onCommit: ((ms: number) => void) | undefined;
   private closed = false;
   private readonly releaseGuard: () => void;
@@ -124,6 +142,8 @@ export class LmdbStore implements Store {
     this.queue = this.root.openDB({ name: 'queue', encoding: 'binary' });
     this.expiry = this.root.openDB({ name: 'expiry', encoding: 'binary' });
     this.mexpiry = this.root.openDB({ name: 'mexpiry', encoding: 'binary' });
+    this.shared = opts.shared === true;
+    this.qstat = this.shared ? this.root.openDB({ name: 'qstat' }) : (null as never);
     this.onCommit = opts.onCommit;
     this.releaseGuard = holdLmdbCommitGuard(() => this.rescueFlushWaits(0));
     this.rescueTimer = setInterval(() => this.rescueFlushWaits(FLUSH_RESCUE_MS), FLUSH_RESCUE_MS);
@@ -132,17 +152,37 @@ export class LmdbStore implements Store {
 
   // ---- reads ----------------------------------------------------------------------------
 
+  /**
+   * Shared store: lmdb keeps one read snapshot until a timer renews it, so a read right after
+   * another process's commit (its bus event) could miss it. Each read starts a fresh snapshot.
+   */
+  private fresh(): void {
+    if (this.shared) (this.root as unknown as { resetReadTxn(): void }).resetReadTxn();
+  }
+
   findByReadId(readId: Uint8Array): number | undefined {
+    this.fresh();
     return this.read.get(asKey(readId));
   }
   findBySendId(sendId: Uint8Array): number | undefined {
+    this.fresh();
     return this.send.get(asKey(sendId));
   }
   getMailbox(iid: number): MailboxRecord | undefined {
+    this.fresh();
     const b = this.mailbox.get(iid);
     return b ? decodeRecord(iid, b) : undefined;
   }
+  loadMailbox(iid: number): LoadedMailbox | undefined {
+    this.fresh();
+    const b = this.mailbox.getBinaryFast(iid);
+    if (!b) return undefined;
+    const expiryDay = expiryDayOf(b);
+    const record = decodeRecord(iid, b);
+    return { record, stats: this.queueStats(iid), ceiling: this.msgIdCeiling(iid), expiryDay };
+  }
   hasMailbox(iid: number): boolean {
+    this.fresh();
     return this.mailbox.getBinaryFast(iid) !== undefined;
   }
   msgIdCeiling(iid: number): number {
@@ -160,10 +200,12 @@ export class LmdbStore implements Store {
     return { count, deliveredBytes, lastMsgId };
   }
   queueEntryInfo(iid: number, msgId: number): { deliveredBytes: number; expiryMinute: number } | undefined {
+    this.fresh();
     const v = this.queue.getBinaryFast([iid, msgId]);
     return v && v.length >= 4 ? { deliveredBytes: v.length - 4, expiryMinute: expiryOf(v) } : undefined;
   }
   queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): QueueEntry[] {
+    this.fresh();
     if (limit <= 0 || uptoMsgId <= afterMsgId) return [];
     const out: QueueEntry[] = [];
     for (const { key, value } of this.queue.getRange({ start: [iid, afterMsgId + 1], end: [iid, uptoMsgId + 1], limit })) {
@@ -172,6 +214,7 @@ export class LmdbStore implements Store {
     return out;
   }
   expired(nowMinute: number, limit: number): QueueRef[] {
+    this.fresh();
     const out: QueueRef[] = [];
     for (const key of this.expiry.getKeys({ start: [0, 0, 0], end: [nowMinute + 1, 0, 0], limit })) {
       out.push({ expiryMinute: key[0], iid: key[1], msgId: key[2] });
@@ -265,6 +308,20 @@ export class LmdbStore implements Store {
 
   createMailbox(r: MailboxRecord, expiryDay: number): Promise<void> {
     const t = this.writing();
+    if (this.shared) {
+      // Another process may have taken one of these ids since this one looked.
+      let taken = false;
+      const p = this.root.childTransaction(() => {
+        taken = this.read.get(asKey(r.readId)) !== undefined || this.send.get(asKey(r.sendId)) !== undefined || this.mailbox.getBinaryFast(r.iid) !== undefined;
+        if (taken) return;
+        this.mailbox.put(r.iid, encodeRecord(r, expiryDay));
+        this.read.put(asKey(r.readId), r.iid);
+        this.send.put(asKey(r.sendId), r.iid);
+        this.mexpiry.put([expiryDay, r.iid], EMPTY);
+        this.qstat.put(r.iid, [0, 0]);
+      });
+      return this.durable([p], t, () => { if (taken) throw new StoreConflictError('DUPLICATE'); });
+    }
     return this.durable([
       this.mailbox.put(r.iid, encodeRecord(r, expiryDay)),
       this.read.put(asKey(r.readId), r.iid),
@@ -315,8 +372,51 @@ export class LmdbStore implements Store {
     return this.durable(writes, t);
   }
 
+  appendEnvelope(iid: number, req: AppendRequest): Promise<Appended> {
+    const t = this.writing();
+    if (!this.shared) throw new StoreError('appendEnvelope needs a store opened shared');
+    let refused: StoreConflictError | null = null;
+    let msgId = 0;
+    let delivered: Uint8Array = EMPTY;
+    const p = this.root.childTransaction(() => {
+      const b = this.mailbox.getBinaryFast(iid);
+      const record = b ? decodeRecord(iid, b) : undefined;
+      if (!record || !sameBytes(record.accessVerifier, req.accessVerifier)) { refused = new StoreConflictError('GONE'); return; }
+      const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
+      if (count + 1 > req.maxEnvelopes || bytes + req.envelopeBytes > req.maxBytes) { refused = new StoreConflictError('QUOTA'); return; }
+      // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next one
+      // is the ceiling itself, so msgIds follow the order of these transactions.
+      msgId = Math.max(1, this.seq.get(iid) ?? 0);
+      delivered = req.seal(msgId, record.dk);
+      this.seq.put(iid, msgId + 1);
+      this.qstat.put(iid, [count + 1, bytes + req.envelopeBytes]);
+      this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
+      this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
+    });
+    return this.durable<Appended>([p], t, () => {
+      if (refused) throw refused;
+      return { msgId, delivered };
+    });
+  }
+
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
     const t = this.writing();
+    if (this.shared) {
+      // Another process may have removed some of them already: only what is there is counted.
+      const p = this.root.childTransaction(() => {
+        if (ceiling && (this.seq.get(ceiling.iid) ?? 0) < ceiling.value) this.seq.put(ceiling.iid, ceiling.value);
+        for (const r of refs) {
+          this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
+          const v = this.queue.getBinaryFast([r.iid, r.msgId]);
+          if (!v) continue;
+          const charge = chargeOf(v);
+          this.queue.remove([r.iid, r.msgId]);
+          const [count, bytes] = this.qstat.get(r.iid) ?? [1, charge];
+          this.qstat.put(r.iid, [Math.max(0, count - 1), Math.max(0, bytes - charge)]);
+        }
+      });
+      return this.durable([p], t);
+    }
     const writes: Flushable[] = ceiling ? [this.seq.put(ceiling.iid, ceiling.value)] : [];
     for (const r of refs) {
       writes.push(this.expiry.remove([r.expiryMinute, r.iid, r.msgId]));
@@ -329,7 +429,15 @@ export class LmdbStore implements Store {
     const t = this.writing();
     // A child transaction runs after the single writes queued before it and aborts as a whole
     // if the callback throws, so the record, the index and the queue change together.
+    let gone = false;
     const p = this.root.childTransaction(() => {
+      if (this.shared) {
+        // Another process may have rotated or deleted it since this one read the record.
+        const b = this.mailbox.getBinaryFast(prev.iid);
+        const current = b ? decodeRecord(prev.iid, b) : undefined;
+        gone = !current || !sameBytes(current.readId, prev.readId) || this.read.get(asKey(next.readId)) !== undefined && !sameBytes(next.readId, prev.readId);
+        if (gone) return;
+      }
       const entries = [...this.queue.getRange({ start: [prev.iid, 0], end: [prev.iid, MAX_MSG_ID] })];
       for (const { key, value } of entries) {
         this.queue.put(key, encodeQueueValue(expiryOf(value), reseal(key[1], value.subarray(4))));
@@ -338,13 +446,20 @@ export class LmdbStore implements Store {
       this.read.put(asKey(next.readId), next.iid);
       this.mailbox.put(next.iid, encodeRecord(next, expiryDayOf(this.mailbox.getBinaryFast(prev.iid)) ?? 0));
     });
-    return this.durable([p], t);
+    return this.durable([p], t, () => { if (gone) throw new StoreConflictError('GONE'); });
   }
 
   deleteMailbox(r: MailboxRecord): Promise<number> {
     const t = this.writing();
     let removed = 0;
+    let gone = false;
     const p = this.root.childTransaction(() => {
+      if (this.shared) {
+        const b = this.mailbox.getBinaryFast(r.iid);
+        gone = !b || !sameBytes(decodeRecord(r.iid, b).readId, r.readId);
+        if (gone) return;
+        this.qstat.remove(r.iid);
+      }
       const entries = [...this.queue.getRange({ start: [r.iid, 0], end: [r.iid, MAX_MSG_ID] })];
       for (const { key, value } of entries) {
         this.expiry.remove([expiryOf(value), r.iid, key[1]]);
@@ -358,7 +473,35 @@ export class LmdbStore implements Store {
       this.mailbox.remove(r.iid);
       removed = entries.length;
     });
-    return this.durable<number>([p], t, () => removed);
+    return this.durable<number>([p], t, () => {
+      if (gone) throw new StoreConflictError('GONE');
+      return removed;
+    });
+  }
+
+  /**
+   * Before the processes of a shared store start (spec/protocol.md §11.7): recounts `qstat`
+   * from the queues and raises each msgId ceiling above the mailbox's last queued msgId, since a
+   * single-process relay keeps neither. Resolves with the number of mailboxes counted.
+   */
+  rebuildSharedCounters(): Promise<number> {
+    const t = this.writing();
+    let n = 0;
+    const p = this.root.childTransaction(() => {
+      for (const key of [...this.qstat.getKeys()]) this.qstat.remove(key);
+      for (const iid of this.mailbox.getKeys()) {
+        let count = 0, bytes = 0, last = 0;
+        for (const { key, value } of this.queue.getRange({ start: [iid, 0], end: [iid, MAX_MSG_ID] })) {
+          count++;
+          bytes += chargeOf(value);
+          last = key[1];
+        }
+        this.qstat.put(iid, [count, bytes]);
+        if ((this.seq.get(iid) ?? 0) <= last) this.seq.put(iid, last + 1);
+        n++;
+      }
+    });
+    return this.durable<number>([p], t, () => n);
   }
 
   async backup(dir: string): Promise<void> {

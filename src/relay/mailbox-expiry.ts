@@ -36,7 +36,7 @@ const yieldToTraffic = (): Promise<void> => new Promise((resolve) => setImmediat
 export async function expireMailboxes(ctx: RelayContext, maxBatches = 16): Promise<number> {
   let deleted = 0;
   for (let b = 0; b < maxBatches && !ctx.draining; b++) {
-    const refs = ctx.store.expiredMailboxes(dayOf(ctx.now()), MAILBOX_SWEEP_BATCH);
+    const refs = await ctx.store.expiredMailboxes(dayOf(ctx.now()), MAILBOX_SWEEP_BATCH);
     const doomed: MailboxState[] = [];
     for (const r of refs) {
       const cached = ctx.mailboxes.peek(r.iid);
@@ -46,7 +46,7 @@ export async function expireMailboxes(ctx: RelayContext, maxBatches = 16): Promi
         continue;
       }
       // Loaded and marked like a DEL, so that a SEND meanwhile answers BUSY and cannot queue into it.
-      const state = cached ?? ctx.mailboxes.get(r.iid);
+      const state = cached ?? await ctx.mailboxes.get(r.iid);
       if (!state || state.busy) continue;
       state.busy = 'delete';
       doomed.push(state);
@@ -57,6 +57,7 @@ export async function expireMailboxes(ctx: RelayContext, maxBatches = 16): Promi
         state.busy = null;
         endSubscription(state, true);
         ctx.mailboxes.forget(state);
+        ctx.bus?.publish('gone', state.iid);
         return true;
       },
       (e: unknown) => {

@@ -3,8 +3,9 @@
 // mailbox goes through its state, which stays pinned in memory while a write is in flight, so
 // the counters always equal "committed plus pending" and never need a re-read under load.
 import { DELIVERY_OVERHEAD, MAILBOX_FLAG_PUBLIC } from '../wire/index.js';
+import { andThen, type Maybe } from './maybe.js';
 import type { MailboxRecord, Store } from './store.js';
-import type { Subscription } from './subscription.js';
+import { endSubscription, type Subscription } from './subscription.js';
 
 /** msgIds are reserved in blocks: the store records a ceiling once per block (spec/protocol.md §11). */
 export const MSG_ID_BLOCK = 1024;
@@ -109,40 +110,65 @@ export class MailboxRegistry {
   private readonly byIid = new Map<number, MailboxState>(); // insertion order = LRU order
   private readonly bySend = new Map<string, MailboxState>();
   private readonly byRead = new Map<string, MailboxState>();
+  /** Loads from an asynchronous store in flight, by iid. */
+  private readonly loading = new Map<number, Promise<MailboxState | undefined>>();
 
-  constructor(private readonly store: Store, private readonly capacity: number) {}
+  /**
+   * `shared`: other processes write the same store (spec/scale-out.md §2). Delivery then reads
+   * whatever is committed (durableUpTo is unbounded: the store assigns msgIds in commit order),
+   * and a cached state whose readId the store no longer has is dropped.
+   */
+  constructor(private readonly store: Store, private readonly capacity: number, private readonly shared = false) {}
 
   get size(): number { return this.byIid.size; }
 
   // Both lookups read the store's index whether or not the state is cached, so that an unknown
   // id costs the same lookups as a known one (spec/protocol.md §5.3, §5.10: "the same work").
-  findBySendId(sendId: Uint8Array): MailboxState | undefined {
-    const iid = this.store.findBySendId(sendId);
-    const s = this.bySend.get(hexOf(sendId));
-    if (s) return this.touch(s);
-    return iid === undefined ? undefined : this.get(iid);
+  findBySendId(sendId: Uint8Array): Maybe<MailboxState | undefined> {
+    return andThen(this.store.findBySendId(sendId), (iid) => {
+      const s = this.bySend.get(hexOf(sendId));
+      if (s) return this.touch(s);
+      return iid === undefined ? undefined : this.get(iid);
+    });
   }
 
-  findByReadId(readId: Uint8Array): MailboxState | undefined {
-    const iid = this.store.findByReadId(readId);
-    const s = this.byRead.get(hexOf(readId));
-    if (s) return this.touch(s);
-    return iid === undefined ? undefined : this.get(iid);
+  findByReadId(readId: Uint8Array): Maybe<MailboxState | undefined> {
+    return andThen(this.store.findByReadId(readId), (iid) => {
+      const hex = hexOf(readId);
+      const s = this.byRead.get(hex);
+      if (s) return this.touch(s);
+      if (this.shared && iid !== undefined) {
+        // Rotated by another process, whose event has not arrived yet.
+        const stale = this.byIid.get(iid);
+        if (stale && stale.readHex !== hex && stale.busy === null) {
+          endSubscription(stale, true);
+          this.forget(stale);
+        }
+      }
+      return iid === undefined ? undefined : this.get(iid);
+    });
   }
 
   /** The state of a mailbox, loaded from the store if needed; undefined if it does not exist. */
-  get(iid: number): MailboxState | undefined {
+  get(iid: number): Maybe<MailboxState | undefined> {
     const s = this.byIid.get(iid);
     if (s) return this.touch(s);
-    const record = this.store.getMailbox(iid);
-    if (!record) return undefined;
-    const stats = this.store.queueStats(iid);
-    const ceiling = this.store.msgIdCeiling(iid);
-    const next = Math.max(1, ceiling, stats.lastMsgId + 1);
-    const state = new MailboxState(record, next, ceiling, stats.count, stats.deliveredBytes - stats.count * DELIVERY_OVERHEAD, stats.lastMsgId);
-    state.expiryDay = this.store.mailboxExpiryDay(iid) ?? 0;
-    this.add(state);
-    return state;
+    const pending = this.loading.get(iid);
+    if (pending) return pending;
+    const loaded = andThen(this.store.loadMailbox(iid), (m) => {
+      this.loading.delete(iid);
+      const meanwhile = this.byIid.get(iid); // created or loaded while the read was out
+      if (meanwhile || !m) return meanwhile;
+      const { record, stats, ceiling } = m;
+      const next = Math.max(1, ceiling, stats.lastMsgId + 1);
+      const state = new MailboxState(record, next, ceiling, stats.count, stats.deliveredBytes - stats.count * DELIVERY_OVERHEAD, this.shared ? Number.MAX_SAFE_INTEGER : stats.lastMsgId);
+      state.expiryDay = m.expiryDay ?? 0;
+      this.add(state);
+      return state;
+    });
+    // One load per mailbox at a time: two would make two states with their own counters.
+    if (loaded instanceof Promise) this.loading.set(iid, loaded.finally(() => this.loading.delete(iid)));
+    return loaded;
   }
 
   /** Only if already in memory. */
@@ -152,7 +178,7 @@ export class MailboxRegistry {
 
   /** Adds a freshly created mailbox. */
   created(record: MailboxRecord, expiryDay: number): MailboxState {
-    const state = new MailboxState(record, 1, 0, 0, 0, 0);
+    const state = new MailboxState(record, 1, 0, 0, 0, this.shared ? Number.MAX_SAFE_INTEGER : 0);
     state.expiryDay = expiryDay;
     this.add(state);
     return state;

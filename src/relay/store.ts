@@ -1,7 +1,13 @@
-// The relay's storage interface (spec/protocol.md §11). Reads are synchronous and see committed
-// state; writes are asynchronous and resolve only once durable (a rejected write stored
-// nothing). Writes issued in one event turn may be committed together (group commit), so a
-// caller that issues several writes synchronously gets them in one atomic transaction.
+// The relay's storage interface (spec/protocol.md §11). Reads see committed state and return a
+// value now or later (Maybe): an embedded store (LMDB) answers synchronously, which keeps the
+// relay's fast path free of promises; a networked store answers with a promise. Writes are
+// asynchronous and resolve only once durable (a rejected write stored nothing). Writes issued
+// in one event turn may be committed together (group commit), so a caller that issues several
+// writes synchronously gets them in one atomic transaction. test/relay/store-conformance.ts
+// is what every implementation must pass.
+import type { Maybe } from './maybe.js';
+
+export type { Maybe } from './maybe.js';
 
 /** What the relay keeps per mailbox (spec/protocol.md §4): nothing else. */
 export interface MailboxRecord {
@@ -30,29 +36,56 @@ export interface QueueRef { readonly iid: number; readonly msgId: number; readon
 
 export interface QueueStats { count: number; deliveredBytes: number; lastMsgId: number }
 
+/** Everything the relay loads with a mailbox, in one read (one round trip for a networked store). */
+export interface LoadedMailbox {
+  readonly record: MailboxRecord;
+  readonly stats: QueueStats;
+  /** All msgIds ever assigned in this mailbox are below this (0: none reserved). */
+  readonly ceiling: number;
+  /** Undefined when none is recorded (a record from before mailbox expiry). */
+  readonly expiryDay: number | undefined;
+}
+
 /** A mailbox in the expiry index (spec/protocol.md §11.5): it expires after `expiryDay`. */
 export interface MailboxExpiryRef { readonly iid: number; readonly expiryDay: number }
 
+/**
+ * SEND on a store shared by several relay processes (spec/protocol.md §11.7): the store assigns
+ * the msgId, checks the quota and reads the delivery key inside the write transaction, so that
+ * msgIds follow commit order and the quota holds whichever process took the envelope.
+ */
+export interface AppendRequest {
+  readonly expiryMinute: number;
+  /** The verifier the send proof was checked against: a rotated mailbox refuses the envelope. */
+  readonly accessVerifier: Uint8Array;
+  readonly maxEnvelopes: number;
+  /** Quota in envelope bytes (the delivery layer's overhead is not counted). */
+  readonly maxBytes: number;
+  readonly envelopeBytes: number;
+  /** Seals the envelope for delivery once its msgId and the mailbox's current dk are known. */
+  seal(msgId: number, dk: Uint8Array): Uint8Array;
+}
+
+export interface Appended { readonly msgId: number; readonly delivered: Uint8Array }
+
 export interface Store {
-  // -- reads (committed state) --
-  findByReadId(readId: Uint8Array): number | undefined;
-  findBySendId(sendId: Uint8Array): number | undefined;
-  getMailbox(iid: number): MailboxRecord | undefined;
-  hasMailbox(iid: number): boolean;
-  /** All msgIds ever assigned in this mailbox are below this (0: none reserved). */
-  msgIdCeiling(iid: number): number;
-  queueStats(iid: number): QueueStats;
+  // -- reads (committed state; now or later) --
+  findByReadId(readId: Uint8Array): Maybe<number | undefined>;
+  findBySendId(sendId: Uint8Array): Maybe<number | undefined>;
+  getMailbox(iid: number): Maybe<MailboxRecord | undefined>;
+  /** The record, queue statistics, msgId ceiling and expiry day of a mailbox; undefined if it does not exist. */
+  loadMailbox(iid: number): Maybe<LoadedMailbox | undefined>;
+  hasMailbox(iid: number): Maybe<boolean>;
+  queueStats(iid: number): Maybe<QueueStats>;
   /** Size and expiry of one queued envelope, without copying it. */
-  queueEntryInfo(iid: number, msgId: number): { deliveredBytes: number; expiryMinute: number } | undefined;
+  queueEntryInfo(iid: number, msgId: number): Maybe<{ deliveredBytes: number; expiryMinute: number } | undefined>;
   /** Entries with afterMsgId < msgId <= uptoMsgId, in msgId order, at most `limit`. */
-  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): QueueEntry[];
+  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Maybe<QueueEntry[]>;
   /** Expiry-index entries with expiryMinute <= nowMinute, oldest first, at most `limit`. */
-  expired(nowMinute: number, limit: number): QueueRef[];
-  counts(): { mailboxes: number; envelopes: number };
-  /** The day (days since the epoch) after which an unused mailbox expires; undefined if none is recorded. */
-  mailboxExpiryDay(iid: number): number | undefined;
+  expired(nowMinute: number, limit: number): Maybe<QueueRef[]>;
+  counts(): Maybe<{ mailboxes: number; envelopes: number }>;
   /** Mailboxes whose expiry day is before `today`, oldest first, at most `limit`. */
-  expiredMailboxes(today: number, limit: number): MailboxExpiryRef[];
+  expiredMailboxes(today: number, limit: number): Maybe<MailboxExpiryRef[]>;
 
   // -- writes (resolve when durable) --
   /** Creates a mailbox that expires after `expiryDay` unless used (setMailboxExpiry). */
@@ -63,6 +96,8 @@ export interface Store {
   adoptMailboxesWithoutExpiry(expiryDay: number): Promise<number>;
   /** Queues one envelope; `ceiling`, when given, raises the mailbox's msgId reservation. */
   enqueue(iid: number, entry: QueueEntry, ceiling: number | null): Promise<void>;
+  /** Shared stores only: queues one envelope with a msgId and a quota check made in the transaction. */
+  appendEnvelope(iid: number, request: AppendRequest): Promise<Appended>;
   /** Removes queue entries and their expiry-index entries (missing ones are ignored); may record a msgId ceiling. */
   dequeue(refs: readonly QueueRef[], ceiling?: { iid: number; value: number } | null): Promise<void>;
   /** Replaces a mailbox's read id/key, access verifier and dk, re-sealing its queue with `reseal`. */
@@ -88,5 +123,17 @@ export class StoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreError';
+  }
+}
+
+/**
+ * A shared-store write refused by what another process committed first (spec/protocol.md §11.7):
+ * QUOTA (the mailbox is full), GONE (deleted or rotated: its id or verifier changed), DUPLICATE
+ * (CREATE of an id that exists). Nothing was written.
+ */
+export class StoreConflictError extends StoreError {
+  constructor(readonly code: 'QUOTA' | 'GONE' | 'DUPLICATE') {
+    super(`refused: ${code}`);
+    this.name = 'StoreConflictError';
   }
 }

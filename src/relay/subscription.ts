@@ -3,7 +3,8 @@
 // envelopes unacknowledged. Unacknowledged envelopes stay queued; a later SUB (this or another
 // connection) starts again from the oldest, so nothing is lost and msgIds let clients dedup.
 import type { MailboxState } from './mailboxes.js';
-import type { Store } from './store.js';
+import { andThen, whenFailed } from './maybe.js';
+import type { QueueEntry, Store } from './store.js';
 
 export interface Subscriber {
   /** Sends `MSG readId msgId delivered` with corr 0; false if the connection can take no more. */
@@ -24,6 +25,13 @@ export class Subscription {
   /** True when every durable envelope after `cursor` has been pushed. */
   private caughtUp = false;
   private ended = false;
+  private wakeScheduled = false;
+  /** A read of an asynchronous store is out. */
+  private reading = false;
+  /** Asked to pump while a read was out. */
+  private readAgain = false;
+  /** This SUB's place in the order of all SUBs on a shared store (mailbox-bus.ts); null until known. */
+  busSeq: number | null = null;
 
   /** The readId this subscription was made with (ROTATE ends it). */
   readonly readId: Uint8Array;
@@ -36,24 +44,49 @@ export class Subscription {
 
   get unacknowledged(): number { return this.inflight.size; }
 
-  /** Pushes what the window and the connection's send buffer allow from the stored queue. */
+  /**
+   * Pushes what the window and the connection's send buffer allow from the stored queue. A
+   * store that answers later (a promise) has one read out at a time; the pump goes on when it
+   * arrives. A failed read leaves the subscription as it was: the next event pumps again.
+   */
   pump(): void {
     const s = this.state;
-    while (!this.ended) {
+    if (this.reading) { this.readAgain = true; return; } // committed since that read started: read again after it
+    while (!this.ended && !this.reading) {
       const room = this.window - this.inflight.size;
       if (room <= 0) return;
       if (!this.owner.canPush()) { this.paused(); return; }
-      const entries = this.store.queueRange(s.iid, this.cursor, s.durableUpTo, room);
-      for (const e of entries) {
-        if (!this.owner.canPush()) { this.paused(); return; }
-        this.cursor = e.msgId;
-        if (s.removing.has(e.msgId)) continue;
-        this.inflight.add(e.msgId);
-        if (!this.owner.push(this.readId, e.msgId, e.delivered)) return;
+      const read = this.store.queueRange(s.iid, this.cursor, s.durableUpTo, room);
+      if (read instanceof Promise) {
+        this.reading = true;
+        this.caughtUp = false;
+        this.readAgain = false;
+        const after = (more: boolean): void => {
+          this.reading = false;
+          if (more || this.readAgain) this.pump();
+        };
+        read.then((entries) => after(this.deliver(entries, room)), () => after(false));
+        return;
       }
-      if (entries.length < room) { this.caughtUp = true; return; }
-      this.caughtUp = false;
+      if (!this.deliver(read, room)) return;
     }
+  }
+
+  /** Pushes entries read from the store; true if the pump should read on. */
+  private deliver(entries: readonly QueueEntry[], room: number): boolean {
+    if (this.ended) return false;
+    const s = this.state;
+    for (const e of entries) {
+      if (!this.owner.canPush()) { this.paused(); return false; }
+      if (e.msgId <= this.cursor) continue; // pushed from memory while the read was out
+      this.cursor = e.msgId;
+      if (s.removing.has(e.msgId)) continue;
+      this.inflight.add(e.msgId);
+      if (!this.owner.push(this.readId, e.msgId, e.delivered)) return false;
+    }
+    if (entries.length < room) { this.caughtUp = true; return false; }
+    this.caughtUp = false;
+    return true;
   }
 
   /** A send became durable (called in msgId order): push it straight from memory when possible. */
@@ -64,6 +97,30 @@ export class Subscription {
     this.cursor = msgId;
     this.inflight.add(msgId);
     this.owner.push(this.readId, msgId, delivered);
+  }
+
+  /**
+   * Shared store (spec/scale-out.md §3): envelopes were committed, here or by another process.
+   * msgIds follow commit order there, so reading on from the cursor misses none; one read per
+   * event-loop turn whatever the number of commits in it.
+   */
+  wake(): void {
+    if (this.wakeScheduled || this.ended) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (!this.ended) this.pump();
+    });
+  }
+
+  /** Another process removed envelopes (ACK on another connection, expiry): frees their window slots. */
+  recheck(): void {
+    if (this.ended) return;
+    for (const msgId of [...this.inflight]) {
+      whenFailed(andThen(this.store.queueEntryInfo(this.state.iid, msgId), (info) => {
+        if (info === undefined && this.inflight.delete(msgId)) this.wake();
+      }), () => { /* the next event checks again */ });
+    }
   }
 
   private paused(): void {

@@ -14,16 +14,16 @@ export async function sweepExpired(ctx: RelayContext, batch = SWEEP_BATCH, maxBa
   let deleted = 0;
   for (let b = 0; b < maxBatches && !ctx.draining; b++) {
     const nowMinute = Math.floor(ctx.now() / 60_000);
-    const refs = ctx.store.expired(nowMinute, batch);
+    const refs = await ctx.store.expired(nowMinute, batch);
     if (refs.length === 0) break;
     const remove: QueueRef[] = [];
     const held: Array<{ state: MailboxState; msgId: number; size: number }> = [];
     for (const r of refs) {
       // Every removal goes through the mailbox's state (loaded if needed) to keep its counters exact.
-      const state = ctx.mailboxes.get(r.iid);
+      const state = await ctx.mailboxes.get(r.iid);
       if (state) {
         if (state.removing.has(r.msgId) || state.busy !== null || r.msgId > state.durableUpTo) continue;
-        const info = ctx.store.queueEntryInfo(r.iid, r.msgId);
+        const info = await ctx.store.queueEntryInfo(r.iid, r.msgId);
         if (info) {
           state.removing.add(r.msgId);
           state.pending++;
@@ -41,6 +41,7 @@ export async function sweepExpired(ctx: RelayContext, batch = SWEEP_BATCH, maxBa
         h.state.bytes -= h.size;
         h.state.subscription?.removed(h.msgId);
       }
+      if (ctx.bus) for (const iid of new Set(remove.map((r) => r.iid))) ctx.bus.publish('removed', iid);
       deleted += held.length;
       ctx.metrics.envelopesExpired.inc('', held.length);
       return true;

@@ -82,6 +82,7 @@ test('every key has a flag, an env var and a file key', () => {
     assert.ok(helpText().includes(`--${s.flag}`) && helpText().includes(s.env), `help lists ${s.key}`);
     const v = s.key === 'logLevel' ? 'warn' : s.key === 'logFile' ? '/var/log/sp.log' : s.key.startsWith('tls') ? '/tls.pem'
       : ['host', 'dataDir', 'metricsHost'].includes(s.key) ? 'x' : s.key.endsWith('TtlSeconds') ? '600'
+      : s.kind.t === 'url|null' ? 'postgres://db.example/sealpost'
       : s.kind.t === 'int' ? String(Math.max(7, s.kind.min)) : '7';
     env[s.env] = v;
     flags.push(`--${s.flag}`, v);

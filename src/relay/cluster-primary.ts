@@ -1,0 +1,114 @@
+// `sealpost relay --processes N` (spec/scale-out.md §1): the primary process opens no store and
+// serves no client. It makes sure the identity exists, recounts the shared store's counters
+// (lmdb-store.ts, rebuildSharedCounters), forks N relay processes that share the listening
+// socket (node:cluster), passes the mailbox bus between them (ipc-bus.ts), starts a new process
+// in the place of one that died, and on SIGTERM/SIGINT has every process drain, then exits.
+import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
+import type { RelayConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity.js';
+import { isBusBatch, type BusBatch } from './ipc-bus.js';
+import { LmdbStore } from './lmdb-store.js';
+
+/** Environment of a relay process forked by the primary. */
+export const SLOT_ENV = 'SEALPOST_CLUSTER_SLOT';
+export const SIZE_ENV = 'SEALPOST_CLUSTER_SIZE';
+/** A process that died is replaced after this long (a crash loop costs one fork per interval). */
+const RESTART_DELAY_MS = 250;
+/** Draining processes that have not exited after this long are killed. */
+const DRAIN_WAIT_MS = 30_000;
+
+/** What a relay process tells the primary once it listens. */
+export interface ReadyMessage { readonly sealpostReady: 1; readonly address: string; readonly slot: number; readonly metricsPort: number | null }
+const isReady = (m: unknown): m is ReadyMessage => typeof m === 'object' && m !== null && (m as { sealpostReady?: unknown }).sealpostReady === 1;
+
+export interface PrimaryIo { out(line: string): void; err(line: string): void }
+
+export async function runPrimary(config: RelayConfig, processes: number, io: PrimaryIo): Promise<number> {
+  loadOrCreateIdentity(config.dataDir); // before the processes race to create it
+  if (config.postgresUrl === null) {
+    const store = new LmdbStore({ path: join(config.dataDir, 'store'), shared: true });
+    try {
+      await store.rebuildSharedCounters();
+    } finally {
+      await store.close();
+    }
+  }
+
+  const slotOf = new Map<Worker, number>();
+  let subSeq = 0;
+  let stopping = false;
+  let announced = false;
+  const ready = new Map<number, ReadyMessage>();
+  let settle: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => { settle = r; });
+
+  const relay = (from: Worker, m: BusBatch): void => {
+    // SUBs get their place in one global order; their own process hears it too.
+    const s: number[] = [];
+    for (const iid of m.s) s.push(iid, ++subSeq, from.id);
+    const toOthers: BusBatch = { sealpostBus: 1, q: m.q, r: m.r, g: m.g, s };
+    const toOrigin: BusBatch = { sealpostBus: 1, q: [], r: [], g: [], s };
+    for (const w of slotOf.keys()) {
+      if (!w.isConnected()) continue;
+      if (w === from) { if (s.length > 0) w.send(toOrigin); }
+      else w.send(toOthers);
+    }
+  };
+
+  const fork = (slot: number): void => {
+    const w = cluster.fork({ [SLOT_ENV]: String(slot), [SIZE_ENV]: String(processes) });
+    slotOf.set(w, slot);
+    w.on('message', (m: unknown) => {
+      if (isBusBatch(m)) { relay(w, m); return; }
+      if (!isReady(m)) return;
+      if (announced) { io.err(`sealpost relay: process ${slot} restarted (pid ${w.process.pid})`); return; }
+      ready.set(slot, m);
+      if (ready.size === processes) announce();
+    });
+    w.on('error', () => { /* its exit follows */ });
+  };
+
+  const announce = (): void => {
+    announced = true;
+    const first = ready.get(0)!;
+    io.out([
+      `Sealpost relay running (${processes} processes, one store).`,
+      `  address: ${first.address}`,
+      `  data:    ${config.dataDir}`,
+      ...[...slotOf].sort((a, b) => a[1] - b[1]).map(([w, slot]) => `  process ${slot}: pid ${w.process.pid}, metrics ${ready.get(slot)?.metricsPort ?? 'off'}`),
+      ``,
+      `Stop with Ctrl-C or SIGTERM (every process drains, then exits).`,
+    ].join('\n'));
+  };
+
+  cluster.on('exit', (w, code, signal) => {
+    const slot = slotOf.get(w);
+    slotOf.delete(w);
+    if (slot === undefined) return;
+    if (stopping) {
+      if (slotOf.size === 0) settle(0);
+      return;
+    }
+    io.err(`sealpost relay: process ${slot} (pid ${w.process.pid}) exited (${signal ?? code}); starting another`);
+    if (!announced) { stopAll(); settle(1); return; } // it never came up: do not loop
+    setTimeout(() => { if (!stopping) fork(slot); }, RESTART_DELAY_MS);
+  });
+
+  const stopAll = (): void => {
+    stopping = true;
+    for (const w of slotOf.keys()) w.process.kill('SIGTERM');
+    setTimeout(() => { for (const w of slotOf.keys()) w.process.kill('SIGKILL'); }, DRAIN_WAIT_MS).unref();
+    if (slotOf.size === 0) settle(0);
+  };
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    io.err(`sealpost relay: ${signal}, draining ${slotOf.size} processes`);
+    stopAll();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  for (let slot = 0; slot < processes; slot++) fork(slot);
+  return done;
+}

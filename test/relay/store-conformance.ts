@@ -1,0 +1,257 @@
+// The store conformance suite (spec/protocol.md §11, spec/scale-out.md §2): every behaviour the
+// relay relies on from a Store, whatever holds the data. Each implementation runs it from its
+// own store-conformance-*.test.ts with a factory. Reads are awaited, so a store may answer
+// them at once (LMDB) or later (a networked store). `shared` stores are also checked for the
+// transactional writes that several relay processes rely on (appendEnvelope and the conflicts).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from '../../src/crypto/index.js';
+import { DELIVERY_OVERHEAD } from '../../src/wire/constants.js';
+import { startWrite, StoreConflictError, StoreError, type AppendRequest, type MailboxRecord, type Store } from '../../src/relay/store.js';
+
+export interface StoreUnderTest {
+  /** A new, empty store. */
+  open(): Promise<{ store: Store; reopen(): Promise<Store>; dispose(): Promise<void> }>;
+  /** Opened for several processes: appendEnvelope, and writes that check what others committed. */
+  readonly shared: boolean;
+}
+
+const ZERO = new Uint8Array(32);
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** A record with its byte fields as hex: stores may hand back views or copies. */
+const plain = (r: MailboxRecord | undefined): unknown => r && { ...r, readId: hex(r.readId), readKey: hex(r.readKey), sendId: hex(r.sendId), accessVerifier: hex(r.accessVerifier), dk: hex(r.dk) };
+
+export function record(iid: number, opts: { public?: boolean } = {}): MailboxRecord {
+  return {
+    iid, readId: randomBytes(32), readKey: randomBytes(32), sendId: randomBytes(32),
+    accessVerifier: opts.public ? ZERO : randomBytes(32), dk: randomBytes(32), flags: opts.public ? 1 : 0, ttlSeconds: 3600,
+  };
+}
+
+/** A delivered form of `n` envelope bytes (what the relay stores), tagged with `tag`. */
+function delivered(tag: number, n = 256): Uint8Array {
+  const d = randomBytes(n + DELIVERY_OVERHEAD);
+  new DataView(d.buffer).setUint32(0, tag);
+  return d;
+}
+const tagOf = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset, 4).getUint32(0);
+
+const request = (r: MailboxRecord, tag: number, over: Partial<AppendRequest> = {}): AppendRequest => ({
+  expiryMinute: 1000 + tag, accessVerifier: r.accessVerifier, maxEnvelopes: 100, maxBytes: 1 << 20, envelopeBytes: 256,
+  seal: () => delivered(tag), ...over,
+});
+
+/** Queues envelopes tagged `tags` the way the relay does on this kind of store; resolves with their msgIds. */
+async function queue(store: Store, shared: boolean, r: MailboxRecord, tags: number[], firstMsgId = 1): Promise<number[]> {
+  if (shared) return Promise.all(tags.map((t) => store.appendEnvelope(r.iid, request(r, t)).then((a) => a.msgId)));
+  await Promise.all(tags.map((t, i) => store.enqueue(r.iid, { msgId: firstMsgId + i, expiryMinute: 1000 + t, delivered: delivered(t) }, i === 0 ? firstMsgId + 1024 : null)));
+  return tags.map((_, i) => firstMsgId + i);
+}
+
+export function storeConformance(name: string, impl: StoreUnderTest): void {
+  const it = (title: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>): void => {
+    test(`${name}: ${title}`, async () => {
+      const { store, reopen, dispose } = await impl.open();
+      try {
+        await fn(store, reopen);
+      } finally {
+        await dispose();
+      }
+    });
+  };
+
+  it('CREATE: the record is found by readId, sendId and iid; unknown ids are not', async (store) => {
+    const r = record(42);
+    await store.createMailbox(r, 20_000);
+    assert.is(await store.findByReadId(r.readId), 42);
+    assert.is(await store.findBySendId(r.sendId), 42);
+    assert.is(await store.hasMailbox(42), true);
+    assert.equal(plain(await store.getMailbox(42)), plain(r));
+    const loaded = await store.loadMailbox(42);
+    assert.equal(plain(loaded?.record), plain(r));
+    assert.equal(loaded?.stats, { count: 0, deliveredBytes: 0, lastMsgId: 0 });
+    assert.is(loaded?.expiryDay, 20_000);
+    assert.is(await store.findByReadId(randomBytes(32)), undefined);
+    assert.is(await store.findBySendId(r.readId), undefined, 'a readId is not a sendId');
+    assert.is(await store.hasMailbox(43), false);
+    assert.is(await store.getMailbox(43), undefined);
+    assert.is(await store.loadMailbox(43), undefined);
+    assert.equal(await store.counts(), { mailboxes: 1, envelopes: 0 });
+  });
+
+  it('queue: entries in msgId order, ranges and limits, sizes, stats, counts', async (store) => {
+    const r = record(7);
+    await store.createMailbox(r, 20_000);
+    const ids = await queue(store, impl.shared, r, [1, 2, 3, 4, 5]);
+    assert.equal(ids, [...ids].sort((a, b) => a - b), 'increasing msgIds');
+    assert.is(new Set(ids).size, 5);
+    const all = await store.queueRange(7, 0, Number.MAX_SAFE_INTEGER, 100);
+    assert.equal(all.map((e) => e.msgId), ids);
+    assert.equal(all.map((e) => tagOf(e.delivered)), [1, 2, 3, 4, 5]);
+    assert.equal((await store.queueRange(7, ids[1]!, ids[3]!, 100)).map((e) => e.msgId), [ids[2], ids[3]]);
+    assert.equal((await store.queueRange(7, 0, Number.MAX_SAFE_INTEGER, 2)).map((e) => e.msgId), ids.slice(0, 2));
+    assert.equal(await store.queueRange(7, 0, Number.MAX_SAFE_INTEGER, 0), []);
+    assert.equal(await store.queueEntryInfo(7, ids[0]!), { deliveredBytes: 256 + DELIVERY_OVERHEAD, expiryMinute: 1001 });
+    assert.is(await store.queueEntryInfo(7, ids[4]! + 1), undefined);
+    assert.equal(await store.queueStats(7), { count: 5, deliveredBytes: 5 * (256 + DELIVERY_OVERHEAD), lastMsgId: ids[4]! });
+    assert.equal(await store.counts(), { mailboxes: 1, envelopes: 5 });
+    assert.ok((await store.loadMailbox(7))!.ceiling > ids[4]!, 'the ceiling is above every msgId assigned');
+  });
+
+  it('dequeue: removes entries and their expiry entries; missing ones are ignored', async (store) => {
+    const r = record(8);
+    await store.createMailbox(r, 20_000);
+    const ids = await queue(store, impl.shared, r, [1, 2, 3]);
+    await store.dequeue([{ iid: 8, msgId: ids[0]!, expiryMinute: 1001 }, { iid: 8, msgId: 999_999, expiryMinute: 5 }]);
+    assert.equal((await store.queueRange(8, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => e.msgId), ids.slice(1));
+    assert.equal((await store.expired(1_000_000, 10)).map((x) => x.msgId), ids.slice(1), 'the expiry index follows');
+    await store.dequeue([{ iid: 8, msgId: ids[0]!, expiryMinute: 1001 }]); // twice: nothing happens
+    assert.is((await store.queueStats(8)).count, 2);
+  });
+
+  it('expiry index: oldest first, up to the minute, at most `limit`', async (store) => {
+    const a = record(1), b = record(2);
+    await store.createMailbox(a, 20_000);
+    await store.createMailbox(b, 20_000);
+    await queue(store, impl.shared, a, [30, 10]);
+    await queue(store, impl.shared, b, [20], 1);
+    assert.equal((await store.expired(1020, 10)).map((x) => [x.expiryMinute, x.iid]), [[1010, 1], [1020, 2]]);
+    assert.equal((await store.expired(1_000_000, 1)).map((x) => x.expiryMinute), [1010]);
+    assert.equal(await store.expired(1009, 10), []);
+  });
+
+  it('msgIds are never reused: after the queue empties and after a reopen', async (store, reopen) => {
+    const r = record(9);
+    await store.createMailbox(r, 20_000);
+    const first = await queue(store, impl.shared, r, [1, 2]);
+    await store.dequeue(first.map((msgId, i) => ({ iid: 9, msgId, expiryMinute: 1001 + i })));
+    const ceiling = (await store.loadMailbox(9))!.ceiling;
+    assert.ok(ceiling > first[1]!);
+    const again = await reopen();
+    assert.ok((await again.loadMailbox(9))!.ceiling >= ceiling, 'the ceiling survives');
+    if (impl.shared) {
+      const next = await again.appendEnvelope(9, request(r, 3));
+      assert.ok(next.msgId > first[1]!);
+    }
+  });
+
+  it('ROTATE: one transaction re-seals every queued envelope, moves the read index, keeps the sendId', async (store) => {
+    const r = record(11);
+    await store.createMailbox(r, 20_000);
+    const ids = await queue(store, impl.shared, r, [1, 2, 3]);
+    const next: MailboxRecord = { ...r, readId: randomBytes(32), readKey: randomBytes(32), accessVerifier: randomBytes(32), dk: randomBytes(32) };
+    const seen: number[] = [];
+    await store.rotateMailbox(r, next, (msgId, d) => { seen.push(msgId); const out = d.slice(); out[4] = out[4]! ^ 0xff; return out; });
+    assert.equal(seen, ids, 'every queued envelope re-sealed, in order');
+    assert.is(await store.findByReadId(r.readId), undefined);
+    assert.is(await store.findByReadId(next.readId), 11);
+    assert.is(await store.findBySendId(r.sendId), 11);
+    assert.equal(plain(await store.getMailbox(11)), plain(next));
+    const after = await store.queueRange(11, 0, Number.MAX_SAFE_INTEGER, 10);
+    assert.equal(after.map((e) => tagOf(e.delivered)), [1, 2, 3], 'same envelopes, same msgIds');
+    // A re-seal that throws leaves everything as it was.
+    const third: MailboxRecord = { ...next, readId: randomBytes(32) };
+    const failed = await store.rotateMailbox(next, third, () => { throw new Error('reseal failed'); }).then(() => null, (e: unknown) => e);
+    assert.ok(failed, 'the rotate failed');
+    assert.is(await store.findByReadId(next.readId), 11);
+    assert.is(await store.findByReadId(third.readId), undefined);
+    assert.equal((await store.queueRange(11, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => hex(e.delivered)), after.map((e) => hex(e.delivered)));
+  });
+
+  it('DEL: one transaction removes the record, both ids, the queue, its expiry entries and the mailbox expiry', async (store) => {
+    const r = record(12), other = record(13);
+    await store.createMailbox(r, 20_000);
+    await store.createMailbox(other, 20_000);
+    await queue(store, impl.shared, r, [1, 2]);
+    await queue(store, impl.shared, other, [5]);
+    assert.is(await store.deleteMailbox(r), 2);
+    assert.is(await store.findByReadId(r.readId), undefined);
+    assert.is(await store.findBySendId(r.sendId), undefined);
+    assert.is(await store.hasMailbox(12), false);
+    assert.equal(await store.queueRange(12, 0, Number.MAX_SAFE_INTEGER, 10), []);
+    assert.equal((await store.expired(1_000_000, 10)).map((x) => x.iid), [13]);
+    assert.equal((await store.expiredMailboxes(30_000, 10)).map((x) => x.iid), [13]);
+    assert.equal(await store.counts(), { mailboxes: 1, envelopes: 1 });
+  });
+
+  it('mailbox expiry: listed once its day has passed, oldest first; moved by use', async (store) => {
+    const a = record(21), b = record(22);
+    await store.createMailbox(a, 100);
+    await store.createMailbox(b, 50);
+    assert.equal(await store.expiredMailboxes(101, 10), [{ expiryDay: 50, iid: 22 }, { expiryDay: 100, iid: 21 }]);
+    assert.equal(await store.expiredMailboxes(100, 10), [{ expiryDay: 50, iid: 22 }]);
+    await store.setMailboxExpiry(22, 200);
+    assert.equal(await store.expiredMailboxes(101, 10), [{ expiryDay: 100, iid: 21 }]);
+    assert.is((await store.loadMailbox(22))!.expiryDay, 200);
+  });
+
+  it('durable: what a write resolved is there after the store is closed and opened again', async (store, reopen) => {
+    const r = record(31);
+    await store.createMailbox(r, 20_000);
+    await queue(store, impl.shared, r, [1, 2, 3]);
+    const again = await reopen();
+    assert.is(await again.findBySendId(r.sendId), 31);
+    assert.equal((await again.queueRange(31, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => tagOf(e.delivered)), [1, 2, 3]);
+  });
+
+  it('a write the store cannot make rejects with a StoreError and changes nothing', async (store, reopen) => {
+    const r = record(41);
+    await store.createMailbox(r, 20_000);
+    await store.close();
+    // The relay starts every write with startWrite: a store may throw at once or reject.
+    const e = await startWrite(() => store.createMailbox(record(42), 20_000)).then(() => null, (x: unknown) => x);
+    assert.ok(e instanceof StoreError, 'StoreError');
+    const e2 = await startWrite<unknown>(() => (impl.shared ? store.appendEnvelope(41, request(r, 1)) : store.enqueue(41, { msgId: 1, expiryMinute: 1, delivered: delivered(1) }, 1024))).then(() => null, (x: unknown) => x);
+    assert.ok(e2 instanceof StoreError, 'StoreError');
+    const again = await reopen();
+    assert.is(await again.hasMailbox(42), false);
+    assert.equal(await again.queueRange(41, 0, Number.MAX_SAFE_INTEGER, 10), []);
+  });
+
+  if (!impl.shared) return;
+
+  it('shared: appends issued together get increasing msgIds in issue order, sealed with the stored dk', async (store) => {
+    const r = record(51);
+    await store.createMailbox(r, 20_000);
+    const dks: Uint8Array[] = [];
+    const got = await Promise.all([1, 2, 3, 4].map((t) => store.appendEnvelope(51, request(r, t, { seal: (_msgId, dk) => { dks.push(dk); return delivered(t); } }))));
+    const ids = got.map((a) => a.msgId);
+    assert.equal(ids, [...ids].sort((a, b) => a - b));
+    for (const dk of dks) assert.is(hex(dk), hex(r.dk));
+    assert.equal((await store.queueRange(51, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => hex(e.delivered)), got.map((a) => hex(a.delivered)));
+  });
+
+  it('shared: the quota is checked in the transaction (QUOTA, nothing written); removals make room', async (store) => {
+    const r = record(52);
+    await store.createMailbox(r, 20_000);
+    const results = await Promise.all([1, 2, 3, 4].map((t) => store.appendEnvelope(52, request(r, t, { maxEnvelopes: 3 })).then((a) => a.msgId, (e: unknown) => e)));
+    const refused = results.filter((x) => x instanceof StoreConflictError);
+    assert.is(refused.length, 1);
+    assert.is((refused[0] as StoreConflictError).code, 'QUOTA');
+    assert.is((await store.queueStats(52)).count, 3);
+    const bytes = await store.appendEnvelope(52, request(r, 5, { maxEnvelopes: 10, maxBytes: 3 * 256 })).then(() => null, (e: unknown) => e);
+    assert.is((bytes as StoreConflictError).code, 'QUOTA', 'the byte quota too');
+    const first = results[0] as number;
+    await store.dequeue([{ iid: 52, msgId: first, expiryMinute: 1001 }]);
+    await store.appendEnvelope(52, request(r, 6, { maxEnvelopes: 3 }));
+  });
+
+  it('shared: GONE for an append with another verifier or to a deleted mailbox; DUPLICATE for a taken id', async (store) => {
+    const r = record(53);
+    await store.createMailbox(r, 20_000);
+    const stale = await store.appendEnvelope(53, request(r, 1, { accessVerifier: randomBytes(32) })).then(() => null, (e: unknown) => e);
+    assert.is((stale as StoreConflictError).code, 'GONE');
+    const dup = await store.createMailbox({ ...record(54), readId: r.readId }, 20_000).then(() => null, (e: unknown) => e);
+    assert.is((dup as StoreConflictError).code, 'DUPLICATE');
+    assert.is(await store.hasMailbox(54), false);
+    const rotatedAway: MailboxRecord = { ...r, readId: randomBytes(32) };
+    await store.rotateMailbox(r, rotatedAway, (_m, d) => d);
+    const late = await store.rotateMailbox(r, { ...r, readId: randomBytes(32) }, (_m, d) => d).then(() => null, (e: unknown) => e);
+    assert.is((late as StoreConflictError).code, 'GONE', 'a ROTATE of a readId that is no longer there');
+    await store.deleteMailbox(rotatedAway);
+    const gone = await store.appendEnvelope(53, request(r, 2)).then(() => null, (e: unknown) => e);
+    assert.is((gone as StoreConflictError).code, 'GONE');
+    const twice = await store.deleteMailbox(rotatedAway).then(() => null, (e: unknown) => e);
+    assert.is((twice as StoreConflictError).code, 'GONE');
+  });
+}
