@@ -10,7 +10,7 @@ import type { Handled } from './handled.js';
 import { newPayload, type Payload } from './payload.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
 import { decodeRecord } from './records.js';
-import { del, KIND, loadAll, put, SELF, type AccountRecord, type ChannelRecord, type ContactRecord, type MessageRecord } from './state.js';
+import { del, KIND, loadAll, put, putLatest, SELF, type AccountRecord, type ChannelRecord, type ContactRecord, type MessageRecord } from './state.js';
 import type { Device } from './types.js';
 import type { Identity } from './identity.js';
 
@@ -37,7 +37,11 @@ export function loadAccount(ctx: ClientContext, store: ProfileStore): void {
   ctx.account = { record, publicKey: list.account, list };
 }
 
-export const accountOp = (ctx: ClientContext): StoreOp => put(KIND.account, 'self', ctx.requireAccount().record);
+/** The account record, encoded when its commit is built: changes made after the op (reminders) go with it. */
+export function accountOp(ctx: ClientContext): StoreOp {
+  const record = ctx.requireAccount().record;
+  return putLatest(KIND.account, 'self', () => record);
+}
 
 export function maxDevices(ctx: ClientContext): number {
   const m = ctx.opts.maxDevices ?? DEFAULT_MAX_DEVICES;
@@ -195,10 +199,9 @@ export function takeLinkedDevice(ctx: ClientContext, ch: ChannelRecord, bytes: U
   if (!entry || !equalBytes(offered.account, a.publicKey)) return false;
   if (hasDevice(a.list, ch.identity)) return true;
   if (a.list.devices.length >= maxDevices(ctx)) return false;
-  const id = deviceId(entry.device);
-  a.record.reminded[id] = Date.now();
-  h.ops.push(...replaceOwnList(ctx, [...a.list.devices, entry]));
-  h.after.push(() => ctx.emit('devices', { contactId: null, added: [id], removed: [], reminder: false }));
+  const held = a.list;
+  h.ops.push(...replaceOwnList(ctx, [...held.devices, entry]));
+  noticeOwnChange(ctx, held, a.list, h);
   return true;
 }
 

@@ -22,6 +22,7 @@
 // overlappingSync the commit promise resolves before the fsync; `flushed` follows it).
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { equalBytes } from '../crypto/index.js';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
 import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
@@ -45,7 +46,6 @@ export interface LmdbStoreOptions {
   shared?: boolean;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(asKey(a), asKey(b)) === 0;
 /** Quota bytes of a stored queue value (expiry prefix and delivery layer not counted). */
 const chargeOf = (v: Uint8Array): number => v.length - 4 - DELIVERY_OVERHEAD;
 
@@ -381,7 +381,7 @@ export class LmdbStore implements Store {
     const p = this.root.childTransaction(() => {
       const b = this.mailbox.getBinaryFast(iid);
       const record = b ? decodeRecord(iid, b) : undefined;
-      if (!record || !sameBytes(record.accessVerifier, req.accessVerifier)) { refused = new StoreConflictError('GONE'); return; }
+      if (!record || !equalBytes(record.accessVerifier, req.accessVerifier)) { refused = new StoreConflictError('GONE'); return; }
       const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
       if (count + 1 > req.maxEnvelopes || bytes + req.envelopeBytes > req.maxBytes) { refused = new StoreConflictError('QUOTA'); return; }
       // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next one
@@ -435,7 +435,7 @@ export class LmdbStore implements Store {
         // Another process may have rotated or deleted it since this one read the record.
         const b = this.mailbox.getBinaryFast(prev.iid);
         const current = b ? decodeRecord(prev.iid, b) : undefined;
-        gone = !current || !sameBytes(current.readId, prev.readId) || this.read.get(asKey(next.readId)) !== undefined && !sameBytes(next.readId, prev.readId);
+        gone = !current || !equalBytes(current.readId, prev.readId) || this.read.get(asKey(next.readId)) !== undefined && !equalBytes(next.readId, prev.readId);
         if (gone) return;
       }
       const entries = [...this.queue.getRange({ start: [prev.iid, 0], end: [prev.iid, MAX_MSG_ID] })];
@@ -456,7 +456,7 @@ export class LmdbStore implements Store {
     const p = this.root.childTransaction(() => {
       if (this.shared) {
         const b = this.mailbox.getBinaryFast(r.iid);
-        gone = !b || !sameBytes(decodeRecord(r.iid, b).readId, r.readId);
+        gone = !b || !equalBytes(decodeRecord(r.iid, b).readId, r.readId);
         if (gone) return;
         this.qstat.remove(r.iid);
       }
