@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './token.js';
 export * from './policy.js';
 export * from './audit-log.js';
+export * from './epoch-secrets.js';
