@@ -168,6 +168,7 @@ export async function startIssuer(opts: IssuerOptions): Promise<Issuer> {
     sweepPending(t);
     if (pending.size >= limits.maxPendingLogins) throw new HttpError(503, 'ISSUER_UNAVAILABLE', 'too many logins in progress');
     const { pending: p, url: auth } = await opts.directory.begin();
+    if (pending.size >= limits.maxPendingLogins) throw new HttpError(503, 'ISSUER_UNAVAILABLE', 'too many logins in progress');
     pending.set(p.state, { login: p, redirect, expiresAt: t + limits.loginTimeoutMs });
     count('loginsStarted');
     send(res, 302, '', { location: auth.href });

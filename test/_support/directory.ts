@@ -105,7 +105,7 @@ export interface Answer { status: number; headers: Record<string, string | strin
 
 export function memberRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, localAddress: MEMBER_ADDRESS }, (res) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, localAddress: MEMBER_ADDRESS, agent: false }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(parts)) }));
@@ -182,6 +182,7 @@ export async function startIssuerFixture(opts: {
     async login(user, redirect = 'http://127.0.0.1:9/done') {
       const b = new Browser();
       const first = await b.go(`${issuer.url}/login?redirect_uri=${encodeURIComponent(redirect)}`, {}, (u) => u.includes('/interaction/'));
+      if (!first.url.includes('/interaction/')) throw new Error(`login did not reach the directory: ${first.answer?.status} ${Buffer.from(first.answer?.body ?? []).toString()}`);
       const done = await b.go(`${first.url}/login`, { method: 'POST', form: { login: user } }, (u) => u.startsWith(redirect));
       if (!done.url.startsWith(redirect)) throw new Error(`login did not come back: ${done.url} ${done.answer?.status} ${Buffer.from(done.answer?.body ?? []).toString()}`);
       const f = new URLSearchParams(new URL(done.url).hash.slice(1));
