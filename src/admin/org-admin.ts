@@ -50,13 +50,14 @@ function epochWindow(s: OrgSettings, epoch: number): Omit<EpochKey, 'publicKey'>
 }
 
 /** Signs and writes a new policy (serial + 1) with these epoch keys and the draft; logs policy-change. */
-function publishPolicy(dir: string, s: OrgSettings, epochKeys: readonly EpochKey[], now: number, extra: AuditAction[] = []): { policy: OrgPolicy; signed: Uint8Array } {
+function publishPolicy(
+  dir: string, s: OrgSettings, epochKeys: readonly EpochKey[], now: number, extra: AuditAction[] = [], prevSerial = readPolicy(dir, s)?.policy.serial ?? 0,
+): { policy: OrgPolicy; signed: Uint8Array } {
   const org = readKeyFile(join(dir, ORG_FILES.orgKey), 'sealpost-org-key');
   if (toBase64url(org.publicKey) !== s.orgPublicKey) bad(`${ORG_FILES.orgKey} is not the organisation key of ${ORG_FILES.settings}`);
-  const prev = readPolicy(dir, s);
   const d = s.draft;
   const policy: OrgPolicy = {
-    serial: (prev?.policy.serial ?? 0) + 1, issuedAt: now,
+    serial: prevSerial + 1, issuedAt: now,
     retentionSeconds: d.retentionSeconds, minTimerSeconds: d.minTimerSeconds, defaultTimerSeconds: d.defaultTimerSeconds,
     maxDevicesPerMember: d.maxDevicesPerMember, partnerRelays: [...d.partnerRelays].sort().map((h) => fromHex(h)), epochKeys,
   };
@@ -103,12 +104,12 @@ export function rotateAdminKey(dir: string, now: number = Date.now()): Ed25519Pu
  */
 export function rotateOrgKey(dir: string, now: number = Date.now()): { orgPublicKey: Ed25519PublicKey; serial: number } {
   const s = readSettings(dir);
-  const epochKeys = readPolicy(dir, s)?.policy.epochKeys ?? [];
+  const prev = readPolicy(dir, s)?.policy; // verified under the old key, before it changes
   const next = ed25519KeyPair();
   writeKeyFile(join(dir, ORG_FILES.orgKey), 'sealpost-org-key', next.seed);
   const s2 = { ...s, orgPublicKey: toBase64url(next.publicKey) };
   writeSettings(dir, s2);
-  const { policy } = publishPolicy(dir, s2, epochKeys, now);
+  const { policy } = publishPolicy(dir, s2, prev?.epochKeys ?? [], now, [], prev?.serial ?? 0);
   return { orgPublicKey: next.publicKey, serial: policy.serial };
 }
 
