@@ -1,3 +1,4 @@
+/// <reference path="./oidc-provider.d.ts" />
 // A real OpenID Connect directory (oidc-provider, a certified implementation) in-process, with
 // test users that can be disabled, and a real issuer (src/issuer) in front of an organisation
 // directory made by the admin functions. Everything on loopback, on free ports, stopped by
