@@ -49,9 +49,9 @@ function readForm(req: IncomingMessage): Promise<URLSearchParams> {
  * `access_denied`, as a directory answers a non-member. findAccount refuses a disabled user,
  * so the refresh grant fails once an account is disabled.
  */
-export async function startDirectory(redirectUris: string[], users: string[] = ['alice', 'bob']): Promise<TestDirectory> {
+export async function startDirectory(redirectUris: string[], users: string[] = ['alice', 'bob'], fixedPort?: number): Promise<TestDirectory> {
   const { default: Provider } = await import('oidc-provider');
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   const issuerUrl = `http://127.0.0.1:${port}`;
   const clientId = 'sealpost-issuer';
   const clientSecret = toBase64url(randomBytes(32));
