@@ -5,10 +5,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  AdmissionError, decodeIssueRequest, evaluateIssueRequest, isAdmissionError, MAX_TOKEN_BATCH, type AdmissionErrorCode,
+  AdmissionError, decodeIssueRequest, evaluateIssueRequest, isAdmissionError, MAX_TOKEN_BATCH, verifyAuditLog, type AdmissionErrorCode,
 } from '../admission/index.js';
-import { toBase64url, toHex } from '../crypto/index.js';
-import { appendAudit } from '../admin/org-files.js';
+import { ed25519PublicFromSeed, equalBytes, toBase64url, toHex } from '../crypto/index.js';
+import { appendAudit, readAuditLog } from '../admin/org-files.js';
 import type { Directory, PendingLogin } from './directory.js';
 import { IssuerStore } from './issuer-store.js';
 import { issuingKey, loadOrgState, OrgStateHolder } from './org-state.js';
@@ -113,7 +113,13 @@ export async function startIssuer(opts: IssuerOptions): Promise<Issuer> {
   const stats: Record<string, number> = { logins: 0, batches: 0, tokens: 0 };
   const count = (k: string, n = 1): void => { stats[k] = (stats[k] ?? 0) + n; };
 
-  const holder = new OrgStateHolder(opts.orgDir, loadOrgState(opts.orgDir), (ok, detail) => {
+  const initial = loadOrgState(opts.orgDir);
+  // §6.3: a log that does not verify, or whose key in force is not ours, is not extended.
+  const audit = verifyAuditLog(readAuditLog(initial.auditPath), initial.firstAdminKey);
+  if (!equalBytes(audit.adminKey, ed25519PublicFromSeed(initial.adminSeed))) {
+    throw new AdmissionError('INVALID_ARGUMENT', 'the admin key file is not the key in force in the audit log');
+  }
+  const holder = new OrgStateHolder(opts.orgDir, initial, (ok, detail) => {
     log(ok ? `issuer: reloaded: ${detail}` : `issuer: reload failed, keeping the previous files: ${detail}`);
     if (ok) armEpochTimer();
   });

@@ -196,7 +196,7 @@ export async function startIssuerFixture(opts: {
     tokens: (session, body) => memberRequest(`${issuer.url}/tokens`, {
       method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...(session ? { authorization: `Bearer ${session}` } : {}) },
     }),
-    async restartIssuer(extra) { await issuer.close(); issuer = await start(extra); return issuer; },
+    async restartIssuer(extra) { await issuer.close().catch(() => undefined); issuer = await start(extra); return issuer; },
     async stop() {
       await issuer.close().catch(() => undefined);
       await directory.stop();

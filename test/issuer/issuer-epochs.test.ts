@@ -4,9 +4,10 @@
 // policy are picked up without a restart.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { issuingEpoch, prepareTokens, verifyAuditLog, verifyPolicy, type AuditAction } from '../../src/admission/index.js';
+import { isAdmissionError, issuingEpoch, prepareTokens, verifyAuditLog, verifyPolicy, type AuditAction } from '../../src/admission/index.js';
 import { createEpochKeys, setQuota } from '../../src/admin/org-admin.js';
 import { readAuditLog } from '../../src/admin/org-files.js';
+import { writeFileSync } from 'node:fs';
 import { memberRequest, startIssuerFixture, type IssuerFixture } from '../_support/directory.js';
 
 const EPOCH_MS = 2000;
@@ -74,6 +75,20 @@ test('the issuer reloads a new quota and new epoch keys without a restart', asyn
   await until('the new policy', () => fx.logs.some((l) => l.includes(`policy serial ${serial + 1}`)));
   const served = verifyPolicy((await memberRequest(`${fx.issuer.url}/policy`)).body, fx.org.orgPublicKey);
   assert.is(served.serial, serial + 1);
+});
+
+test('the issuer refuses to start on an audit log that does not verify', async () => {
+  const good = readAuditLog(fx.org.auditPath);
+  const bad = good.slice();
+  bad[40] = bad[40]! ^ 1; // inside entry 0
+  await fx.issuer.close();
+  writeFileSync(fx.org.auditPath, bad);
+  try {
+    await fx.restartIssuer();
+    assert.unreachable('started on a broken log');
+  } catch (e) { assert.ok(isAdmissionError(e, 'AUDIT_SIGNATURE'), String(e)); }
+  writeFileSync(fx.org.auditPath, good);
+  await fx.restartIssuer();
 });
 
 test.run();

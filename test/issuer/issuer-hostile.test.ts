@@ -86,6 +86,18 @@ test('privacy: the issuer\'s store and log hold no member address, session, nonc
   // The scan can fail: the member's name is stored (the quota is per member), and is found.
   assert.ok(scanNeedles(hay, [{ label: 'member', bytes: utf8('alice') }], { rawOnly: true }).length > 0);
   assert.ok(fx.logs.some((l) => /batches=\d+/.test(l)), 'the log counts');
+  const inLog = scanNeedles([{ name: 'log', bytes: utf8(fx.logs.join('\n')) }], [{ label: 'member', bytes: utf8('alice') }]);
+  assert.is(inLog.length, 0, `the log names no member: ${describeHits(inLog)}`);
+});
+
+test('a directory that cannot be reached is 503 ISSUER_UNAVAILABLE, and the session survives', async () => {
+  const { session } = await fx.login('bob');
+  await fx.directory.stop();
+  const a = await fx.tokens(session, prepareTokens(epochNow(), 1).request);
+  assert.is(a.status, 503);
+  assert.is(codeOf(a), 'ISSUER_UNAVAILABLE');
+  // Not a refusal: the session is kept for when the directory is back.
+  assert.is((await fx.tokens(session, new Uint8Array([9]))).status, 400);
 });
 
 test('bounds: logins in progress are capped', async () => {
