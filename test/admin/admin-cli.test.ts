@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAuditLog, encodeAuditLog } from '../../src/admission/index.js';
@@ -63,6 +63,15 @@ test('init, keys create, policy set/sign/show, quota set, rotation: files, modes
   assert.is(json<{ serial: number }>('policy', 'show').serial, rot.serial, 'the re-signed policy verifies under the new key');
   const v = json<{ ok: boolean; entries: number; kinds: Record<string, number> }>('audit', 'verify');
   assert.equal(v.kinds, { 'log-start': 1, 'epoch-key': 3, 'policy-change': 3, 'quota-change': 1, 'admin-key-rotation': 1 });
+});
+
+test('a key file readable by others is refused, naming the fix', () => {
+  chmodSync(join(org, 'admin-key.json'), 0o644);
+  const r = admin('quota', 'set', '21', '--json');
+  chmodSync(join(org, 'admin-key.json'), 0o600);
+  assert.is(r.code, 1);
+  assert.match(r.err, /chmod 600/);
+  assert.is((JSON.parse(r.out) as { error: string }).error, 'INVALID_ARGUMENT');
 });
 
 test('counts reads the issuer store and a relay\'s metrics', async () => {

@@ -50,6 +50,21 @@ test('fuzz: random and mutated /tokens bodies get only typed answers, and the is
   assert.is(after.status, 200, 'still serving');
 });
 
+test('fuzz: random /callback and /login queries and unknown paths get only typed answers', async () => {
+  const random = drbg(utf8('issuer-query-fuzz'));
+  const pick = (xs: string[]): string => xs[random(1)[0]! % xs.length]!;
+  const text = (): string => Buffer.from(random(random(1)[0]! % 40)).toString('latin1');
+  for (let i = 0; i < 120; i++) {
+    const q = new URLSearchParams();
+    for (const k of ['code', 'state', 'error', 'redirect_uri', 'iss', text()]) if (random(1)[0]! & 1) q.set(k, text());
+    const path = pick(['/callback', '/login', '/tokens', '/policy/x', '/', '/logout']);
+    const a = await memberRequest(`${fx.issuer.url}${path}?${q.toString()}`, { method: pick(['GET', 'POST', 'PUT']) });
+    assert.ok([200, 302, 400, 401, 404, 405, 503].includes(a.status), `${path}: ${a.status}`);
+    if (a.status >= 400) assert.ok((ADMISSION_ERROR_CODES as readonly string[]).includes(codeOf(a)), `${path}: ${codeOf(a)}`);
+  }
+  assert.is((await memberRequest(`${fx.issuer.url}/policy`)).status, 200);
+});
+
 test('bounds: requests in progress per session are capped (503 ISSUER_UNAVAILABLE), the others served', async () => {
   const { session } = await fx.login('bob');
   const answers = await Promise.all(Array.from({ length: 8 }, () => fx.tokens(session, prepareTokens(epochNow(), 1).request)));
