@@ -29,17 +29,27 @@ export interface DirectoryGrant { readonly sub: string; readonly refreshToken: s
 const unavailable = (what: string, cause: unknown): AdmissionError =>
   new AdmissionError('ISSUER_UNAVAILABLE', `the directory could not be reached (${what})`, { cause });
 
-/** The directory refused (an OAuth error answer): the member is not, or no longer, admitted. */
-function refusedOrUnavailable(what: string, e: unknown): AdmissionError {
-  if (e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError) {
-    return new AdmissionError('ADMISSION_REFUSED', `the directory refused the member (${e.error})`, { cause: e });
-  }
+/**
+ * OAuth answers that say the member is not, or no longer, admitted (RFC 6749 §5.2 invalid_grant
+ * for the code and refresh grants; §4.1.2.1 and OIDC Core §3.1.2.6 for the login). Any other
+ * error (invalid_client, server_error, …) is the issuer's or the directory's trouble, not the
+ * member's: ISSUER_UNAVAILABLE, and the member's session is kept.
+ */
+const REFUSALS = new Set(['invalid_grant', 'access_denied', 'login_required', 'interaction_required', 'consent_required', 'account_selection_required']);
+
+function refusedOrUnavailable(what: 'code exchange' | 'refresh', e: unknown): AdmissionError {
   if (e instanceof AdmissionError) return e;
-  // Any check of openid-client on the directory's answer (state, nonce, claims) is a refusal too.
-  if (e instanceof Error && /^OAUTH_/.test((e as { code?: string }).code ?? '')) {
-    return new AdmissionError('ADMISSION_REFUSED', `the directory's answer did not pass the checks (${(e as { code?: string }).code})`, { cause: e });
+  const oauthError = e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError ? e.error : undefined;
+  if (oauthError !== undefined && REFUSALS.has(oauthError)) {
+    return new AdmissionError('ADMISSION_REFUSED', `the directory refused the member (${oauthError})`, { cause: e });
   }
-  return unavailable(what, e);
+  // At login, an answer that fails openid-client's checks (state, nonce, claims) makes no
+  // session whatever its cause: the member is told no. At a refresh it keeps the session.
+  const code = (e as { code?: unknown }).code;
+  if (what === 'code exchange' && oauthError === undefined && typeof code === 'string' && code.startsWith('OAUTH_') && code !== 'OAUTH_WWW_AUTHENTICATE_CHALLENGE') {
+    return new AdmissionError('ADMISSION_REFUSED', `the directory's answer did not pass the checks (${code})`, { cause: e });
+  }
+  return unavailable(oauthError === undefined ? what : `${what}: ${oauthError}`, e);
 }
 
 export class Directory {
