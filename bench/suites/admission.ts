@@ -82,7 +82,7 @@ export function admissionTable(r: AdmissionBenchResult): Table {
 
 export const admissionSuite: Suite = {
   id: 'admission',
-  title: 'i. Admission: tokens issued per second per core, batches of 1 and 32',
+  title: 'j. Admission: tokens issued per second per core, batches of 1 and 32',
   budget: { full: 20_000, quick: 1_000 },
   measure: (ctx) => runAdmission(ctx),
   render: (result) => ({ tables: [admissionTable(result as AdmissionBenchResult)], targets: [] }),
