@@ -53,4 +53,34 @@ test('a login that never comes back times out with ADMISSION_REQUIRED, and wrong
   assert.is(await probe, 404);
 });
 
+test('sealpost login as a subprocess writes the session to a file of mode 0600', async () => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync, statSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { repoPath } = await import('../_support/files.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sealpost-login-'));
+  const file = join(dir, 'alice.session');
+  try {
+    const child = spawn(process.execPath, [repoPath('.build', 'src', 'cli', 'main.js'), 'login', '--issuer', fx.issuer.url, '--out', file, '--json', '--timeout', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '', out = '';
+    let posted: Promise<number> | undefined;
+    child.stdout.on('data', (d: Buffer) => { out += d; });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d;
+      const m = /(http:\/\/\S+\/login\?\S+)/.exec(err);
+      if (m !== null && posted === undefined) posted = browse(m[1]!, 'alice');
+    });
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    assert.is(code, 0, err);
+    assert.is(await posted, 204);
+    assert.is(statSync(file).mode & 0o777, 0o600);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { issuer: string; session: string; expiresAt: number };
+    assert.is(saved.issuer, fx.issuer.url);
+    assert.is((JSON.parse(out) as { file: string }).file, file);
+    const epoch = issuingEpoch(fx.org.policy(), Date.now()).epoch;
+    assert.is((await fx.tokens(saved.session, prepareTokens(epoch, 1).request)).status, 200);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test.run();
