@@ -9,6 +9,7 @@ export const ADMISSION_ERROR_CODES = [
   'TOKEN_SPENT', // the token was redeemed before, in its epoch
   'TOKEN_EPOCH', // the epoch is unknown to this party, not open yet, or over (for issuing or for redeeming)
   'QUOTA_EXCEEDED', // the member's tokens for this epoch are used up
+  'ISSUER_UNAVAILABLE', // the issuer is at one of its bounds or cannot reach the directory: try again later
   'ISSUER_INVALID', // an issuer's answer that is malformed, whose proof fails, or whose key is not the policy's
   'POLICY_INVALID', // a policy that does not decode or breaks its rules
   'POLICY_SIGNATURE', // a policy whose signature does not verify under the organisation's key
