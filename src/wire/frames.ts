@@ -42,7 +42,7 @@ export interface PongFrame extends Base { type: 'PONG' }
 export interface EndFrame extends Base { type: 'END'; readId: B }
 export interface RotatedFrame extends Base { type: 'ROTATED'; newReadId: B }
 export interface ForwardedFrame extends Base { type: 'FORWARDED'; response: B }
-export interface RelayKeyFrame extends Base { type: 'RELAY_KEY'; signKey: B; deliveryKey: B; signature: B }
+export interface RelayKeyFrame extends Base { type: 'RELAY_KEY'; signKey: B; deliveryKey: B; signature: B; powDifficulty: number }
 
 export type ClientFrame = HelloFrame | CreateFrame | AuthFrame | SubFrame | FetchFrame | AckFrame | UnsubFrame
   | DelFrame | RotateFrame | SendFrame | PingFrame | ForwardFrame | KeyQueryFrame;
@@ -78,7 +78,7 @@ const SCHEMAS: Record<FrameType, { code: number; fields: readonly Field[] }> = {
   END: { code: 0x88, fields: [['readId', 32]] },
   ROTATED: { code: 0x89, fields: [['newReadId', 32]] },
   FORWARDED: { code: 0x8a, fields: [['response', 18]] },
-  RELAY_KEY: { code: 0x8b, fields: [['signKey', 32], ['deliveryKey', 32], ['signature', 64]] },
+  RELAY_KEY: { code: 0x8b, fields: [['signKey', 32], ['deliveryKey', 32], ['signature', 64], ['powDifficulty', 'u8']] },
 };
 
 const BY_CODE = new Map<number, FrameType>(Object.entries(SCHEMAS).map(([t, s]) => [s.code, t as FrameType]));

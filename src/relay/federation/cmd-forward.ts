@@ -44,12 +44,12 @@ export function handleKeyQuery(ctx: RelayContext, _session: Session, f: KeyQuery
   const fingerprint = toBase64url(f.relay);
   const id = ctx.identity;
   if (fingerprint === id.fingerprint && fed) {
-    return { type: 'RELAY_KEY', corr: 0, signKey: id.signKey, deliveryKey: id.deliveryKey, signature: fed.deliveryKeySignature };
+    return { type: 'RELAY_KEY', corr: 0, signKey: id.signKey, deliveryKey: id.deliveryKey, signature: fed.deliveryKeySignature, powDifficulty: ctx.config.powDifficulty };
   }
   const link = fed?.linkTo(fingerprint);
   if (!link) throw new ProtocolError('NO_PEER');
   return link.partnerKeys().then((k) => {
     if (!k) throw new ProtocolError('PEER_DOWN');
-    return { type: 'RELAY_KEY', corr: 0, signKey: k.signKey, deliveryKey: k.deliveryKey, signature: k.signature };
+    return { type: 'RELAY_KEY', corr: 0, signKey: k.signKey, deliveryKey: k.deliveryKey, signature: k.signature, powDifficulty: k.powDifficulty };
   });
 }

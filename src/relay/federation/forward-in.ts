@@ -64,7 +64,11 @@ export function takeForwarded(ctx: RelayContext, intake: ForwardIntake, source: 
         serverNonce: forwardServerNonce(key), powNonces: source.powNonces, bucket: source.bucket,
         commitWith: () => store.recordForward!(key, keyExpiryMinute),
       };
-      return Promise.resolve(handleSend(ctx, origin, frame)).then(() => done(answer('OK')), fail);
+      try {
+        return Promise.resolve(handleSend(ctx, origin, frame)).then(() => done(answer('OK')), fail);
+      } catch (e) {
+        return fail(e);
+      }
     }, fail);
   } catch (e) {
     return fail(e);

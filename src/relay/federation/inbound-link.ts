@@ -71,7 +71,7 @@ export class InboundLink {
           const id = host.identity;
           const body = encodeLinkMessage({
             type: 'LINK_ACCEPT', version: LINK_VERSION, nonce: randomBytes(32), signKey: id.signKey, ephemeral: eph.publicKey,
-            deliveryKey: id.deliveryKey, deliveryKeySignature: host.deliveryKeySignature, signature: new Uint8Array(64),
+            deliveryKey: id.deliveryKey, deliveryKeySignature: host.deliveryKeySignature, powDifficulty: host.config.powDifficulty, signature: new Uint8Array(64),
           });
           body.set(ed25519Sign(id.signSeed, acceptMessage(hello, body.subarray(0, body.length - 64))), body.length - 64);
           accept = body;

@@ -26,7 +26,7 @@ import { decodeLinkMessage, encodeLinkMessage, LINK_MAX_MESSAGE_BYTES, LINK_VERS
 export type ForwardOutcome = { readonly response: Uint8Array } | { readonly code: 'PEER_DOWN' | 'BUSY' | 'FORWARD_INVALID' | 'INTERNAL' };
 
 /** The partner's keys as it signed them in LINK_ACCEPT (handed to clients by KEY_QUERY). */
-export interface PartnerKeys { readonly signKey: Ed25519PublicKey; readonly deliveryKey: X25519PublicKey; readonly signature: Uint8Array }
+export interface PartnerKeys { readonly signKey: Ed25519PublicKey; readonly deliveryKey: X25519PublicKey; readonly signature: Uint8Array; readonly powDifficulty: number }
 
 /** Least time between two dial attempts to one partner. */
 const REDIAL_MS = 200;
@@ -141,7 +141,7 @@ export class PeerLink {
           const accept = new Uint8Array(data);
           ws.send(encodeLinkMessage({ type: 'LINK_AUTH', signature: ed25519Sign(id.signSeed, authMessage(hello, accept)) }));
           this.channel = new LinkChannel(ws, linkKeys(eph.secretKey, m.ephemeral as X25519PublicKey, hello, accept, 'dialer'));
-          this.keys = { signKey: m.signKey.slice() as Ed25519PublicKey, deliveryKey: m.deliveryKey.slice() as X25519PublicKey, signature: m.deliveryKeySignature.slice() };
+          this.keys = { signKey: m.signKey.slice() as Ed25519PublicKey, deliveryKey: m.deliveryKey.slice() as X25519PublicKey, signature: m.deliveryKeySignature.slice(), powDifficulty: m.powDifficulty };
           this.phase = 'AUTHENTICATING';
           return;
         }

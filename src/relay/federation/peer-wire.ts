@@ -13,7 +13,7 @@ export const ITEM_HEADER_BYTES = 9;
 type B = Uint8Array;
 export interface LinkHello { type: 'LINK_HELLO'; minVersion: number; maxVersion: number; nonce: B; signKey: B; ephemeral: B }
 export interface LinkAccept {
-  type: 'LINK_ACCEPT'; version: number; nonce: B; signKey: B; ephemeral: B; deliveryKey: B; deliveryKeySignature: B; signature: B;
+  type: 'LINK_ACCEPT'; version: number; nonce: B; signKey: B; ephemeral: B; deliveryKey: B; deliveryKeySignature: B; powDifficulty: number; signature: B;
 }
 export interface LinkAuth { type: 'LINK_AUTH'; signature: B }
 export interface LinkReady { type: 'LINK_READY' }
@@ -24,7 +24,7 @@ export type LinkMessage = LinkHello | LinkAccept | LinkAuth | LinkReady | LinkEr
 type Field = readonly [name: string, kind: number | 'u8' | 'u16' | 'rest'];
 const SCHEMAS: Record<LinkMessage['type'], { code: number; fields: readonly Field[] }> = {
   LINK_HELLO: { code: 0x01, fields: [['minVersion', 'u8'], ['maxVersion', 'u8'], ['nonce', 32], ['signKey', 32], ['ephemeral', 32]] },
-  LINK_ACCEPT: { code: 0x02, fields: [['version', 'u8'], ['nonce', 32], ['signKey', 32], ['ephemeral', 32], ['deliveryKey', 32], ['deliveryKeySignature', 64], ['signature', 64]] },
+  LINK_ACCEPT: { code: 0x02, fields: [['version', 'u8'], ['nonce', 32], ['signKey', 32], ['ephemeral', 32], ['deliveryKey', 32], ['deliveryKeySignature', 64], ['powDifficulty', 'u8'], ['signature', 64]] },
   LINK_AUTH: { code: 0x03, fields: [['signature', 64]] },
   LINK_READY: { code: 0x04, fields: [] },
   LINK_ERR: { code: 0x05, fields: [['code', 'u16']] },
