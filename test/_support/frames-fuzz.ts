@@ -330,6 +330,8 @@ export type Received = { kind: 'frame'; bytes: Uint8Array; text: boolean } | { k
 export interface RawClientOptions {
   /** Offer the sealpost.v1 subprotocol (default true). */
   subprotocol?: boolean;
+  /** Offer this subprotocol instead (the relay-to-relay one, spec/federation.md §2). */
+  protocol?: string;
   /** Answer WebSocket pings (default true, as browsers and ws do). */
   autoPong?: boolean;
   /** Local address to connect from (127.0.0.x on Linux loopback). */
@@ -370,7 +372,7 @@ export class RawClient {
 
   /** Opens a connection to ws://127.0.0.1:port/ and waits for it to be open (or closed: 4008). */
   static async open(port: number, opts: RawClientOptions = {}): Promise<RawClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, opts.subprotocol === false ? [] : ['sealpost.v1'], {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, opts.subprotocol === false ? [] : [opts.protocol ?? 'sealpost.v1'], {
       perMessageDeflate: false,
       autoPong: opts.autoPong ?? true,
       maxPayload: opts.maxPayload ?? 4 << 20,
