@@ -27,7 +27,7 @@ async function node(): Promise<Node> {
 async function start(n: Node, peer: Node): Promise<void> {
   n.proc = await spawnRelay([
     '--data', n.dir.path, '--host', '127.0.0.1', '--port', String(n.port), '--metrics-port', 'off', '--pow-difficulty', '6',
-    '--forward-timeout-seconds', '3', '--peer', peer.address, '--log-level', 'warn',
+    '--forward-timeout-seconds', '1', '--peer', peer.address, '--log-level', 'warn',
   ]);
 }
 
@@ -70,8 +70,9 @@ async function scenario(victim: 'destination' | 'forwarder'): Promise<void> {
       { relay: A.address, destination: B.address, sendId: toHex(cap.sendId), accessKey: toHex(cap.accessKey!), count: COUNT, deadlineMs: 90_000 },
       () => {
         if (restarted !== null || ++oks < KILL_AFTER_OKS) return;
-        // Killed while FORWARDs are in flight: their answers are lost, and the sender retries them.
-        restarted = kill(target).then(() => sleep(500)).then(() => start(target, target === A ? B : A));
+        // Killed while FORWARDs are in flight: their answers are lost, and the sender retries them; down
+        // for longer than forwardTimeoutSeconds, so that FORWARDs waiting for the link fail too.
+        restarted = kill(target).then(() => sleep(1_500)).then(() => start(target, target === A ? B : A));
       },
     );
     await restarted;
