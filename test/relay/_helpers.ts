@@ -218,10 +218,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** GET /metrics from a metrics listener on 127.0.0.1. */
-export function fetchMetrics(port: number): Promise<string> {
+/** GET /metrics from a metrics listener (on 127.0.0.1 unless `host`). */
+export function fetchMetrics(port: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+    get({ host, port, path: '/metrics' }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => { body += d.toString(); });
       res.on('end', () => resolve(body));
