@@ -19,8 +19,9 @@ import { groupsSuite } from './suites/groups.js';
 import { ratchetSuite } from './suites/ratchet.js';
 import { browserSuite } from './suites/browser.js';
 import { scaleOutSuite } from './suites/scale-out.js';
+import { federationSuite } from './suites/federation.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, scaleOutSuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, federationSuite, scaleOutSuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;
