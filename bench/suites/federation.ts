@@ -28,6 +28,9 @@ export interface FederationResult {
   readonly roundSeconds: number;
   readonly direct: readonly RoundStats[];
   readonly forwarded: readonly RoundStats[];
+  /** One command in flight from one sender: latency without queueing. */
+  readonly directSingle: readonly RoundStats[];
+  readonly forwardedSingle: readonly RoundStats[];
 }
 
 async function freePort(): Promise<number> {
@@ -63,7 +66,7 @@ async function round(senders: readonly RelayConnection[], window: number, ms: nu
 
 async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
   const rounds = ctx.quick ? 2 : 4;
-  const roundMs = Math.max(1_000, Math.floor(ctx.budgetMs / (rounds * 2)));
+  const roundMs = Math.max(1_000, Math.floor(ctx.budgetMs / (rounds * 2.5)));
   const sendersN = 4;
   const window = 16;
   const dirs = [mkdtempSync(join(tmpdir(), 'sealpost-bench-fa-')), mkdtempSync(join(tmpdir(), 'sealpost-bench-fb-'))];
@@ -97,12 +100,13 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
     // Warm both paths (the link, JIT), then alternate.
     await round(direct, window, 300, sendDirect);
     await round(viaA, window, 300, sendForwarded);
-    const out = { direct: [] as RoundStats[], forwarded: [] as RoundStats[] };
+    const out = { direct: [] as RoundStats[], forwarded: [] as RoundStats[], directSingle: [] as RoundStats[], forwardedSingle: [] as RoundStats[] };
     for (let i = 0; i < rounds; i++) {
-      ctx.progress.step(`round ${i + 1}/${rounds}: direct`);
+      ctx.progress.step(`round ${i + 1}/${rounds}: direct, forwarded (closed loops), then one at a time`);
       out.direct.push(await round(direct, window, roundMs, sendDirect));
-      ctx.progress.step(`round ${i + 1}/${rounds}: forwarded`);
       out.forwarded.push(await round(viaA, window, roundMs, sendForwarded));
+      out.directSingle.push(await round(direct.slice(0, 1), 1, roundMs / 4, sendDirect));
+      out.forwardedSingle.push(await round(viaA.slice(0, 1), 1, roundMs / 4, sendForwarded));
     }
     return { senders: sendersN, window, roundSeconds: roundMs / 1000, ...out };
   } finally {
@@ -114,11 +118,13 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
 
 const med = (xs: readonly RoundStats[], f: (r: RoundStats) => number): number => percentile(xs.map(f), 50);
 
-export function federationFigures(r: FederationResult): { ratio: number; addedP50: number; addedP99: number } {
+export function federationFigures(r: FederationResult): { ratio: number; addedP50: number; addedP99: number; loadedAddedP50: number; loadedAddedP99: number } {
   return {
     ratio: med(r.forwarded, (x) => x.perSec) / Math.max(1, med(r.direct, (x) => x.perSec)),
-    addedP50: med(r.forwarded, (x) => x.okP50Ms) - med(r.direct, (x) => x.okP50Ms),
-    addedP99: med(r.forwarded, (x) => x.okP99Ms) - med(r.direct, (x) => x.okP99Ms),
+    addedP50: med(r.forwardedSingle, (x) => x.okP50Ms) - med(r.directSingle, (x) => x.okP50Ms),
+    addedP99: med(r.forwardedSingle, (x) => x.okP99Ms) - med(r.directSingle, (x) => x.okP99Ms),
+    loadedAddedP50: med(r.forwarded, (x) => x.okP50Ms) - med(r.direct, (x) => x.okP50Ms),
+    loadedAddedP99: med(r.forwarded, (x) => x.okP99Ms) - med(r.direct, (x) => x.okP99Ms),
   };
 }
 
@@ -130,9 +136,13 @@ function tables(r: FederationResult): Table[] {
   return [{
     title: `Private routing: durable 1 KiB envelopes, direct to B vs forwarded through A (${r.senders} senders × ${r.window} in flight, alternating rounds of ${fmt(r.roundSeconds)} s, median of ${r.direct.length})`,
     columns: ['path', 'envelopes/s', 'command → OK p50', 'p99', 'errors'],
-    rows: [row('direct SEND to B', r.direct), row('FORWARD through A (sealed to B)', r.forwarded)],
+    rows: [
+      row('direct SEND to B', r.direct), row('FORWARD through A (sealed to B)', r.forwarded),
+      row('direct, one at a time', r.directSingle), row('forwarded, one at a time', r.forwardedSingle),
+    ],
     notes: [
-      `Forwarded / direct throughput: ${fmtRatio(f.ratio)}; latency added by forwarding: p50 ${fmtMs(f.addedP50)}, p99 ${fmtMs(f.addedP99)}.`,
+      `Forwarded / direct throughput: ${fmtRatio(f.ratio)}. Latency added by forwarding, one at a time: p50 ${fmtMs(f.addedP50)}, p99 ${fmtMs(f.addedP99)}; in the closed loops (queueing included): p50 ${fmtMs(f.loadedAddedP50)}, p99 ${fmtMs(f.loadedAddedP99)}.`,
+      'A forwarded envelope costs two public-key operations a direct SEND does not have: the sender\'s HPKE seal to B and B\'s open (an X25519 each, plus the HPKE key schedule); on this machine they dominate the closed loop.',
       'Both relays and the load generator share the machine; the forwarded path costs A its own work (and the sender an HPKE seal per envelope), so on one machine it competes with B for the same cores.',
     ],
   }];
@@ -142,7 +152,7 @@ function targets(r: FederationResult): Target[] {
   const f = federationFigures(r);
   return [
     { name: 'forwarded / direct throughput (1 KiB, durable)', goal: '≥ 0.5×', value: f.ratio, unit: '×', met: f.ratio >= 0.5 },
-    { name: 'latency added by forwarding, p50 (loopback)', goal: '< 10 ms', value: f.addedP50, unit: 'ms', met: f.addedP50 < 10 },
+    { name: 'latency added by forwarding, p50 (loopback, one at a time)', goal: '< 10 ms', value: f.addedP50, unit: 'ms', met: f.addedP50 < 10 },
   ];
 }
 
