@@ -159,7 +159,7 @@ function targets(r: FederationResult): Target[] {
 export const federationSuite: Suite = {
   id: 'federation',
   title: 'f. Private routing: forwarded vs direct sends',
-  budget: { full: 40_000, quick: 8_000 },
+  budget: { full: 40_000, quick: 4_000 },
   measure: (ctx) => runFederation(ctx),
   render: (result) => ({ tables: tables(result as FederationResult), targets: targets(result as FederationResult) }),
 };
