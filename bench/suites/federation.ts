@@ -1,4 +1,4 @@
-// Suite f: private routing (spec/federation.md) against direct sends, over loopback. Two relays
+// Suite j: private routing (spec/federation.md) against direct sends, over loopback. Two relays
 // in their own processes (bench/relay-child.ts), A and B, partners of each other; receivers hold
 // subscribed mailboxes on B. In alternating rounds of equal length, the same senders either SEND
 // straight to B (direct) or FORWARD through A, each request sealed to B (forwarded): closed
@@ -158,7 +158,7 @@ function targets(r: FederationResult): Target[] {
 
 export const federationSuite: Suite = {
   id: 'federation',
-  title: 'f. Private routing: forwarded vs direct sends',
+  title: 'j. Private routing: forwarded vs direct sends',
   budget: { full: 40_000, quick: 4_000 },
   measure: (ctx) => runFederation(ctx),
   render: (result) => ({ tables: tables(result as FederationResult), targets: targets(result as FederationResult) }),
