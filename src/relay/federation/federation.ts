@@ -10,6 +10,7 @@ import type { MetricsRegistry } from '../metrics.js';
 import type { RelayContext } from '../context.js';
 import { createFederationMetrics, type FederationHost, type FederationMetrics } from './host.js';
 import { InboundLink } from './inbound-link.js';
+import { LINK_ERRORS } from './link-errors.js';
 import { PartnerList } from './partners.js';
 import { PeerLink } from './peer-link.js';
 import type { ForwardIntake } from './forward-in.js';
@@ -37,7 +38,7 @@ export class Federation implements FederationHost, ForwardIntake {
     this.partners.onRemoved((fp) => {
       this.outbound.get(fp)?.close();
       this.outbound.delete(fp);
-      this.inbound.get(fp)?.close(4010, 'NOT_PARTNER');
+      this.inbound.get(fp)?.close(LINK_ERRORS.NOT_PARTNER.close, 'NOT_PARTNER');
     });
   }
 
@@ -63,7 +64,7 @@ export class Federation implements FederationHost, ForwardIntake {
   accept(ctx: RelayContext, ws: WebSocket): void {
     if (this.handshaking.size >= this.config.maxPeerLinks) {
       this.metrics.refused.inc('link_limit');
-      ws.close(4012, 'LINK_LIMIT');
+      ws.close(LINK_ERRORS.LINK_LIMIT.close, 'LINK_LIMIT');
       return;
     }
     const link = new InboundLink(ctx, this, this, ws, (l) => this.admit(l), (l) => this.release(l));

@@ -21,7 +21,8 @@ import type { FederationHost } from './host.js';
 import { LinkChannel } from './link-channel.js';
 import { acceptMessage, authMessage, linkKeys } from './link-crypto.js';
 import { isLinkError, LINK_ERRORS, LinkError, refusalReason } from './link-errors.js';
-import { decodeLinkMessage, encodeLinkMessage, LINK_VERSION, type LinkHello } from './peer-wire.js';
+import { decodeLinkMessage, encodeLinkMessage, failBody, LINK_VERSION, type LinkHello } from './peer-wire.js';
+import { ERROR_CODES } from '../../wire/index.js';
 
 /** A link carries many clients' sends: its SEND bucket is this many connections' worth (spec/federation.md §8). */
 export const LINK_RATE_FACTOR = 32;
@@ -81,7 +82,7 @@ export class InboundLink {
         }
         if (this.phase === 'AWAIT_AUTH' && m.type === 'LINK_AUTH') {
           if (!ed25519Verify(m.signature, authMessage(hello!, accept!), helloMsg!.signKey as Ed25519PublicKey)) throw new LinkError('PEER_AUTH', 'LINK_AUTH signature');
-          this.channel = new LinkChannel(ws, linkKeys(eph.secretKey, helloMsg!.ephemeral as X25519PublicKey, hello!, accept!, 'listener'));
+          this.channel = new LinkChannel(ws, linkKeys(eph.secretKey, helloMsg!.ephemeral as X25519PublicKey, hello!, accept!, 'listener'), c.maxBufferedBytes);
           eph = null as never;
           if (!admit(this)) throw new LinkError('LINK_LIMIT', 'too many partner links');
           clearTimeout(this.deadline);
@@ -102,13 +103,13 @@ export class InboundLink {
     for (const item of this.channel!.read(data)) {
       if (item.kind !== 'FWD') throw new LinkError('MALFORMED', `${item.kind} from the dialing relay`);
       const reqId = item.reqId;
-      if (this.inFlight >= MAX_FORWARDS_PER_LINK) { this.channel!.write({ kind: 'FWD_FAIL', reqId, body: new Uint8Array([0, 14]) }); continue; }
+      if (this.inFlight >= MAX_FORWARDS_PER_LINK) { this.channel!.write({ kind: 'FWD_FAIL', reqId, body: failBody(ERROR_CODES.BUSY) }); continue; }
       this.inFlight++;
       const answer = (r: Awaited<ReturnType<typeof takeForwarded>>): void => {
         this.inFlight--;
         if (this.phase !== 'READY') return;
         if ('response' in r) this.channel!.write({ kind: 'FWD_RESULT', reqId, body: r.response });
-        else this.channel!.write({ kind: 'FWD_FAIL', reqId, body: new Uint8Array([0, 17]) });
+        else this.channel!.write({ kind: 'FWD_FAIL', reqId, body: failBody(ERROR_CODES.FORWARD_INVALID) });
       };
       const r = takeForwarded(this.ctx, this.intake, this, item.body.slice());
       if (r instanceof Promise) r.then(answer, (e: unknown) => { this.inFlight--; this.host.log.error('internal_error', errorSummary(e)); });

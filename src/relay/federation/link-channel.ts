@@ -17,7 +17,11 @@ export class LinkChannel {
   /** DATA messages sent, for the bench and tests (how well batching works). */
   messagesSent = 0;
 
-  constructor(private readonly ws: WebSocket, keys: { send: Uint8Array; receive: Uint8Array }) {
+  /**
+   * `maxBuffered`: bytes the peer may leave unread in our send buffer; past it the link is cut
+   * (spec/federation.md §8): its FORWARDs answer PEER_DOWN, and the dialer dials again.
+   */
+  constructor(private readonly ws: WebSocket, keys: { send: Uint8Array; receive: Uint8Array }, private readonly maxBuffered = Infinity) {
     this.sendCipher = new LinkCipher(keys.send as never);
     this.receiveCipher = new LinkCipher(keys.receive as never);
   }
@@ -51,6 +55,7 @@ export class LinkChannel {
       size += itemBytes(it);
     }
     send();
+    if (this.ws.bufferedAmount > this.maxBuffered) this.ws.terminate();
   }
 
   /** The items of one received message; PEER_AUTH when it was not sealed by the other side, MALFORMED for a bad layout. */

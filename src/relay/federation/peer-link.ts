@@ -20,7 +20,8 @@ import type { FederationHost } from './host.js';
 import { LinkChannel } from './link-channel.js';
 import { acceptMessage, authMessage, linkKeys } from './link-crypto.js';
 import { isLinkError, LINK_ERRORS, LinkError, linkErrorOfWire, refusalReason, type RefusalReason } from './link-errors.js';
-import { decodeLinkMessage, encodeLinkMessage, LINK_MAX_MESSAGE_BYTES, LINK_VERSION, PEER_SUBPROTOCOL } from './peer-wire.js';
+import { decodeLinkMessage, encodeLinkMessage, failCode, LINK_MAX_MESSAGE_BYTES, LINK_VERSION, PEER_SUBPROTOCOL } from './peer-wire.js';
+import { ERROR_CODES } from '../../wire/index.js';
 
 /** What came back for one FORWARD: the destination's sealed response, or a code (spec/federation.md §3). */
 export type ForwardOutcome = { readonly response: Uint8Array } | { readonly code: 'PEER_DOWN' | 'BUSY' | 'FORWARD_INVALID' | 'INTERNAL' };
@@ -140,7 +141,7 @@ export class PeerLink {
           if (!verifyRelayDeliveryKey(m.signKey as Ed25519PublicKey, m.deliveryKey as X25519PublicKey, m.deliveryKeySignature)) throw new LinkError('PEER_AUTH', 'delivery key signature');
           const accept = new Uint8Array(data);
           ws.send(encodeLinkMessage({ type: 'LINK_AUTH', signature: ed25519Sign(id.signSeed, authMessage(hello, accept)) }));
-          this.channel = new LinkChannel(ws, linkKeys(eph.secretKey, m.ephemeral as X25519PublicKey, hello, accept, 'dialer'));
+          this.channel = new LinkChannel(ws, linkKeys(eph.secretKey, m.ephemeral as X25519PublicKey, hello, accept, 'dialer'), this.host.config.maxBufferedBytes);
           this.keys = { signKey: m.signKey.slice() as Ed25519PublicKey, deliveryKey: m.deliveryKey.slice() as X25519PublicKey, signature: m.deliveryKeySignature.slice(), powDifficulty: m.powDifficulty };
           this.phase = 'AUTHENTICATING';
           return;
@@ -167,8 +168,8 @@ export class PeerLink {
     for (const item of this.channel!.read(data)) {
       if (item.kind === 'FWD_RESULT') this.settle(item.reqId, { response: item.body.slice() });
       else if (item.kind === 'FWD_FAIL') {
-        const code = (item.body[0]! << 8) | item.body[1]!;
-        this.settle(item.reqId, { code: code === 14 ? 'BUSY' : code === 17 ? 'FORWARD_INVALID' : 'INTERNAL' });
+        const code = failCode(item.body);
+        this.settle(item.reqId, { code: code === ERROR_CODES.BUSY ? 'BUSY' : code === ERROR_CODES.FORWARD_INVALID ? 'FORWARD_INVALID' : 'INTERNAL' });
       } else throw new LinkError('MALFORMED', 'FWD from the relay we dialed');
     }
   }

@@ -81,6 +81,10 @@ const FIXED_BODY: Partial<Record<ItemKind, number>> = { FWD_RESULT: 18, FWD_FAIL
 
 export interface LinkItem { readonly kind: ItemKind; readonly reqId: number; readonly body: Uint8Array }
 
+/** FWD_FAIL's body: a protocol error code (spec/protocol.md §7), two bytes. */
+export const failBody = (code: number): Uint8Array => new Uint8Array([code >>> 8, code & 0xff]);
+export const failCode = (body: Uint8Array): number => (body[0]! << 8) | body[1]!;
+
 export const itemBytes = (item: LinkItem): number => ITEM_HEADER_BYTES + item.body.length;
 
 /** Writes items back to back: kind[1] reqId[4] length[4] body. */
