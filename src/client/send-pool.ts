@@ -19,6 +19,8 @@ import { parseRelayAddress } from '../wire/index.js';
 const PERMANENT: ReadonlySet<ErrorName> = new Set(['AUTH', 'SIZE', 'INVALID', 'MALFORMED', 'VERSION', 'UNKNOWN_COMMAND', 'NO_PEER', 'FORWARD_INVALID']);
 /** Answers of the home relay that mean "it cannot forward there": 'preferred' then sends directly. */
 const NO_ROUTE: ReadonlySet<ErrorName> = new Set(['NO_PEER', 'UNKNOWN_COMMAND']);
+/** How long 'preferred' sends directly to a relay the home relay said it cannot forward to, before asking again. */
+const NO_ROUTE_MEMORY_MS = 60_000;
 
 export interface RoutingOptions {
   /** The home relay's address: FORWARDs go through it. */
@@ -41,6 +43,8 @@ export class SendPool {
 
   /** Destination relays' keys as their signatures vouch for them (KEY_QUERY), by address. */
   private readonly destinations = new Map<string, Promise<DestinationRelay>>();
+  /** Destinations the home relay cannot forward to ('preferred'), until when (ms). */
+  private readonly noRoute = new Map<string, number>();
   private readonly homeFingerprint: Uint8Array | null;
 
   constructor(
@@ -87,7 +91,7 @@ export class SendPool {
    * by the caller across retries, makes a forwarded retry safe; a fresh one is made otherwise.
    */
   async send(cap: SendCapability, envelope: Uint8Array, timeoutMs = 15_000, idempotencyKey: Uint8Array = newIdempotencyKey()): Promise<void> {
-    if (!this.forwards(cap)) {
+    if (!this.forwards(cap) || (this.noRoute.get(cap.address) ?? 0) > Date.now()) {
       await sendEnvelope(await this.open(cap.address), cap, envelope, timeoutMs);
       return;
     }
@@ -96,6 +100,8 @@ export class SendPool {
       await forwardEnvelope(home, await this.destination(home, cap.address, timeoutMs), cap, envelope, idempotencyKey, timeoutMs);
     } catch (e) {
       if (this.routing!.privateRouting === 'preferred' && isProtocolError(e) && NO_ROUTE.has(e.errorName)) {
+        if (this.noRoute.size >= 1_024) this.noRoute.clear();
+        this.noRoute.set(cap.address, Date.now() + NO_ROUTE_MEMORY_MS);
         await sendEnvelope(await this.open(cap.address), cap, envelope, timeoutMs);
         return;
       }
