@@ -17,11 +17,15 @@ import { ack, createMailbox, newMailboxKeys, sendCapability, sendEnvelope, subsc
 import { forwardEnvelope, newIdempotencyKey, queryDestination, type DestinationRelay } from '../../src/client/forwarding.js';
 import { loadOrCreateIdentity } from '../../src/relay/identity.js';
 import { now, percentile } from '../lib/measure.js';
-import { LIFTED_LIMITS, RelayProcess } from '../lib/relay-process.js';
-import { fmt, fmtMs, fmtRatio, type Table, type Target } from '../lib/report.js';
+import { LIFTED_LIMITS, RelayProcess, relayCpuUs } from '../lib/relay-process.js';
+import { fmt, fmtMs, fmtRatio, fmtUs, type Table, type Target } from '../lib/report.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
 
-export interface RoundStats { readonly perSec: number; readonly okP50Ms: number; readonly okP99Ms: number; readonly errors: number }
+export interface RoundStats {
+  readonly perSec: number; readonly okP50Ms: number; readonly okP99Ms: number; readonly errors: number;
+  /** CPU of relay A (forwarding) and B (destination) per envelope OK, µs, all threads. */
+  readonly aUsPerEnv?: number; readonly bUsPerEnv?: number;
+}
 export interface FederationResult {
   readonly senders: number;
   readonly window: number;
@@ -42,7 +46,8 @@ async function freePort(): Promise<number> {
 }
 
 /** One closed-loop round: every sender keeps `window` commands in flight until `ms` have passed. */
-async function round(senders: readonly RelayConnection[], window: number, ms: number, send: (conn: RelayConnection, k: number) => Promise<void>): Promise<RoundStats> {
+async function round(senders: readonly RelayConnection[], window: number, ms: number, send: (conn: RelayConnection, k: number) => Promise<void>, relays: readonly RelayProcess[] = []): Promise<RoundStats> {
+  const before = await Promise.all(relays.map((r) => r.sample()));
   const lat: number[] = [];
   let oks = 0;
   let errors = 0;
@@ -61,7 +66,10 @@ async function round(senders: readonly RelayConnection[], window: number, ms: nu
       }
     }
   })));
-  return { perSec: oks / (ms / 1000), okP50Ms: percentile(lat, 50), okP99Ms: percentile(lat, 99), errors };
+  const stats: RoundStats = { perSec: oks / (ms / 1000), okP50Ms: percentile(lat, 50), okP99Ms: percentile(lat, 99), errors };
+  if (relays.length !== 2 || oks === 0) return stats;
+  const after = await Promise.all(relays.map((r) => r.sample()));
+  return { ...stats, aUsPerEnv: relayCpuUs(before[0]!, after[0]!) / oks, bUsPerEnv: relayCpuUs(before[1]!, after[1]!) / oks };
 }
 
 async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
@@ -103,8 +111,8 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
     const out = { direct: [] as RoundStats[], forwarded: [] as RoundStats[], directSingle: [] as RoundStats[], forwardedSingle: [] as RoundStats[] };
     for (let i = 0; i < rounds; i++) {
       ctx.progress.step(`round ${i + 1}/${rounds}: direct, forwarded (closed loops), then one at a time`);
-      out.direct.push(await round(direct, window, roundMs, sendDirect));
-      out.forwarded.push(await round(viaA, window, roundMs, sendForwarded));
+      out.direct.push(await round(direct, window, roundMs, sendDirect, relays));
+      out.forwarded.push(await round(viaA, window, roundMs, sendForwarded, relays));
       out.directSingle.push(await round(direct.slice(0, 1), 1, roundMs / 4, sendDirect));
       out.forwardedSingle.push(await round(viaA.slice(0, 1), 1, roundMs / 4, sendForwarded));
     }
@@ -117,6 +125,11 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
 }
 
 const med = (xs: readonly RoundStats[], f: (r: RoundStats) => number): number => percentile(xs.map(f), 50);
+/** Median CPU per envelope, or – when not measured (one-at-a-time rows). */
+const cpu = (xs: readonly RoundStats[], f: (r: RoundStats) => number | undefined): string => {
+  const v = xs.map(f).filter((x): x is number => x !== undefined);
+  return v.length === 0 ? '–' : fmtUs(percentile(v, 50));
+};
 
 export function federationFigures(r: FederationResult): { ratio: number; addedP50: number; addedP99: number; loadedAddedP50: number; loadedAddedP99: number } {
   return {
@@ -132,17 +145,18 @@ function tables(r: FederationResult): Table[] {
   const f = federationFigures(r);
   const row = (name: string, xs: readonly RoundStats[]): string[] => [
     name, fmt(med(xs, (x) => x.perSec)), fmtMs(med(xs, (x) => x.okP50Ms)), fmtMs(med(xs, (x) => x.okP99Ms)), String(xs.reduce((a, x) => a + x.errors, 0)),
+    cpu(xs, (x) => x.aUsPerEnv), cpu(xs, (x) => x.bUsPerEnv),
   ];
   return [{
     title: `Private routing: durable 1 KiB envelopes, direct to B vs forwarded through A (${r.senders} senders × ${r.window} in flight, alternating rounds of ${fmt(r.roundSeconds)} s, median of ${r.direct.length})`,
-    columns: ['path', 'envelopes/s', 'command → OK p50', 'p99', 'errors'],
+    columns: ['path', 'envelopes/s', 'command → OK p50', 'p99', 'errors', 'relay A CPU / env', 'relay B CPU / env'],
     rows: [
       row('direct SEND to B', r.direct), row('FORWARD through A (sealed to B)', r.forwarded),
       row('direct, one at a time', r.directSingle), row('forwarded, one at a time', r.forwardedSingle),
     ],
     notes: [
       `Forwarded / direct throughput: ${fmtRatio(f.ratio)}. Latency added by forwarding, one at a time: p50 ${fmtMs(f.addedP50)}, p99 ${fmtMs(f.addedP99)}; in the closed loops (queueing included): p50 ${fmtMs(f.loadedAddedP50)}, p99 ${fmtMs(f.loadedAddedP99)}.`,
-      'A forwarded envelope costs two public-key operations a direct SEND does not have: the sender\'s HPKE seal to B and B\'s open (an X25519 each, plus the HPKE key schedule); on this machine they dominate the closed loop.',
+      'A forwarded envelope costs two public-key operations a direct SEND does not have: the sender\'s HPKE seal to B and B\'s open (an X25519 each, plus the HPKE key schedule); on this machine they dominate the closed loop. Relay CPU per envelope (all threads of each relay process) is what sizes relays on their own machines: B\'s capacity for forwarded envelopes is about one core-second divided by its CPU per envelope.',
       'Both relays and the load generator share the machine; the forwarded path costs A its own work (and the sender an HPKE seal per envelope), so on one machine it competes with B for the same cores.',
     ],
   }];
