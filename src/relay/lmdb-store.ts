@@ -377,13 +377,22 @@ export class LmdbStore implements Store {
     return this.durable([this.forwarded.put(asKey(key), expiryMinute)], t);
   }
 
+  /** Where the last sweep of forwarded keys stopped: keys are random, so sweeps go round. */
+  private forwardCursor: Buffer | null = null;
+
   async sweepForwards(nowMinute: number, limit: number): Promise<number> {
     const t = this.writing();
     const old: Buffer[] = [];
-    for (const { key, value } of this.forwarded.getRange({})) {
-      if (value <= nowMinute) old.push(Buffer.from(key));
-      if (old.length >= limit) break;
+    let seen = 0;
+    let last: Buffer | null = null;
+    const range = this.forwarded.getRange(this.forwardCursor ? { start: this.forwardCursor } : {});
+    for (const { key, value } of range) {
+      last = Buffer.from(key);
+      if (value <= nowMinute) old.push(last);
+      if (++seen >= limit) break;
     }
+    // A sweep reads at most `limit` keys; the next goes on from there, and from the start after the end.
+    this.forwardCursor = seen >= limit ? last : null;
     if (old.length === 0) return 0;
     return this.durable(old.map((k) => this.forwarded.remove(k)), t, () => old.length);
   }

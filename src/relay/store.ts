@@ -110,7 +110,7 @@ export interface Store {
   forwardSeen?: ((key: Uint8Array) => Maybe<boolean>) | undefined;
   /** Records a forwarded SEND's idempotency key; issued in the same turn as its enqueue, it commits with it. */
   recordForward?: ((key: Uint8Array, expiryMinute: number) => Promise<void>) | undefined;
-  /** Forgets idempotency keys whose expiry minute has passed, at most `limit`; resolves with how many. */
+  /** Reads at most `limit` idempotency keys, going on from where the last call stopped, and forgets those past their minute; resolves with how many. */
   sweepForwards?: ((nowMinute: number, limit: number) => Promise<number>) | undefined;
 
   /** A consistent copy of the store in `dir` (made while running). */
