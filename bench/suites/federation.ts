@@ -73,8 +73,10 @@ async function round(senders: readonly RelayConnection[], window: number, ms: nu
 }
 
 async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
-  const rounds = ctx.quick ? 2 : 4;
-  const roundMs = Math.max(1_000, Math.floor(ctx.budgetMs / (rounds * 2.5)));
+  // --quick: one short round, enough to keep the suite working (the whole quick run has two minutes).
+  const rounds = ctx.quick ? 1 : 4;
+  const roundMs = Math.max(ctx.quick ? 500 : 1_000, Math.floor(ctx.budgetMs / (rounds * 2.5)));
+  const warmMs = ctx.quick ? 100 : 300;
   const sendersN = 4;
   const window = 16;
   const dirs = [mkdtempSync(join(tmpdir(), 'sealpost-bench-fa-')), mkdtempSync(join(tmpdir(), 'sealpost-bench-fb-'))];
@@ -106,8 +108,8 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
     const sendDirect = (c: RelayConnection): Promise<void> => sendEnvelope(c, capOf.get(c)!, env, 10_000);
     const sendForwarded = (c: RelayConnection): Promise<void> => forwardEnvelope(c, dest, capOf.get(c)!, env, newIdempotencyKey(), 10_000);
     // Warm both paths (the link, JIT), then alternate.
-    await round(direct, window, 300, sendDirect);
-    await round(viaA, window, 300, sendForwarded);
+    await round(direct, window, warmMs, sendDirect);
+    await round(viaA, window, warmMs, sendForwarded);
     const out = { direct: [] as RoundStats[], forwarded: [] as RoundStats[], directSingle: [] as RoundStats[], forwardedSingle: [] as RoundStats[] };
     for (let i = 0; i < rounds; i++) {
       ctx.progress.step(`round ${i + 1}/${rounds}: direct, forwarded (closed loops), then one at a time`);
@@ -173,7 +175,7 @@ function targets(r: FederationResult): Target[] {
 export const federationSuite: Suite = {
   id: 'federation',
   title: 'j. Private routing: forwarded vs direct sends',
-  budget: { full: 40_000, quick: 4_000 },
+  budget: { full: 40_000, quick: 1_500 },
   measure: (ctx) => runFederation(ctx),
   render: (result) => ({ tables: tables(result as FederationResult), targets: targets(result as FederationResult) }),
 };
