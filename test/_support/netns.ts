@@ -43,6 +43,8 @@ export function makeLab(hosts: readonly string[]): Lab {
     spawnSync('ip', ['link', 'del', selfVeth]);
   };
   process.once('exit', cleanup);
+  // Interrupted (Ctrl-C, a runner's timeout): clean up, then end as the signal would.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { cleanup(); process.exit(128 + (sig === 'SIGINT' ? 2 : 15)); });
   try {
     ip('netns', 'add', hub);
     created.push(hub);

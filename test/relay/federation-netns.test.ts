@@ -42,6 +42,8 @@ if (skip) {
 
   test.before(async () => {
     lab = makeLab(['a', 'b', 'c', 'client']);
+    // Relays outlive a test process that dies: kill them on the way out, whatever the way.
+    process.once('exit', () => { for (const p of procs) p.child.kill('SIGKILL'); });
     for (const h of ['a', 'b', 'c']) {
       const dir = tempDir('sealpost-netns-');
       dirs.push(dir);
