@@ -2,12 +2,14 @@
 // test/_support/netns.ts): A and B partners, C not on B's allow-list. A sender in a fourth
 // namespace (the client host) forwards through A to a mailbox on B. While it runs, B's connection
 // table shows A's address and never the client's (A's shows the client's: the check can fail);
-// B's log file and metrics never hold the client's address; every envelope arrives once; C,
+// B's log file, metrics and store never hold the client's address (the store: no address at
+// all, and one random idempotency key per envelope); every envelope arrives once; C,
 // which lists B, is refused by B at the handshake and counted. Needs root; skipped otherwise.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { open } from 'lmdb';
 import { join } from 'node:path';
 import { toHex } from '../../src/crypto/index.js';
 import { RelayConnection } from '../../src/client/node/connection.js';
@@ -108,6 +110,23 @@ if (skip) {
     const bMetrics = await fetchMetrics(METRICS, lab.addr('b'));
     assert.match(bMetrics, /sealpost_forwards_in_total\{code="OK"\} /);
     for (const secret of [client, lab.addr('a')]) assert.not.ok(bMetrics.includes(secret), `B's metrics hold ${secret}`);
+    // B's store, read beside the running relay: one idempotency key (16 random bytes) per envelope
+    // in `forwarded` (spec/federation.md §6), and no address anywhere, as text or as bytes.
+    const env = open({ path: join(dirs[1]!.path, 'store'), readOnly: true, maxDbs: 12, encoding: 'binary', keyEncoding: 'binary' } as Parameters<typeof open>[0]);
+    try {
+      const forwarded = [...env.openDB({ name: 'forwarded', keyEncoding: 'binary' }).getRange()];
+      assert.is(forwarded.length, COUNT, 'one idempotency key per forwarded envelope');
+      assert.ok(forwarded.every(({ key }) => (key as Uint8Array).length === 16));
+      const needles = [client, lab.addr('a'), lab.self].flatMap((a) => [Buffer.from(a), Buffer.from(a.split('.').map(Number))]);
+      for (const name of ['expiry', 'forwarded', 'mailbox', 'mexpiry', 'queue', 'read', 'send', 'seq']) {
+        for (const { key, value } of env.openDB({ name, encoding: 'binary', keyEncoding: 'binary' }).getRange()) {
+          const bytes = Buffer.concat([Buffer.from(key as Uint8Array), Buffer.from(value as Uint8Array)]);
+          for (const n of needles) assert.not.ok(bytes.includes(n), `B's ${name} database holds an address`);
+        }
+      }
+    } finally {
+      await env.close();
+    }
     // A logged nothing of the client either, and never the mailbox.
     const aLog = readFileSync(join(dirs[0]!.path, 'relay.log'), 'utf8');
     for (const secret of [client, toHex(cap.sendId)]) assert.not.ok(aLog.includes(secret), `A's log holds ${secret}`);
