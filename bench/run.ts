@@ -20,8 +20,9 @@ import { ratchetSuite } from './suites/ratchet.js';
 import { browserSuite } from './suites/browser.js';
 import { scaleOutSuite } from './suites/scale-out.js';
 import { admissionSuite } from './suites/admission.js';
+import { federationSuite } from './suites/federation.js';
 
-export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, scaleOutSuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite, admissionSuite];
+export const SUITES: readonly Suite[] = [primitivesSuite, envelopesSuite, poolScalingSuite, fanoutSuite, relaySuite, federationSuite, scaleOutSuite, sdkSuite, groupsSuite, ratchetSuite, browserSuite, admissionSuite];
 
 export interface BenchOptions {
   readonly quick: boolean;

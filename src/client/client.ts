@@ -56,7 +56,7 @@ export class Client extends Emitter<ClientEvents> {
 
   protected constructor(platform: Platform, store: ProfileStore, identity: Identity, homeRelay: string, opts: ClientOptions) {
     super();
-    const senders = new SendPool(platform.connect);
+    const senders = new SendPool(platform.connect, 5_000, { homeRelay, privateRouting: opts.privateRouting ?? 'preferred' });
     const ctx = new ClientContext({
       platform, store, identity, homeRelay, opts, senders, sealer: new FanoutSealer(opts),
       emit: (event, arg) => this.emit(event, arg),

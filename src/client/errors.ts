@@ -61,7 +61,7 @@ export class ClientError extends CodedError<ClientErrorCode> {
 export const isClientError = codedGuard(ClientError);
 
 /** Relay refusals that may succeed later (spec/protocol.md §7). */
-const TRANSIENT: ReadonlySet<ErrorName> = new Set(['BUSY', 'RATE', 'QUOTA', 'INTERNAL', 'LIMIT']);
+const TRANSIENT: ReadonlySet<ErrorName> = new Set(['BUSY', 'RATE', 'QUOTA', 'INTERNAL', 'LIMIT', 'PEER_DOWN']);
 
 /** Errors that are defects, never network conditions. */
 const PROGRAMMING = [TypeError, RangeError, ReferenceError, SyntaxError];

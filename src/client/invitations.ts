@@ -2,6 +2,7 @@
 // invitation with its own mailbox; the acceptor checks it, sends a HELLO there and waits for
 // the inviter's confirm; the inviter, on the HELLO, makes a pending contact and answers. Each
 // side marks its contact established once the other's confirm has decrypted (receiving.ts).
+import { newIdempotencyKey } from './forwarding.js';
 import {
   equalBytes, mlKem768KeyPair, safetyCode, sealEnvelope, sha256, toHex, wipe, x25519KeyPair, type X25519SecretKey,
 } from '../crypto/index.js';
@@ -165,12 +166,14 @@ export async function startAcceptor(
   return { channel, established };
 }
 
-/** A direct SEND (the handshake), retrying transient failures until the relay timeout. */
+/** The handshake's SEND (direct or forwarded), retrying transient failures until the relay timeout. */
 async function sendWithRetry(ctx: ClientContext, cap: ReturnType<typeof invitationCapability>, envelope: Uint8Array): Promise<void> {
   const deadline = Date.now() + ctx.relayTimeout;
+  // One key for every attempt: a forwarded retry is then stored once (spec/federation.md §6).
+  const key = newIdempotencyKey();
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ctx.senders.send(cap, envelope, ctx.relayTimeout);
+      return await ctx.senders.send(cap, envelope, ctx.relayTimeout, key);
     } catch (e) {
       if (classifySendError(e) === 'permanent' || Date.now() + 200 * 2 ** attempt > deadline || ctx.closed) throw e;
       await new Promise((r) => setTimeout(r, Math.min(2_000, 200 * 2 ** attempt)));

@@ -12,7 +12,8 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js
 import { ClientError, isClientError, relayFailure } from './errors.js';
 import type { SendCapability } from './mailbox.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
-import { fromUtf8, utf8 } from '../crypto/index.js';
+import { fromUtf8, IDEMPOTENCY_KEY_BYTES, utf8 } from '../crypto/index.js';
+import { newIdempotencyKey } from './forwarding.js';
 import { Reader, Writer } from '../wire/bytes-codec.js';
 import { readCapability, writeCapability } from './capability.js';
 import { decodeRecord, isJsonRecord } from './records.js';
@@ -30,6 +31,8 @@ export interface OutboxEntry {
   readonly capability: SendCapability;
   readonly envelope: Uint8Array;
   readonly createdAt: number;
+  /** Chosen once, kept across retries: a forwarded envelope is stored once (spec/federation.md §6). */
+  readonly idempotencyKey: Uint8Array;
 }
 
 export interface OutboxHooks {
@@ -79,25 +82,29 @@ class Lane {
 
 const idOf = (seq: number): string => String(seq).padStart(16, '0');
 
-const ENTRY_VERSION = 1;
+const ENTRY_VERSION = 2;
 
 /**
  * The outbox record (spec/client.md §7.2), binary so that the envelope is stored as is:
- * version[1]=1 || seq[8] || createdAt[8] || var16(contactId) || capability (§4) || envelope.
+ * version[1]=2 || seq[8] || createdAt[8] || var16(contactId) || capability (§4) || idempotencyKey[16] || envelope.
+ * Version 1 had no idempotency key.
  */
 export function encodeEntry(e: OutboxEntry): Uint8Array {
   const w = new Writer().u8(ENTRY_VERSION).u64(e.seq).u64(e.createdAt).var16(utf8(e.contactId));
-  return writeCapability(w, e.capability).bytes(e.envelope).finish();
+  return writeCapability(w, e.capability).bytes(e.idempotencyKey).bytes(e.envelope).finish();
 }
 
 /** Inverse of encodeEntry; also reads the JSON records of older profiles. */
 export function decodeEntry(b: Uint8Array): OutboxEntry {
-  if (isJsonRecord(b)) return decodeRecord<OutboxEntry>(b);
+  // Entries from before idempotency keys were never forwarded: a fresh key is as good.
+  if (isJsonRecord(b)) return { idempotencyKey: newIdempotencyKey(), ...decodeRecord<Omit<OutboxEntry, 'idempotencyKey'>>(b) };
   const r = new Reader(b);
-  if (r.u8() !== ENTRY_VERSION) throw new ClientError('STORE_CORRUPT', 'unknown outbox record version');
+  const version = r.u8();
+  if (version !== 1 && version !== ENTRY_VERSION) throw new ClientError('STORE_CORRUPT', 'unknown outbox record version');
   const seq = r.u64(), createdAt = r.u64(), contactId = fromUtf8(r.var16());
   const capability = readCapability(r);
-  return { seq, createdAt, contactId, capability, envelope: r.rest() };
+  const idempotencyKey = version === 1 ? newIdempotencyKey() : r.bytes(IDEMPOTENCY_KEY_BYTES);
+  return { seq, createdAt, contactId, capability, idempotencyKey, envelope: r.rest() };
 }
 
 export class Outbox {
@@ -125,7 +132,7 @@ export class Outbox {
 
   /** A new entry and the store op that persists it; write the op with the state change that made the envelope. */
   prepare(contactId: string, capability: SendCapability, envelope: Uint8Array): { entry: OutboxEntry; op: StoreOp } {
-    const entry: OutboxEntry = { seq: this.nextSeq++, contactId, capability, envelope, createdAt: Date.now() };
+    const entry: OutboxEntry = { seq: this.nextSeq++, contactId, capability, envelope, createdAt: Date.now(), idempotencyKey: newIdempotencyKey() };
     return { entry, op: { kind: OUTBOX_KIND, id: idOf(entry.seq), value: encodeEntry(entry) } };
   }
 
@@ -199,7 +206,7 @@ export class Outbox {
       if (s.state !== 'ready') continue;
       s.state = 'sending';
       lane.inflight++;
-      this.pool.send(s.entry.capability, s.entry.envelope, SEND_TIMEOUT_MS).then(
+      this.pool.send(s.entry.capability, s.entry.envelope, SEND_TIMEOUT_MS, s.entry.idempotencyKey).then(
         () => this.settled(lane, s, null),
         (e: unknown) => this.settled(lane, s, e),
       );

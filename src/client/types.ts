@@ -3,6 +3,8 @@ import type { CryptoPool, ScryptParams } from '../crypto/index.js';
 import type { ClientError } from './errors.js';
 import type { Platform } from './platform.js';
 
+export type PrivateRouting = 'preferred' | 'required' | 'always' | 'off';
+
 export interface ClientOptions {
   /** Directory of this profile's encrypted store (created 0700). */
   readonly dataDir: string;
@@ -26,6 +28,15 @@ export interface ClientOptions {
   readonly relayTimeoutMs?: number;
   /** After a rotation, the old mailbox is deleted at the contact's first message to the new one, or after this. Default 7 days. */
   readonly rotationGraceMs?: number;
+  /**
+   * Private routing (spec/federation.md §4, spec/client.md §9.5): envelopes for a contact whose
+   * mailbox is on another relay go through the home relay, sealed to the contact's relay, which
+   * then never sees this client's address. 'preferred' (default): forward when the home relay
+   * can (it is a partner of the contact's relay), else send directly; 'required': forward or
+   * fail (SEND_REJECTED); 'always': forward also to contacts on the home relay; 'off': send
+   * directly.
+   */
+  readonly privateRouting?: PrivateRouting;
   /** Keep received and sent texts in the store (history()). Default true. */
   readonly keepHistory?: boolean;
   /**

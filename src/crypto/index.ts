@@ -20,3 +20,4 @@ export * from './passphrase.js';
 export * from './pool/index.js';
 export * from './envelope.js';
 export * from './oprf.js';
+export * from './forward.js';

@@ -16,4 +16,11 @@ export const LABELS = {
   senderAuth: utf8('sealpost/v1/sender-auth'),
   sas: utf8('sealpost/v1/sas'),
   accountSas: utf8('sealpost/v1/account-sas'),
+  forward: utf8('sealpost/v1/forward'),
+  forwardResponse: utf8('sealpost/v1/forward-response'),
+  forwardNonce: utf8('sealpost/v1/forward-nonce'),
+  relayDeliveryKey: utf8('sealpost/v1/relay-dk'),
+  peerAccept: utf8('sealpost/v1/peer-accept'),
+  peerAuth: utf8('sealpost/v1/peer-auth'),
+  peerKeys: utf8('sealpost/v1/peer-keys'),
 } as const;

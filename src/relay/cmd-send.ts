@@ -12,17 +12,33 @@ import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import { noteUse } from './mailbox-expiry.js';
 import { NoncePool } from './nonce-pool.js';
-import type { Session } from './session.js';
 import { StoreConflictError } from './store.js';
+import type { TokenBucket } from './token-bucket.js';
 
 const nonces = new NoncePool();
+
+/**
+ * Where a SEND comes from: a client connection (Session), or a forwarded SEND from a partner
+ * relay (spec/federation.md §6), whose proof-of-work nonce is bound to its idempotency key and
+ * whose key is committed in the envelope's transaction (`commitWith`).
+ */
+export interface SendOrigin {
+  readonly serverNonce: Uint8Array;
+  readonly powNonces: Set<string>;
+  readonly bucket: TokenBucket;
+  /** A write issued right after the envelope's, in the same event turn: one transaction. */
+  readonly commitWith?: (() => Promise<void>) | undefined;
+}
+
+const withOrigin = (write: Promise<unknown>, origin: SendOrigin): Promise<unknown> =>
+  origin.commitWith ? Promise.all([write, origin.commitWith()]) : write;
 
 /**
  * Which proof applies, once both were computed with the same work whatever the case
  * (spec/protocol.md §5.10): false (ERR AUTH), null (access key) or the proof-of-work nonce
  * to remember for this connection.
  */
-function authorizeSend(session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): string | null | false {
+function authorizeSend(session: SendOrigin, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): string | null | false {
   if (!state || state.deleted) return false;
   if (!state.isPublic) return check.keyValid ? null : false;
   // Proof-of-work bound to this connection and this envelope (spec/crypto.md §8).
@@ -30,7 +46,7 @@ function authorizeSend(session: Session, f: SendFrame, state: MailboxState | und
   return check.powValid && !session.powNonces.has(nonceHex) ? nonceHex : false;
 }
 
-export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): Maybe<RelayFrame> {
+export function handleSend(ctx: RelayContext, session: SendOrigin, f: SendFrame): Maybe<RelayFrame> {
   if (!isEnvelopeBucket(f.envelope.length)) throw new ProtocolError('SIZE');
   return andThen(ctx.mailboxes.findBySendId(f.sendId), (state) => {
     const check = ctx.crypto.run('checkSendProof', {
@@ -41,7 +57,7 @@ export function handleSend(ctx: RelayContext, session: Session, f: SendFrame): M
   });
 }
 
-function admit(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): Maybe<RelayFrame> {
+function admit(ctx: RelayContext, session: SendOrigin, f: SendFrame, state: MailboxState | undefined, check: SendProofCheck): Maybe<RelayFrame> {
   const size = f.envelope.length;
   const auth = authorizeSend(session, f, state, check);
   if (auth === false || !state) throw new ProtocolError('AUTH');
@@ -87,7 +103,7 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
   }
   const write = (delivered: Uint8Array): Promise<RelayFrame> => {
     pending.delivered = delivered;
-    return storeWrite(ctx, () => ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling),
+    return storeWrite(ctx, () => withOrigin(ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling), session),
       () => {
         ctx.metrics.envelopesIn.inc();
         settle(true);
@@ -115,15 +131,15 @@ function admit(ctx: RelayContext, session: Session, f: SendFrame, state: Mailbox
  * runs too (inline: it needs the msgId, a few microseconds). The process holding the
  * mailbox's subscription, here or elsewhere, then reads the new envelope from the store.
  */
-function appendShared(ctx: RelayContext, session: Session, f: SendFrame, state: MailboxState, pow: string | null, maxEnvelopes: number, maxBytes: number): Promise<RelayFrame> {
+function appendShared(ctx: RelayContext, session: SendOrigin, f: SendFrame, state: MailboxState, pow: string | null, maxEnvelopes: number, maxBytes: number): Promise<RelayFrame> {
   const nowMs = ctx.now();
   const expiryMinute = Math.ceil((nowMs + state.record.ttlSeconds * 1000) / 60_000);
   const receivedAtMinutes = minutesNow(nowMs);
   state.pending++;
-  return storeWrite(ctx, () => ctx.store.appendEnvelope(state.iid, {
+  return storeWrite(ctx, () => withOrigin(ctx.store.appendEnvelope(state.iid, {
     expiryMinute, accessVerifier: state.record.accessVerifier, maxEnvelopes, maxBytes, envelopeBytes: f.envelope.length,
     seal: (msgId, dk) => DIRECT.sealDelivery({ dk: dk as DeliveryKey, msgId, receivedAtMinutes, envelope: f.envelope, nonce: nonces.next() }),
-  }),
+  }), session),
   () => {
     state.pending--;
     ctx.metrics.envelopesIn.inc();

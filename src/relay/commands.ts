@@ -6,6 +6,7 @@ import { handleSend } from './cmd-send.js';
 import type { RelayContext } from './context.js';
 import type { Maybe } from './crypto-lane.js';
 import type { Session } from './session.js';
+import { handleForward, handleKeyQuery } from './federation/cmd-forward.js';
 
 type Handler<T extends ClientFrame['type']> =
   (ctx: RelayContext, session: Session, frame: Extract<ClientFrame, { type: T }>, raw: Uint8Array) => Maybe<RelayFrame>;
@@ -22,4 +23,6 @@ export const COMMANDS: { [T in ClientFrame['type']]: Handler<T> } = {
   ROTATE: handleRotate,
   SEND: handleSend,
   PING: () => ({ type: 'PONG', corr: 0 }),
+  FORWARD: handleForward,
+  KEY_QUERY: handleKeyQuery,
 };

@@ -51,6 +51,12 @@ export interface RelayConfig {
   postgresUrl: string | null;
   /** NATS servers the relay processes on PostgreSQL wake each other through. */
   natsUrl: string | null;
+  /** Partner relays (spec/federation.md §1): addresses this relay forwards to and accepts links from. */
+  peers: readonly string[];
+  /** Links from partner relays open at once (one per partner; more are refused with LINK_LIMIT). */
+  maxPeerLinks: number;
+  /** How long a FORWARD waits for the destination relay's answer before PEER_DOWN. */
+  forwardTimeoutSeconds: number;
 }
 
 export type ConfigKey = keyof RelayConfig;
@@ -114,6 +120,9 @@ export const DEFAULT_CONFIG: RelayConfig = Object.freeze({
   processes: 1,
   postgresUrl: null,
   natsUrl: null,
+  peers: [],
+  maxPeerLinks: 64,
+  forwardTimeoutSeconds: 10,
 }) as RelayConfig;
 
 export class ConfigError extends Error {
@@ -135,11 +144,14 @@ type Kind =
   | { t: 'file|null' }
   | { t: 'workers' } // "auto" or an integer
   | { t: 'processes' } // "auto" or an integer from 1
-  | { t: 'url|null' }; // a URL with one of `schemes`, or none
+  | { t: 'url|null' } // a URL with one of `schemes`, or none
+  | { t: 'peers' }; // relay addresses: a flag repeated, comma-separated, or a JSON array
 
 interface KeySpec { key: ConfigKey; kind: Kind; flag: string; env: string; help: string; aliases?: { flags?: string[]; env?: string[] } }
 
 const INT_MAX = 2 ** 31 - 1;
+/** The shape of a relay address (spec/protocol.md §1); the federation module parses it fully. */
+const ADDRESS_SHAPE = /^sealpost\+wss?:\/\/[A-Za-z0-9_-]{43}@\S+:\d{1,5}\/?$/;
 const int = (min: number, max: number = INT_MAX): Kind => ({ t: 'int', min, max });
 const secs = (min: number, max: number = 365 * DAY): Kind => ({ t: 'seconds', min, max });
 
@@ -193,6 +205,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),
   spec('postgresUrl', { t: 'url|null' }, 'PostgreSQL store shared by relay processes on several machines (postgres://user@host:port/db); none = the embedded LMDB store'),
   spec('natsUrl', { t: 'url|null' }, 'NATS servers (nats://host:4222, comma-separated) through which relay processes on PostgreSQL wake each other'),
+  spec('peers', { t: 'peers' }, 'a partner relay (sealpost+ws://FINGERPRINT@HOST:PORT): forward to it and accept its links (repeat the flag, or comma-separate)', { flags: ['peer'] }),
+  spec('maxPeerLinks', int(1, 4_096), 'links from partner relays open at once'),
+  spec('forwardTimeoutSeconds', secs(0.05, 300), 'how long a FORWARD waits for the destination relay before PEER_DOWN'),
   spec('processes', { t: 'processes' }, `relay processes sharing the port, the identity and the LMDB store ("auto" = one per core, at most ${MAX_PROCESSES}); relay-wide bounds are split between them`),
 ];
 
@@ -264,6 +279,13 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source = 'opti
       if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PROCESSES) return bad(`"auto" or an integer in [1, ${MAX_PROCESSES}]`);
       return n;
     }
+    case 'peers': {
+      const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : null;
+      if (list === null || !list.every((a) => typeof a === 'string')) return bad('relay addresses (sealpost+ws://FINGERPRINT@HOST:PORT)');
+      const addresses = (list as string[]).map((a) => a.trim()).filter((a) => a !== '');
+      for (const a of addresses) if (!ADDRESS_SHAPE.test(a)) return bad('relay addresses (sealpost+ws://FINGERPRINT@HOST:PORT)');
+      return addresses;
+    }
     case 'seconds': {
       const n = num();
       if (!Number.isFinite(n) || n < k.min || n > k.max) return bad(`a number of seconds in [${k.min}, ${k.max}]`);
@@ -302,7 +324,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (name === 'config') { configFile = value; continue; }
     const s = BY_FLAG.get(name);
     if (!s) throw new ConfigError(`unknown option --${name} (see sealpost relay --help)`);
-    settings[s.key] = coerceValue(s.key, value, 'flag');
+    const v = coerceValue(s.key, value, 'flag');
+    // A list grows with each repetition of its flag (--peer A --peer B).
+    settings[s.key] = s.kind.t === 'peers' ? [...((settings[s.key] as string[] | undefined) ?? []), ...(v as string[])] : v;
   }
   const out: ParsedArgs = { settings, help, rest };
   if (configFile !== undefined) out.configFile = configFile;
@@ -404,6 +428,7 @@ const showDefault = (k: ConfigKey): string => {
   const v = DEFAULT_CONFIG[k];
   if (v === undefined) return 'unset';
   if (v === null) return k === 'logFile' ? 'stderr' : 'off';
+  if (Array.isArray(v)) return v.length === 0 ? 'none' : v.join(',');
   return String(v);
 };
 

@@ -12,6 +12,7 @@ import type { MailboxBus } from './mailbox-bus.js';
 import type { MailboxRegistry } from './mailboxes.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Store } from './store.js';
+import type { Federation } from './federation/federation.js';
 
 /** Writes in flight across the relay beyond which write commands answer BUSY (spec/protocol.md §7). */
 export const MAX_PENDING_WRITES = 200_000;
@@ -49,6 +50,8 @@ export interface RelayContext {
    * store. When set, the store is shared: SEND assigns msgIds in the store's transaction.
    */
   readonly bus: MailboxBus | null;
+  /** Partner relays and private routing (spec/federation.md); null when no partner is configured. */
+  readonly federation: Federation | null;
   /** Store writes issued and not yet answered (close() waits for zero). */
   pendingWrites: number;
   draining: boolean;

@@ -63,6 +63,14 @@ export class GuardedStore implements Store {
     return this.observe(() => this.inner.deleteMailbox(record));
   }
 
+  // Forwarded SENDs (spec/federation.md §6): a key is a few bytes next to its envelope.
+  get forwardSeen() { return this.inner.forwardSeen?.bind(this.inner); }
+  get recordForward() {
+    const inner = this.inner;
+    return inner.recordForward ? (key: Uint8Array, expiryMinute: number) => this.observe(() => inner.recordForward!(key, expiryMinute)) : undefined;
+  }
+  get sweepForwards() { return this.inner.sweepForwards?.bind(this.inner); }
+
   backup(dir: string): Promise<void> { return this.inner.backup(dir); }
   close(): Promise<void> {
     this.guard.close();

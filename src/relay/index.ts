@@ -26,6 +26,8 @@ import { NatsMailboxBus } from './nats-bus.js';
 import { PgStore } from './pg-store.js';
 import type { MailboxBus } from './mailbox-bus.js';
 import { followMailboxEvents } from './mailbox-events.js';
+import { Federation } from './federation/federation.js';
+import type { PartnerList } from './federation/partners.js';
 
 export { DEFAULT_CONFIG, ConfigError, type RelayConfig, type LogLevel } from './config.js';
 export type { Store, MailboxRecord, QueueEntry, QueueRef } from './store.js';
@@ -48,6 +50,8 @@ export interface RunningRelay {
   metricsText(): string;
   /** Copies the store to `dir` while running (a consistent LMDB snapshot). */
   backup(dir: string): Promise<void>;
+  /** The partner relays (spec/federation.md §1): a second source, such as a signed policy, may add fingerprints. */
+  readonly partners: PartnerList;
 }
 
 export interface StartOptions extends Partial<RelayConfig> {
@@ -127,8 +131,17 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     throw e;
   }
 
+  let federation: Federation;
+  try {
+    federation = new Federation(identity, config, log, metrics.registry);
+  } catch (e) {
+    await crypto.close();
+    await store.close().catch(() => {});
+    await sink.close();
+    throw new ConfigError(`peers: ${(e as Error).message}`);
+  }
   const ctx: RelayContext = {
-    config, identity, store, crypto, mailboxes: registry, metrics, log,
+    config, identity, store, crypto, mailboxes: registry, metrics, log, federation,
     createBudget: new CreateBudget(config.mailboxCreatesPerHour, config.mailboxCreateBurst),
     budgets: createBudgets(config.maxAuthTotal, cluster?.processes ?? 1),
     outbound: new OutboundBudget(config.maxBufferedBytesTotal, (n) => metrics.slowReadersShed.inc('', n)),
@@ -166,7 +179,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   // The sweeper: in the background, never overlapping itself.
   let sweeping: Promise<number> | null = null;
   const sweep = (): Promise<number> => {
-    sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
+    sweeping ??= sweepExpired(ctx).then(async (n) => { await federation.sweep(ctx); return n + await expireMailboxes(ctx); }).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
   const sweepTimer = setInterval(() => { if (cluster?.sweeper !== false) void sweep(); }, config.sweepIntervalSeconds * 1000);
@@ -188,7 +201,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       maxFrameBytes: config.maxFrameBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       privateQuota: [config.privateMaxEnvelopes, config.privateMaxBytes], publicQuota: [config.publicMaxEnvelopes, config.publicMaxBytes],
       sendRate: [config.sendRatePerSecond, config.sendBurst], deliveryWindow: config.deliveryWindow, powDifficulty: config.powDifficulty,
-      ttl: [config.minTtlSeconds, config.defaultTtlSeconds, config.maxTtlSeconds],
+      ttl: [config.minTtlSeconds, config.defaultTtlSeconds, config.maxTtlSeconds], partners: federation.partners.size,
       mailboxCreates: [config.mailboxCreatesPerHour, config.mailboxCreateBurst], upgradeTimeoutSeconds: config.upgradeTimeoutSeconds,
       maxBufferedBytesTotal: config.maxBufferedBytesTotal, maxAuthTotal: config.maxAuthTotal, diskReserveBytes: config.diskReserveBytes,
     },
@@ -204,8 +217,9 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       // Finish in-flight commits (their OKs go out), then close the connections.
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       await sweeping;
-      while ((ctx.pendingWrites > 0 || crypto.busy > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while ((ctx.pendingWrites > 0 || crypto.busy > 0 || federation.forwarding > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setImmediate(r)); // let the last replies reach the sockets
+      federation.close();
       await listener.closeAll(CLOSE_CODES.GOING_AWAY, 'relay shutting down', 2_000);
       if (metricsServer) {
         metricsServer.server.closeAllConnections();
@@ -240,6 +254,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     },
     metricsText: () => metrics.registry.render(),
     backup: (dir) => store!.backup(dir),
+    partners: federation.partners,
   };
 }
 

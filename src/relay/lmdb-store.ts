@@ -122,6 +122,8 @@ export class LmdbStore implements Store {
   private readonly mexpiry: Database<Uint8Array, [number, number]>;
   /** Shared stores only (a single-process store has no such database). */
   private readonly qstat: Database<[number, number], number>;
+  /** Idempotency keys of forwarded SENDs committed here (spec/federation.md §6): key → expiry minute. */
+  private readonly forwarded: Database<number, Buffer>;
   readonly shared: boolean;
   private readonly onCommit: ((ms: number) => void) | undefined;
   private closed = false;
@@ -144,6 +146,7 @@ export class LmdbStore implements Store {
     this.mexpiry = this.root.openDB({ name: 'mexpiry', encoding: 'binary' });
     this.shared = opts.shared === true;
     this.qstat = this.shared ? this.root.openDB({ name: 'qstat' }) : (null as never);
+    this.forwarded = this.root.openDB({ name: 'forwarded', keyEncoding: 'binary' });
     this.onCommit = opts.onCommit;
     this.releaseGuard = holdLmdbCommitGuard(() => this.rescueFlushWaits(0));
     this.rescueTimer = setInterval(() => this.rescueFlushWaits(FLUSH_RESCUE_MS), FLUSH_RESCUE_MS);
@@ -361,6 +364,37 @@ export class LmdbStore implements Store {
       }
     });
     return this.durable<number>([p], t, () => n);
+  }
+
+  forwardSeen(key: Uint8Array): boolean {
+    this.fresh();
+    return this.forwarded.get(asKey(key)) !== undefined;
+  }
+
+  /** Issued in the same event turn as its envelope's write, it commits in the same transaction. */
+  recordForward(key: Uint8Array, expiryMinute: number): Promise<void> {
+    const t = this.writing();
+    return this.durable([this.forwarded.put(asKey(key), expiryMinute)], t);
+  }
+
+  /** Where the last sweep of forwarded keys stopped: keys are random, so sweeps go round. */
+  private forwardCursor: Buffer | null = null;
+
+  async sweepForwards(nowMinute: number, limit: number): Promise<number> {
+    const t = this.writing();
+    const old: Buffer[] = [];
+    let seen = 0;
+    let last: Buffer | null = null;
+    const range = this.forwarded.getRange(this.forwardCursor ? { start: this.forwardCursor } : {});
+    for (const { key, value } of range) {
+      last = Buffer.from(key);
+      if (value <= nowMinute) old.push(last);
+      if (++seen >= limit) break;
+    }
+    // A sweep reads at most `limit` keys; the next goes on from there, and from the start after the end.
+    this.forwardCursor = seen >= limit ? last : null;
+    if (old.length === 0) return 0;
+    return this.durable(old.map((k) => this.forwarded.remove(k)), t, () => old.length);
   }
 
   enqueue(iid: number, e: QueueEntry, ceiling: number | null): Promise<void> {

@@ -35,9 +35,9 @@ const PUSH_PAUSE_FRACTION = 0.5;
 
 const TYPE_NAMES = new Map<number, string>([
   [0x01, 'HELLO'], [0x10, 'CREATE'], [0x11, 'AUTH'], [0x12, 'SUB'], [0x13, 'FETCH'], [0x14, 'ACK'], [0x15, 'UNSUB'],
-  [0x16, 'DEL'], [0x17, 'ROTATE'], [0x18, 'SEND'], [0x19, 'PING'],
+  [0x16, 'DEL'], [0x17, 'ROTATE'], [0x18, 'SEND'], [0x19, 'PING'], [0x1a, 'FORWARD'], [0x1b, 'KEY_QUERY'],
 ]);
-const WRITE_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'SEND', 'ACK', 'DEL', 'ROTATE']);
+const WRITE_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'SEND', 'ACK', 'DEL', 'ROTATE', 'FORWARD']);
 const KEY_COMMANDS = new Set<ClientFrame['type']>(['CREATE', 'AUTH', 'ROTATE']);
 /** Commands held behind a running key command before further ones answer BUSY. */
 const MAX_HELD_FRAMES = 1_024;

@@ -105,6 +105,14 @@ export interface Store {
   /** Deletes a mailbox, its ids, its queue, its expiry entries and its own expiry; resolves with the number of envelopes removed. */
   deleteMailbox(record: MailboxRecord): Promise<number>;
 
+  // -- forwarded SENDs (spec/federation.md §6); a store without them cannot take forwarded SENDs --
+  /** Whether a forwarded SEND with this idempotency key was committed. */
+  forwardSeen?: ((key: Uint8Array) => Maybe<boolean>) | undefined;
+  /** Records a forwarded SEND's idempotency key; issued in the same turn as its enqueue, it commits with it. */
+  recordForward?: ((key: Uint8Array, expiryMinute: number) => Promise<void>) | undefined;
+  /** Reads at most `limit` idempotency keys, going on from where the last call stopped, and forgets those past their minute; resolves with how many. */
+  sweepForwards?: ((nowMinute: number, limit: number) => Promise<number>) | undefined;
+
   /** A consistent copy of the store in `dir` (made while running). */
   backup(dir: string): Promise<void>;
   close(): Promise<void>;

@@ -12,6 +12,7 @@ import { addressGroup } from './address-group.js';
 import { connectionsWithinFileLimit, FD_HEADROOM, readFileLimit } from './file-limit.js';
 import { Session } from './session.js';
 import { SocketGate } from './socket-gate.js';
+import { LINK_MAX_MESSAGE_BYTES, PEER_SUBPROTOCOL } from './federation/peer-wire.js';
 
 /** Frames read from one connection before yielding to the others (see the 'message' handler). */
 const FRAMES_PER_TURN = 64;
@@ -97,6 +98,13 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
     closeTimeout: 5_000,
   } as ConstructorParameters<typeof WebSocketServer>[0]);
 
+  // Partner relays' links (spec/federation.md §2) come in on the same port, told apart by subprotocol.
+  const peerWss = new WebSocketServer({
+    noServer: true, maxPayload: LINK_MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false, skipUTF8Validation: true,
+    handleProtocols: (offered: Set<string>) => (offered.has(PEER_SUBPROTOCOL) ? PEER_SUBPROTOCOL : false), closeTimeout: 5_000,
+  } as ConstructorParameters<typeof WebSocketServer>[0]);
+  const peerSockets = new Set<WebSocket>();
+
   const sessions = new Set<Session>();
   const sockets = new Map<Session, WebSocket>();
 
@@ -107,6 +115,17 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
     const withinLimits = gate.upgrading(socket) !== false;
     if (!accepting) { refuseUpgrade(socket, '503 Service Unavailable'); return; }
     if ((req.url ?? '/').split('?')[0] !== '/') { refuseUpgrade(socket, '404 Not Found'); return; }
+    const federation = ctx.federation;
+    if (federation && String(req.headers['sec-websocket-protocol'] ?? '').split(',').some((p) => p.trim() === PEER_SUBPROTOCOL)) {
+      peerWss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => {});
+        if (!withinLimits || !accepting) { ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, 'too many connections'); return; }
+        peerSockets.add(ws);
+        ws.on('close', () => peerSockets.delete(ws));
+        federation.accept(ctx, ws);
+      });
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (!withinLimits || !accepting) {
         ws.on('error', () => {});
@@ -175,8 +194,10 @@ export async function listen(ctx: RelayContext): Promise<Listener> {
       while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       // Whatever did not finish the closing handshake in time is cut.
       for (const ws of sockets.values()) ws.terminate();
+      for (const ws of peerSockets) ws.terminate();
       server.closeAllConnections();
       wss.close();
+      peerWss.close();
     },
   };
 }

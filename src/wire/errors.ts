@@ -15,6 +15,9 @@ export const ERROR_CODES = {
   INVALID: 12,
   INTERNAL: 13,
   BUSY: 14,
+  NO_PEER: 15,
+  PEER_DOWN: 16,
+  FORWARD_INVALID: 17,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CODES;

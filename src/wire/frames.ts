@@ -23,6 +23,10 @@ export interface RotateFrame extends Base {
 }
 export interface SendFrame extends Base { type: 'SEND'; sendId: B; proof: B; envelope: B }
 export interface PingFrame extends Base { type: 'PING' }
+/** A SEND sealed to the relay named by `relay` (its fingerprint), for this relay to pass on (spec/federation.md §4). */
+export interface ForwardFrame extends Base { type: 'FORWARD'; relay: B; sealed: B }
+/** Asks for a partner relay's keys, signed by that relay (spec/federation.md §5). */
+export interface KeyQueryFrame extends Base { type: 'KEY_QUERY'; relay: B }
 
 // Relay to client.
 export interface ServerHelloFrame extends Base {
@@ -37,11 +41,13 @@ export interface EmptyFrame extends Base { type: 'EMPTY' }
 export interface PongFrame extends Base { type: 'PONG' }
 export interface EndFrame extends Base { type: 'END'; readId: B }
 export interface RotatedFrame extends Base { type: 'ROTATED'; newReadId: B }
+export interface ForwardedFrame extends Base { type: 'FORWARDED'; response: B }
+export interface RelayKeyFrame extends Base { type: 'RELAY_KEY'; signKey: B; deliveryKey: B; signature: B; powDifficulty: number }
 
 export type ClientFrame = HelloFrame | CreateFrame | AuthFrame | SubFrame | FetchFrame | AckFrame | UnsubFrame
-  | DelFrame | RotateFrame | SendFrame | PingFrame;
+  | DelFrame | RotateFrame | SendFrame | PingFrame | ForwardFrame | KeyQueryFrame;
 export type RelayFrame = ServerHelloFrame | OkFrame | ErrFrame | CreatedFrame | MsgFrame | EmptyFrame | PongFrame
-  | EndFrame | RotatedFrame;
+  | EndFrame | RotatedFrame | ForwardedFrame | RelayKeyFrame;
 export type Frame = ClientFrame | RelayFrame;
 export type FrameType = Frame['type'];
 
@@ -60,6 +66,8 @@ const SCHEMAS: Record<FrameType, { code: number; fields: readonly Field[] }> = {
   ROTATE: { code: 0x17, fields: [['readId', 32], ['newReadKey', 32], ['newDeliveryKey', 32], ['newAccessVerifier', 32], ['signature', 64]] },
   SEND: { code: 0x18, fields: [['sendId', 32], ['proof', 32], ['envelope', 'rest']] },
   PING: { code: 0x19, fields: [] },
+  FORWARD: { code: 0x1a, fields: [['relay', 32], ['sealed', 'rest']] },
+  KEY_QUERY: { code: 0x1b, fields: [['relay', 32]] },
   SERVER_HELLO: { code: 0x81, fields: [['version', 'u8'], ['serverNonce', 32], ['relaySignKey', 32], ['relayDeliveryKey', 32], ['powDifficulty', 'u8'], ['maxFrameBytes', 'u32'], ['signature', 64]] },
   OK: { code: 0x82, fields: [] },
   ERR: { code: 0x83, fields: [['code', 'u16']] },
@@ -69,6 +77,8 @@ const SCHEMAS: Record<FrameType, { code: number; fields: readonly Field[] }> = {
   PONG: { code: 0x87, fields: [] },
   END: { code: 0x88, fields: [['readId', 32]] },
   ROTATED: { code: 0x89, fields: [['newReadId', 32]] },
+  FORWARDED: { code: 0x8a, fields: [['response', 18]] },
+  RELAY_KEY: { code: 0x8b, fields: [['signKey', 32], ['deliveryKey', 32], ['signature', 64], ['powDifficulty', 'u8']] },
 };
 
 const BY_CODE = new Map<number, FrameType>(Object.entries(SCHEMAS).map(([t, s]) => [s.code, t as FrameType]));

@@ -82,7 +82,7 @@ export const BUCKETS: readonly number[] = [256, 1024, 4096, 16384, 65536];
 /** Error names and codes (spec/protocol.md §7). */
 export const ERR = {
   MALFORMED: 1, VERSION: 2, HANDSHAKE: 3, UNKNOWN_COMMAND: 4, AUTH: 5, QUOTA: 6, SIZE: 7, RATE: 8, LIMIT: 9,
-  DUPLICATE: 10, NO_MSG: 11, INVALID: 12, INTERNAL: 13, BUSY: 14,
+  DUPLICATE: 10, NO_MSG: 11, INVALID: 12, INTERNAL: 13, BUSY: 14, NO_PEER: 15, PEER_DOWN: 16, FORWARD_INVALID: 17,
 } as const;
 export type ErrName = keyof typeof ERR;
 export const ERR_NAME = new Map<number, ErrName>(Object.entries(ERR).map(([k, v]) => [v, k as ErrName]));
@@ -93,6 +93,7 @@ export const DOCUMENTED_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 
 /** Client command codes and their body layouts (spec/protocol.md §3). */
 export const CLIENT_TYPES = {
   HELLO: 0x01, CREATE: 0x10, AUTH: 0x11, SUB: 0x12, FETCH: 0x13, ACK: 0x14, UNSUB: 0x15, DEL: 0x16, ROTATE: 0x17, SEND: 0x18, PING: 0x19,
+  FORWARD: 0x1a, KEY_QUERY: 0x1b,
 } as const;
 export type ClientTypeName = keyof typeof CLIENT_TYPES;
 const CLIENT_BY_CODE = new Map<number, ClientTypeName>(Object.entries(CLIENT_TYPES).map(([k, v]) => [v, k as ClientTypeName]));
@@ -109,6 +110,8 @@ export const RELAY_TYPES = {
   PONG: { code: 0x87, body: 0, rest: false },
   END: { code: 0x88, body: 32, rest: false },
   ROTATED: { code: 0x89, body: 32, rest: false },
+  FORWARDED: { code: 0x8a, body: 18, rest: false },
+  RELAY_KEY: { code: 0x8b, body: 32 + 32 + 64 + 1, rest: false },
 } as const;
 export type RelayTypeName = keyof typeof RELAY_TYPES;
 const RELAY_BY_CODE = new Map<number, RelayTypeName>(Object.entries(RELAY_TYPES).map(([k, v]) => [v.code, k as RelayTypeName]));
@@ -133,6 +136,8 @@ export function clientBodyFits(t: ClientTypeName, frame: Uint8Array): boolean {
     case 'ROTATE': return body === 32 * 4 + 64;
     case 'SEND': return body >= 64;
     case 'PING': return body === 0;
+    case 'FORWARD': return body >= 32;
+    case 'KEY_QUERY': return body === 32;
   }
 }
 
@@ -182,6 +187,9 @@ export const REPLIES: Record<Exclude<ClientTypeName, 'HELLO'>, { types: RelayTyp
   ROTATE: { types: ['ROTATED'], errs: ['AUTH', 'INVALID', 'DUPLICATE', 'BUSY', 'RATE'] },
   SEND: { types: ['OK'], errs: ['SIZE', 'AUTH', 'QUOTA', 'RATE', 'BUSY'] },
   PING: { types: ['PONG'], errs: [] },
+  // spec/federation.md §4, §5: a relay without that partner answers NO_PEER at once.
+  FORWARD: { types: ['FORWARDED'], errs: ['SIZE', 'NO_PEER', 'PEER_DOWN', 'FORWARD_INVALID', 'BUSY'] },
+  KEY_QUERY: { types: ['RELAY_KEY'], errs: ['NO_PEER', 'PEER_DOWN'] },
 };
 
 /**
@@ -322,6 +330,8 @@ export type Received = { kind: 'frame'; bytes: Uint8Array; text: boolean } | { k
 export interface RawClientOptions {
   /** Offer the sealpost.v1 subprotocol (default true). */
   subprotocol?: boolean;
+  /** Offer this subprotocol instead (the relay-to-relay one, spec/federation.md §2). */
+  protocol?: string;
   /** Answer WebSocket pings (default true, as browsers and ws do). */
   autoPong?: boolean;
   /** Local address to connect from (127.0.0.x on Linux loopback). */
@@ -362,7 +372,7 @@ export class RawClient {
 
   /** Opens a connection to ws://127.0.0.1:port/ and waits for it to be open (or closed: 4008). */
   static async open(port: number, opts: RawClientOptions = {}): Promise<RawClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, opts.subprotocol === false ? [] : ['sealpost.v1'], {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, opts.subprotocol === false ? [] : [opts.protocol ?? 'sealpost.v1'], {
       perMessageDeflate: false,
       autoPong: opts.autoPong ?? true,
       maxPayload: opts.maxPayload ?? 4 << 20,

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { chromiumInstalled } from '../../bench/lib/chromium.js';
 
 // The browser suite needs Debian's Chromium (CI installs it); without it that suite measures nothing.
-const SUITES = ['primitives', 'envelopes', 'pool', 'fanout', 'relay', 'scale', 'sdk', 'groups', 'ratchet', 'admission', ...(chromiumInstalled() ? ['browser'] : [])];
+const SUITES = ['primitives', 'envelopes', 'pool', 'fanout', 'relay', 'federation', 'scale', 'sdk', 'groups', 'ratchet', 'admission', ...(chromiumInstalled() ? ['browser'] : [])];
 
 /** Paths of numbers that are not finite (NaN, Infinity) or of NaN-like nulls. */
 function nonFinite(value: unknown, path = '$'): string[] {

@@ -167,7 +167,7 @@ test('every relay error name maps to one client code; timeouts and closed connec
   const expected: Record<ErrorName, ClientErrorCode> = {
     MALFORMED: 'RELAY_REFUSED', VERSION: 'RELAY_HANDSHAKE', HANDSHAKE: 'RELAY_HANDSHAKE', UNKNOWN_COMMAND: 'RELAY_REFUSED', AUTH: 'RELAY_REFUSED',
     QUOTA: 'RELAY_BUSY', SIZE: 'RELAY_REFUSED', RATE: 'RELAY_BUSY', LIMIT: 'RELAY_BUSY', DUPLICATE: 'RELAY_REFUSED', NO_MSG: 'RELAY_REFUSED',
-    INVALID: 'RELAY_REFUSED', INTERNAL: 'RELAY_BUSY', BUSY: 'RELAY_BUSY',
+    INVALID: 'RELAY_REFUSED', INTERNAL: 'RELAY_BUSY', BUSY: 'RELAY_BUSY', NO_PEER: 'RELAY_REFUSED', PEER_DOWN: 'RELAY_BUSY', FORWARD_INVALID: 'RELAY_REFUSED',
   };
   for (const name of Object.keys(ERROR_CODES) as ErrorName[]) {
     const e = relayFailure(new ProtocolError(name), 'test');

@@ -59,9 +59,20 @@ function queue(store: ProfileStore, outbox: Outbox, from: number, count: number,
 }
 
 test('the record round-trips, binary, with the envelope as is', () => {
-  const e = { seq: 2 ** 40 + 3, contactId: 'contact-1', capability: cap, envelope: randomBytes(1024), createdAt: 1_700_000_000_000 };
+  const e = { seq: 2 ** 40 + 3, contactId: 'contact-1', capability: cap, envelope: randomBytes(1024), createdAt: 1_700_000_000_000, idempotencyKey: randomBytes(16) };
   const back = decodeEntry(encodeEntry(e));
   assert.equal({ ...back, capability: { ...back.capability } }, { ...e, capability: { ...cap } });
+});
+
+test('a version 1 record (before idempotency keys) still reads, with a fresh key', () => {
+  const e = { seq: 7, contactId: 'c', capability: cap, envelope: randomBytes(256), createdAt: 1_700_000_000_000, idempotencyKey: randomBytes(16) };
+  const v2 = encodeEntry(e);
+  // Version 1 is version 2 without the key: the 16 bytes before the envelope.
+  const v1 = new Uint8Array([1, ...v2.subarray(1, v2.length - 256 - 16), ...v2.subarray(v2.length - 256)]);
+  const back = decodeEntry(v1);
+  assert.equal(back.envelope, e.envelope);
+  assert.is(back.idempotencyKey.length, 16);
+  assert.not.equal(back.idempotencyKey, e.idempotencyKey);
 });
 
 test('pipelined in order, at most SEND_WINDOW in flight, every caller told', async () => {

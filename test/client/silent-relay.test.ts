@@ -46,7 +46,9 @@ test('a silent home relay: the other relay keeps delivering, every call against 
     const pending = await carol.createInvitation(); // an invitation mailbox on the healthy relay
     // Carol moves home to the relay that will go silent; her mailboxes on the healthy one stay.
     await carol.close();
-    carol = await openClient(silent, { dataDir: carolDir, relayTimeoutMs: TIMEOUT_MS });
+    // Direct sends (spec/client.md §9.6): under private routing a silent home relay would hold the
+    // sends to Bob's relay too (they go through it), and the fan-out below would time out for both.
+    carol = await openClient(silent, { dataDir: carolDir, relayTimeoutMs: TIMEOUT_MS, privateRouting: 'off' });
     await withTimeout(new Promise<void>((r) => { if (carol.stats().online) r(); else carol.once('connection', () => r()); }), 5_000, 'carol online');
     const cIn = inbox(carol);
     await bob.send(ba.id, 'before');

@@ -179,11 +179,13 @@ export interface RelayProcess {
 
 /**
  * Starts `sealpost relay` as a child process and waits for the address line it prints;
- * `fileLimit` runs it under `ulimit -n` (through sh).
+ * `fileLimit` runs it under `ulimit -n` (through sh), `netns` inside that network namespace (root only).
  */
-export async function spawnRelay(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000, fileLimit?: number): Promise<RelayProcess> {
+export async function spawnRelay(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000, fileLimit?: number, netns?: string): Promise<RelayProcess> {
   const argv = [CLI_PATH, 'relay', ...args];
-  const child = fileLimit === undefined
+  const child = netns !== undefined
+    ? spawn('ip', ['netns', 'exec', netns, process.execPath, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    : fileLimit === undefined
     ? spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn('sh', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -216,10 +218,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** GET /metrics from a metrics listener on 127.0.0.1. */
-export function fetchMetrics(port: number): Promise<string> {
+/** GET /metrics from a metrics listener (on 127.0.0.1 unless `host`). */
+export function fetchMetrics(port: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+    get({ host, port, path: '/metrics' }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => { body += d.toString(); });
       res.on('end', () => resolve(body));

@@ -46,6 +46,19 @@ test('cryptoWorkers: "auto" or 0 to 64, from flags, env and file', () => {
   }
 });
 
+test('peers: --peer repeats, --peers and SEALPOST_PEERS split on commas, the file takes an array; a malformed address is refused', () => {
+  const a = `sealpost+ws://${'A'.repeat(43)}@a.example:443`;
+  const b = `sealpost+wss://${'B'.repeat(43)}@[::1]:8787`;
+  assert.equal(resolveConfig({ argv: ['--peer', a, '--peer', b], env: {} }).config.peers, [a, b]);
+  assert.equal(resolveConfig({ argv: [`--peers=${a},${b}`], env: {} }).config.peers, [a, b]);
+  assert.equal(resolveConfig({ argv: [], env: { SEALPOST_PEERS: `${a}, ${b}` } }).config.peers, [a, b]);
+  assert.equal(resolveConfig({ argv: ['--config', 'f'], env: {}, readFile: () => JSON.stringify({ peers: [a] }) }).config.peers, [a]);
+  assert.equal(resolveConfig({ argv: [], env: {} }).config.peers, []);
+  for (const bad of ['relay.example:443', `sealpost+ws://${'A'.repeat(42)}@h:1`, 'sealpost+http://x@h:1']) {
+    assert.match(configError(() => resolveConfig({ argv: ['--peer', bad], env: {} })), 'peer', bad);
+  }
+});
+
 test('every setting is in the README configuration table and in --help', () => {
   const readme = readFileSync(repoPath('README.md'), 'utf8');
   const table = readme.slice(readme.indexOf('| setting (config key)'), readme.indexOf('Flags are the kebab-case'));
@@ -83,6 +96,7 @@ test('every key has a flag, an env var and a file key', () => {
     const v = s.key === 'logLevel' ? 'warn' : s.key === 'logFile' ? '/var/log/sp.log' : s.key.startsWith('tls') ? '/tls.pem'
       : ['host', 'dataDir', 'metricsHost'].includes(s.key) ? 'x' : s.key.endsWith('TtlSeconds') ? '600'
       : s.kind.t === 'url|null' ? 'postgres://db.example/sealpost'
+      : s.kind.t === 'peers' ? `sealpost+ws://${'A'.repeat(43)}@relay.example:443`
       : s.kind.t === 'int' ? String(Math.max(7, s.kind.min)) : '7';
     env[s.env] = v;
     flags.push(`--${s.flag}`, v);

@@ -701,6 +701,9 @@ class Worker {
       }
       case 'CREATE': return this.refineCreate(bytes);
       case 'SEND': return this.refineSend(body);
+      // This relay has no partners: a FORWARD of a valid size, or a KEY_QUERY, names none (spec/federation.md §4, §5).
+      case 'FORWARD': return accept({ errs: [BUCKETS.includes(body.length - 32 - 129) ? 'NO_PEER' : 'SIZE'] });
+      case 'KEY_QUERY': return accept({ errs: ['NO_PEER'] });
     }
   }
 
