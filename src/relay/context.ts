@@ -1,6 +1,7 @@
 // What every connection handler shares: config, identity, store, mailbox states, metrics,
 // logs, the clock, and the bookkeeping that draining needs.
 import type { Ed25519PublicKey } from '../crypto/index.js';
+import type { AdmissionGate } from './admission-gate.js';
 import type { RelayConfig } from './config.js';
 import type { RelayBudgets } from './budgets.js';
 import type { CreateBudget } from './create-budget.js';
@@ -49,6 +50,8 @@ export interface RelayContext {
    * store. When set, the store is shared: SEND assigns msgIds in the store's transaction.
    */
   readonly bus: MailboxBus | null;
+  /** A closed relay's admission (spec/admission.md §4.3); null for an open relay. */
+  readonly admission: AdmissionGate | null;
   /** Store writes issued and not yet answered (close() waits for zero). */
   pendingWrites: number;
   draining: boolean;

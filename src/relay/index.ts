@@ -26,6 +26,7 @@ import { NatsMailboxBus } from './nats-bus.js';
 import { PgStore } from './pg-store.js';
 import type { MailboxBus } from './mailbox-bus.js';
 import { followMailboxEvents } from './mailbox-events.js';
+import { AdmissionGate, admissionFiles, dropClosedEpochs } from './admission-gate.js';
 
 export { DEFAULT_CONFIG, ConfigError, type RelayConfig, type LogLevel } from './config.js';
 export type { Store, MailboxRecord, QueueEntry, QueueRef } from './store.js';
@@ -48,6 +49,8 @@ export interface RunningRelay {
   metricsText(): string;
   /** Copies the store to `dir` while running (a consistent LMDB snapshot). */
   backup(dir: string): Promise<void>;
+  /** A closed relay: reads its policy and epoch secrets files again (as SIGHUP does); false if they were refused. */
+  reloadAdmission(): boolean;
 }
 
 export interface StartOptions extends Partial<RelayConfig> {
@@ -86,6 +89,19 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const sink = logFn ? { sink: logFn, close: async () => {} } : streamSink(config.logFile);
   const log = createLogger(config.logLevel, sink.sink);
   const identity = loadOrCreateIdentity(config.dataDir);
+  const files = admissionFiles(config);
+  let admission: AdmissionGate | null = null;
+  if (files !== null) {
+    try {
+      admission = new AdmissionGate(files, {
+        reloaded: (p) => log.info('admission_reloaded', { serial: p.serial, epochs: p.epochKeys.map((k) => k.epoch), retentionSeconds: p.retentionSeconds }),
+        reloadFailed: (e) => log.warn('admission_reload_failed', errorSummary(e)),
+      });
+    } catch (e) {
+      await sink.close();
+      throw e;
+    }
+  }
 
   let store: Store | null = null;
   // The store's counts as last read: an embedded store answers at once, a networked one for the next reading.
@@ -137,6 +153,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     dummyVerifier: randomBytes(32),
     reservedIds: new Set(),
     bus: cluster?.bus ?? null,
+    admission,
     pendingWrites: 0,
     draining: false,
   };
@@ -166,7 +183,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   // The sweeper: in the background, never overlapping itself.
   let sweeping: Promise<number> | null = null;
   const sweep = (): Promise<number> => {
-    sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
+    sweeping ??= sweepExpired(ctx).then(async (n) => n + await expireMailboxes(ctx) + await dropClosedEpochs(ctx)).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
   const sweepTimer = setInterval(() => { if (cluster?.sweeper !== false) void sweep(); }, config.sweepIntervalSeconds * 1000);
@@ -180,6 +197,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   }, STATS_LOG_INTERVAL_MS);
   statsTimer.unref();
 
+  admission?.watch();
   const tls = config.tlsCert !== undefined;
   const address = `sealpost+${tls ? 'wss' : 'ws'}://${identity.fingerprint}@${advertisedHost(config.host)}:${listener.port}`;
   log.info('start', {
@@ -198,6 +216,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ctx.draining = true;
+      admission?.close();
       clearInterval(sweepTimer);
       clearInterval(statsTimer);
       await listener.stopAccepting();
@@ -240,6 +259,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     },
     metricsText: () => metrics.registry.render(),
     backup: (dir) => store!.backup(dir),
+    reloadAdmission: () => admission?.reload() ?? false,
   };
 }
 

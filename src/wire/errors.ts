@@ -15,6 +15,11 @@ export const ERROR_CODES = {
   INVALID: 12,
   INTERNAL: 13,
   BUSY: 14,
+  // A closed relay's admission (spec/admission.md §4.3); an open relay never sends these.
+  ADMISSION_REQUIRED: 15,
+  ADMISSION_REFUSED: 16,
+  TOKEN_SPENT: 17,
+  TOKEN_EPOCH: 18,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CODES;
