@@ -48,6 +48,7 @@ export const CLIENT_ERROR_CODES = [
   'TOKEN_EPOCH', // the token's epoch is not open at the relay, or the issuer is not issuing the epoch asked for
   'QUOTA_EXCEEDED', // the issuer's quota of tokens for this member and epoch is used up
   'ISSUER_INVALID', // the issuer's answer is malformed, its proof fails, or the key it shows is not the policy's
+  'ISSUER_UNAVAILABLE', // the issuer could not be reached, or failed (5xx): try later
   'POLICY_INVALID', // the organisation policy does not verify under the organisation key, or is older than the one held
   'INVALID_ARGUMENT', // a caller's argument is out of its documented range
   'CLOSED', // the client was closed
