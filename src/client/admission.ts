@@ -129,6 +129,9 @@ export class TokenWallet {
     return this.tokens.filter((t) => !this.lent.has(t) && this.redeemable(t, now)).length;
   }
 
+  /** The unspent tokens held (tests). */
+  held(): Uint8Array[] { return [...this.tokens]; }
+
   /** A new session from the issuer's login (§3.5). */
   async setSession(session: string | null): Promise<void> {
     this.session = session;
@@ -221,9 +224,12 @@ export class TokenWallet {
     const usable = this.tokens.filter((t) => !this.lent.has(t) && this.redeemable(t, now));
     usable.sort((a, b) => this.closesAt(a) - this.closesAt(b));
     const token = usable[0];
-    this.maybeScheduleRefill();
-    if (token === undefined) return fail('ADMISSION_REQUIRED', 'no admission token for an open epoch: the wallet refills ahead of need (call admission.refresh() after logging in)');
+    if (token === undefined) {
+      this.maybeScheduleRefill();
+      return fail('ADMISSION_REQUIRED', 'no admission token for an open epoch: the wallet refills ahead of need (call admission.refresh() after logging in)');
+    }
     this.lent.add(token);
+    this.maybeScheduleRefill();
     let settled = false;
     return {
       token,
@@ -294,8 +300,8 @@ export class TokenWallet {
     }
   }
 
+  /** Also after close(): a token spent just before is still recorded, while the store is open. */
   private save(): Promise<void> {
-    if (this.closed) return Promise.resolve();
     return this.persist({ policy: this.signed, tokens: [...this.tokens], session: this.session });
   }
 }

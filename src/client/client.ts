@@ -260,6 +260,7 @@ export class Client extends Emitter<ClientEvents> {
     onSent(fn: (entry: OutboxEntry) => void): void;
     mailboxCount(): number;
     storeCommits(): number;
+    walletTokens(): Uint8Array[];
   } {
     const ctx = this.ctx;
     const firstChannel = (id: string): ChannelRecord => {
@@ -275,6 +276,7 @@ export class Client extends Emitter<ClientEvents> {
       onSent: (fn) => { ctx.sentTaps.push(fn); },
       mailboxCount: () => ctx.mailboxes.size,
       storeCommits: () => ctx.store.commits,
+      walletTokens: () => ctx.wallet?.held() ?? [],
     };
   }
 
