@@ -59,6 +59,8 @@ export interface AdmissionEvents {
 export class AdmissionGate {
   private current: Loaded;
   private watching = false;
+  /** This gate's own listener: unwatchFile removes it alone (other relays in the process may watch the same files). */
+  private readonly onChange = (): void => { this.reload(); };
 
   constructor(private readonly files: AdmissionFiles, private readonly events: AdmissionEvents) {
     this.current = load(files);
@@ -89,14 +91,13 @@ export class AdmissionGate {
   watch(): void {
     if (this.watching) return;
     this.watching = true;
-    const onChange = (): void => { this.reload(); };
-    for (const f of [this.files.policyFile, this.files.epochSecretsFile]) watchFile(f, { interval: WATCH_INTERVAL_MS, persistent: false }, onChange);
+    for (const f of [this.files.policyFile, this.files.epochSecretsFile]) watchFile(f, { interval: WATCH_INTERVAL_MS, persistent: false }, this.onChange);
   }
 
   close(): void {
     if (!this.watching) return;
     this.watching = false;
-    for (const f of [this.files.policyFile, this.files.epochSecretsFile]) unwatchFile(f);
+    for (const f of [this.files.policyFile, this.files.epochSecretsFile]) unwatchFile(f, this.onChange);
   }
 
   /**
