@@ -251,16 +251,23 @@ export class TokenWallet {
   /** Schedules a refill at a random time if the issuing epoch's stock is low (§3.6). */
   maybeScheduleRefill(): void {
     if (this.closed || this.refill !== null || this.current === null || this.session === null) return;
-    let epoch: number;
-    try { epoch = issuingEpoch(this.current, this.now()).epoch; } catch { return; }
-    const stock = this.tokens.filter((t) => decodeToken(t).epoch === epoch && !this.lent.has(t)).length;
-    if (stock >= this.lowWater) return;
+    if (!this.low()) return;
     const wait = this.delay.min + Math.floor(this.random() * (this.delay.max - this.delay.min + 1));
     this.refill = setTimeout(() => {
       this.refill = null;
+      // Still low? (a refresh() may have filled the wallet meanwhile.)
+      if (!this.low()) return;
       this.fetchBatch().then(() => this.maybeScheduleRefill(), () => this.maybeScheduleRefill());
     }, wait);
     (this.refill as { unref?: () => void }).unref?.();
+  }
+
+  /** Whether the stock of the issuing epoch is below the low-water mark. */
+  private low(): boolean {
+    if (this.current === null) return false;
+    let epoch: number;
+    try { epoch = issuingEpoch(this.current, this.now()).epoch; } catch { return false; }
+    return this.tokens.filter((t) => decodeToken(t).epoch === epoch && !this.lent.has(t)).length < this.lowWater;
   }
 
   close(): void {

@@ -98,6 +98,8 @@ export class Client extends Emitter<ClientEvents> {
     parseSessionCode(opts?.code);
     const client = await this.openProfile(opts, true);
     try {
+      // A closed relay: the new device's link mailbox needs a token of its own (spec/client.md §10.1).
+      if (client.ctx.wallet && client.ctx.wallet.stock() === 0) await client.admission!.refresh();
       const { confirmationCode, done } = await joinAccount(client.ctx, opts.code);
       const ready = done.then(() => client, async (e: unknown) => { await client.close(); throw e; });
       ready.catch(() => undefined);

@@ -10,7 +10,7 @@ import { randomBytes } from '../../src/crypto/index.js';
 import { makeOrganisation, startIssuerStandIn, type IssuerStandIn, type Organisation } from '../_support/organisation.js';
 import { readTree } from '../_support/scan.js';
 import { spawnRelay, type RelayProcess } from '../relay/_helpers.js';
-import { cleanup, inbox, openClient, tempDir, until } from './_helpers.js';
+import { cleanup, inbox, linkDevice, openClient, tempDir, until } from './_helpers.js';
 
 let org: Organisation;
 let issuer: IssuerStandIn;
@@ -31,7 +31,7 @@ const recordingFetch: typeof fetch = async (url, init) => {
 
 const orgOptions = (over: Partial<OrganisationOptions> = {}): OrganisationOptions => ({
   issuerUrl: issuer.url, orgPublicKey: org.orgPublicKey, session: 'member-session', batchSize: 8, lowWater: 4,
-  refillDelayMs: { min: 200, max: 400 }, fetch: recordingFetch, ...over,
+  refillDelayMs: { min: 1_000, max: 1_500 }, fetch: recordingFetch, ...over,
 });
 
 async function rejects(p: Promise<unknown>, code: ClientErrorCode): Promise<void> {
@@ -167,6 +167,17 @@ test('a token spent elsewhere (a profile restored from a copy) is dropped at TOK
   await b.createInvitation(); // its first token was spent by `a`: TOKEN_SPENT, dropped, then the next one
   assert.is(b.admission!.tokens(), n - 2);
   await b.close();
+});
+
+test('a new device logs in and links with tokens of its own; the policy caps the devices at its maxDevicesPerMember', async () => {
+  const phone = await openClient(relay.address, { organisation: orgOptions() });
+  await phone.admission!.refresh();
+  const laptop = await linkDevice(phone, relay.address, { organisation: orgOptions() });
+  assert.is(phone.devices.list().length, 2);
+  assert.ok(laptop.admission!.tokens() > 0, 'the new device fetched its own batch');
+  await rejects(phone.devices.link(), 'DEVICE_LIMIT'); // the policy allows 2
+  await laptop.close();
+  await phone.close();
 });
 
 test.run();
