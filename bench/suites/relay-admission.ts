@@ -50,7 +50,7 @@ async function createRound(relay: RelayProcess, conns: readonly RelayConnection[
 export async function measureAdmission(opts: { quick: boolean; maxLifetimeMs: number; status(s: string): void }): Promise<AdmissionResult> {
   const rounds = opts.quick ? 2 : 4;
   const connections = 4;
-  const perConnection = opts.quick ? 50 : 250;
+  const perConnection = opts.quick ? 25 : 250;
   const dirs = [mkdtempSync(join(tmpdir(), 'sealpost-bench-')), mkdtempSync(join(tmpdir(), 'sealpost-bench-')), mkdtempSync(join(tmpdir(), 'sealpost-bench-'))];
   const org = makeOrganisation(dirs[2]!);
   const base = { host: '127.0.0.1', port: 0, metricsPort: null, logLevel: 'error', ...LIFTED_CREATES };

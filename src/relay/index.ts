@@ -210,6 +210,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       mailboxCreates: [config.mailboxCreatesPerHour, config.mailboxCreateBurst], upgradeTimeoutSeconds: config.upgradeTimeoutSeconds,
       maxBufferedBytesTotal: config.maxBufferedBytesTotal, maxAuthTotal: config.maxAuthTotal, diskReserveBytes: config.diskReserveBytes,
     },
+    ...(admission ? { closed: { policySerial: admission.policy.serial, epochs: admission.policy.epochKeys.map((k) => k.epoch), retentionSeconds: admission.retentionSeconds } } : {}),
   });
 
   let closing: Promise<void> | null = null;

@@ -211,6 +211,7 @@ test('fuzz: CREATE tokens of any length and bytes get typed errors only, and spe
         token = good!.slice();
         for (let k = 0; k < 1 + (i % 4); k++) { const at = Math.floor(Math.random() * token.length); token[at] = token[at]! ^ (1 << (i % 8)); }
         if (i % 5 === 0) token = token.subarray(0, Math.floor(Math.random() * token.length));
+        if (Buffer.compare(token, good!) === 0) token[0] = token[0]! ^ 0x80; // two flips that cancel: flip the version instead
       }
       const name = await errorOf(createMailbox(conn, newMailboxKeys(), { token }));
       seen.add(name);
