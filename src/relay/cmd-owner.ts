@@ -65,7 +65,7 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
     if (!valid) throw new ProtocolError('AUTH');
     if ((f.flags & ~MAILBOX_FLAG_PUBLIC) !== 0) throw new ProtocolError('INVALID', 'unknown flags');
     checkVerifier(f.flags, f.accessVerifier);
-    // An open relay takes no token (spec/protocol.md §5.2); a closed one checks it last (§4.3).
+    // An open relay takes no token (spec/protocol.md §5.2); a closed one checks it last (§5.12).
     if (f.token.length !== 0 && ctx.admission === null) throw new ProtocolError('INVALID', 'admission tokens are not accepted by this relay');
     return andThen(mailboxDk(ctx, f.deliveryKey), (dk) => createMailbox(ctx, session, f, dk));
   });
@@ -113,7 +113,7 @@ function commitCreate(ctx: RelayContext, session: Session, f: CreateFrame, dk: D
   for (const r of reserved) ctx.reservedIds.add(r);
   const unreserve = (): void => { for (const r of reserved) ctx.reservedIds.delete(r); };
   const expiryDay = expiryDayAfterUse(dayOf(ctx.now()), record.ttlSeconds);
-  return storeWrite(ctx, () => (spend ? ctx.store.createMailbox(record, expiryDay, spend) : ctx.store.createMailbox(record, expiryDay)),
+  return storeWrite(ctx, () => ctx.store.createMailbox(record, expiryDay, spend ?? undefined),
     () => {
       unreserve();
       if (spend) ctx.metrics.tokensSpent.inc(String(spend.epoch));

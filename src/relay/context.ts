@@ -43,7 +43,7 @@ export interface RelayContext {
   readonly dummyReadKey: Ed25519PublicKey;
   /** A verifier no mailbox has: SEND to an unknown sendId compares against it. */
   readonly dummyVerifier: Uint8Array;
-  /** readId/sendId hex of CREATE and ROTATE in flight, so that two cannot claim the same id. */
+  /** readId/sendId hex (and a closed relay's token) of CREATE and ROTATE in flight, so that two cannot claim the same id or token. */
   readonly reservedIds: Set<string>;
   /**
    * Other relay processes on the same store (spec/scale-out.md): null for a relay alone on its
