@@ -1,14 +1,50 @@
-// A closed relay with `--processes 2` (spec/protocol.md §5.12, §11.7): a token spent on one
-// process is spent for the other (the spent set is in the shared LMDB store, written in the
-// CREATE's transaction), and a newer policy reaches every process (SIGHUP, or the files' watch).
+// A closed relay as a process (spec/protocol.md §5.12, §11.4, §11.7): killed during CREATEs it
+// keeps mailboxes and spent tokens together (one transaction); with `--processes 2` a token
+// spent on one process is spent for the other (the spent set is in the shared LMDB store), and
+// a newer policy reaches every process (SIGHUP, or the files' watch).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createMailbox, newMailboxKeys } from '../../src/client/mailbox.js';
 import { makeOrganisation } from '../_support/organisation.js';
 import { startCluster } from './_cluster.js';
-import { errorOf, sleep, tempDir } from './_helpers.js';
+import { errorOf, sleep, spawnRelay, tempDir } from './_helpers.js';
+import { RelayConnection } from '../../src/client/node/connection.js';
+import { LmdbStore } from '../../src/relay/lmdb-store.js';
 
 const HOUR = 3_600_000;
+
+test('killed (SIGKILL) during CREATEs, the store has exactly as many spent tokens as mailboxes', async () => {
+  const dir = tempDir('sealpost-closed-crash-');
+  const org = makeOrganisation(dir.path);
+  const o = org.relayOptions;
+  const data = dir.path + '/data';
+  const relay = await spawnRelay(['--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', data, '--log-level', 'warn',
+    '--mailbox-create-burst', '100000', '--policy-file', o.policyFile, '--org-public-key', o.orgPublicKey, '--epoch-secrets-file', o.epochSecretsFile]);
+  const tokens = org.tokens(2_000);
+  let created = 0;
+  const conns = await Promise.all(Array.from({ length: 4 }, () => RelayConnection.connect(relay.address)));
+  const loops = conns.map(async (conn) => {
+    for (;;) {
+      const token = tokens.pop();
+      if (!token) return;
+      try { await createMailbox(conn, newMailboxKeys(), { token }); created++; } catch { return; } // the kill ends it
+    }
+  });
+  while (created < 150) await sleep(5);
+  relay.child.kill('SIGKILL');
+  await Promise.all(loops);
+  await relay.exited;
+  await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+  const store = new LmdbStore({ path: data + '/store' });
+  try {
+    const { mailboxes } = await store.counts();
+    assert.ok(mailboxes >= created, `every CREATED mailbox is there (${mailboxes} of ${created})`);
+    assert.is(await store.spentCount(2), mailboxes, 'one spent token per mailbox: none without the other');
+  } finally {
+    await store.close();
+    dir.rm();
+  }
+});
 
 test('--processes 2: one token, one mailbox across processes; a newer policy (SIGHUP, or the file watch) reaches every process', async () => {
   const dir = tempDir('sealpost-closed-cluster-');
