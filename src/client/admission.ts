@@ -4,8 +4,8 @@
 // fetched in fixed batches ahead of need at a random time, never at the moment of a CREATE,
 // and spent one per CREATE. Platform-free: `fetch` and timers only, so it runs in browsers.
 import {
-  checkShownKey, epochKeyOf, finishTokens, isAdmissionError, issuingEpoch, prepareTokens, verifyPolicy,
-  decodeToken, type OrgPolicy,
+  checkShownKey, decodeToken, epochKeyOf, finishTokens, isAdmissionError, issuingEpoch, prepareTokens, verifyPolicy,
+  type AdmissionErrorCode, type OrgPolicy,
 } from '../admission/index.js';
 import { ed25519PublicKey, equalBytes, fromBase64url, type Ed25519PublicKey } from '../crypto/index.js';
 import { ClientError, type ClientErrorCode } from './errors.js';
@@ -48,8 +48,14 @@ export interface TokenTicket {
   unused(): void;
 }
 
-/** The §3.5 status codes of /tokens, as ClientErrors. */
+/** The §3.5 error codes of /tokens, which become ClientErrors of the same names. */
 const ISSUER_CODES: ReadonlySet<string> = new Set(['ADMISSION_REQUIRED', 'ADMISSION_REFUSED', 'TOKEN_EPOCH', 'QUOTA_EXCEEDED']);
+
+/** The admission layer's codes the wallet can meet, as ClientErrors (spec/client.md §11). */
+const CLIENT_CODE: Partial<Record<AdmissionErrorCode, ClientErrorCode>> = {
+  ADMISSION_REQUIRED: 'ADMISSION_REQUIRED', ADMISSION_REFUSED: 'ADMISSION_REFUSED', TOKEN_EPOCH: 'TOKEN_EPOCH', QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  ISSUER_INVALID: 'ISSUER_INVALID', POLICY_INVALID: 'POLICY_INVALID', POLICY_SIGNATURE: 'POLICY_INVALID',
+};
 
 const fail = (code: ClientErrorCode, message: string, cause?: unknown): never => {
   throw new ClientError(code, message, cause === undefined ? undefined : { cause });
@@ -57,11 +63,8 @@ const fail = (code: ClientErrorCode, message: string, cause?: unknown): never =>
 
 const asClientError = (e: unknown, what: string): ClientError => {
   if (e instanceof ClientError) return e;
-  if (isAdmissionError(e)) {
-    const code: ClientErrorCode = e.code === 'POLICY_SIGNATURE' ? 'POLICY_INVALID' : ISSUER_CODES.has(e.code) || e.code === 'ISSUER_INVALID' || e.code === 'POLICY_INVALID' ? e.code as ClientErrorCode : 'INTERNAL';
-    return new ClientError(code, `${what}: ${e.message}`, { cause: e });
-  }
-  return new ClientError('INTERNAL', `${what}: ${String(e)}`, { cause: e });
+  const code = isAdmissionError(e) ? CLIENT_CODE[e.code] ?? 'INTERNAL' : 'INTERNAL';
+  return new ClientError(code, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 };
 
 function orgKeyOf(k: Uint8Array | string): Ed25519PublicKey {
@@ -192,6 +195,7 @@ export class TokenWallet {
       throw isAdmissionError(e) || e instanceof ClientError ? asClientError(e, 'the issuer\'s answer') : new ClientError('ISSUER_INVALID', 'the issuer\'s answer: a bad Sealpost-Epoch-Key', { cause: e });
     }
     this.tokens.push(...tokens);
+    // Bounded: the oldest go first (they are of the epoch that closes first).
     if (this.tokens.length > MAX_TOKENS) this.tokens.splice(0, this.tokens.length - MAX_TOKENS);
     await this.save();
     return tokens.length;
