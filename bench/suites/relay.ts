@@ -30,6 +30,7 @@ import { LIFTED_LIMITS, metricDelta, RelayProcess, relayCpuUs, type ChildStats }
 import { fmt, fmtMiB, type Table, type Target } from '../lib/report.js';
 import { barChart } from '../lib/svg.js';
 import type { Suite, SuiteContext } from '../lib/suite.js';
+import { admissionTable, measureAdmission, type AdmissionResult } from './relay-admission.js';
 
 // ---- traffic -----------------------------------------------------------------------------
 
@@ -82,6 +83,8 @@ export interface RelayResult {
   readonly idle: IdleResult;
   /** 1 KiB closed loop, alternating between this relay (crypto inline) and one with crypto workers. */
   readonly workers?: WorkersResult;
+  /** CREATE on an open vs a closed relay (relay-admission.ts). */
+  readonly admission?: AdmissionResult;
 }
 export interface WorkersResult {
   readonly workers: number;
@@ -344,6 +347,7 @@ export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
       rmSync(poolDir, { recursive: true, force: true });
     }
     const workers: WorkersResult = { workers: Math.min(64, availableParallelism()), rounds, inline: inlineRuns, pool: poolRuns };
+    const admission = await measureAdmission({ quick, maxLifetimeMs: Math.max(120_000, ctx.budgetMs * 3), status: (m) => ctx.progress.status(m) });
 
     // Idle connections.
     ctx.progress.status(`relay: opening ${fmt(idleTarget)} idle connections`);
@@ -368,7 +372,7 @@ export async function runRelay(ctx: SuiteContext): Promise<RelayResult> {
     await closeAll(idleConns);
     idleConns = [];
     ctx.progress.done();
-    return { senders: S, receivers: R, window, phaseSeconds: { max: maxMs / 1000, fixedRate: fixedMs / 1000 }, buckets: runs, peakRssBytes, idle, workers };
+    return { senders: S, receivers: R, window, phaseSeconds: { max: maxMs / 1000, fixedRate: fixedMs / 1000 }, buckets: runs, peakRssBytes, idle, workers, admission };
   } finally {
     await closeAll([...all, ...idleConns]).catch(() => undefined);
     await relay.stop().catch(() => relay.kill());
@@ -395,6 +399,7 @@ export function relayTables(r: RelayResult): Table[] {
       ],
     },
     ...(r.workers ? [workersTable(r.workers)] : []), // absent from reports saved before it existed
+    ...(r.admission ? [admissionTable(r.admission)] : []),
     {
       title: 'Relay: idle connections',
       columns: ['target', 'opened', 'failed', 'open time', 'relay RSS before', 'relay RSS after', 'per connection', 'relay peak RSS'],

@@ -71,6 +71,8 @@ export async function relayCommand(argv: readonly string[], io: CommandIo = defa
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // A closed relay reads its policy and epoch secrets again (spec/protocol.md §5.12).
+    process.on('SIGHUP', () => { relay.reloadAdmission(); });
   });
 }
 

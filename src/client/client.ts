@@ -6,6 +6,8 @@
 // Platform-free: sockets and storage come from a Platform (spec/client.md §12). The Node
 // entry (`import { Client } from 'sealpost'`) is this class with the Node platform set.
 import { toBase64url } from '../crypto/index.js';
+import type { OrgPolicy } from '../admission/index.js';
+import { TOKEN_LOW_WATER, TokenWallet, type WalletRecord } from './admission.js';
 import { parseRelayAddress } from '../wire/index.js';
 import { listContacts, history, renameContact, verifyContact } from './contacts.js';
 import { ClientContext, DROP_REASONS } from './context.js';
@@ -72,6 +74,8 @@ export class Client extends Emitter<ClientEvents> {
     ctx.announceOwnList = (ownOnly) => announceOwnList(ctx, ownOnly);
     ctx.syncContact = (person) => syncContact(ctx, person);
     ctx.removeFromGroups = (device) => removeFromGroups(ctx, device);
+    // Before any link exists: the home relay's link spends the wallet's tokens.
+    if (opts.organisation) ctx.wallet = new TokenWallet(opts.organisation, (rec) => store.write([put(KIND.admission, 'wallet', rec)]));
     this.ctx = ctx;
   }
 
@@ -94,6 +98,8 @@ export class Client extends Emitter<ClientEvents> {
     parseSessionCode(opts?.code);
     const client = await this.openProfile(opts, true);
     try {
+      // A closed relay: the new device's link mailbox needs a token of its own (spec/client.md §10.1).
+      if (client.ctx.wallet && client.ctx.wallet.stock() === 0) await client.admission!.refresh();
       const { confirmationCode, done } = await joinAccount(client.ctx, opts.code);
       const ready = done.then(() => client, async (e: unknown) => { await client.close(); throw e; });
       ready.catch(() => undefined);
@@ -206,10 +212,33 @@ export class Client extends Emitter<ClientEvents> {
     };
   }
 
+  /**
+   * A closed deployment's admission (spec/client.md §10.1), or null without `organisation`:
+   * `refresh()` fetches the signed policy and, if the stock is low, a batch of tokens (call it
+   * after logging in to the issuer); `setSession` takes the session of a new login.
+   */
+  get admission(): { refresh(): Promise<{ serial: number; tokens: number }>; setSession(session: string | null): Promise<void>; readonly policy: OrgPolicy | null; tokens(): number } | null {
+    const w = this.ctx.wallet;
+    if (!w) return null;
+    return {
+      refresh: async () => {
+        this.ctx.assertOpen();
+        const p = await w.refreshPolicy();
+        if (w.stock() < (this.ctx.opts.organisation?.lowWater ?? TOKEN_LOW_WATER)) await w.fetchBatch();
+        w.maybeScheduleRefill();
+        return { serial: p.serial, tokens: w.stock() };
+      },
+      setSession: (session) => w.setSession(session),
+      get policy() { return w.policy; },
+      tokens: () => w.stock(),
+    };
+  }
+
   async close(): Promise<void> {
     const ctx = this.ctx;
     if (ctx.closed) return;
     ctx.closed = true;
+    ctx.wallet?.close();
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
     ctx.receipts?.close();
     for (const w of ctx.acceptWaiters.values()) w.reject(new ClientError('CLOSED', 'the client was closed'));
@@ -233,6 +262,7 @@ export class Client extends Emitter<ClientEvents> {
     onSent(fn: (entry: OutboxEntry) => void): void;
     mailboxCount(): number;
     storeCommits(): number;
+    walletTokens(): Uint8Array[];
   } {
     const ctx = this.ctx;
     const firstChannel = (id: string): ChannelRecord => {
@@ -248,6 +278,7 @@ export class Client extends Emitter<ClientEvents> {
       onSent: (fn) => { ctx.sentTaps.push(fn); },
       mailboxCount: () => ctx.mailboxes.size,
       storeCommits: () => ctx.store.commits,
+      walletTokens: () => ctx.wallet?.held() ?? [],
     };
   }
 
@@ -270,6 +301,8 @@ export class Client extends Emitter<ClientEvents> {
     for (const m of loadAll<MessageRecord>(ctx.store, KIND.message)) ctx.messageSeq = Math.max(ctx.messageSeq, m.seq + 1);
     for (const m of loadAll<{ seq: number }>(ctx.store, KIND.groupMessage)) ctx.messageSeq = Math.max(ctx.messageSeq, m.seq + 1);
     loadGroups(ctx);
+    const wallet = ctx.store.get(KIND.admission, 'wallet');
+    ctx.wallet?.restore(wallet ? decodeRecord<WalletRecord>(wallet) : null);
   }
 
   private start(): void {
@@ -278,6 +311,7 @@ export class Client extends Emitter<ClientEvents> {
     ctx.link(ctx.homeRelay);
     for (const l of ctx.links.values()) l.start();
     ctx.outbox.kick();
+    ctx.wallet?.maybeScheduleRefill();
     askUnknownAccounts(ctx);
     const tick = (): void => {
       void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).then(() => remindDevices(ctx)).catch(() => { ctx.counters.errors++; });

@@ -13,6 +13,7 @@ import type { Outbox, OutboxEntry } from './outbox.js';
 import type { Platform } from './platform.js';
 import type { ProfileStore, StoreOp } from './profile-store.js';
 import { ReadLink } from './read-link.js';
+import type { TokenWallet } from './admission.js';
 import type { ReceiptBatcher } from './receipts.js';
 import { SeenSet } from './seen-set.js';
 import type { SendPool } from './send-pool.js';
@@ -109,6 +110,8 @@ export class ClientContext {
   };
   outbox!: Outbox;
   receipts: ReceiptBatcher | null = null;
+  /** A closed deployment's policy and admission tokens (spec/client.md §10.1); null otherwise. */
+  wallet: TokenWallet | null = null;
   inbound!: InboundHandlers;
   messageSeq = 1;
   started = false;
@@ -149,7 +152,7 @@ export class ClientContext {
         onMessage: (conn, keys, msg) => this.inbound.onMessage(conn, keys, msg),
         onLost: (keys) => this.inbound.onLost(keys),
         onState: (online) => { if (address === this.homeRelay) this.emit('connection', { online }); },
-      }, this.relayTimeout);
+      }, this.relayTimeout, undefined, address === this.homeRelay && this.wallet ? this.wallet : null);
       this.links.set(address, l);
       if (this.started) l.start();
     }

@@ -43,10 +43,17 @@ export function accountOp(ctx: ClientContext): StoreOp {
   return putLatest(KIND.account, 'self', () => record);
 }
 
+/**
+ * The devices an account may have (§6): `maxDevices`, or 8; in a closed deployment the
+ * organisation policy's `maxDevicesPerMember` lowers it (spec/admission.md §5.4), and sets it
+ * (up to 16) when the app gives no `maxDevices`.
+ */
 export function maxDevices(ctx: ClientContext): number {
-  const m = ctx.opts.maxDevices ?? DEFAULT_MAX_DEVICES;
-  if (!Number.isSafeInteger(m) || m < 1 || m > 16) throw new ClientError('INVALID_ARGUMENT', 'maxDevices must be in 1 .. 16');
-  return m;
+  const m = ctx.opts.maxDevices;
+  if (m !== undefined && (!Number.isSafeInteger(m) || m < 1 || m > 16)) throw new ClientError('INVALID_ARGUMENT', 'maxDevices must be in 1 .. 16');
+  const policy = ctx.wallet?.policy;
+  if (!policy) return m ?? DEFAULT_MAX_DEVICES;
+  return Math.min(m ?? MAX_DEVICES, policy.maxDevicesPerMember);
 }
 
 export function listDevices(ctx: ClientContext): Device[] {

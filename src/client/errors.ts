@@ -42,6 +42,14 @@ export const CLIENT_ERROR_CODES = [
   'UNKNOWN_DEVICE', // no device of this account with this id
   'NOT_LINKED', // this device is still being linked to an account
   'DEVICE_REVOKED', // this device was removed from its account
+  'ADMISSION_REQUIRED', // a closed relay needs an admission token and the wallet has none (or no organisation is set)
+  'ADMISSION_REFUSED', // the closed relay refused the token, or the issuer refused this member (disabled in the directory)
+  'TOKEN_SPENT', // the closed relay saw this token spent before (the wallet drops it)
+  'TOKEN_EPOCH', // the token's epoch is not open at the relay, or the issuer is not issuing the epoch asked for
+  'QUOTA_EXCEEDED', // the issuer's quota of tokens for this member and epoch is used up
+  'ISSUER_INVALID', // the issuer's answer is malformed, its proof fails, or the key it shows is not the policy's
+  'ISSUER_UNAVAILABLE', // the issuer could not be reached, or failed (5xx): try later
+  'POLICY_INVALID', // the organisation policy does not verify under the organisation key, or is older than the one held
   'INVALID_ARGUMENT', // a caller's argument is out of its documented range
   'CLOSED', // the client was closed
   'INTERNAL', // a defect of the SDK (please report it)
@@ -63,6 +71,9 @@ export const isClientError = codedGuard(ClientError);
 /** Relay refusals that may succeed later (spec/protocol.md §7). */
 const TRANSIENT: ReadonlySet<ErrorName> = new Set(['BUSY', 'RATE', 'QUOTA', 'INTERNAL', 'LIMIT', 'PEER_DOWN']);
 
+/** A closed relay's admission refusals keep their name as the client code (spec/admission.md §8). */
+const ADMISSION: ReadonlySet<ErrorName> = new Set(['ADMISSION_REQUIRED', 'ADMISSION_REFUSED', 'TOKEN_SPENT', 'TOKEN_EPOCH']);
+
 /** Errors that are defects, never network conditions. */
 const PROGRAMMING = [TypeError, RangeError, ReferenceError, SyntaxError];
 
@@ -75,6 +86,7 @@ export function relayFailure(e: unknown, what: string): ClientError {
   if (isProtocolError(e)) {
     const relayError = e.errorName;
     if (relayError === 'HANDSHAKE' || relayError === 'VERSION') return new ClientError('RELAY_HANDSHAKE', `${what}: the relay's HELLO failed`, { cause: e, relayError });
+    if (ADMISSION.has(relayError)) return new ClientError(relayError as ClientErrorCode, `${what}: the relay answered ${relayError}`, { cause: e, relayError });
     if (TRANSIENT.has(relayError)) return new ClientError('RELAY_BUSY', `${what}: the relay answered ${relayError}`, { cause: e, relayError });
     return new ClientError('RELAY_REFUSED', `${what}: the relay answered ${relayError}`, { cause: e, relayError });
   }

@@ -374,7 +374,7 @@ export async function createGroup(ctx: ClientContext, name: string, memberIds: r
   const groupId = randomBytes(16);
   const id = toBase64url(groupId);
   const mb = await newGroupMailbox(ctx, id);
-  const state: GroupPolicyState = { ...DEFAULT_POLICY, ...pickPolicy(policy), name: name.trim(), admins: [ctx.identity.sign.publicKey] };
+  const state: GroupPolicyState = { ...DEFAULT_POLICY, ...orgTimer(ctx), ...pickPolicy(policy, ctx), name: name.trim(), admins: [ctx.identity.sign.publicKey] };
   let group: Group;
   try {
     group = Group.create(GROUP_SUITE, groupId, { signer: ctx.identity.sign.seed, leaf: myLeafContent(ctx, sendCapability(mb.address, mb.keys)) },
@@ -398,7 +398,7 @@ export async function createGroup(ctx: ClientContext, name: string, memberIds: r
   return view(ctx, rec, group);
 }
 
-function pickPolicy(p: GroupPolicyUpdate): Partial<GroupPolicyState> {
+function pickPolicy(p: GroupPolicyUpdate, ctx: ClientContext): Partial<GroupPolicyState> {
   const out: { -readonly [K in keyof GroupPolicyState]?: GroupPolicyState[K] } = {};
   for (const k of ['disappearingSeconds', 'reviewIntervalDays', 'updateAfterMessages', 'updateAfterDays'] as const) {
     const v = p[k];
@@ -406,8 +406,19 @@ function pickPolicy(p: GroupPolicyUpdate): Partial<GroupPolicyState> {
     if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) throw new ClientError('INVALID_ARGUMENT', `${k} must be a whole number`);
     out[k] = v;
   }
+  // An organisation's minimum timer (spec/admission.md §5.4): no group of ours goes below it, or off.
+  const min = ctx.wallet?.policy?.minTimerSeconds ?? 0;
+  if (out.disappearingSeconds !== undefined && min > 0 && (out.disappearingSeconds === 0 || out.disappearingSeconds < min)) {
+    throw new ClientError('INVALID_ARGUMENT', `the organisation's policy sets a disappearing timer of at least ${min} s (and not off)`);
+  }
   return out;
 }
+
+/** A new group's timer in a closed deployment: the organisation's default (spec/admission.md §5.4). */
+const orgTimer = (ctx: ClientContext): Partial<GroupPolicyState> => {
+  const p = ctx.wallet?.policy;
+  return p ? { disappearingSeconds: p.defaultTimerSeconds } : {};
+};
 
 /** The contacts' KeyPackages as they are now (before a commit uses them). */
 const peerKeyPackagesOf = (ctx: ClientContext, contacts: readonly ChannelRecord[]): Map<string, Uint8Array | undefined> =>
@@ -516,7 +527,7 @@ export async function setGroupPolicy(ctx: ClientContext, id: string, update: Gro
   }
   const name = update.name === undefined ? state.name : update.name.trim();
   if (name === '') throw new ClientError('INVALID_ARGUMENT', 'a group needs a name');
-  const next: GroupPolicyState = { ...state, ...pickPolicy(update), name, admins };
+  const next: GroupPolicyState = { ...state, ...pickPolicy(update, ctx), name, admins };
   await commitAndDeliver(ctx, rec, group, { extensions: stateExtensions(group, next) });
   return view(ctx, rec, group);
 }

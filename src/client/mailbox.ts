@@ -76,12 +76,15 @@ function expect<T extends RelayFrame['type']>(f: RelayFrame, type: T): Extract<R
   return f as Extract<RelayFrame, { type: T }>;
 }
 
-/** CREATE, signed by the read key over the connection's nonces (spec/protocol.md §5.2). */
-export async function createMailbox(conn: RelayConnection, keys: MailboxKeys, opts: { ttlSeconds?: number; timeoutMs?: number } = {}): Promise<void> {
+/**
+ * CREATE, signed by the read key over the connection's nonces (spec/protocol.md §5.2); `token`
+ * is an admission token for a closed relay (§5.12).
+ */
+export async function createMailbox(conn: RelayConnection, keys: MailboxKeys, opts: { ttlSeconds?: number; timeoutMs?: number; token?: Uint8Array } = {}): Promise<void> {
   const frame: CreateFrame = {
     type: 'CREATE', corr: 0, readKey: keys.readKey, sendId: keys.sendId, deliveryKey: keys.deliveryKey,
     accessVerifier: keys.accessVerifier, flags: isPublicMailbox(keys) ? MAILBOX_FLAG_PUBLIC : 0, ttlSeconds: opts.ttlSeconds ?? 0,
-    token: new Uint8Array(0), signature: new Uint8Array(64),
+    token: opts.token ?? new Uint8Array(0), signature: new Uint8Array(64),
   };
   frame.signature = ed25519Sign(keys.readSeed, createMessage(conn.serverNonce, conn.clientNonce, bodyWithoutSignature(encodeFrame(frame))));
   const created = expect(await conn.request(frame, timeout(opts.timeoutMs)), 'CREATED');

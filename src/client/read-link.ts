@@ -12,6 +12,7 @@ import {
 } from './mailbox.js';
 import { ClientError, relayFailure } from './errors.js';
 import type { Connector } from './transport.js';
+import type { TokenTicket } from './admission.js';
 
 /** Re-SUBs after END per mailbox and connection (spec/client.md §8.3). */
 export const MAX_RESUBSCRIBES = 3;
@@ -48,6 +49,8 @@ export class ReadLink {
     /** Time allowed for each relay command. */
     private readonly requestTimeoutMs: number,
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
+    /** A closed relay's admission tokens (spec/client.md §10.1): one is spent per CREATE. */
+    private readonly admission: { take(): TokenTicket } | null = null,
   ) {}
 
   get online(): boolean { return this.conn !== null && this.conn.isOpen; }
@@ -84,9 +87,33 @@ export class ReadLink {
   /** CREATE (which authenticates this connection for it), then SUB; the mailbox is then re-read after reconnects. */
   async create(keys: MailboxKeys, ttlSeconds: number): Promise<void> {
     const conn = await this.ready(this.requestTimeoutMs);
-    await createMailbox(conn, keys, { ttlSeconds, timeoutMs: this.requestTimeoutMs });
+    if (this.admission === null) await createMailbox(conn, keys, { ttlSeconds, timeoutMs: this.requestTimeoutMs });
+    else await this.createAdmitted(conn, keys, ttlSeconds, this.admission);
     this.track(keys);
     await subscribe(conn, keys, this.requestTimeoutMs);
+  }
+
+  /**
+   * CREATE with an admission token (spec/client.md §10.1). A token the relay spent, or can never
+   * take (TOKEN_SPENT, ADMISSION_REFUSED, TOKEN_EPOCH), leaves the wallet; any other outcome
+   * returns it, since the relay spends a token only with the mailbox (a CREATE whose answer was
+   * lost may have spent it: its next use is TOKEN_SPENT, and is dropped then). After TOKEN_SPENT
+   * the CREATE is tried once more with another token.
+   */
+  private async createAdmitted(conn: RelayConnection, keys: MailboxKeys, ttlSeconds: number, admission: { take(): TokenTicket }): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const ticket = admission.take();
+      try {
+        await createMailbox(conn, keys, { ttlSeconds, timeoutMs: this.requestTimeoutMs, token: ticket.token });
+        ticket.used();
+        return;
+      } catch (e) {
+        const name = isProtocolError(e) ? e.errorName : null;
+        if (name === 'TOKEN_SPENT' || name === 'ADMISSION_REFUSED' || name === 'TOKEN_EPOCH') ticket.used();
+        else ticket.unused();
+        if (name !== 'TOKEN_SPENT' || attempt > 0) throw e;
+      }
+    }
   }
 
   /**

@@ -12,4 +12,6 @@ export { INVITATION_PREFIX } from './invitation.js';
 export type { Groups } from './groups-api.js';
 export type { Devices } from './devices-api.js';
 export type { LinkAttempt } from './link.js';
+export type { OrganisationOptions } from './admission.js';
+export { TOKEN_BATCH } from './admission.js';
 export { LINK_PREFIX } from './link-exchange.js';

@@ -30,6 +30,8 @@ export const KIND = {
   keyPackage: 'key-package',
   /** Each contact's latest KeyPackage for us. */
   peerKeyPackage: 'peer-key-package',
+  /** A closed deployment's wallet: the signed policy, unspent admission tokens, the issuer session (§10.1). */
+  admission: 'admission',
 } as const;
 
 export interface IdentityRecord { signSeed: Uint8Array; dhSecret: Uint8Array; homeRelay: string; createdAt: number }

@@ -1,6 +1,7 @@
 // The SDK's public value types (spec/client.md §10).
 import type { CryptoPool, ScryptParams } from '../crypto/index.js';
 import type { ClientError } from './errors.js';
+import type { OrganisationOptions } from './admission.js';
 import type { Platform } from './platform.js';
 
 export type PrivateRouting = 'preferred' | 'required' | 'always' | 'off';
@@ -49,6 +50,12 @@ export interface ClientOptions {
   readonly cryptoPool?: CryptoPool;
   /** Sockets and storage (spec/client.md §12); default: the entry's platform (Node's for 'sealpost'). */
   readonly platform?: Platform;
+  /**
+   * A closed deployment (spec/client.md §10.1, spec/admission.md): the organisation's issuer and
+   * public key. The client then keeps the signed policy and a wallet of admission tokens, and
+   * spends one per mailbox it creates on its home relay.
+   */
+  readonly organisation?: OrganisationOptions;
 }
 
 export interface Contact {

@@ -108,6 +108,8 @@ export async function runPrimary(config: RelayConfig, processes: number, io: Pri
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  // Every process of a closed relay reads its policy and epoch secrets again.
+  process.on('SIGHUP', () => { for (const w of slotOf.keys()) w.process.kill('SIGHUP'); });
 
   for (let slot = 0; slot < processes; slot++) fork(slot);
   return done;

@@ -38,5 +38,6 @@ export async function runWorker(config: RelayConfig, env: Readonly<Record<string
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     process.on('disconnect', stop);
+    process.on('SIGHUP', () => { relay.reloadAdmission(); });
   });
 }

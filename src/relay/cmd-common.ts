@@ -76,9 +76,17 @@ export function isAllZero(b: Uint8Array): boolean {
   return acc === 0;
 }
 
-/** Clamps a requested ttl (0 = default) to the relay's bounds (spec/protocol.md §5.2). */
+/**
+ * Clamps a requested ttl (0 = default) to the relay's bounds (spec/protocol.md §5.2); a closed
+ * relay's to its policy's retention too (spec/admission.md §5.4), whatever else is configured.
+ */
 export function effectiveTtl(ctx: RelayContext, requested: number): number {
   const c = ctx.config;
-  if (requested === 0) return c.defaultTtlSeconds;
-  return Math.min(c.maxTtlSeconds, Math.max(c.minTtlSeconds, requested));
+  const ttl = requested === 0 ? c.defaultTtlSeconds : Math.min(c.maxTtlSeconds, Math.max(c.minTtlSeconds, requested));
+  return ctx.admission === null ? ttl : Math.min(ttl, ctx.admission.retentionSeconds);
+}
+
+/** An envelope's time to live in its mailbox: the mailbox's, within a closed relay's retention as it is now (spec/admission.md §5.4). */
+export function envelopeTtl(ctx: RelayContext, mailboxTtlSeconds: number): number {
+  return ctx.admission === null ? mailboxTtlSeconds : Math.min(mailboxTtlSeconds, ctx.admission.retentionSeconds);
 }

@@ -16,7 +16,7 @@ import type { RelayContext } from './context.js';
 import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import type { Session } from './session.js';
-import { StoreConflictError, type MailboxRecord } from './store.js';
+import { StoreConflictError, type MailboxRecord, type TokenSpend } from './store.js';
 import { endSubscription } from './subscription.js';
 import { dayOf, expiryDayAfterUse, noteUse } from './mailbox-expiry.js';
 
@@ -65,7 +65,8 @@ export function handleCreate(ctx: RelayContext, session: Session, f: CreateFrame
     if (!valid) throw new ProtocolError('AUTH');
     if ((f.flags & ~MAILBOX_FLAG_PUBLIC) !== 0) throw new ProtocolError('INVALID', 'unknown flags');
     checkVerifier(f.flags, f.accessVerifier);
-    if (f.token.length !== 0) throw new ProtocolError('INVALID', 'admission tokens are not accepted by this relay');
+    // An open relay takes no token (spec/protocol.md §5.2); a closed one checks it last (§5.12).
+    if (f.token.length !== 0 && ctx.admission === null) throw new ProtocolError('INVALID', 'admission tokens are not accepted by this relay');
     return andThen(mailboxDk(ctx, f.deliveryKey), (dk) => createMailbox(ctx, session, f, dk));
   });
 }
@@ -77,33 +78,60 @@ function createMailbox(ctx: RelayContext, session: Session, f: CreateFrame, dk: 
     checkAuthRoom(ctx, session);
     // After the checks above, so that only a CREATE that would succeed spends the budget (spec/protocol.md §5.2).
     if (!ctx.createBudget.take(session.addressGroup, performance.now())) throw new ProtocolError('RATE', 'mailbox creation budget of this address');
-    return andThen(newIid(ctx), (iid) => commitCreate(ctx, session, f, dk, readId, iid));
+    const spend = admit(ctx, f.token);
+    return andThen(newIid(ctx), (iid) => commitCreate(ctx, session, f, dk, readId, iid, spend));
   }));
 }
 
-function commitCreate(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey, readId: Uint8Array, iid: number): Promise<RelayFrame> {
+/**
+ * A closed relay's token check (spec/admission.md §4.1 steps 1–3), after every other check of
+ * CREATE passed, the address's CREATE budget included: what to spend in the commit (step 4),
+ * or null on an open relay.
+ */
+function admit(ctx: RelayContext, token: Uint8Array): TokenSpend | null {
+  if (ctx.admission === null) return null;
+  try {
+    return ctx.admission.check(token, ctx.now());
+  } catch (e) {
+    if (e instanceof ProtocolError) ctx.metrics.admissionRefusals.inc(e.errorName);
+    throw e;
+  }
+}
+
+const spendKey = (s: TokenSpend): string => `t${s.epoch}:${hexOf(s.spentId)}`;
+
+function commitCreate(ctx: RelayContext, session: Session, f: CreateFrame, dk: DeliveryKey, readId: Uint8Array, iid: number, spend: TokenSpend | null): Promise<RelayFrame> {
   // Reserved before any other read can be answered: a CREATE racing this one sees the ids taken.
   if (ctx.reservedIds.has('r' + hexOf(readId)) || ctx.reservedIds.has('s' + hexOf(f.sendId))) throw new ProtocolError('DUPLICATE');
+  // The same token in two CREATEs in flight: the second is refused now (the store refuses it across processes).
+  if (spend && ctx.reservedIds.has(spendKey(spend))) throw tokenSpent(ctx);
   const record: MailboxRecord = {
     iid, readId, readKey: f.readKey.slice(), sendId: f.sendId.slice(), accessVerifier: f.accessVerifier.slice(),
     dk, flags: f.flags, ttlSeconds: effectiveTtl(ctx, f.ttlSeconds),
   };
-  const reserved = ['r' + hexOf(readId), 's' + hexOf(record.sendId), 'i' + record.iid];
+  const reserved = ['r' + hexOf(readId), 's' + hexOf(record.sendId), 'i' + record.iid, ...(spend ? [spendKey(spend)] : [])];
   for (const r of reserved) ctx.reservedIds.add(r);
   const unreserve = (): void => { for (const r of reserved) ctx.reservedIds.delete(r); };
   const expiryDay = expiryDayAfterUse(dayOf(ctx.now()), record.ttlSeconds);
-  return storeWrite(ctx, () => ctx.store.createMailbox(record, expiryDay),
+  return storeWrite(ctx, () => ctx.store.createMailbox(record, expiryDay, spend ?? undefined),
     () => {
       unreserve();
+      if (spend) ctx.metrics.tokensSpent.inc(String(spend.epoch));
       authorize(session, ctx.mailboxes.created(record, expiryDay));
       return { type: 'CREATED', corr: 0, readId: record.readId, sendId: record.sendId };
     },
     (e: unknown) => {
       unreserve();
+      if (e instanceof StoreConflictError && e.code === 'SPENT') throw tokenSpent(ctx);
       if (e instanceof StoreConflictError) throw new ProtocolError('DUPLICATE'); // taken by another process meanwhile
       throw storeFailure(ctx, 'create', e);
     },
   );
+}
+
+function tokenSpent(ctx: RelayContext): ProtocolError {
+  ctx.metrics.admissionRefusals.inc('TOKEN_SPENT');
+  return new ProtocolError('TOKEN_SPENT');
 }
 
 export function handleAuth(ctx: RelayContext, session: Session, f: AuthFrame): Maybe<RelayFrame> {

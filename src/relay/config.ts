@@ -57,6 +57,12 @@ export interface RelayConfig {
   maxPeerLinks: number;
   /** How long a FORWARD waits for the destination relay's answer before PEER_DOWN. */
   forwardTimeoutSeconds: number;
+  /** Closed relay (spec/admission.md §4.3): the organisation's signed policy file. Unset = an open relay. */
+  policyFile?: string;
+  /** Closed relay: the organisation's Ed25519 public key (base64url), which must sign the policy. */
+  orgPublicKey?: string;
+  /** Closed relay: the epoch secrets file shared with the issuer (spec/admission.md §7.4). */
+  epochSecretsFile?: string;
 }
 
 export type ConfigKey = keyof RelayConfig;
@@ -136,6 +142,7 @@ export class ConfigError extends Error {
 type Kind =
   | { t: 'string' }
   | { t: 'path?' } // optional file path (absent = unset)
+  | { t: 'key?' } // optional 32-byte key in unpadded base64url (absent = unset)
   | { t: 'int'; min: number; max: number }
   | { t: 'seconds'; min: number; max: number } // may be fractional (tests use sub-second timeouts)
   | { t: 'port' }
@@ -208,8 +215,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('peers', { t: 'peers' }, 'a partner relay (sealpost+ws://FINGERPRINT@HOST:PORT): forward to it and accept its links (repeat the flag, or comma-separate)', { flags: ['peer'] }),
   spec('maxPeerLinks', int(1, 4_096), 'links from partner relays open at once'),
   spec('forwardTimeoutSeconds', secs(0.05, 300), 'how long a FORWARD waits for the destination relay before PEER_DOWN'),
+  spec('policyFile', { t: 'path?' }, 'closed relay: the organisation\'s signed policy (spec/admission.md §5); needs --org-public-key and --epoch-secrets-file; reloaded on change and on SIGHUP'),
+  spec('orgPublicKey', { t: 'key?' }, 'closed relay: the organisation\'s Ed25519 public key (base64url), which must sign the policy'),
+  spec('epochSecretsFile', { t: 'path?' }, 'closed relay: the epoch secrets file shared with the issuer (mode 0600; spec/admission.md §7.4); reloaded on change and on SIGHUP'),
   spec('processes', { t: 'processes' }, `relay processes sharing the port, the identity and the LMDB store ("auto" = one per core, at most ${MAX_PROCESSES}); relay-wide bounds are split between them`),
 ];
+
+/** Keys that may be unset (a closed relay's files, TLS). */
+const optional = (s: KeySpec): boolean => s.kind.t === 'path?' || s.kind.t === 'key?';
 
 const BY_KEY = new Map(CONFIG_KEYS.map((s) => [s.key, s]));
 const BY_FLAG = new Map<string, KeySpec>();
@@ -244,6 +257,10 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source = 'opti
       if (raw === undefined || raw === null || raw === '') return undefined;
       if (typeof raw !== 'string') return bad('a file path');
       return raw;
+    case 'key?':
+      if (raw === undefined || raw === null || raw === '') return undefined;
+      if (typeof raw !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(raw.trim())) return bad('a 32-byte key in unpadded base64url (43 characters)');
+      return raw.trim();
     case 'level':
       if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw;
       return bad('one of debug, info, warn, error');
@@ -367,7 +384,7 @@ export function settingsFromFile(text: string, fileName = 'config file'): RawSet
 export function validateConfig(c: RelayConfig): RelayConfig {
   for (const s of CONFIG_KEYS) {
     const v = c[s.key];
-    if (v === undefined && s.kind.t !== 'path?') throw new ConfigError(`missing setting ${s.key}`);
+    if (v === undefined && !optional(s)) throw new ConfigError(`missing setting ${s.key}`);
     if (v !== undefined) coerceValue(s.key, v, 'option');
   }
   if (c.minTtlSeconds > c.maxTtlSeconds) throw new ConfigError(`minTtlSeconds (${c.minTtlSeconds}) exceeds maxTtlSeconds (${c.maxTtlSeconds})`);
@@ -376,6 +393,8 @@ export function validateConfig(c: RelayConfig): RelayConfig {
   }
   if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) throw new ConfigError('tlsCert and tlsKey go together: set both or neither');
   if (c.sendBurst < 1) throw new ConfigError('sendBurst must be at least 1');
+  const closed = [c.policyFile, c.orgPublicKey, c.epochSecretsFile].filter((v) => v !== undefined).length;
+  if (closed !== 0 && closed !== 3) throw new ConfigError('a closed relay needs policyFile, orgPublicKey and epochSecretsFile together (spec/admission.md §4.3)');
   return c;
 }
 
@@ -386,7 +405,7 @@ export function mergeConfig(...layers: RawSettings[]): RelayConfig {
     for (const [k, v] of Object.entries(layer)) {
       if (!BY_KEY.has(k as ConfigKey)) throw new ConfigError(`unknown setting "${k}"`);
       if (v === undefined) {
-        if (BY_KEY.get(k as ConfigKey)!.kind.t === 'path?') delete merged[k];
+        if (optional(BY_KEY.get(k as ConfigKey)!)) delete merged[k];
         continue;
       }
       merged[k] = v;

@@ -1,6 +1,7 @@
 // What every connection handler shares: config, identity, store, mailbox states, metrics,
 // logs, the clock, and the bookkeeping that draining needs.
 import type { Ed25519PublicKey } from '../crypto/index.js';
+import type { AdmissionGate } from './admission-gate.js';
 import type { RelayConfig } from './config.js';
 import type { RelayBudgets } from './budgets.js';
 import type { CreateBudget } from './create-budget.js';
@@ -43,7 +44,7 @@ export interface RelayContext {
   readonly dummyReadKey: Ed25519PublicKey;
   /** A verifier no mailbox has: SEND to an unknown sendId compares against it. */
   readonly dummyVerifier: Uint8Array;
-  /** readId/sendId hex of CREATE and ROTATE in flight, so that two cannot claim the same id. */
+  /** readId/sendId hex (and a closed relay's token) of CREATE and ROTATE in flight, so that two cannot claim the same id or token. */
   readonly reservedIds: Set<string>;
   /**
    * Other relay processes on the same store (spec/scale-out.md): null for a relay alone on its
@@ -52,6 +53,8 @@ export interface RelayContext {
   readonly bus: MailboxBus | null;
   /** Partner relays and private routing (spec/federation.md); null when no partner is configured. */
   readonly federation: Federation | null;
+  /** A closed relay's admission (spec/admission.md §4.3); null for an open relay. */
+  readonly admission: AdmissionGate | null;
   /** Store writes issued and not yet answered (close() waits for zero). */
   pendingWrites: number;
   draining: boolean;

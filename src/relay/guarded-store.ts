@@ -3,7 +3,7 @@
 // free space (ACK, DEL, expiry) always go through. Every write's outcome is reported to the
 // guard once, so an episode is logged once and ends by itself at the first commit after it.
 import type { DiskGuard } from './disk-guard.js';
-import type { Appended, AppendRequest, MailboxRecord, QueueEntry, QueueRef, Store } from './store.js';
+import type { Appended, AppendRequest, MailboxRecord, QueueEntry, QueueRef, Store, TokenSpend } from './store.js';
 import { startWrite, StoreConflictError, StoreError } from './store.js';
 
 /** A write refused before it reached the store because free space is at the reserve. */
@@ -33,8 +33,14 @@ export class GuardedStore implements Store {
   counts() { return this.inner.counts(); }
   expiredMailboxes(today: number, limit: number) { return this.inner.expiredMailboxes(today, limit); }
 
-  createMailbox(record: MailboxRecord, expiryDay: number): Promise<void> {
-    return this.growing(MAILBOX_BYTES, () => this.inner.createMailbox(record, expiryDay));
+  spentEpochs() { return this.inner.spentEpochs(); }
+  spentCount(epoch: number) { return this.inner.spentCount(epoch); }
+
+  createMailbox(record: MailboxRecord, expiryDay: number, spend?: TokenSpend): Promise<void> {
+    return this.growing(MAILBOX_BYTES, () => this.inner.createMailbox(record, expiryDay, spend));
+  }
+  dropSpentEpoch(epoch: number): Promise<number> {
+    return this.observe(() => this.inner.dropSpentEpoch(epoch));
   }
   // Moving an expiry day rewrites two small index entries: it adds next to nothing.
   setMailboxExpiry(iid: number, expiryDay: number): Promise<void> {

@@ -28,6 +28,7 @@ import type { MailboxBus } from './mailbox-bus.js';
 import { followMailboxEvents } from './mailbox-events.js';
 import { Federation } from './federation/federation.js';
 import type { PartnerList } from './federation/partners.js';
+import { AdmissionGate, admissionFiles, dropClosedEpochs } from './admission-gate.js';
 
 export { DEFAULT_CONFIG, ConfigError, type RelayConfig, type LogLevel } from './config.js';
 export type { Store, MailboxRecord, QueueEntry, QueueRef } from './store.js';
@@ -52,6 +53,8 @@ export interface RunningRelay {
   backup(dir: string): Promise<void>;
   /** The partner relays (spec/federation.md §1): a second source, such as a signed policy, may add fingerprints. */
   readonly partners: PartnerList;
+  /** A closed relay: reads its policy and epoch secrets files again (as SIGHUP does); false if they were refused. */
+  reloadAdmission(): boolean;
 }
 
 export interface StartOptions extends Partial<RelayConfig> {
@@ -90,6 +93,19 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const sink = logFn ? { sink: logFn, close: async () => {} } : streamSink(config.logFile);
   const log = createLogger(config.logLevel, sink.sink);
   const identity = loadOrCreateIdentity(config.dataDir);
+  const files = admissionFiles(config);
+  let admission: AdmissionGate | null = null;
+  if (files !== null) {
+    try {
+      admission = new AdmissionGate(files, {
+        reloaded: (p) => log.info('admission_reloaded', { serial: p.serial, epochs: p.epochKeys.map((k) => k.epoch), retentionSeconds: p.retentionSeconds }),
+        reloadFailed: (e) => log.warn('admission_reload_failed', errorSummary(e)),
+      });
+    } catch (e) {
+      await sink.close();
+      throw e;
+    }
+  }
 
   let store: Store | null = null;
   // The store's counts as last read: an embedded store answers at once, a networked one for the next reading.
@@ -150,6 +166,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     dummyVerifier: randomBytes(32),
     reservedIds: new Set(),
     bus: cluster?.bus ?? null,
+    admission,
     pendingWrites: 0,
     draining: false,
   };
@@ -179,7 +196,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   // The sweeper: in the background, never overlapping itself.
   let sweeping: Promise<number> | null = null;
   const sweep = (): Promise<number> => {
-    sweeping ??= sweepExpired(ctx).then(async (n) => { await federation.sweep(ctx); return n + await expireMailboxes(ctx); }).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
+    sweeping ??= sweepExpired(ctx).then(async (n) => { await federation.sweep(ctx); return n + await expireMailboxes(ctx) + await dropClosedEpochs(ctx); }).catch((e: unknown) => { log.error('sweep_failed', errorSummary(e)); return 0; }).finally(() => { sweeping = null; });
     return sweeping;
   };
   const sweepTimer = setInterval(() => { if (cluster?.sweeper !== false) void sweep(); }, config.sweepIntervalSeconds * 1000);
@@ -193,6 +210,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   }, STATS_LOG_INTERVAL_MS);
   statsTimer.unref();
 
+  admission?.watch();
   const tls = config.tlsCert !== undefined;
   const address = `sealpost+${tls ? 'wss' : 'ws'}://${identity.fingerprint}@${advertisedHost(config.host)}:${listener.port}`;
   log.info('start', {
@@ -205,12 +223,14 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       mailboxCreates: [config.mailboxCreatesPerHour, config.mailboxCreateBurst], upgradeTimeoutSeconds: config.upgradeTimeoutSeconds,
       maxBufferedBytesTotal: config.maxBufferedBytesTotal, maxAuthTotal: config.maxAuthTotal, diskReserveBytes: config.diskReserveBytes,
     },
+    ...(admission ? { closed: { policySerial: admission.policy.serial, epochs: admission.policy.epochKeys.map((k) => k.epoch), retentionSeconds: admission.retentionSeconds } } : {}),
   });
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ctx.draining = true;
+      admission?.close();
       clearInterval(sweepTimer);
       clearInterval(statsTimer);
       await listener.stopAccepting();
@@ -255,6 +275,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     metricsText: () => metrics.registry.render(),
     backup: (dir) => store!.backup(dir),
     partners: federation.partners,
+    reloadAdmission: () => admission?.reload() ?? false,
   };
 }
 

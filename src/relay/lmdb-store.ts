@@ -9,6 +9,7 @@
 //   expiry    [expiryMinute, iid, msgId]    -> (empty)
 //   mexpiry   [expiryDay, iid]              -> (empty)      unused mailboxes expire (§11.5)
 //   qstat     iid                           -> [envelopes, envelope bytes]   shared stores only (§11.7)
+//   spent     epoch[4] || spentId[32]       -> (empty)      closed relays' spent tokens (spec/admission.md §4.2)
 //
 // A store opened `shared` serves several relay processes on one machine (LMDB is
 // multi-process): SEND, ACK, expiry, ROTATE, DEL and CREATE then run as transactions that read
@@ -24,7 +25,7 @@ import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { equalBytes } from '../crypto/index.js';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
-import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
+import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store, TokenSpend } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
 import { holdLmdbCommitGuard } from './lmdb-commit-guard.js';
 
@@ -85,6 +86,18 @@ function encodeQueueValue(expiryMinute: number, delivered: Uint8Array): Uint8Arr
 
 const expiryOf = (v: Uint8Array): number => new DataView(v.buffer, v.byteOffset, 4).getUint32(0);
 const asKey = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
+/** `epoch[4] || spentId[32]`: one epoch's spent tokens are one key range (spec/admission.md §4.2). */
+function spentKey(epoch: number, id: Uint8Array = EMPTY): Buffer {
+  const k = Buffer.alloc(4 + id.length);
+  k.writeUInt32BE(epoch, 0);
+  k.set(id, 4);
+  return k;
+}
+/** The keys of one epoch: [epoch, epoch + 1). */
+const epochRange = (epoch: number): { start: Buffer; end: Buffer } =>
+  ({ start: spentKey(epoch), end: epoch === 0xffffffff ? Buffer.alloc(5, 0xff) : spentKey(epoch + 1) });
+/** Spent ids removed per transaction when an epoch is dropped. */
+const DROP_BATCH = 4096;
 
 type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
 interface FlushWait { readonly since: number; settle(e?: unknown): void }
@@ -124,6 +137,7 @@ export class LmdbStore implements Store {
   private readonly qstat: Database<[number, number], number>;
   /** Idempotency keys of forwarded SENDs committed here (spec/federation.md §6): key → expiry minute. */
   private readonly forwarded: Database<number, Buffer>;
+  private readonly spent: Database<Uint8Array, Buffer>;
   readonly shared: boolean;
   private readonly onCommit: ((ms: number) => void) | undefined;
   private closed = false;
@@ -144,6 +158,7 @@ export class LmdbStore implements Store {
     this.queue = this.root.openDB({ name: 'queue', encoding: 'binary' });
     this.expiry = this.root.openDB({ name: 'expiry', encoding: 'binary' });
     this.mexpiry = this.root.openDB({ name: 'mexpiry', encoding: 'binary' });
+    this.spent = this.root.openDB({ name: 'spent', keyEncoding: 'binary', encoding: 'binary' });
     this.shared = opts.shared === true;
     this.qstat = this.shared ? this.root.openDB({ name: 'qstat' }) : (null as never);
     this.forwarded = this.root.openDB({ name: 'forwarded', keyEncoding: 'binary' });
@@ -232,6 +247,20 @@ export class LmdbStore implements Store {
     for (const key of this.mexpiry.getKeys({ start: [0, 0], end: [today, 0], limit })) out.push({ expiryDay: key[0], iid: key[1] });
     return out;
   }
+  spentEpochs(): number[] {
+    const out: number[] = [];
+    for (let next: Buffer | undefined = spentKey(0); next !== undefined;) {
+      const [key] = [...this.spent.getKeys({ start: next, limit: 1 })] as Buffer[];
+      if (key === undefined) break;
+      const epoch = key.readUInt32BE(0);
+      out.push(epoch);
+      next = epoch === 0xffffffff ? undefined : spentKey(epoch + 1);
+    }
+    return out;
+  }
+  spentCount(epoch: number): number {
+    return this.spent.getCount(epochRange(epoch));
+  }
   counts(): { mailboxes: number; envelopes: number } {
     const n = (db: Database<unknown, never>): number => (db.getStats() as { entryCount?: number }).entryCount ?? 0;
     return { mailboxes: n(this.mailbox as never), envelopes: n(this.queue as never) };
@@ -309,21 +338,29 @@ export class LmdbStore implements Store {
     return performance.now();
   }
 
-  createMailbox(r: MailboxRecord, expiryDay: number): Promise<void> {
+  createMailbox(r: MailboxRecord, expiryDay: number, spend?: TokenSpend): Promise<void> {
     const t = this.writing();
-    if (this.shared) {
-      // Another process may have taken one of these ids since this one looked.
-      let taken = false;
+    if (this.shared || spend) {
+      // Another process may have taken one of these ids since this one looked; a token is spent
+      // in the mailbox's transaction, so a crash keeps both or neither (spec/admission.md §4.2).
+      let refused: StoreConflictError | null = null;
       const p = this.root.childTransaction(() => {
-        taken = this.read.get(asKey(r.readId)) !== undefined || this.send.get(asKey(r.sendId)) !== undefined || this.mailbox.getBinaryFast(r.iid) !== undefined;
-        if (taken) return;
+        if (this.shared && (this.read.get(asKey(r.readId)) !== undefined || this.send.get(asKey(r.sendId)) !== undefined || this.mailbox.getBinaryFast(r.iid) !== undefined)) {
+          refused = new StoreConflictError('DUPLICATE');
+          return;
+        }
+        if (spend) {
+          const key = spentKey(spend.epoch, spend.spentId);
+          if (this.spent.getBinaryFast(key) !== undefined) { refused = new StoreConflictError('SPENT'); return; }
+          this.spent.put(key, EMPTY);
+        }
         this.mailbox.put(r.iid, encodeRecord(r, expiryDay));
         this.read.put(asKey(r.readId), r.iid);
         this.send.put(asKey(r.sendId), r.iid);
         this.mexpiry.put([expiryDay, r.iid], EMPTY);
-        this.qstat.put(r.iid, [0, 0]);
+        if (this.shared) this.qstat.put(r.iid, [0, 0]);
       });
-      return this.durable([p], t, () => { if (taken) throw new StoreConflictError('DUPLICATE'); });
+      return this.durable([p], t, () => { if (refused) throw refused; });
     }
     return this.durable([
       this.mailbox.put(r.iid, encodeRecord(r, expiryDay)),
@@ -331,6 +368,20 @@ export class LmdbStore implements Store {
       this.send.put(asKey(r.sendId), r.iid),
       this.mexpiry.put([expiryDay, r.iid], EMPTY),
     ], t);
+  }
+
+  async dropSpentEpoch(epoch: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const t = this.writing();
+      let n = 0;
+      const p = this.root.childTransaction(() => {
+        for (const key of this.spent.getKeys({ ...epochRange(epoch), limit: DROP_BATCH })) { this.spent.remove(key); n++; }
+      });
+      await this.durable([p], t);
+      total += n;
+      if (n < DROP_BATCH) return total;
+    }
   }
 
   setMailboxExpiry(iid: number, expiryDay: number): Promise<void> {

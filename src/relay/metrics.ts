@@ -89,6 +89,8 @@ export interface RelayMetrics {
   readonly storeWritable: Gauge;
   readonly storeUnwritable: Counter;
   readonly storeWriteFailures: Counter;
+  readonly tokensSpent: Counter;
+  readonly admissionRefusals: Counter;
   readonly commitLatency: Histogram;
   readonly commitBatch: Histogram;
   /** Records one durable write; writes completing in the same event-loop turn count as one batch. */
@@ -125,6 +127,8 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
     slowReadersShed: r.add(new Counter('sealpost_slow_readers_shed_total', 'Connections closed (4005) because all send buffers together passed maxBufferedBytesTotal')),
     storeWritable: r.add(new Gauge('sealpost_store_writable', '1 while the store takes writes that add data, 0 during a disk-full or commit-failure episode')),
     storeUnwritable: r.add(new Counter('sealpost_store_unwritable_total', 'Episodes in which store writes were refused or failed')),
+    tokensSpent: r.add(new Counter('sealpost_admission_tokens_spent_total', 'Admission tokens spent by CREATEs of a closed relay, by epoch (epochs are few and public)', 'epoch')),
+    admissionRefusals: r.add(new Counter('sealpost_admission_refusals_total', 'CREATEs a closed relay refused for their token, by error name', 'code')),
     storeWriteFailures: r.add(new Counter('sealpost_store_write_failures_total', 'Store writes that failed or were refused (answered INTERNAL), by operation', 'op')),
     commitLatency,
     commitBatch,

@@ -8,13 +8,14 @@
 //   read_ids (read_id PK, iid)     send_ids (send_id PK, iid)
 //   queue    ((iid, msg_id) PK, expiry_minute, delivered)   index (expiry_minute, iid, msg_id)
 //   sub_order  a sequence: the global order of SUBs (mailbox-bus.ts)
+//   spent    ((epoch, spent_id) PK)   closed relays' spent tokens (spec/admission.md §4.2)
 //
 // readId and sendId appear together only in the record; no table holds an address, a time
 // finer than the expiry minute, or anything about senders. Queries are parameterised and never
 // logged by the relay; errors become StoreError with the SQLSTATE only.
 import pg from 'pg';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
-import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
+import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store, TokenSpend } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
 
 const RECORD_BYTES = 2 + 4 + 5 * 32;
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS queue (
   PRIMARY KEY (iid, msg_id));
 CREATE INDEX IF NOT EXISTS queue_expiry ON queue (expiry_minute, iid, msg_id);
 CREATE SEQUENCE IF NOT EXISTS sub_order;
+CREATE TABLE IF NOT EXISTS spent (epoch BIGINT NOT NULL, spent_id BYTEA NOT NULL, PRIMARY KEY (epoch, spent_id));
 `;
 
 /** Advisory lock key held while the schema is created. */
@@ -190,6 +192,14 @@ export class PgStore implements Store {
     return r.rows.map((row) => ({ expiryDay: num(row.expiry_day), iid: num(row.iid) }));
   }
 
+  async spentEpochs(): Promise<number[]> {
+    return (await this.q('SELECT DISTINCT epoch FROM spent ORDER BY epoch')).rows.map((row) => num(row.epoch));
+  }
+
+  async spentCount(epoch: number): Promise<number> {
+    return num((await this.q('SELECT count(*) AS n FROM spent WHERE epoch = $1', [epoch])).rows[0].n);
+  }
+
   /** The next number in the global order of SUBs (mailbox-bus.ts). */
   async nextSubscriptionNumber(): Promise<number> {
     return num((await this.q("SELECT nextval('sub_order') AS n")).rows[0].n);
@@ -197,8 +207,13 @@ export class PgStore implements Store {
 
   // ---- writes ---------------------------------------------------------------------------
 
-  createMailbox(r: MailboxRecord, expiryDay: number): Promise<void> {
+  createMailbox(r: MailboxRecord, expiryDay: number, spend?: TokenSpend): Promise<void> {
     return this.tx(async (c) => {
+      if (spend) {
+        // Spent in the mailbox's transaction (spec/admission.md §4.2): a rollback unspends it.
+        const added = await c.query('INSERT INTO spent (epoch, spent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [spend.epoch, buf(spend.spentId)]);
+        if (added.rowCount !== 1) throw new StoreConflictError('SPENT');
+      }
       const taken = await c.query('SELECT (SELECT 1 FROM read_ids WHERE read_id = $1) AS r, (SELECT 1 FROM send_ids WHERE send_id = $2) AS s, (SELECT 1 FROM mailbox WHERE iid = $3) AS i',
         [buf(r.readId), buf(r.sendId), r.iid]);
       const t = taken.rows[0];
@@ -211,6 +226,10 @@ export class PgStore implements Store {
       if ((e as { cause?: { code?: unknown } }).cause?.code === '23505') throw new StoreConflictError('DUPLICATE');
       throw e;
     });
+  }
+
+  async dropSpentEpoch(epoch: number): Promise<number> {
+    return (await this.q('DELETE FROM spent WHERE epoch = $1', [epoch])).rowCount ?? 0;
   }
 
   async setMailboxExpiry(iid: number, expiryDay: number): Promise<void> {

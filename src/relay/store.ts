@@ -68,6 +68,12 @@ export interface AppendRequest {
 
 export interface Appended { readonly msgId: number; readonly delivered: Uint8Array }
 
+/**
+ * A closed relay's admission token, spent in the CREATE's own transaction (spec/admission.md
+ * §4.2): its epoch and spentId, and nothing else (no time, no mailbox next to it).
+ */
+export interface TokenSpend { readonly epoch: number; readonly spentId: Uint8Array }
+
 export interface Store {
   // -- reads (committed state; now or later) --
   findByReadId(readId: Uint8Array): Maybe<number | undefined>;
@@ -86,10 +92,20 @@ export interface Store {
   counts(): Maybe<{ mailboxes: number; envelopes: number }>;
   /** Mailboxes whose expiry day is before `today`, oldest first, at most `limit`. */
   expiredMailboxes(today: number, limit: number): Maybe<MailboxExpiryRef[]>;
+  /** The epochs that have spent tokens recorded (spec/admission.md §4.2), ascending. */
+  spentEpochs(): Maybe<number[]>;
+  /** How many tokens of `epoch` are recorded as spent. */
+  spentCount(epoch: number): Maybe<number>;
 
   // -- writes (resolve when durable) --
-  /** Creates a mailbox that expires after `expiryDay` unless used (setMailboxExpiry). */
-  createMailbox(record: MailboxRecord, expiryDay: number): Promise<void>;
+  /**
+   * Creates a mailbox that expires after `expiryDay` unless used (setMailboxExpiry). With
+   * `spend`, records the token as spent in the same transaction: StoreConflictError SPENT (and
+   * nothing written) if it was spent before (spec/admission.md §4.2).
+   */
+  createMailbox(record: MailboxRecord, expiryDay: number, spend?: TokenSpend): Promise<void>;
+  /** Forgets every spent token of `epoch` (its redemption window closed); resolves with how many. */
+  dropSpentEpoch(epoch: number): Promise<number>;
   /** Moves a mailbox's expiry day (it was used). */
   setMailboxExpiry(iid: number, expiryDay: number): Promise<void>;
   /** Gives every mailbox without an expiry day this one (stores from before mailbox expiry); resolves with how many. */
@@ -137,10 +153,11 @@ export class StoreError extends Error {
 /**
  * A shared-store write refused by what another process committed first (spec/protocol.md §11.7):
  * QUOTA (the mailbox is full), GONE (deleted or rotated: its id or verifier changed), DUPLICATE
- * (CREATE of an id that exists). Nothing was written.
+ * (CREATE of an id that exists), SPENT (CREATE with an admission token already spent,
+ * spec/admission.md §4.2). Nothing was written.
  */
 export class StoreConflictError extends StoreError {
-  constructor(readonly code: 'QUOTA' | 'GONE' | 'DUPLICATE') {
+  constructor(readonly code: 'QUOTA' | 'GONE' | 'DUPLICATE' | 'SPENT') {
     super(`refused: ${code}`);
     this.name = 'StoreConflictError';
   }

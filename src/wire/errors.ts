@@ -18,6 +18,11 @@ export const ERROR_CODES = {
   NO_PEER: 15,
   PEER_DOWN: 16,
   FORWARD_INVALID: 17,
+  // A closed relay's admission (spec/admission.md §4.3); an open relay never sends these.
+  ADMISSION_REQUIRED: 18,
+  ADMISSION_REFUSED: 19,
+  TOKEN_SPENT: 20,
+  TOKEN_EPOCH: 21,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CODES;

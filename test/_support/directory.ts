@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes, toBase64url } from '../../src/crypto/index.js';
 import { Directory } from '../../src/issuer/directory.js';
 import { startIssuer, type Issuer, type IssuerOptions } from '../../src/issuer/server.js';
-import { createOrganisation, type OrgSetup } from './organisation.js';
+import { createOrganisation, type OrgSetup } from './org-setup.js';
 
 export const MEMBER_ADDRESS = '127.0.0.2';
 

@@ -134,7 +134,7 @@ test('the relay keeps no group id, member key, group name, text or member count;
     const env = open({ path: join(dataDir, 'store'), readOnly: true, maxDbs: 12, encoding: 'binary', keyEncoding: 'binary' } as Parameters<typeof open>[0]);
     try {
       const dbNames = [...env.getKeys()].map((k) => Buffer.from(k as Uint8Array).toString('latin1').replace(/[^a-z]/g, '')).sort();
-      assert.equal(dbNames, ['expiry', 'forwarded', 'mailbox', 'mexpiry', 'queue', 'read', 'send', 'seq'], 'the databases of spec/protocol.md §11.2 only');
+      assert.equal(dbNames, ['expiry', 'forwarded', 'mailbox', 'mexpiry', 'queue', 'read', 'send', 'seq', 'spent'], 'the databases of spec/protocol.md §11.2 only');
       const records = [...env.openDB({ name: 'mailbox', encoding: 'binary', keyEncoding: 'ordered-binary' }).getRange()].map(({ value }) => new Uint8Array(value as Uint8Array));
       assert.ok(records.every((r) => r.length === 170), 'mailbox records of one fixed size');
       const queued = [...env.openDB({ name: 'queue', encoding: 'binary', keyEncoding: 'ordered-binary' }).getRange()].map(({ value }) => new Uint8Array(value as Uint8Array));

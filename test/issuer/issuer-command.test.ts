@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { verifyPolicy } from '../../src/admission/index.js';
 import { repoPath } from '../_support/files.js';
 import { freePort, memberRequest, startDirectory } from '../_support/directory.js';
-import { createOrganisation } from '../_support/organisation.js';
+import { createOrganisation } from '../_support/org-setup.js';
 
 const main = repoPath('.build', 'src', 'cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'sealpost-issuer-cmd-'));

@@ -97,6 +97,7 @@ test('every key has a flag, an env var and a file key', () => {
       : ['host', 'dataDir', 'metricsHost'].includes(s.key) ? 'x' : s.key.endsWith('TtlSeconds') ? '600'
       : s.kind.t === 'url|null' ? 'postgres://db.example/sealpost'
       : s.kind.t === 'peers' ? `sealpost+ws://${'A'.repeat(43)}@relay.example:443`
+      : s.kind.t === 'key?' ? 'A'.repeat(43) : s.kind.t === 'path?' ? '/etc/sealpost/file'
       : s.kind.t === 'int' ? String(Math.max(7, s.kind.min)) : '7';
     env[s.env] = v;
     flags.push(`--${s.flag}`, v);
@@ -137,6 +138,8 @@ test('bad values give clear errors naming their source', () => {
   assert.match(configError(() => mergeConfig({ minTtlSeconds: 100, maxTtlSeconds: 50, defaultTtlSeconds: 60 })), /minTtlSeconds \(100\) exceeds maxTtlSeconds \(50\)/);
   assert.match(configError(() => mergeConfig({ defaultTtlSeconds: 10 })), /defaultTtlSeconds \(10\) must be within/);
   assert.match(configError(() => mergeConfig({ tlsCert: '/c.pem' })), /tlsCert and tlsKey go together/);
+  assert.match(configError(() => mergeConfig({ policyFile: '/p.bin' })), /closed relay needs policyFile, orgPublicKey and epochSecretsFile together/);
+  assert.match(configError(() => parseArgs(['--org-public-key', 'short'])), /--org-public-key: expected a 32-byte key in unpadded base64url/);
   assert.match(configError(() => mergeConfig({ port: -1 })), /option port/);
   assert.match(configError(() => resolveConfig({ argv: ['--config', '/missing.json'], env: {}, readFile: () => { throw Object.assign(new Error('x'), { code: 'ENOENT' }); } })),
     /cannot read config file \/missing.json: ENOENT/);

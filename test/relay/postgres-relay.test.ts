@@ -160,7 +160,7 @@ if (missing) {
       assert.equal(tables, [
         'mailbox.iid', 'mailbox.record', 'mailbox.expiry_day', 'mailbox.ceiling', 'mailbox.envelopes', 'mailbox.bytes',
         'queue.iid', 'queue.msg_id', 'queue.expiry_minute', 'queue.delivered',
-        'read_ids.read_id', 'read_ids.iid', 'send_ids.send_id', 'send_ids.iid',
+        'read_ids.read_id', 'read_ids.iid', 'send_ids.send_id', 'send_ids.iid', 'spent.epoch', 'spent.spent_id',
       ], 'the tables and columns of spec/scale-out.md §6, nothing else');
       // Every byte of every row, as hex.
       const dump = (await c.query(`SELECT string_agg(x, '') AS all FROM (

@@ -208,6 +208,39 @@ export function storeConformance(name: string, impl: StoreUnderTest): void {
     assert.equal(await again.queueRange(41, 0, Number.MAX_SAFE_INTEGER, 10), []);
   });
 
+  it('CREATE with a token spends it in the same transaction: SPENT the second time, and a refused CREATE spends nothing', async (store, reopen) => {
+    const id = randomBytes(32);
+    const spend = { epoch: 7, spentId: id };
+    await store.createMailbox(record(61), 20_000, spend);
+    const twice = await store.createMailbox(record(62), 20_000, spend).then(() => null, (e: unknown) => e);
+    assert.ok(twice instanceof StoreConflictError && twice.code === 'SPENT', String(twice));
+    assert.is(await store.hasMailbox(62), false, 'nothing written');
+    // The same id in another epoch is another token.
+    await store.createMailbox(record(63), 20_000, { epoch: 8, spentId: id });
+    // Two CREATEs issued together with one token: one mailbox.
+    const other = { epoch: 7, spentId: randomBytes(32) };
+    const both = await Promise.allSettled([store.createMailbox(record(64), 20_000, other), store.createMailbox(record(65), 20_000, other)]);
+    assert.is(both.filter((r) => r.status === 'fulfilled').length, 1);
+    assert.is(Number(await store.hasMailbox(64)) + Number(await store.hasMailbox(65)), 1);
+    if (impl.shared) {
+      // A DUPLICATE (checked in the transaction on shared stores) leaves its token unspent.
+      const fresh = { epoch: 7, spentId: randomBytes(32) };
+      const dup = await store.createMailbox({ ...record(66), readId: (await store.getMailbox(61))!.readId }, 20_000, fresh).then(() => null, (e: unknown) => e);
+      assert.ok(dup instanceof StoreConflictError && dup.code === 'DUPLICATE', String(dup));
+      await store.createMailbox(record(67), 20_000, fresh);
+    }
+    assert.equal(await store.spentEpochs(), [7, 8]);
+    const again = await reopen();
+    assert.is(await again.spentCount(7), impl.shared ? 3 : 2, 'durable');
+    const after = await again.createMailbox(record(68), 20_000, spend).then(() => null, (e: unknown) => e);
+    assert.ok(after instanceof StoreConflictError && after.code === 'SPENT', 'still spent after reopening');
+    assert.is(await again.dropSpentEpoch(7), impl.shared ? 3 : 2);
+    assert.equal(await again.spentEpochs(), [8]);
+    assert.is(await again.spentCount(7), 0);
+    await again.createMailbox(record(69), 20_000, spend); // a dropped epoch's ids are forgotten
+    assert.is(await again.hasMailbox(61), true, 'dropping an epoch leaves the mailboxes');
+  });
+
   if (!impl.shared) return;
 
   it('shared: appends issued together get increasing msgIds in issue order, sealed with the stored dk', async (store) => {
