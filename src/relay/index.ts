@@ -1,7 +1,8 @@
 // sealpost/relay: start a relay in-process (the CLI's `sealpost relay` uses this too).
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ed25519KeyPair, randomBytes } from '../crypto/index.js';
+import { ed25519KeyPair, randomBytes, toBase64url } from '../crypto/index.js';
+import type { OrgPolicy } from '../admission/index.js';
 import { CLOSE_CODES, PROTOCOL_VERSION } from '../wire/index.js';
 import { DEFAULT_CONFIG, MAX_CRYPTO_WORKERS, mergeConfig, type RawSettings, type RelayConfig } from './config.js';
 import { MAILBOX_CACHE_SIZE, type RelayContext } from './context.js';
@@ -95,10 +96,17 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const identity = loadOrCreateIdentity(config.dataDir);
   const files = admissionFiles(config);
   let admission: AdmissionGate | null = null;
+  // The signed policy's partner relays join the allow-list as a second source (admission.md §5.4,
+  // federation.md §1); the federation exists only after the store, so a reload before that waits.
+  let federationRef: Federation | null = null;
+  const policyPartners = (p: OrgPolicy): void => { federationRef?.partners.setFingerprints('policy', p.partnerRelays.map((f) => toBase64url(f))); };
   if (files !== null) {
     try {
       admission = new AdmissionGate(files, {
-        reloaded: (p) => log.info('admission_reloaded', { serial: p.serial, epochs: p.epochKeys.map((k) => k.epoch), retentionSeconds: p.retentionSeconds }),
+        reloaded: (p) => {
+          log.info('admission_reloaded', { serial: p.serial, epochs: p.epochKeys.map((k) => k.epoch), retentionSeconds: p.retentionSeconds, partners: p.partnerRelays.length });
+          policyPartners(p);
+        },
         reloadFailed: (e) => log.warn('admission_reload_failed', errorSummary(e)),
       });
     } catch (e) {
@@ -150,6 +158,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   let federation: Federation;
   try {
     federation = new Federation(identity, config, log, metrics.registry);
+    federationRef = federation;
+    if (admission) policyPartners(admission.policy);
   } catch (e) {
     await crypto.close();
     await store.close().catch(() => {});

@@ -107,9 +107,9 @@ export function envelope(size: 256 | 1024 | 4096 | 16384 | 65536 = 256): Uint8Ar
 }
 
 /** A mailbox made on `conn` (authenticated there), with its keys and send capability. */
-export async function makeMailbox(conn: RelayConnection, address: string, opts: { public?: boolean; ttlSeconds?: number; subscribe?: boolean } = {}): Promise<{ keys: MailboxKeys; cap: SendCapability }> {
+export async function makeMailbox(conn: RelayConnection, address: string, opts: { public?: boolean; ttlSeconds?: number; subscribe?: boolean; token?: Uint8Array } = {}): Promise<{ keys: MailboxKeys; cap: SendCapability }> {
   const keys = newMailboxKeys(opts.public ? { public: true } : {});
-  await createMailbox(conn, keys, opts.ttlSeconds !== undefined ? { ttlSeconds: opts.ttlSeconds } : {});
+  await createMailbox(conn, keys, { ...(opts.ttlSeconds !== undefined ? { ttlSeconds: opts.ttlSeconds } : {}), ...(opts.token ? { token: opts.token } : {}) });
   if (opts.subscribe) await subscribe(conn, keys);
   return { keys, cap: sendCapability(address, keys) };
 }
