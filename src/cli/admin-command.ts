@@ -11,6 +11,7 @@ import { ORG_FILES, orgPublicKeyOf, readPolicy, readSettings, type PolicyDraft }
 import { fetchRelayCounts } from '../admin/relay-metrics.js';
 import { readIssuerTotals } from '../issuer/issuer-store.js';
 import { fromBase64url, fromHex, toBase64url, toHex, type Ed25519PublicKey } from '../crypto/index.js';
+import { parseRelayAddress } from '../wire/index.js';
 import { durationOption, intOption, parseOptions, UsageError, type Parsed } from './options.js';
 import type { CommandIo } from './relay-command.js';
 
@@ -56,7 +57,8 @@ ${COMMON}`,
   policy: `usage: sealpost admin policy set|sign|show [options]
 
   set    --retention D --min-timer D --default-timer D --max-devices N
-         --partner FINGERPRINT (hex, repeatable) --clear-partners
+         --partner RELAY (repeatable: a relay address sealpost+ws://FP@HOST:PORT,
+                   its fingerprint FP in base64url, or 64 hex digits) --clear-partners
          changes the draft in org.json (checked against the policy rules, §5.2)
   sign   signs the draft with the current epoch keys: policy.bin, serial + 1, logged
   show   [--file FILE] verifies a signed policy (default the organisation's) and prints it
@@ -83,6 +85,16 @@ ${COMMON}`,
 
 interface Ctx { org: string; json: boolean; io: CommandIo }
 
+/** A partner relay as an operator has it (its address or fingerprint, spec/federation.md §1), as the draft's hex. */
+function partnerFingerprint(text: string): string {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return text.toLowerCase();
+  try {
+    const fp = text.includes('://') ? parseRelayAddress(text).fingerprint : fromBase64url(text);
+    if (fp.length === 32) return toHex(fp);
+  } catch { /* the usage error below */ }
+  throw new UsageError(`--partner ${text}: not a relay address, a base64url fingerprint or 64 hex digits`);
+}
+
 function print(ctx: Ctx, json: Record<string, unknown>, text: string[]): void {
   ctx.io.out(ctx.json ? JSON.stringify(json) : text.join('\n'));
 }
@@ -98,7 +110,7 @@ function draftChange(p: Parsed, current: PolicyDraft): Partial<PolicyDraft> {
   d('default-timer', 'defaultTimerSeconds');
   const devices = intOption(p, 'max-devices', 1, 255);
   if (devices !== undefined) c.maxDevicesPerMember = devices;
-  const added = (p.repeat.get('partner') ?? []).map((x) => x.toLowerCase());
+  const added = (p.repeat.get('partner') ?? []).map(partnerFingerprint);
   if (p.flags.has('clear-partners') || added.length > 0) c.partnerRelays = [...(p.flags.has('clear-partners') ? [] : current.partnerRelays), ...added];
   return c;
 }

@@ -46,7 +46,13 @@ test('init, keys create, policy set/sign/show, quota set, rotation: files, modes
   const keys = json<{ serial: number; created: { epoch: number }[] }>('keys', 'create', '--count', '3');
   assert.is(keys.created.length, 3);
   assert.is(statSync(join(org, 'epoch-secrets.json')).mode & 0o777, 0o600);
-  const set = json<{ draft: { retentionSeconds: number } }>('policy', 'set', '--retention', '3d', '--min-timer', '1h', '--default-timer', '1d', '--max-devices', '3', '--partner', 'cd'.repeat(32));
+  // A partner as hex, as a base64url fingerprint and as a relay address: one fingerprint each, in hex.
+  const ab = Buffer.alloc(32, 0xab).toString('base64url');
+  const set = json<{ draft: { retentionSeconds: number; partnerRelays: string[] } }>('policy', 'set', '--retention', '3d', '--min-timer', '1h', '--default-timer', '1d', '--max-devices', '3',
+    '--partner', 'cd'.repeat(32), '--partner', ab, '--partner', `sealpost+wss://${Buffer.alloc(32, 0xef).toString('base64url')}@relay.partner.example:443`);
+  assert.equal([...set.draft.partnerRelays].sort(), ['ab'.repeat(32), 'cd'.repeat(32), 'ef'.repeat(32)]);
+  assert.is(admin('policy', 'set', '--partner', 'not-a-relay').code, 2, 'a partner that is no fingerprint is a usage error');
+  json('policy', 'set', '--clear-partners', '--partner', 'cd'.repeat(32));
   assert.is(set.draft.retentionSeconds, 259_200);
   const badDraft = admin('policy', 'set', '--min-timer', '2d', '--json');
   assert.is(badDraft.code, 1);
