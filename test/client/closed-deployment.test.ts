@@ -9,6 +9,7 @@ import { Client, isClientError, type ClientErrorCode, type OrganisationOptions }
 import { randomBytes } from '../../src/crypto/index.js';
 import { makeOrganisation, startIssuerStandIn, type IssuerStandIn, type Organisation } from '../_support/organisation.js';
 import { readTree } from '../_support/scan.js';
+import { assertNothingShared, recordingFetch as recordingFetchOf } from '../_support/linkability.js';
 import { spawnRelay, type RelayProcess } from '../relay/_helpers.js';
 import { cleanup, inbox, linkDevice, openClient, tempDir, until } from './_helpers.js';
 
@@ -22,12 +23,7 @@ let relayData: string;
  */
 const issuerSaw: Uint8Array[] = [];
 
-const recordingFetch: typeof fetch = async (url, init) => {
-  const res = await fetch(url, init);
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (init?.body instanceof Uint8Array) issuerSaw.push(new Uint8Array(init.body as Uint8Array), body);
-  return new Response(body, { status: res.status, headers: res.headers });
-};
+const recordingFetch = recordingFetchOf(issuerSaw);
 
 const orgOptions = (over: Partial<OrganisationOptions> = {}): OrganisationOptions => ({
   issuerUrl: issuer.url, orgPublicKey: org.orgPublicKey, session: 'member-session', batchSize: 8, lowWater: 4,
@@ -116,21 +112,7 @@ test('the bytes the issuer saw and the bytes the relay received and stored share
   assert.is(spent.length, 3);
   await a.close();
   const relaySide = [...spent, ...readTree(relayData).map((h) => h.bytes)];
-  // Every 8-byte window the issuer saw, against every window the relay got or keeps.
-  const windows = new Set<bigint>();
-  for (const b of issuerSaw) {
-    const v = Buffer.from(b.buffer, b.byteOffset, b.length);
-    for (let i = 0; i + 8 <= v.length; i++) windows.add(v.readBigUInt64BE(i));
-  }
-  assert.ok(windows.size > 1_000, `the issuer's bytes were recorded (${windows.size})`);
-  for (const b of relaySide) {
-    const v = Buffer.from(b.buffer, b.byteOffset, b.length);
-    for (let i = 0; i + 8 <= v.length; i++) {
-      const w = v.readBigUInt64BE(i);
-      if (w === 0n || w === 0xffffffffffffffffn) continue; // padding in the store's pages
-      assert.not.ok(windows.has(w), `a common 8-byte run at ${i}: ${v.subarray(i, i + 8).toString('hex')}`);
-    }
-  }
+  assertNothingShared(issuerSaw, relaySide);
 });
 
 test('issuer answers: a disabled member, a key that is not the policy\'s, a quota, an issuer that is down', async () => {
