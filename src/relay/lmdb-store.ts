@@ -87,6 +87,13 @@ const expiryOf = (v: Uint8Array): number => new DataView(v.buffer, v.byteOffset,
 const asKey = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
 
 type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
+
+/** One shared-store SEND in an append batch; `outcome` is set inside the batch's transaction. */
+interface PendingAppend { readonly iid: number; readonly req: AppendRequest; outcome: Appended | Error | null }
+interface AppendBatch { readonly items: PendingAppend[]; bytes: number; commit: Flushable }
+/** Bounds of one append batch (a bigger one waits for the next transaction): SENDs, envelope bytes. */
+const APPEND_BATCH_MAX = 512;
+const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
 interface FlushWait { readonly since: number; settle(e?: unknown): void }
 
 /** A durable write still waiting for its fsync after this long is settled by an explicit sync. */
@@ -129,6 +136,10 @@ export class LmdbStore implements Store {
   private readonly flushWaits = new Set<FlushWait>();
   private readonly flushWaitOf = new WeakMap<object, Promise<void>>();
   private readonly rescueTimer: NodeJS.Timeout;
+  /** The append batch SENDs join until its transaction starts (appendEnvelope). */
+  private openAppends: AppendBatch | null = null;
+  /** The read snapshot was renewed in this turn (fresh). */
+  private renewed = false;
 
   constructor(opts: LmdbStoreOptions) {
     mkdirSync(opts.path, { recursive: true, mode: 0o700 });
@@ -154,10 +165,14 @@ export class LmdbStore implements Store {
 
   /**
    * Shared store: lmdb keeps one read snapshot until a timer renews it, so a read right after
-   * another process's commit (its bus event) could miss it. Each read starts a fresh snapshot.
+   * another process's commit (its bus event, which arrives in a turn of its own) could miss it.
+   * The first read of each turn starts a fresh snapshot; the others of that turn share it.
    */
   private fresh(): void {
-    if (this.shared) (this.root as unknown as { resetReadTxn(): void }).resetReadTxn();
+    if (!this.shared || this.renewed) return;
+    (this.root as unknown as { resetReadTxn(): void }).resetReadTxn();
+    this.renewed = true;
+    queueMicrotask(() => { this.renewed = false; });
   }
 
   findByReadId(readId: Uint8Array): number | undefined {
@@ -372,31 +387,60 @@ export class LmdbStore implements Store {
     return this.durable(writes, t);
   }
 
+  /**
+   * Shared-store SEND (spec/protocol.md §11.7). SENDs join the open append batch, which is one
+   * child transaction: when lmdb runs it, it closes (later SENDs open the next) and applies its
+   * SENDs in arrival order, each checked and given its msgId there, so the batch costs one
+   * nested transaction instead of one per SEND. A SEND refused there writes nothing and leaves
+   * the others alone; all of them resolve only once the commit is on disk.
+   */
   appendEnvelope(iid: number, req: AppendRequest): Promise<Appended> {
     const t = this.writing();
     if (!this.shared) throw new StoreError('appendEnvelope needs a store opened shared');
-    let refused: StoreConflictError | null = null;
-    let msgId = 0;
-    let delivered: Uint8Array = EMPTY;
-    const p = this.root.childTransaction(() => {
-      const b = this.mailbox.getBinaryFast(iid);
-      const record = b ? decodeRecord(iid, b) : undefined;
-      if (!record || !equalBytes(record.accessVerifier, req.accessVerifier)) { refused = new StoreConflictError('GONE'); return; }
-      const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
-      if (count + 1 > req.maxEnvelopes || bytes + req.envelopeBytes > req.maxBytes) { refused = new StoreConflictError('QUOTA'); return; }
-      // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next one
-      // is the ceiling itself, so msgIds follow the order of these transactions.
-      msgId = Math.max(1, this.seq.get(iid) ?? 0);
-      delivered = req.seal(msgId, record.dk);
-      this.seq.put(iid, msgId + 1);
-      this.qstat.put(iid, [count + 1, bytes + req.envelopeBytes]);
-      this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
-      this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
+    let batch = this.openAppends;
+    if (!batch || batch.items.length >= APPEND_BATCH_MAX || batch.bytes >= APPEND_BATCH_BYTES) batch = this.openAppendBatch();
+    const item: PendingAppend = { iid, req, outcome: null };
+    batch.items.push(item);
+    batch.bytes += req.envelopeBytes;
+    return this.durable<Appended>([batch.commit], t, () => {
+      const o = item.outcome;
+      if (o === null) throw new StoreError('append was not applied');
+      if (o instanceof Error) throw o;
+      return o;
     });
-    return this.durable<Appended>([p], t, () => {
-      if (refused) throw refused;
-      return { msgId, delivered };
+  }
+
+  private openAppendBatch(): AppendBatch {
+    const batch: AppendBatch = { items: [], bytes: 0, commit: null as never };
+    this.openAppends = batch;
+    batch.commit = this.root.childTransaction(() => {
+      if (this.openAppends === batch) this.openAppends = null;
+      for (const item of batch.items) item.outcome = this.appendInTxn(item.iid, item.req);
     });
+    return batch;
+  }
+
+  /** Inside the batch's transaction: one SEND, checked against what is committed, written only if accepted. */
+  private appendInTxn(iid: number, req: AppendRequest): Appended | Error {
+    const b = this.mailbox.getBinaryFast(iid);
+    const record = b ? decodeRecord(iid, b) : undefined;
+    if (!record || !equalBytes(record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
+    const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
+    if (count + 1 > req.maxEnvelopes || bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+    // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next one
+    // is the ceiling itself, so msgIds follow the order of the SENDs in these transactions.
+    const msgId = Math.max(1, this.seq.get(iid) ?? 0);
+    let delivered: Uint8Array;
+    try {
+      delivered = req.seal(msgId, record.dk); // before any write: a failed seal leaves nothing behind
+    } catch (e) {
+      return new StoreError('seal failed', { cause: e });
+    }
+    this.seq.put(iid, msgId + 1);
+    this.qstat.put(iid, [count + 1, bytes + req.envelopeBytes]);
+    this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
+    this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
+    return { msgId, delivered };
   }
 
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
