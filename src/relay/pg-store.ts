@@ -16,6 +16,7 @@ import pg from 'pg';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
 import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
+import { GroupCommit } from './group-commit.js';
 
 const RECORD_BYTES = 2 + 4 + 5 * 32;
 
@@ -66,6 +67,18 @@ function storeError(e: unknown): StoreError {
   return new StoreError(`database error${typeof code === 'string' ? ` ${code}` : ''}`, { cause: e });
 }
 
+/** One SEND waiting for its batch (appendEnvelope). */
+interface PendingAppend { readonly iid: number; readonly req: AppendRequest }
+/** One dequeue call waiting for its batch. */
+interface PendingRemoval { readonly refs: readonly QueueRef[]; readonly ceiling: { iid: number; value: number } | null }
+/** Bounds of one batch of SENDs: count and envelope bytes (a bigger one goes in the next transaction). */
+const APPEND_BATCH_MAX = 256;
+const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
+/** Dequeue calls (ACKs, expiry sweeps) in one transaction. */
+const DEQUEUE_BATCH_MAX = 256;
+/** Connections per relay process: one for the SEND batch, the rest for reads and other writes. */
+export const DEFAULT_POOL_SIZE = 10;
+
 export interface PgStoreOptions {
   /** postgres://user@host:port/db */
   connectionString: string;
@@ -77,11 +90,12 @@ export interface PgStoreOptions {
 export class PgStore implements Store {
   private readonly pool: pg.Pool;
   private closed = false;
-  /** The last SEND in flight per mailbox (appendEnvelope). */
-  private readonly appending = new Map<number, Promise<void>>();
+  /** SENDs and removals waiting for their batch (group commit). */
+  private readonly appends = new GroupCommit<PendingAppend, Appended>((b) => this.appendBatch(b), { maxItems: APPEND_BATCH_MAX, maxBytes: APPEND_BATCH_BYTES });
+  private readonly removals = new GroupCommit<PendingRemoval, void>((b) => this.dequeueBatch(b), { maxItems: DEQUEUE_BATCH_MAX, maxBytes: Infinity });
 
   private constructor(private readonly opts: PgStoreOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? 16, connectionTimeoutMillis: 5_000 });
+    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? DEFAULT_POOL_SIZE, connectionTimeoutMillis: 5_000 });
     // An idle connection lost (the server restarted): the pool drops it and opens another when needed.
     this.pool.on('error', () => {});
   }
@@ -231,51 +245,98 @@ export class PgStore implements Store {
   }
 
   /**
-   * SENDs to one mailbox from this process go one after the other, in the order issued (a
-   * client's pipelined SENDs keep their order); across processes the row lock orders them.
+   * SENDs go in batches (group-commit.ts): one transaction for the SENDs that arrived while the
+   * previous batch was committed, in arrival order; across processes the row locks order them.
    */
   appendEnvelope(iid: number, req: AppendRequest): Promise<Appended> {
-    const previous = this.appending.get(iid);
-    const mine = previous ? previous.then(() => this.append(iid, req), () => this.append(iid, req)) : this.append(iid, req);
-    const tail = mine.then(() => {}, () => {});
-    this.appending.set(iid, tail);
-    void tail.then(() => { if (this.appending.get(iid) === tail) this.appending.delete(iid); });
-    return mine;
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.appends.submit({ iid, req }, req.envelopeBytes);
   }
 
-  private append(iid: number, req: AppendRequest): Promise<Appended> {
+  /**
+   * One transaction for a batch of SENDs: their mailboxes' rows are locked (in iid order, as
+   * every multi-row write here does, so batches of two processes cannot deadlock), each SEND
+   * is checked against the record and the counters as the SENDs before it in the batch left
+   * them, and the accepted ones are written with two statements. A refused SEND (GONE, QUOTA, a
+   * failed seal) is only left out: the others commit. A database error fails the whole batch,
+   * and nothing of it is stored.
+   */
+  private appendBatch(batch: readonly PendingAppend[]): Promise<Array<Appended | Error>> {
     return this.tx(async (c) => {
-      // The row lock orders the SENDs to one mailbox: each reads the ceiling the last one left.
-      const r = await c.query('SELECT record, ceiling, envelopes, bytes FROM mailbox WHERE iid = $1 FOR UPDATE', [iid]);
-      const row = r.rows[0];
-      const record = row ? decodeRecord(iid, row.record as Buffer) : undefined;
-      if (!record || !same(record.accessVerifier, req.accessVerifier)) throw new StoreConflictError('GONE');
-      if (num(row.envelopes) + 1 > req.maxEnvelopes || num(row.bytes) + req.envelopeBytes > req.maxBytes) throw new StoreConflictError('QUOTA');
-      const msgId = Math.max(1, num(row.ceiling));
-      const delivered = req.seal(msgId, record.dk);
-      await c.query('INSERT INTO queue (iid, msg_id, expiry_minute, delivered) VALUES ($1, $2, $3, $4)', [iid, msgId, req.expiryMinute, buf(delivered)]);
-      await c.query('UPDATE mailbox SET ceiling = $2, envelopes = envelopes + 1, bytes = bytes + $3 WHERE iid = $1', [iid, msgId + 1, req.envelopeBytes]);
-      return { msgId, delivered };
+      const iids = [...new Set(batch.map((a) => a.iid))].sort((a, b) => a - b);
+      const r = await c.query('SELECT iid, record, ceiling, envelopes, bytes FROM mailbox WHERE iid = ANY($1::bigint[]) ORDER BY iid FOR UPDATE', [iids]);
+      const rows = new Map<number, { record: MailboxRecord; ceiling: number; envelopes: number; bytes: number; added: number; addedBytes: number }>();
+      for (const row of r.rows) {
+        const iid = num(row.iid);
+        rows.set(iid, { record: decodeRecord(iid, row.record as Buffer), ceiling: num(row.ceiling), envelopes: num(row.envelopes), bytes: num(row.bytes), added: 0, addedBytes: 0 });
+      }
+      const ins = { iid: [] as number[], msgId: [] as number[], expiry: [] as number[], delivered: [] as Buffer[] };
+      const outcomes = batch.map(({ iid, req }): Appended | Error => {
+        const m = rows.get(iid);
+        if (!m || !same(m.record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
+        if (m.envelopes + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+        const msgId = Math.max(1, m.ceiling);
+        let delivered: Uint8Array;
+        try {
+          delivered = req.seal(msgId, m.record.dk);
+        } catch (e) {
+          return new StoreError('seal failed', { cause: e });
+        }
+        m.ceiling = msgId + 1;
+        m.envelopes++;
+        m.bytes += req.envelopeBytes;
+        m.added++;
+        m.addedBytes += req.envelopeBytes;
+        ins.iid.push(iid); ins.msgId.push(msgId); ins.expiry.push(req.expiryMinute); ins.delivered.push(buf(delivered));
+        return { msgId, delivered };
+      });
+      if (ins.iid.length === 0) return outcomes;
+      const changed = [...rows].filter(([, m]) => m.added > 0);
+      await c.query(`WITH queued AS (INSERT INTO queue (iid, msg_id, expiry_minute, delivered)
+          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::bytea[]))
+        UPDATE mailbox m SET ceiling = u.ceiling, envelopes = m.envelopes + u.n, bytes = m.bytes + u.b
+          FROM unnest($5::bigint[], $6::bigint[], $7::integer[], $8::bigint[]) AS u(iid, ceiling, n, b) WHERE m.iid = u.iid`,
+      [ins.iid, ins.msgId, ins.expiry, ins.delivered,
+        changed.map(([iid]) => iid), changed.map(([, m]) => m.ceiling), changed.map(([, m]) => m.added), changed.map(([, m]) => m.addedBytes)]);
+      return outcomes;
     });
   }
 
+  /** Removals go in batches like SENDs (group-commit.ts): ACKs from many connections, one commit. */
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.removals.submit({ refs, ceiling });
+  }
+
+  /** One transaction for a batch of dequeue calls: all of them, or (on a database error) none. */
+  private dequeueBatch(batch: readonly PendingRemoval[]): Promise<void[]> {
     return this.tx(async (c) => {
-      if (ceiling) await c.query('UPDATE mailbox SET ceiling = GREATEST(ceiling, $2) WHERE iid = $1', [ceiling.iid, ceiling.value]);
-      if (refs.length === 0) return;
+      const ceilings = new Map<number, number>();
+      for (const { ceiling } of batch) if (ceiling) ceilings.set(ceiling.iid, Math.max(ceilings.get(ceiling.iid) ?? 0, ceiling.value));
+      const refs = batch.flatMap((b) => b.refs);
+      // The mailboxes' rows first, in iid order, as a SEND batch, ROTATE and DEL take them: two
+      // batches (ACKs here, the sweep elsewhere) never wait for each other in a cycle.
+      const iids = [...new Set([...ceilings.keys(), ...refs.map((r) => r.iid)])].sort((a, b) => a - b);
+      await c.query('SELECT 1 FROM mailbox WHERE iid = ANY($1::bigint[]) ORDER BY iid FOR UPDATE', [iids]);
       // Only what is still there is removed and counted (another process may have removed some).
-      const gone = await c.query(`DELETE FROM queue q USING unnest($1::bigint[], $2::bigint[]) AS r(iid, msg_id)
+      const gone = refs.length === 0 ? { rows: [] } : await c.query(`DELETE FROM queue q USING unnest($1::bigint[], $2::bigint[]) AS r(iid, msg_id)
         WHERE q.iid = r.iid AND q.msg_id = r.msg_id RETURNING q.iid, octet_length(q.delivered) AS n`, [refs.map((r) => r.iid), refs.map((r) => r.msgId)]);
-      const per = new Map<number, { n: number; bytes: number }>();
+      const per = new Map<number, { n: number; bytes: number; ceiling: number }>();
+      for (const [iid, value] of ceilings) per.set(iid, { n: 0, bytes: 0, ceiling: value });
       for (const row of gone.rows) {
-        const p = per.get(num(row.iid)) ?? { n: 0, bytes: 0 };
+        const iid = num(row.iid);
+        const p = per.get(iid) ?? { n: 0, bytes: 0, ceiling: 0 };
         p.n++;
         p.bytes += charge(num(row.n));
-        per.set(num(row.iid), p);
+        per.set(iid, p);
       }
-      for (const [iid, p] of [...per].sort((a, b) => a[0] - b[0])) {
-        await c.query('UPDATE mailbox SET envelopes = GREATEST(0, envelopes - $2), bytes = GREATEST(0, bytes - $3) WHERE iid = $1', [iid, p.n, p.bytes]);
+      if (per.size > 0) {
+        const rows = [...per].sort((a, b) => a[0] - b[0]);
+        await c.query(`UPDATE mailbox m SET ceiling = GREATEST(m.ceiling, u.ceiling), envelopes = GREATEST(0, m.envelopes - u.n), bytes = GREATEST(0, m.bytes - u.b)
+          FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::bigint[]) AS u(iid, ceiling, n, b) WHERE m.iid = u.iid`,
+        [rows.map(([iid]) => iid), rows.map(([, p]) => p.ceiling), rows.map(([, p]) => p.n), rows.map(([, p]) => p.bytes)]);
       }
+      return batch.map(() => undefined);
     });
   }
 

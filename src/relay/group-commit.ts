@@ -1,0 +1,54 @@
+// Group commit for a networked store (spec/scale-out.md §6): requests that arrive while a batch
+// is being committed wait, and go together in the next transaction, in arrival order, at most
+// `maxItems` of them and `maxBytes` of payload (one bigger request goes alone). One batch at a
+// time: a request never overtakes an earlier one, so a client's pipelined writes keep their
+// order, and a commit costs one round of the database's log flush for the whole batch.
+
+export interface GroupCommitBounds { readonly maxItems: number; readonly maxBytes: number }
+
+interface Waiting<I, O> { readonly item: I; readonly bytes: number; resolve(o: O): void; reject(e: unknown): void }
+
+export class GroupCommit<I, O> {
+  private readonly waiting: Array<Waiting<I, O>> = [];
+  private running = false;
+
+  /**
+   * `commit` writes one batch in one transaction and resolves with one outcome per request, in
+   * order: a value, or an Error for a request refused alone. If it rejects, every request of
+   * the batch rejects with that error (nothing of the batch was stored).
+   */
+  constructor(private readonly commit: (items: readonly I[]) => Promise<ReadonlyArray<O | Error>>, private readonly bounds: GroupCommitBounds) {}
+
+  submit(item: I, bytes = 0): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.waiting.push({ item, bytes, resolve, reject });
+      if (!this.running) this.next();
+    });
+  }
+
+  /** Requests waiting for a batch (metrics, tests). */
+  get backlog(): number { return this.waiting.length; }
+
+  private next(): void {
+    const w = this.waiting;
+    if (w.length === 0) { this.running = false; return; }
+    let n = 0, bytes = 0;
+    while (n < w.length && n < this.bounds.maxItems && (n === 0 || bytes + w[n]!.bytes <= this.bounds.maxBytes)) bytes += w[n++]!.bytes;
+    const batch = w.splice(0, n);
+    this.running = true;
+    let done: Promise<ReadonlyArray<O | Error>>;
+    try {
+      done = this.commit(batch.map((x) => x.item));
+    } catch (e) {
+      done = Promise.reject(e);
+    }
+    done.then(
+      (outcomes) => batch.forEach((x, i) => {
+        const o = outcomes[i];
+        if (o instanceof Error) x.reject(o);
+        else x.resolve(o as O);
+      }),
+      (e: unknown) => { for (const x of batch) x.reject(e); },
+    ).finally(() => this.next());
+  }
+}
