@@ -16,7 +16,7 @@ import pg from 'pg';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
 import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
-import { GroupCommit } from './group-commit.js';
+import { BatchQueue } from './batch-queue.js';
 
 const RECORD_BYTES = 2 + 4 + 5 * 32;
 
@@ -74,6 +74,9 @@ interface PendingRemoval { readonly refs: readonly QueueRef[]; readonly ceiling:
 /** Bounds of one batch of SENDs: count and envelope bytes (a bigger one goes in the next transaction). */
 const APPEND_BATCH_MAX = 256;
 const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
+/** Lookups by sendId, or of queue entries, in one query (one per SEND, one per ACK). */
+const LOOKUP_BATCH_MAX = 512;
+type EntryInfo = { deliveredBytes: number; expiryMinute: number };
 /** Dequeue calls (ACKs, expiry sweeps) in one transaction. */
 const DEQUEUE_BATCH_MAX = 256;
 /** Connections per relay process: one for the SEND batch, the rest for reads and other writes. */
@@ -90,9 +93,11 @@ export interface PgStoreOptions {
 export class PgStore implements Store {
   private readonly pool: pg.Pool;
   private closed = false;
-  /** SENDs and removals waiting for their batch (group commit). */
-  private readonly appends = new GroupCommit<PendingAppend, Appended>((b) => this.appendBatch(b), { maxItems: APPEND_BATCH_MAX, maxBytes: APPEND_BATCH_BYTES });
-  private readonly removals = new GroupCommit<PendingRemoval, void>((b) => this.dequeueBatch(b), { maxItems: DEQUEUE_BATCH_MAX, maxBytes: Infinity });
+  /** SENDs and removals waiting for their batch (group commit), and the per-command lookups. */
+  private readonly appends = new BatchQueue<PendingAppend, Appended>((b) => this.appendBatch(b), { maxItems: APPEND_BATCH_MAX, maxBytes: APPEND_BATCH_BYTES });
+  private readonly removals = new BatchQueue<PendingRemoval, void>((b) => this.dequeueBatch(b), { maxItems: DEQUEUE_BATCH_MAX, maxBytes: Infinity });
+  private readonly sendLookups = new BatchQueue<Uint8Array, number | undefined>((b) => this.findSendIds(b), { maxItems: LOOKUP_BATCH_MAX, maxBytes: Infinity });
+  private readonly entryLookups = new BatchQueue<{ iid: number; msgId: number }, EntryInfo | undefined>((b) => this.entryInfos(b), { maxItems: LOOKUP_BATCH_MAX, maxBytes: Infinity });
 
   private constructor(private readonly opts: PgStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? DEFAULT_POOL_SIZE, connectionTimeoutMillis: 5_000 });
@@ -155,9 +160,15 @@ export class PgStore implements Store {
     const r = await this.q('SELECT iid FROM read_ids WHERE read_id = $1', [buf(readId)]);
     return r.rows[0] ? num(r.rows[0].iid) : undefined;
   }
-  async findBySendId(sendId: Uint8Array): Promise<number | undefined> {
-    const r = await this.q('SELECT iid FROM send_ids WHERE send_id = $1', [buf(sendId)]);
-    return r.rows[0] ? num(r.rows[0].iid) : undefined;
+  /** Every SEND looks its id up (known or not, the same work): the lookups of a moment share one query. */
+  findBySendId(sendId: Uint8Array): Promise<number | undefined> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.sendLookups.submit(sendId);
+  }
+  private async findSendIds(ids: readonly Uint8Array[]): Promise<Array<number | undefined>> {
+    const r = await this.q('SELECT send_id, iid FROM send_ids WHERE send_id = ANY($1::bytea[])', [ids.map(buf)]);
+    const found = new Map<string, number>(r.rows.map((row) => [(row.send_id as Buffer).toString('hex'), num(row.iid)]));
+    return ids.map((id) => found.get(buf(id).toString('hex')));
   }
   async getMailbox(iid: number): Promise<MailboxRecord | undefined> {
     const r = await this.q('SELECT record FROM mailbox WHERE iid = $1', [iid]);
@@ -181,9 +192,16 @@ export class PgStore implements Store {
     const r = await this.q('SELECT count(*) AS n, coalesce(sum(octet_length(delivered)), 0) AS bytes, coalesce(max(msg_id), 0) AS last FROM queue WHERE iid = $1', [iid]);
     return { count: num(r.rows[0].n), deliveredBytes: num(r.rows[0].bytes), lastMsgId: num(r.rows[0].last) };
   }
-  async queueEntryInfo(iid: number, msgId: number): Promise<{ deliveredBytes: number; expiryMinute: number } | undefined> {
-    const r = await this.q('SELECT octet_length(delivered) AS n, expiry_minute FROM queue WHERE iid = $1 AND msg_id = $2', [iid, msgId]);
-    return r.rows[0] ? { deliveredBytes: num(r.rows[0].n), expiryMinute: num(r.rows[0].expiry_minute) } : undefined;
+  /** Every ACK looks its entry up: the lookups of a moment share one query. */
+  queueEntryInfo(iid: number, msgId: number): Promise<EntryInfo | undefined> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.entryLookups.submit({ iid, msgId });
+  }
+  private async entryInfos(keys: ReadonlyArray<{ iid: number; msgId: number }>): Promise<Array<EntryInfo | undefined>> {
+    const r = await this.q(`SELECT q.iid, q.msg_id, octet_length(q.delivered) AS n, q.expiry_minute FROM queue q
+      JOIN unnest($1::bigint[], $2::bigint[]) AS k(iid, msg_id) ON q.iid = k.iid AND q.msg_id = k.msg_id`, [keys.map((k) => k.iid), keys.map((k) => k.msgId)]);
+    const found = new Map<string, EntryInfo>(r.rows.map((row) => [`${num(row.iid)}:${num(row.msg_id)}`, { deliveredBytes: num(row.n), expiryMinute: num(row.expiry_minute) }]));
+    return keys.map((k) => found.get(`${k.iid}:${k.msgId}`));
   }
   async queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Promise<QueueEntry[]> {
     if (limit <= 0 || uptoMsgId <= afterMsgId) return [];

@@ -1,23 +1,23 @@
-// Group commit for a networked store (spec/scale-out.md §6): requests that arrive while a batch
-// is being committed wait, and go together in the next transaction, in arrival order, at most
-// `maxItems` of them and `maxBytes` of payload (one bigger request goes alone). One batch at a
-// time: a request never overtakes an earlier one, so a client's pipelined writes keep their
-// order, and a commit costs one round of the database's log flush for the whole batch.
+// Batches for a networked store (spec/scale-out.md §6): requests that arrive while a batch is
+// out wait, and go together in the next one, in arrival order, at most `maxItems` of them and
+// `maxBytes` of payload (one bigger request goes alone). One batch at a time: a request never
+// overtakes an earlier one, so a client's pipelined commands keep their order. For writes this
+// is group commit (one transaction, one log flush for the batch); for lookups, one query.
 
-export interface GroupCommitBounds { readonly maxItems: number; readonly maxBytes: number }
+export interface BatchBounds { readonly maxItems: number; readonly maxBytes: number }
 
 interface Waiting<I, O> { readonly item: I; readonly bytes: number; resolve(o: O): void; reject(e: unknown): void }
 
-export class GroupCommit<I, O> {
+export class BatchQueue<I, O> {
   private readonly waiting: Array<Waiting<I, O>> = [];
   private running = false;
 
   /**
-   * `commit` writes one batch in one transaction and resolves with one outcome per request, in
-   * order: a value, or an Error for a request refused alone. If it rejects, every request of
-   * the batch rejects with that error (nothing of the batch was stored).
+   * `run` serves one batch (a write: in one transaction) and resolves with one outcome per
+   * request, in order: a value, or an Error for a request refused alone. If it rejects, every
+   * request of the batch rejects with that error (a write: nothing of the batch was stored).
    */
-  constructor(private readonly commit: (items: readonly I[]) => Promise<ReadonlyArray<O | Error>>, private readonly bounds: GroupCommitBounds) {}
+  constructor(private readonly run: (items: readonly I[]) => Promise<ReadonlyArray<O | Error>>, private readonly bounds: BatchBounds) {}
 
   submit(item: I, bytes = 0): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -38,7 +38,7 @@ export class GroupCommit<I, O> {
     this.running = true;
     let done: Promise<ReadonlyArray<O | Error>>;
     try {
-      done = this.commit(batch.map((x) => x.item));
+      done = this.run(batch.map((x) => x.item));
     } catch (e) {
       done = Promise.reject(e);
     }
