@@ -76,6 +76,9 @@ const APPEND_BATCH_MAX = 256;
 const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
 /** Lookups by sendId, or of queue entries, in one query (one per SEND, one per ACK). */
 const LOOKUP_BATCH_MAX = 512;
+/** Queue reads in one query: each brings up to a delivery window of envelopes. */
+const RANGE_BATCH_MAX = 64;
+interface RangeRead { readonly iid: number; readonly after: number; readonly upto: number; readonly limit: number }
 type EntryInfo = { deliveredBytes: number; expiryMinute: number };
 /** Dequeue calls (ACKs, expiry sweeps) in one transaction. */
 const DEQUEUE_BATCH_MAX = 256;
@@ -97,6 +100,7 @@ export class PgStore implements Store {
   private readonly appends = new BatchQueue<PendingAppend, Appended>((b) => this.appendBatch(b), { maxItems: APPEND_BATCH_MAX, maxBytes: APPEND_BATCH_BYTES });
   private readonly removals = new BatchQueue<PendingRemoval, void>((b) => this.dequeueBatch(b), { maxItems: DEQUEUE_BATCH_MAX, maxBytes: Infinity });
   private readonly sendLookups = new BatchQueue<Uint8Array, number | undefined>((b) => this.findSendIds(b), { maxItems: LOOKUP_BATCH_MAX, maxBytes: Infinity });
+  private readonly rangeReads = new BatchQueue<RangeRead, QueueEntry[]>((b) => this.queueRanges(b), { maxItems: RANGE_BATCH_MAX, maxBytes: Infinity });
   private readonly entryLookups = new BatchQueue<{ iid: number; msgId: number }, EntryInfo | undefined>((b) => this.entryInfos(b), { maxItems: LOOKUP_BATCH_MAX, maxBytes: Infinity });
 
   private constructor(private readonly opts: PgStoreOptions) {
@@ -203,11 +207,21 @@ export class PgStore implements Store {
     const found = new Map<string, EntryInfo>(r.rows.map((row) => [`${num(row.iid)}:${num(row.msg_id)}`, { deliveredBytes: num(row.n), expiryMinute: num(row.expiry_minute) }]));
     return keys.map((k) => found.get(`${k.iid}:${k.msgId}`));
   }
-  async queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Promise<QueueEntry[]> {
-    if (limit <= 0 || uptoMsgId <= afterMsgId) return [];
-    const r = await this.q('SELECT msg_id, expiry_minute, delivered FROM queue WHERE iid = $1 AND msg_id > $2 AND msg_id <= $3 ORDER BY msg_id LIMIT $4',
-      [iid, afterMsgId, Math.min(uptoMsgId, Number.MAX_SAFE_INTEGER), Math.min(limit, 1_000_000)]);
-    return r.rows.map((row) => ({ msgId: num(row.msg_id), expiryMinute: num(row.expiry_minute), delivered: new Uint8Array(row.delivered as Buffer) }));
+  /** Subscriptions read on after each wake-up: the reads of a moment, for any mailboxes, share one query. */
+  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Promise<QueueEntry[]> {
+    if (limit <= 0 || uptoMsgId <= afterMsgId) return Promise.resolve([]);
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.rangeReads.submit({ iid, after: afterMsgId, upto: Math.min(uptoMsgId, Number.MAX_SAFE_INTEGER), limit: Math.min(limit, 1_000_000) });
+  }
+  private async queueRanges(reads: readonly RangeRead[]): Promise<QueueEntry[][]> {
+    const r = await this.q(`SELECT k.i, q.msg_id, q.expiry_minute, q.delivered
+      FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::integer[]) WITH ORDINALITY AS k(iid, after, upto, lim, i)
+      CROSS JOIN LATERAL (SELECT msg_id, expiry_minute, delivered FROM queue
+        WHERE queue.iid = k.iid AND msg_id > k.after AND msg_id <= k.upto ORDER BY msg_id LIMIT k.lim) q
+      ORDER BY k.i, q.msg_id`, [reads.map((x) => x.iid), reads.map((x) => x.after), reads.map((x) => x.upto), reads.map((x) => x.limit)]);
+    const out: QueueEntry[][] = reads.map(() => []);
+    for (const row of r.rows) out[num(row.i) - 1]!.push({ msgId: num(row.msg_id), expiryMinute: num(row.expiry_minute), delivered: new Uint8Array(row.delivered as Buffer) });
+    return out;
   }
   async expired(nowMinute: number, limit: number): Promise<QueueRef[]> {
     const r = await this.q('SELECT expiry_minute, iid, msg_id FROM queue WHERE expiry_minute <= $1 ORDER BY expiry_minute, iid, msg_id LIMIT $2', [nowMinute, limit]);
