@@ -11,6 +11,7 @@ interface Waiting<I, O> { readonly item: I; readonly bytes: number; resolve(o: O
 export class BatchQueue<I, O> {
   private readonly waiting: Array<Waiting<I, O>> = [];
   private running = false;
+  private idleWaiters: Array<() => void> = [];
 
   /**
    * `run` serves one batch (a write: in one transaction) and resolves with one outcome per
@@ -29,9 +30,21 @@ export class BatchQueue<I, O> {
   /** Requests waiting for a batch (metrics, tests). */
   get backlog(): number { return this.waiting.length; }
 
+  /** Resolves once every request submitted so far has its outcome (a store closing drains). */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private next(): void {
     const w = this.waiting;
-    if (w.length === 0) { this.running = false; return; }
+    if (w.length === 0) {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of waiters) f();
+      return;
+    }
     let n = 0, bytes = 0;
     while (n < w.length && n < this.bounds.maxItems && (n === 0 || bytes + w[n]!.bytes <= this.bounds.maxBytes)) bytes += w[n++]!.bytes;
     const batch = w.splice(0, n);

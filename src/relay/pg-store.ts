@@ -95,7 +95,9 @@ export interface PgStoreOptions {
 
 export class PgStore implements Store {
   private readonly pool: pg.Pool;
+  /** No new requests (close began); the pool is closed (close is done). */
   private closed = false;
+  private ended = false;
   /** SENDs and removals waiting for their batch (group commit), and the per-command lookups. */
   private readonly appends = new BatchQueue<PendingAppend, Appended>((b) => this.appendBatch(b), { maxItems: APPEND_BATCH_MAX, maxBytes: APPEND_BATCH_BYTES });
   private readonly removals = new BatchQueue<PendingRemoval, void>((b) => this.dequeueBatch(b), { maxItems: DEQUEUE_BATCH_MAX, maxBytes: Infinity });
@@ -123,7 +125,7 @@ export class PgStore implements Store {
   }
 
   private async q(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-    if (this.closed) throw new StoreError('store is closed');
+    if (this.ended) throw new StoreError('store is closed');
     try {
       return await this.pool.query(text, values);
     } catch (e) {
@@ -133,7 +135,7 @@ export class PgStore implements Store {
 
   /** One transaction: committed before it resolves, rolled back if `work` throws. */
   private async tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreError('store is closed');
+    if (this.ended) throw new StoreError('store is closed');
     const started = performance.now();
     let c: pg.PoolClient;
     try {
@@ -406,9 +408,12 @@ export class PgStore implements Store {
     throw new StoreError('back up PostgreSQL with its own tools (pg_dump, base backups)');
   }
 
+  /** Refuses new requests, lets the batches already handed over commit, then closes the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([this.appends, this.removals, this.sendLookups, this.rangeReads, this.entryLookups].map((b) => b.idle()));
+    this.ended = true;
     await this.pool.end().catch(() => {});
   }
 }
