@@ -90,6 +90,8 @@ type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
 
 /** One shared-store SEND in an append batch; `outcome` is set inside the batch's transaction. */
 interface PendingAppend { readonly iid: number; readonly req: AppendRequest; outcome: Appended | Error | null }
+/** A mailbox as an append batch's transaction sees it: counters as left by the batch's SENDs so far. */
+interface AppendTarget { readonly record: MailboxRecord; next: number; count: number; bytes: number; added: number }
 interface AppendBatch { readonly items: PendingAppend[]; bytes: number; commit: Flushable }
 /** Bounds of one append batch (a bigger one waits for the next transaction): SENDs, envelope bytes. */
 const APPEND_BATCH_MAX = 512;
@@ -415,29 +417,55 @@ export class LmdbStore implements Store {
     this.openAppends = batch;
     batch.commit = this.root.childTransaction(() => {
       if (this.openAppends === batch) this.openAppends = null;
-      for (const item of batch.items) item.outcome = this.appendInTxn(item.iid, item.req);
+      // Each mailbox's record and counters are read once and written once per batch.
+      const mailboxes = new Map<number, AppendTarget | null | StoreError>();
+      for (const item of batch.items) {
+        let m = mailboxes.get(item.iid);
+        if (m === undefined) {
+          try {
+            m = this.appendTarget(item.iid);
+          } catch (e) {
+            m = e instanceof StoreError ? e : new StoreError('mailbox unreadable', { cause: e }); // this mailbox's SENDs only
+          }
+          mailboxes.set(item.iid, m);
+        }
+        item.outcome = m instanceof Error ? m : this.appendInTxn(item.iid, m, item.req);
+      }
+      for (const [iid, m] of mailboxes) {
+        if (!m || m instanceof Error || m.added === 0) continue;
+        this.seq.put(iid, m.next);
+        this.qstat.put(iid, [m.count, m.bytes]);
+      }
     });
     return batch;
   }
 
-  /** Inside the batch's transaction: one SEND, checked against what is committed, written only if accepted. */
-  private appendInTxn(iid: number, req: AppendRequest): Appended | Error {
+  /** Inside the batch's transaction: a mailbox's record and counters as committed, or null if it is gone. */
+  private appendTarget(iid: number): AppendTarget | null {
     const b = this.mailbox.getBinaryFast(iid);
-    const record = b ? decodeRecord(iid, b) : undefined;
-    if (!record || !equalBytes(record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
+    if (!b) return null;
+    const record = decodeRecord(iid, b); // first: b is lmdb's read buffer, reused by the next read
     const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
-    if (count + 1 > req.maxEnvelopes || bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
-    // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next one
-    // is the ceiling itself, so msgIds follow the order of the SENDs in these transactions.
-    const msgId = Math.max(1, this.seq.get(iid) ?? 0);
+    // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next
+    // msgId is the ceiling itself, so msgIds follow the order of the SENDs in these transactions.
+    return { record, next: Math.max(1, this.seq.get(iid) ?? 0), count, bytes, added: 0 };
+  }
+
+  /** One SEND against its mailbox as the SENDs before it in the batch left it; written only if accepted. */
+  private appendInTxn(iid: number, m: AppendTarget | null, req: AppendRequest): Appended | Error {
+    if (!m || !equalBytes(m.record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
+    if (m.count + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+    const msgId = m.next;
     let delivered: Uint8Array;
     try {
-      delivered = req.seal(msgId, record.dk); // before any write: a failed seal leaves nothing behind
+      delivered = req.seal(msgId, m.record.dk); // before any write: a failed seal leaves nothing behind
     } catch (e) {
       return new StoreError('seal failed', { cause: e });
     }
-    this.seq.put(iid, msgId + 1);
-    this.qstat.put(iid, [count + 1, bytes + req.envelopeBytes]);
+    m.next = msgId + 1;
+    m.count++;
+    m.bytes += req.envelopeBytes;
+    m.added++;
     this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
     this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
     return { msgId, delivered };
