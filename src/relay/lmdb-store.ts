@@ -96,6 +96,9 @@ interface AppendBatch { readonly items: PendingAppend[]; bytes: number; commit: 
 /** Bounds of one append batch (a bigger one waits for the next transaction): SENDs, envelope bytes. */
 const APPEND_BATCH_MAX = 512;
 const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
+/** Removal calls (dequeue) in one child transaction. */
+const REMOVAL_BATCH_MAX = 512;
+interface RemovalBatch { readonly items: Array<{ refs: readonly QueueRef[]; ceiling: { iid: number; value: number } | null }>; commit: Flushable }
 interface FlushWait { readonly since: number; settle(e?: unknown): void }
 
 /** A durable write still waiting for its fsync after this long is settled by an explicit sync. */
@@ -140,6 +143,7 @@ export class LmdbStore implements Store {
   private readonly rescueTimer: NodeJS.Timeout;
   /** The append batch SENDs join until its transaction starts (appendEnvelope). */
   private openAppends: AppendBatch | null = null;
+  private openRemovals: RemovalBatch | null = null;
   /** The read snapshot was renewed in this turn (fresh). */
   private renewed = false;
 
@@ -440,6 +444,30 @@ export class LmdbStore implements Store {
     return batch;
   }
 
+  private openRemovalBatch(): RemovalBatch {
+    const batch: RemovalBatch = { items: [], commit: null as never };
+    this.openRemovals = batch;
+    batch.commit = this.root.childTransaction(() => {
+      if (this.openRemovals === batch) this.openRemovals = null;
+      for (const { refs, ceiling } of batch.items) this.removeInTxn(refs, ceiling);
+    });
+    return batch;
+  }
+
+  /** Another process may have removed some of them already: only what is there is counted. */
+  private removeInTxn(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null): void {
+    if (ceiling && (this.seq.get(ceiling.iid) ?? 0) < ceiling.value) this.seq.put(ceiling.iid, ceiling.value);
+    for (const r of refs) {
+      this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
+      const v = this.queue.getBinaryFast([r.iid, r.msgId]);
+      if (!v) continue;
+      const charge = chargeOf(v);
+      this.queue.remove([r.iid, r.msgId]);
+      const [count, bytes] = this.qstat.get(r.iid) ?? [1, charge];
+      this.qstat.put(r.iid, [Math.max(0, count - 1), Math.max(0, bytes - charge)]);
+    }
+  }
+
   /** Inside the batch's transaction: a mailbox's record and counters as committed, or null if it is gone. */
   private appendTarget(iid: number): AppendTarget | null {
     const b = this.mailbox.getBinaryFast(iid);
@@ -474,20 +502,11 @@ export class LmdbStore implements Store {
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
     const t = this.writing();
     if (this.shared) {
-      // Another process may have removed some of them already: only what is there is counted.
-      const p = this.root.childTransaction(() => {
-        if (ceiling && (this.seq.get(ceiling.iid) ?? 0) < ceiling.value) this.seq.put(ceiling.iid, ceiling.value);
-        for (const r of refs) {
-          this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
-          const v = this.queue.getBinaryFast([r.iid, r.msgId]);
-          if (!v) continue;
-          const charge = chargeOf(v);
-          this.queue.remove([r.iid, r.msgId]);
-          const [count, bytes] = this.qstat.get(r.iid) ?? [1, charge];
-          this.qstat.put(r.iid, [Math.max(0, count - 1), Math.max(0, bytes - charge)]);
-        }
-      });
-      return this.durable([p], t);
+      // Like SENDs, the removals of a moment (ACKs, the sweep) share one child transaction.
+      let batch = this.openRemovals;
+      if (!batch || batch.items.length >= REMOVAL_BATCH_MAX) batch = this.openRemovalBatch();
+      batch.items.push({ refs, ceiling });
+      return this.durable([batch.commit], t);
     }
     const writes: Flushable[] = ceiling ? [this.seq.put(ceiling.iid, ceiling.value)] : [];
     for (const r of refs) {
