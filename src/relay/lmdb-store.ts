@@ -13,7 +13,8 @@
 // A store opened `shared` serves several relay processes on one machine (LMDB is
 // multi-process): SEND, ACK, expiry, ROTATE, DEL and CREATE then run as transactions that read
 // what other processes committed (msgId ceiling, queue counters, the mailbox record) under
-// LMDB's write lock, and keep `qstat` exact; the primary rebuilds `qstat` before the processes
+// LMDB's write lock, and keep `qstat` exact (the SENDs, and the removals, that arrive before a
+// commit starts share one child transaction, spec/protocol.md §11.7); the primary rebuilds `qstat` before the processes
 // start (rebuildSharedCounters), since a single-process relay does not keep it.
 //
 // readId and sendId appear together only in the mailbox record. Writes use lmdb's asynchronous
