@@ -39,7 +39,7 @@ function metricsOf(port: number): Promise<number> {
   });
 }
 
-/** `sealpost relay --processes 2` with metrics on base and base + 1; resolves once it prints its address. */
+/** `sealpost relay --processes 2` with metrics on base (merged), base + 1 and base + 2; resolves once it prints its address. */
 async function startPair(cli: string, dataDir: string, metricsBase: number): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, [cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsBase),
     '--data', dataDir, '--log-level', 'warn', '--processes', '2', '--send-rate-per-second', '1000000', '--send-burst', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -62,10 +62,10 @@ async function measureWake(ctx: SuiteContext, cli: string): Promise<WakeResult> 
     // A connection on process `slot`: open until one lands there (round robin: a try or two).
     const on = async (slot: number): Promise<RelayConnection> => {
       for (let i = 0; i < 12; i++) {
-        const before = await Promise.all([metricsOf(metricsBase), metricsOf(metricsBase + 1)]);
+        const before = await Promise.all([metricsOf(metricsBase + 1), metricsOf(metricsBase + 2)]);
         const c = await RelayConnection.connect(address);
         conns.push(c);
-        const after = await Promise.all([metricsOf(metricsBase), metricsOf(metricsBase + 1)]);
+        const after = await Promise.all([metricsOf(metricsBase + 1), metricsOf(metricsBase + 2)]);
         if (after[slot]! > before[slot]!) return c;
       }
       throw new Error(`no connection on process ${slot}`);
