@@ -2,7 +2,9 @@
 // any number of machines share one database. Always a shared store: SEND assigns its msgId,
 // checks the quota and reads the dk under the mailbox row's lock (SELECT … FOR UPDATE), so
 // msgIds follow commit order per mailbox. Every write is one transaction, committed (with
-// PostgreSQL's default synchronous_commit = on: flushed to its WAL) before it resolves.
+// PostgreSQL's default synchronous_commit = on: flushed to its WAL) before it resolves. SENDs,
+// removals and the per-command lookups go in batches (batch-queue.ts, spec/scale-out.md §6):
+// one transaction or query for all that arrived while the previous one was out.
 //
 //   mailbox  (iid PK, record, expiry_day, ceiling, envelopes, bytes)   record: the LMDB layout (lmdb-store.ts)
 //   read_ids (read_id PK, iid)     send_ids (send_id PK, iid)
