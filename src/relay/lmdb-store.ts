@@ -93,13 +93,13 @@ type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
 interface PendingAppend { readonly iid: number; readonly req: AppendRequest; outcome: Appended | Error | null }
 /** A mailbox as an append batch's transaction sees it: counters as left by the batch's SENDs so far. */
 interface AppendTarget { readonly record: MailboxRecord; next: number; count: number; bytes: number; added: number }
-interface AppendBatch { readonly items: PendingAppend[]; bytes: number; commit: Flushable }
+interface AppendBatch { readonly items: PendingAppend[]; bytes: number; commit: Flushable; started: boolean }
 /** Bounds of one append batch (a bigger one waits for the next transaction): SENDs, envelope bytes. */
 const APPEND_BATCH_MAX = 512;
 const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
 /** Removal calls (dequeue) in one child transaction. */
 const REMOVAL_BATCH_MAX = 512;
-interface RemovalBatch { readonly items: Array<{ refs: readonly QueueRef[]; ceiling: { iid: number; value: number } | null }>; commit: Flushable }
+interface RemovalBatch { readonly items: Array<{ refs: readonly QueueRef[]; ceiling: { iid: number; value: number } | null }>; commit: Flushable; started: boolean }
 interface FlushWait { readonly since: number; settle(e?: unknown): void }
 
 /** A durable write still waiting for its fsync after this long is settled by an explicit sync. */
@@ -405,7 +405,7 @@ export class LmdbStore implements Store {
     const t = this.writing();
     if (!this.shared) throw new StoreError('appendEnvelope needs a store opened shared');
     let batch = this.openAppends;
-    if (!batch || batch.items.length >= APPEND_BATCH_MAX || batch.bytes >= APPEND_BATCH_BYTES) batch = this.openAppendBatch();
+    if (!batch || batch.started || batch.items.length >= APPEND_BATCH_MAX || batch.bytes >= APPEND_BATCH_BYTES) batch = this.openAppendBatch();
     const item: PendingAppend = { iid, req, outcome: null };
     batch.items.push(item);
     batch.bytes += req.envelopeBytes;
@@ -418,9 +418,9 @@ export class LmdbStore implements Store {
   }
 
   private openAppendBatch(): AppendBatch {
-    const batch: AppendBatch = { items: [], bytes: 0, commit: null as never };
-    this.openAppends = batch;
+    const batch: AppendBatch = { items: [], bytes: 0, commit: null as never, started: false };
     batch.commit = this.root.childTransaction(() => {
+      batch.started = true;
       if (this.openAppends === batch) this.openAppends = null;
       // Each mailbox's record and counters are read once and written once per batch.
       const mailboxes = new Map<number, AppendTarget | null | StoreError>();
@@ -442,16 +442,18 @@ export class LmdbStore implements Store {
         this.qstat.put(iid, [m.count, m.bytes]);
       }
     });
+    if (!batch.started) this.openAppends = batch; // once lmdb took it, and only if it has not run yet
     return batch;
   }
 
   private openRemovalBatch(): RemovalBatch {
-    const batch: RemovalBatch = { items: [], commit: null as never };
-    this.openRemovals = batch;
+    const batch: RemovalBatch = { items: [], commit: null as never, started: false };
     batch.commit = this.root.childTransaction(() => {
+      batch.started = true;
       if (this.openRemovals === batch) this.openRemovals = null;
       for (const { refs, ceiling } of batch.items) this.removeInTxn(refs, ceiling);
     });
+    if (!batch.started) this.openRemovals = batch;
     return batch;
   }
 
@@ -505,7 +507,7 @@ export class LmdbStore implements Store {
     if (this.shared) {
       // Like SENDs, the removals of a moment (ACKs, the sweep) share one child transaction.
       let batch = this.openRemovals;
-      if (!batch || batch.items.length >= REMOVAL_BATCH_MAX) batch = this.openRemovalBatch();
+      if (!batch || batch.started || batch.items.length >= REMOVAL_BATCH_MAX) batch = this.openRemovalBatch();
       batch.items.push({ refs, ceiling });
       return this.durable([batch.commit], t);
     }
