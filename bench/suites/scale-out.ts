@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RelayConnection } from '../../src/client/node/connection.js';
@@ -39,7 +40,7 @@ function metricsOf(port: number): Promise<number> {
   });
 }
 
-/** `sealpost relay --processes 2` with metrics on base and base + 1; resolves once it prints its address. */
+/** `sealpost relay --processes 2` with metrics on base (merged), base + 1 and base + 2; resolves once it prints its address. */
 async function startPair(cli: string, dataDir: string, metricsBase: number): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, [cli, 'relay', '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsBase),
     '--data', dataDir, '--log-level', 'warn', '--processes', '2', '--send-rate-per-second', '1000000', '--send-burst', '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -53,19 +54,42 @@ async function startPair(cli: string, dataDir: string, metricsBase: number): Pro
   return { child, address: /address: (\S+)/.exec(out)![1]! };
 }
 
+const portFree = (port: number): Promise<boolean> => new Promise((resolve) => {
+  const srv = createServer();
+  srv.once('error', () => resolve(false));
+  srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+});
+
+/**
+ * startPair on three consecutive free ports (merged metrics, process 0, process 1), below
+ * Linux's ephemeral range so that no outgoing connection takes one meanwhile; tried again if
+ * one was taken all the same.
+ */
+async function startPairOnFreePorts(cli: string, dataDir: string): Promise<{ child: ChildProcess; address: string; metricsBase: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const metricsBase = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await Promise.all([0, 1, 2].map((k) => portFree(metricsBase + k)));
+    if (!free.every(Boolean)) continue;
+    try {
+      return { ...(await startPair(cli, dataDir, metricsBase)), metricsBase };
+    } catch (e) {
+      if (attempt >= 2) throw e;
+    }
+  }
+}
+
 async function measureWake(ctx: SuiteContext, cli: string): Promise<WakeResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-bench-scale-'));
-  const metricsBase = 30_000 + Math.floor(Math.random() * 20_000);
-  const { child, address } = await startPair(cli, dir, metricsBase);
+  const { child, address, metricsBase } = await startPairOnFreePorts(cli, dir);
   const conns: RelayConnection[] = [];
   try {
     // A connection on process `slot`: open until one lands there (round robin: a try or two).
     const on = async (slot: number): Promise<RelayConnection> => {
       for (let i = 0; i < 12; i++) {
-        const before = await Promise.all([metricsOf(metricsBase), metricsOf(metricsBase + 1)]);
+        const before = await Promise.all([metricsOf(metricsBase + 1), metricsOf(metricsBase + 2)]);
         const c = await RelayConnection.connect(address);
         conns.push(c);
-        const after = await Promise.all([metricsOf(metricsBase), metricsOf(metricsBase + 1)]);
+        const after = await Promise.all([metricsOf(metricsBase + 1), metricsOf(metricsBase + 2)]);
         if (after[slot]! > before[slot]!) return c;
       }
       throw new Error(`no connection on process ${slot}`);

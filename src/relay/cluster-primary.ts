@@ -4,11 +4,14 @@
 // socket (node:cluster), passes the mailbox bus between them (ipc-bus.ts), starts a new process
 // in the place of one that died, and on SIGTERM/SIGINT has every process drain, then exits.
 import cluster, { type Worker } from 'node:cluster';
+import { get, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { RelayConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { isBusBatch, type BusBatch } from './ipc-bus.js';
 import { LmdbStore } from './lmdb-store.js';
+import { startMetricsServer } from './metrics.js';
+import { mergeMetrics } from './metrics-merge.js';
 
 /** Environment of a relay process forked by the primary. */
 export const SLOT_ENV = 'SEALPOST_CLUSTER_SLOT';
@@ -17,6 +20,25 @@ export const SIZE_ENV = 'SEALPOST_CLUSTER_SIZE';
 const RESTART_DELAY_MS = 250;
 /** Draining processes that have not exited after this long are killed. */
 const DRAIN_WAIT_MS = 30_000;
+/** A process that does not answer the primary's metrics request within this long is left out. */
+const METRICS_WAIT_MS = 2_000;
+
+/** One process's metrics text (its own listener, on the metrics host); '' if it does not answer. */
+function fetchText(host: string, port: number): Promise<string> {
+  // A wildcard listener is reached on loopback.
+  const target = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return new Promise((resolve) => {
+    const req = get({ host: target, port, path: '/metrics', timeout: METRICS_WAIT_MS }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve(res.statusCode === 200 ? body : ''));
+      res.on('error', () => resolve(''));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(''));
+  });
+}
 
 /** What a relay process tells the primary once it listens. */
 export interface ReadyMessage { readonly sealpostReady: 1; readonly address: string; readonly slot: number; readonly metricsPort: number | null }
@@ -62,20 +84,38 @@ export async function runPrimary(config: RelayConfig, processes: number, io: Pri
     w.on('message', (m: unknown) => {
       if (isBusBatch(m)) { relay(w, m); return; }
       if (!isReady(m)) return;
+      ready.set(slot, m); // a restarted process may have another metrics port (0: a free one)
       if (announced) { io.err(`sealpost relay: process ${slot} restarted (pid ${w.process.pid})`); return; }
-      ready.set(slot, m);
-      if (ready.size === processes) announce();
+      if (ready.size === processes) void serveMetrics().then(announce);
     });
     w.on('error', () => { /* its exit follows */ });
   };
 
+  // One /metrics for the relay (spec/scale-out.md §1): every process's, merged on request.
+  let metricsServer: Server | null = null;
+  let metricsPort: number | null = null;
+  const serveMetrics = async (): Promise<void> => {
+    if (config.metricsPort === null || announced) return;
+    try {
+      const started = await startMetricsServer(config.metricsHost, config.metricsPort,
+        async () => mergeMetrics(await Promise.all([...ready.values()].filter((m) => m.metricsPort !== null).map((m) => fetchText(config.metricsHost, m.metricsPort!)))),
+        () => !stopping);
+      metricsServer = started.server;
+      metricsPort = started.port;
+    } catch (e) {
+      io.err(`sealpost relay: merged metrics not served: ${(e as Error).message}`);
+    }
+  };
+
   const announce = (): void => {
+    if (announced) return;
     announced = true;
     const first = ready.get(0)!;
     io.out([
       `Sealpost relay running (${processes} processes, one store).`,
       `  address: ${first.address}`,
       `  data:    ${config.dataDir}`,
+      `  metrics: ${metricsPort === null ? 'off' : `${metricsPort} (all processes)`}`,
       ...[...slotOf].sort((a, b) => a[1] - b[1]).map(([w, slot]) => `  process ${slot}: pid ${w.process.pid}, metrics ${ready.get(slot)?.metricsPort ?? 'off'}`),
       ``,
       `Stop with Ctrl-C or SIGTERM (every process drains, then exits).`,
@@ -97,6 +137,8 @@ export async function runPrimary(config: RelayConfig, processes: number, io: Pri
 
   const stopAll = (): void => {
     stopping = true;
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     for (const w of slotOf.keys()) w.process.kill('SIGTERM');
     setTimeout(() => { for (const w of slotOf.keys()) w.process.kill('SIGKILL'); }, DRAIN_WAIT_MS).unref();
     if (slotOf.size === 0) settle(0);

@@ -1,6 +1,7 @@
 // The events a relay process publishes on the mailbox bus (mailbox-bus.ts), gathered until the
-// current job's microtasks are done, so that the commits lmdb or the database resolve together
-// leave in one message (per shard) instead of one each.
+// end of the current event-loop turn (setImmediate: after the I/O callbacks of this turn), so
+// that every commit resolved in the turn, and every ACK answered in it, leaves in one message
+// (per shard) instead of one each: one IPC write or NATS publish per turn.
 import type { MailboxEvent } from './mailbox-bus.js';
 
 export interface EventBatch { readonly q: Set<number>; readonly r: Set<number>; readonly g: Set<number>; s: number[] }
@@ -11,13 +12,13 @@ export function addEvent(b: EventBatch, kind: MailboxEvent, iid: number): void {
   (kind === 'queued' ? b.q : kind === 'removed' ? b.r : b.g).add(iid);
 }
 
-/** Calls `flush` once after the current microtasks, however often it is asked in between. */
-export class MicrotaskFlush {
+/** Calls `flush` once at the end of the current turn, however often it is asked in between. */
+export class TurnFlush {
   private pending = false;
   constructor(private readonly flush: () => void) {}
   request(): void {
     if (this.pending) return;
     this.pending = true;
-    queueMicrotask(() => { this.pending = false; this.flush(); });
+    setImmediate(() => { this.pending = false; this.flush(); });
   }
 }

@@ -2,7 +2,7 @@
 // each worker sends its events to the primary over the cluster's IPC channel, coalesced per
 // batch of commits; the primary (cluster-primary.ts) numbers SUBs and passes every
 // event on to the other workers, and each SUB back to its own worker with its number.
-import { addEvent, emptyBatch, MicrotaskFlush } from './event-batch.js';
+import { addEvent, emptyBatch, TurnFlush } from './event-batch.js';
 import type { MailboxBus, MailboxBusHandlers, MailboxEvent } from './mailbox-bus.js';
 
 /** One turn's events from a worker: mailboxes queued to, removed from, gone, and SUBs taken. */
@@ -28,7 +28,7 @@ export interface IpcChannel {
 export class IpcMailboxBus implements MailboxBus {
   private handlers: MailboxBusHandlers | null = null;
   private readonly out = emptyBatch();
-  private readonly flusher = new MicrotaskFlush(() => this.flush());
+  private readonly flusher = new TurnFlush(() => this.flush());
   /** Our SUBs waiting for their number, per mailbox, in the order they were announced. */
   private readonly unnumbered = new Map<number, Array<(seq: number) => void>>();
   private readonly onMessage = (m: unknown): void => { if (isBusBatch(m)) this.receive(m); };

@@ -14,7 +14,8 @@
 // A store opened `shared` serves several relay processes on one machine (LMDB is
 // multi-process): SEND, ACK, expiry, ROTATE, DEL and CREATE then run as transactions that read
 // what other processes committed (msgId ceiling, queue counters, the mailbox record) under
-// LMDB's write lock, and keep `qstat` exact; the primary rebuilds `qstat` before the processes
+// LMDB's write lock, and keep `qstat` exact (the SENDs, and the removals, that arrive before a
+// commit starts share one child transaction, spec/protocol.md §11.7); the primary rebuilds `qstat` before the processes
 // start (rebuildSharedCounters), since a single-process relay does not keep it.
 //
 // readId and sendId appear together only in the mailbox record. Writes use lmdb's asynchronous
@@ -100,6 +101,18 @@ const epochRange = (epoch: number): { start: Buffer; end: Buffer } =>
 const DROP_BATCH = 4096;
 
 type Flushable = PromiseLike<unknown> & { flushed?: PromiseLike<unknown> };
+
+/** One shared-store SEND in an append batch; `outcome` is set inside the batch's transaction. */
+interface PendingAppend { readonly iid: number; readonly req: AppendRequest; outcome: Appended | Error | null }
+/** A mailbox as an append batch's transaction sees it: counters as left by the batch's SENDs so far. */
+interface AppendTarget { readonly record: MailboxRecord; next: number; count: number; bytes: number; added: number }
+interface AppendBatch { readonly items: PendingAppend[]; bytes: number; commit: Flushable; started: boolean }
+/** Bounds of one append batch (a bigger one waits for the next transaction): SENDs, envelope bytes. */
+const APPEND_BATCH_MAX = 512;
+const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
+/** Removal calls (dequeue) in one child transaction. */
+const REMOVAL_BATCH_MAX = 512;
+interface RemovalBatch { readonly items: Array<{ refs: readonly QueueRef[]; ceiling: { iid: number; value: number } | null }>; commit: Flushable; started: boolean }
 interface FlushWait { readonly since: number; settle(e?: unknown): void }
 
 /** A durable write still waiting for its fsync after this long is settled by an explicit sync. */
@@ -145,6 +158,11 @@ export class LmdbStore implements Store {
   private readonly flushWaits = new Set<FlushWait>();
   private readonly flushWaitOf = new WeakMap<object, Promise<void>>();
   private readonly rescueTimer: NodeJS.Timeout;
+  /** The append batch SENDs join until its transaction starts (appendEnvelope). */
+  private openAppends: AppendBatch | null = null;
+  private openRemovals: RemovalBatch | null = null;
+  /** The read snapshot was renewed in this turn (fresh). */
+  private renewed = false;
 
   constructor(opts: LmdbStoreOptions) {
     mkdirSync(opts.path, { recursive: true, mode: 0o700 });
@@ -172,10 +190,14 @@ export class LmdbStore implements Store {
 
   /**
    * Shared store: lmdb keeps one read snapshot until a timer renews it, so a read right after
-   * another process's commit (its bus event) could miss it. Each read starts a fresh snapshot.
+   * another process's commit (its bus event, which arrives in a turn of its own) could miss it.
+   * The first read of each turn starts a fresh snapshot; the others of that turn share it.
    */
   private fresh(): void {
-    if (this.shared) (this.root as unknown as { resetReadTxn(): void }).resetReadTxn();
+    if (!this.shared || this.renewed) return;
+    (this.root as unknown as { resetReadTxn(): void }).resetReadTxn();
+    this.renewed = true;
+    queueMicrotask(() => { this.renewed = false; });
   }
 
   findByReadId(readId: Uint8Array): number | undefined {
@@ -457,50 +479,122 @@ export class LmdbStore implements Store {
     return this.durable(writes, t);
   }
 
+  /**
+   * Shared-store SEND (spec/protocol.md §11.7). SENDs join the open append batch, which is one
+   * child transaction: when lmdb runs it, it closes (later SENDs open the next) and applies its
+   * SENDs in arrival order, each checked and given its msgId there, so the batch costs one
+   * nested transaction instead of one per SEND. A SEND refused there writes nothing and leaves
+   * the others alone; all of them resolve only once the commit is on disk.
+   */
   appendEnvelope(iid: number, req: AppendRequest): Promise<Appended> {
     const t = this.writing();
     if (!this.shared) throw new StoreError('appendEnvelope needs a store opened shared');
-    let refused: StoreConflictError | null = null;
-    let msgId = 0;
-    let delivered: Uint8Array = EMPTY;
-    const p = this.root.childTransaction(() => {
-      const b = this.mailbox.getBinaryFast(iid);
-      const record = b ? decodeRecord(iid, b) : undefined;
-      if (!record || !equalBytes(record.accessVerifier, req.accessVerifier)) { refused = new StoreConflictError('GONE'); return; }
-      const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
-      if (count + 1 > req.maxEnvelopes || bytes + req.envelopeBytes > req.maxBytes) { refused = new StoreConflictError('QUOTA'); return; }
-      // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next one
-      // is the ceiling itself, so msgIds follow the order of these transactions.
-      msgId = Math.max(1, this.seq.get(iid) ?? 0);
-      delivered = req.seal(msgId, record.dk);
-      this.seq.put(iid, msgId + 1);
-      this.qstat.put(iid, [count + 1, bytes + req.envelopeBytes]);
-      this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
-      this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
+    let batch = this.openAppends;
+    if (!batch || batch.started || batch.items.length >= APPEND_BATCH_MAX || batch.bytes >= APPEND_BATCH_BYTES) batch = this.openAppendBatch();
+    const item: PendingAppend = { iid, req, outcome: null };
+    batch.items.push(item);
+    batch.bytes += req.envelopeBytes;
+    return this.durable<Appended>([batch.commit], t, () => {
+      const o = item.outcome;
+      if (o === null) throw new StoreError('append was not applied');
+      if (o instanceof Error) throw o;
+      return o;
     });
-    return this.durable<Appended>([p], t, () => {
-      if (refused) throw refused;
-      return { msgId, delivered };
+  }
+
+  private openAppendBatch(): AppendBatch {
+    const batch: AppendBatch = { items: [], bytes: 0, commit: null as never, started: false };
+    batch.commit = this.root.childTransaction(() => {
+      batch.started = true;
+      if (this.openAppends === batch) this.openAppends = null;
+      // Each mailbox's record and counters are read once and written once per batch.
+      const mailboxes = new Map<number, AppendTarget | null | StoreError>();
+      for (const item of batch.items) {
+        let m = mailboxes.get(item.iid);
+        if (m === undefined) {
+          try {
+            m = this.appendTarget(item.iid);
+          } catch (e) {
+            m = e instanceof StoreError ? e : new StoreError('mailbox unreadable', { cause: e }); // this mailbox's SENDs only
+          }
+          mailboxes.set(item.iid, m);
+        }
+        item.outcome = m instanceof Error ? m : this.appendInTxn(item.iid, m, item.req);
+      }
+      for (const [iid, m] of mailboxes) {
+        if (!m || m instanceof Error || m.added === 0) continue;
+        this.seq.put(iid, m.next);
+        this.qstat.put(iid, [m.count, m.bytes]);
+      }
     });
+    if (!batch.started) this.openAppends = batch; // once lmdb took it, and only if it has not run yet
+    return batch;
+  }
+
+  private openRemovalBatch(): RemovalBatch {
+    const batch: RemovalBatch = { items: [], commit: null as never, started: false };
+    batch.commit = this.root.childTransaction(() => {
+      batch.started = true;
+      if (this.openRemovals === batch) this.openRemovals = null;
+      for (const { refs, ceiling } of batch.items) this.removeInTxn(refs, ceiling);
+    });
+    if (!batch.started) this.openRemovals = batch;
+    return batch;
+  }
+
+  /** Another process may have removed some of them already: only what is there is counted. */
+  private removeInTxn(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null): void {
+    if (ceiling && (this.seq.get(ceiling.iid) ?? 0) < ceiling.value) this.seq.put(ceiling.iid, ceiling.value);
+    for (const r of refs) {
+      this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
+      const v = this.queue.getBinaryFast([r.iid, r.msgId]);
+      if (!v) continue;
+      const charge = chargeOf(v);
+      this.queue.remove([r.iid, r.msgId]);
+      const [count, bytes] = this.qstat.get(r.iid) ?? [1, charge];
+      this.qstat.put(r.iid, [Math.max(0, count - 1), Math.max(0, bytes - charge)]);
+    }
+  }
+
+  /** Inside the batch's transaction: a mailbox's record and counters as committed, or null if it is gone. */
+  private appendTarget(iid: number): AppendTarget | null {
+    const b = this.mailbox.getBinaryFast(iid);
+    if (!b) return null;
+    const record = decodeRecord(iid, b); // first: b is lmdb's read buffer, reused by the next read
+    const [count, bytes] = this.qstat.get(iid) ?? [0, 0];
+    // The ceiling is above every msgId ever assigned here (spec/protocol.md §11.3): the next
+    // msgId is the ceiling itself, so msgIds follow the order of the SENDs in these transactions.
+    return { record, next: Math.max(1, this.seq.get(iid) ?? 0), count, bytes, added: 0 };
+  }
+
+  /** One SEND against its mailbox as the SENDs before it in the batch left it; written only if accepted. */
+  private appendInTxn(iid: number, m: AppendTarget | null, req: AppendRequest): Appended | Error {
+    if (!m || !equalBytes(m.record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
+    if (m.count + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+    const msgId = m.next;
+    let delivered: Uint8Array;
+    try {
+      delivered = req.seal(msgId, m.record.dk); // before any write: a failed seal leaves nothing behind
+    } catch (e) {
+      return new StoreError('seal failed', { cause: e });
+    }
+    m.next = msgId + 1;
+    m.count++;
+    m.bytes += req.envelopeBytes;
+    m.added++;
+    this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
+    this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
+    return { msgId, delivered };
   }
 
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
     const t = this.writing();
     if (this.shared) {
-      // Another process may have removed some of them already: only what is there is counted.
-      const p = this.root.childTransaction(() => {
-        if (ceiling && (this.seq.get(ceiling.iid) ?? 0) < ceiling.value) this.seq.put(ceiling.iid, ceiling.value);
-        for (const r of refs) {
-          this.expiry.remove([r.expiryMinute, r.iid, r.msgId]);
-          const v = this.queue.getBinaryFast([r.iid, r.msgId]);
-          if (!v) continue;
-          const charge = chargeOf(v);
-          this.queue.remove([r.iid, r.msgId]);
-          const [count, bytes] = this.qstat.get(r.iid) ?? [1, charge];
-          this.qstat.put(r.iid, [Math.max(0, count - 1), Math.max(0, bytes - charge)]);
-        }
-      });
-      return this.durable([p], t);
+      // Like SENDs, the removals of a moment (ACKs, the sweep) share one child transaction.
+      let batch = this.openRemovals;
+      if (!batch || batch.started || batch.items.length >= REMOVAL_BATCH_MAX) batch = this.openRemovalBatch();
+      batch.items.push({ refs, ceiling });
+      return this.durable([batch.commit], t);
     }
     const writes: Flushable[] = ceiling ? [this.seq.put(ceiling.iid, ceiling.value)] : [];
     for (const r of refs) {

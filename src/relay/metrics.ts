@@ -140,7 +140,7 @@ export function createRelayMetrics(gauges: { queued: () => number; mailboxes: ()
 }
 
 /** The metrics listener: GET /healthz and GET /metrics, nothing else. */
-export async function startMetricsServer(host: string, port: number, render: () => string, healthy: () => boolean): Promise<{ port: number; server: Server }> {
+export async function startMetricsServer(host: string, port: number, render: () => string | Promise<string>, healthy: () => boolean): Promise<{ port: number; server: Server }> {
   const server = createServer((req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
@@ -150,7 +150,11 @@ export async function startMetricsServer(host: string, port: number, render: () 
         const ok = healthy();
         res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'draining');
       } else if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render());
+        // The primary of --processes answers after asking its processes (metrics-merge.ts).
+        Promise.resolve(render()).then(
+          (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
+          () => res.writeHead(500).end(),
+        );
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       }

@@ -7,7 +7,7 @@
 // sequence), so the order does not depend on NATS delivering in order.
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { randomBytes } from '../crypto/index.js';
-import { addEvent, emptyBatch, MicrotaskFlush, type EventBatch } from './event-batch.js';
+import { addEvent, emptyBatch, TurnFlush, type EventBatch } from './event-batch.js';
 import type { MailboxBus, MailboxBusHandlers, MailboxEvent } from './mailbox-bus.js';
 
 export const SHARDS = 64;
@@ -27,7 +27,7 @@ export class NatsMailboxBus implements MailboxBus {
   private handlers: MailboxBusHandlers | null = null;
   private readonly origin = Buffer.from(randomBytes(8)).toString('hex');
   private readonly out = new Map<number, EventBatch>();
-  private readonly flusher = new MicrotaskFlush(() => this.flush());
+  private readonly flusher = new TurnFlush(() => this.flush());
   /** SUBs here still waiting for their number, and the highest number heard meanwhile from elsewhere, per mailbox. */
   private readonly unnumbered = new Map<number, { waiting: number; heard: number }>();
   private readonly sub: Subscription;

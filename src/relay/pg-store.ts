@@ -2,7 +2,9 @@
 // any number of machines share one database. Always a shared store: SEND assigns its msgId,
 // checks the quota and reads the dk under the mailbox row's lock (SELECT … FOR UPDATE), so
 // msgIds follow commit order per mailbox. Every write is one transaction, committed (with
-// PostgreSQL's default synchronous_commit = on: flushed to its WAL) before it resolves.
+// PostgreSQL's default synchronous_commit = on: flushed to its WAL) before it resolves. SENDs,
+// removals and the per-command lookups go in batches (batch-queue.ts, spec/scale-out.md §6):
+// one transaction or query for all that arrived while the previous one was out.
 //
 //   mailbox  (iid PK, record, expiry_day, ceiling, envelopes, bytes)   record: the LMDB layout (lmdb-store.ts)
 //   read_ids (read_id PK, iid)     send_ids (send_id PK, iid)
@@ -17,6 +19,7 @@ import pg from 'pg';
 import { DELIVERY_OVERHEAD } from '../wire/constants.js';
 import type { Appended, AppendRequest, LoadedMailbox, MailboxExpiryRef, MailboxRecord, QueueEntry, QueueRef, QueueStats, Store, TokenSpend } from './store.js';
 import { StoreConflictError, StoreError } from './store.js';
+import { BatchQueue } from './batch-queue.js';
 
 const RECORD_BYTES = 2 + 4 + 5 * 32;
 
@@ -68,6 +71,24 @@ function storeError(e: unknown): StoreError {
   return new StoreError(`database error${typeof code === 'string' ? ` ${code}` : ''}`, { cause: e });
 }
 
+/** One SEND waiting for its batch (appendEnvelope). */
+interface PendingAppend { readonly iid: number; readonly req: AppendRequest }
+/** One dequeue call waiting for its batch. */
+interface PendingRemoval { readonly refs: readonly QueueRef[]; readonly ceiling: { iid: number; value: number } | null }
+/** Bounds of one batch of SENDs: count and envelope bytes (a bigger one goes in the next transaction). */
+const APPEND_BATCH_MAX = 256;
+const APPEND_BATCH_BYTES = 8 * 1024 * 1024;
+/** Lookups by sendId, or of queue entries, in one query (one per SEND, one per ACK). */
+const LOOKUP_BATCH_MAX = 512;
+/** Queue reads in one query: each brings up to a delivery window of envelopes. */
+const RANGE_BATCH_MAX = 64;
+interface RangeRead { readonly iid: number; readonly after: number; readonly upto: number; readonly limit: number }
+type EntryInfo = { deliveredBytes: number; expiryMinute: number };
+/** Dequeue calls (ACKs, expiry sweeps) in one transaction. */
+const DEQUEUE_BATCH_MAX = 256;
+/** Connections per relay process: one for the SEND batch, the rest for reads and other writes. */
+export const DEFAULT_POOL_SIZE = 10;
+
 export interface PgStoreOptions {
   /** postgres://user@host:port/db */
   connectionString: string;
@@ -78,12 +99,18 @@ export interface PgStoreOptions {
 
 export class PgStore implements Store {
   private readonly pool: pg.Pool;
+  /** No new requests (close began); the pool is closed (close is done). */
   private closed = false;
-  /** The last SEND in flight per mailbox (appendEnvelope). */
-  private readonly appending = new Map<number, Promise<void>>();
+  private ended = false;
+  /** SENDs and removals waiting for their batch (group commit), and the per-command lookups. */
+  private readonly appends = new BatchQueue<PendingAppend, Appended>((b) => this.appendBatch(b), { maxItems: APPEND_BATCH_MAX, maxBytes: APPEND_BATCH_BYTES });
+  private readonly removals = new BatchQueue<PendingRemoval, void>((b) => this.dequeueBatch(b), { maxItems: DEQUEUE_BATCH_MAX, maxBytes: Infinity });
+  private readonly sendLookups = new BatchQueue<Uint8Array, number | undefined>((b) => this.findSendIds(b), { maxItems: LOOKUP_BATCH_MAX, maxBytes: Infinity });
+  private readonly rangeReads = new BatchQueue<RangeRead, QueueEntry[]>((b) => this.queueRanges(b), { maxItems: RANGE_BATCH_MAX, maxBytes: Infinity });
+  private readonly entryLookups = new BatchQueue<{ iid: number; msgId: number }, EntryInfo | undefined>((b) => this.entryInfos(b), { maxItems: LOOKUP_BATCH_MAX, maxBytes: Infinity });
 
   private constructor(private readonly opts: PgStoreOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? 16, connectionTimeoutMillis: 5_000 });
+    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? DEFAULT_POOL_SIZE, connectionTimeoutMillis: 5_000 });
     // An idle connection lost (the server restarted): the pool drops it and opens another when needed.
     this.pool.on('error', () => {});
   }
@@ -102,7 +129,7 @@ export class PgStore implements Store {
   }
 
   private async q(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-    if (this.closed) throw new StoreError('store is closed');
+    if (this.ended) throw new StoreError('store is closed');
     try {
       return await this.pool.query(text, values);
     } catch (e) {
@@ -112,7 +139,7 @@ export class PgStore implements Store {
 
   /** One transaction: committed before it resolves, rolled back if `work` throws. */
   private async tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreError('store is closed');
+    if (this.ended) throw new StoreError('store is closed');
     const started = performance.now();
     let c: pg.PoolClient;
     try {
@@ -143,9 +170,15 @@ export class PgStore implements Store {
     const r = await this.q('SELECT iid FROM read_ids WHERE read_id = $1', [buf(readId)]);
     return r.rows[0] ? num(r.rows[0].iid) : undefined;
   }
-  async findBySendId(sendId: Uint8Array): Promise<number | undefined> {
-    const r = await this.q('SELECT iid FROM send_ids WHERE send_id = $1', [buf(sendId)]);
-    return r.rows[0] ? num(r.rows[0].iid) : undefined;
+  /** Every SEND looks its id up (known or not, the same work): the lookups of a moment share one query. */
+  findBySendId(sendId: Uint8Array): Promise<number | undefined> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.sendLookups.submit(sendId);
+  }
+  private async findSendIds(ids: readonly Uint8Array[]): Promise<Array<number | undefined>> {
+    const r = await this.q('SELECT send_id, iid FROM send_ids WHERE send_id = ANY($1::bytea[])', [ids.map(buf)]);
+    const found = new Map<string, number>(r.rows.map((row) => [(row.send_id as Buffer).toString('hex'), num(row.iid)]));
+    return ids.map((id) => found.get(buf(id).toString('hex')));
   }
   async getMailbox(iid: number): Promise<MailboxRecord | undefined> {
     const r = await this.q('SELECT record FROM mailbox WHERE iid = $1', [iid]);
@@ -169,15 +202,32 @@ export class PgStore implements Store {
     const r = await this.q('SELECT count(*) AS n, coalesce(sum(octet_length(delivered)), 0) AS bytes, coalesce(max(msg_id), 0) AS last FROM queue WHERE iid = $1', [iid]);
     return { count: num(r.rows[0].n), deliveredBytes: num(r.rows[0].bytes), lastMsgId: num(r.rows[0].last) };
   }
-  async queueEntryInfo(iid: number, msgId: number): Promise<{ deliveredBytes: number; expiryMinute: number } | undefined> {
-    const r = await this.q('SELECT octet_length(delivered) AS n, expiry_minute FROM queue WHERE iid = $1 AND msg_id = $2', [iid, msgId]);
-    return r.rows[0] ? { deliveredBytes: num(r.rows[0].n), expiryMinute: num(r.rows[0].expiry_minute) } : undefined;
+  /** Every ACK looks its entry up: the lookups of a moment share one query. */
+  queueEntryInfo(iid: number, msgId: number): Promise<EntryInfo | undefined> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.entryLookups.submit({ iid, msgId });
   }
-  async queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Promise<QueueEntry[]> {
-    if (limit <= 0 || uptoMsgId <= afterMsgId) return [];
-    const r = await this.q('SELECT msg_id, expiry_minute, delivered FROM queue WHERE iid = $1 AND msg_id > $2 AND msg_id <= $3 ORDER BY msg_id LIMIT $4',
-      [iid, afterMsgId, Math.min(uptoMsgId, Number.MAX_SAFE_INTEGER), Math.min(limit, 1_000_000)]);
-    return r.rows.map((row) => ({ msgId: num(row.msg_id), expiryMinute: num(row.expiry_minute), delivered: new Uint8Array(row.delivered as Buffer) }));
+  private async entryInfos(keys: ReadonlyArray<{ iid: number; msgId: number }>): Promise<Array<EntryInfo | undefined>> {
+    const r = await this.q(`SELECT q.iid, q.msg_id, octet_length(q.delivered) AS n, q.expiry_minute FROM queue q
+      JOIN unnest($1::bigint[], $2::bigint[]) AS k(iid, msg_id) ON q.iid = k.iid AND q.msg_id = k.msg_id`, [keys.map((k) => k.iid), keys.map((k) => k.msgId)]);
+    const found = new Map<string, EntryInfo>(r.rows.map((row) => [`${num(row.iid)}:${num(row.msg_id)}`, { deliveredBytes: num(row.n), expiryMinute: num(row.expiry_minute) }]));
+    return keys.map((k) => found.get(`${k.iid}:${k.msgId}`));
+  }
+  /** Subscriptions read on after each wake-up: the reads of a moment, for any mailboxes, share one query. */
+  queueRange(iid: number, afterMsgId: number, uptoMsgId: number, limit: number): Promise<QueueEntry[]> {
+    if (limit <= 0 || uptoMsgId <= afterMsgId) return Promise.resolve([]);
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.rangeReads.submit({ iid, after: afterMsgId, upto: Math.min(uptoMsgId, Number.MAX_SAFE_INTEGER), limit: Math.min(limit, 1_000_000) });
+  }
+  private async queueRanges(reads: readonly RangeRead[]): Promise<QueueEntry[][]> {
+    const r = await this.q(`SELECT k.i, q.msg_id, q.expiry_minute, q.delivered
+      FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::integer[]) WITH ORDINALITY AS k(iid, after, upto, lim, i)
+      CROSS JOIN LATERAL (SELECT msg_id, expiry_minute, delivered FROM queue
+        WHERE queue.iid = k.iid AND msg_id > k.after AND msg_id <= k.upto ORDER BY msg_id LIMIT k.lim) q
+      ORDER BY k.i, q.msg_id`, [reads.map((x) => x.iid), reads.map((x) => x.after), reads.map((x) => x.upto), reads.map((x) => x.limit)]);
+    const out: QueueEntry[][] = reads.map(() => []);
+    for (const row of r.rows) out[num(row.i) - 1]!.push({ msgId: num(row.msg_id), expiryMinute: num(row.expiry_minute), delivered: new Uint8Array(row.delivered as Buffer) });
+    return out;
   }
   async expired(nowMinute: number, limit: number): Promise<QueueRef[]> {
     const r = await this.q('SELECT expiry_minute, iid, msg_id FROM queue WHERE expiry_minute <= $1 ORDER BY expiry_minute, iid, msg_id LIMIT $2', [nowMinute, limit]);
@@ -250,51 +300,98 @@ export class PgStore implements Store {
   }
 
   /**
-   * SENDs to one mailbox from this process go one after the other, in the order issued (a
-   * client's pipelined SENDs keep their order); across processes the row lock orders them.
+   * SENDs go in batches (group-commit.ts): one transaction for the SENDs that arrived while the
+   * previous batch was committed, in arrival order; across processes the row locks order them.
    */
   appendEnvelope(iid: number, req: AppendRequest): Promise<Appended> {
-    const previous = this.appending.get(iid);
-    const mine = previous ? previous.then(() => this.append(iid, req), () => this.append(iid, req)) : this.append(iid, req);
-    const tail = mine.then(() => {}, () => {});
-    this.appending.set(iid, tail);
-    void tail.then(() => { if (this.appending.get(iid) === tail) this.appending.delete(iid); });
-    return mine;
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.appends.submit({ iid, req }, req.envelopeBytes);
   }
 
-  private append(iid: number, req: AppendRequest): Promise<Appended> {
+  /**
+   * One transaction for a batch of SENDs: their mailboxes' rows are locked (in iid order, as
+   * every multi-row write here does, so batches of two processes cannot deadlock), each SEND
+   * is checked against the record and the counters as the SENDs before it in the batch left
+   * them, and the accepted ones are written with two statements. A refused SEND (GONE, QUOTA, a
+   * failed seal) is only left out: the others commit. A database error fails the whole batch,
+   * and nothing of it is stored.
+   */
+  private appendBatch(batch: readonly PendingAppend[]): Promise<Array<Appended | Error>> {
     return this.tx(async (c) => {
-      // The row lock orders the SENDs to one mailbox: each reads the ceiling the last one left.
-      const r = await c.query('SELECT record, ceiling, envelopes, bytes FROM mailbox WHERE iid = $1 FOR UPDATE', [iid]);
-      const row = r.rows[0];
-      const record = row ? decodeRecord(iid, row.record as Buffer) : undefined;
-      if (!record || !same(record.accessVerifier, req.accessVerifier)) throw new StoreConflictError('GONE');
-      if (num(row.envelopes) + 1 > req.maxEnvelopes || num(row.bytes) + req.envelopeBytes > req.maxBytes) throw new StoreConflictError('QUOTA');
-      const msgId = Math.max(1, num(row.ceiling));
-      const delivered = req.seal(msgId, record.dk);
-      await c.query('INSERT INTO queue (iid, msg_id, expiry_minute, delivered) VALUES ($1, $2, $3, $4)', [iid, msgId, req.expiryMinute, buf(delivered)]);
-      await c.query('UPDATE mailbox SET ceiling = $2, envelopes = envelopes + 1, bytes = bytes + $3 WHERE iid = $1', [iid, msgId + 1, req.envelopeBytes]);
-      return { msgId, delivered };
+      const iids = [...new Set(batch.map((a) => a.iid))].sort((a, b) => a - b);
+      const r = await c.query('SELECT iid, record, ceiling, envelopes, bytes FROM mailbox WHERE iid = ANY($1::bigint[]) ORDER BY iid FOR UPDATE', [iids]);
+      const rows = new Map<number, { record: MailboxRecord; ceiling: number; envelopes: number; bytes: number; added: number; addedBytes: number }>();
+      for (const row of r.rows) {
+        const iid = num(row.iid);
+        rows.set(iid, { record: decodeRecord(iid, row.record as Buffer), ceiling: num(row.ceiling), envelopes: num(row.envelopes), bytes: num(row.bytes), added: 0, addedBytes: 0 });
+      }
+      const ins = { iid: [] as number[], msgId: [] as number[], expiry: [] as number[], delivered: [] as Buffer[] };
+      const outcomes = batch.map(({ iid, req }): Appended | Error => {
+        const m = rows.get(iid);
+        if (!m || !same(m.record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
+        if (m.envelopes + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+        const msgId = Math.max(1, m.ceiling);
+        let delivered: Uint8Array;
+        try {
+          delivered = req.seal(msgId, m.record.dk);
+        } catch (e) {
+          return new StoreError('seal failed', { cause: e });
+        }
+        m.ceiling = msgId + 1;
+        m.envelopes++;
+        m.bytes += req.envelopeBytes;
+        m.added++;
+        m.addedBytes += req.envelopeBytes;
+        ins.iid.push(iid); ins.msgId.push(msgId); ins.expiry.push(req.expiryMinute); ins.delivered.push(buf(delivered));
+        return { msgId, delivered };
+      });
+      if (ins.iid.length === 0) return outcomes;
+      const changed = [...rows].filter(([, m]) => m.added > 0);
+      await c.query(`WITH queued AS (INSERT INTO queue (iid, msg_id, expiry_minute, delivered)
+          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::bytea[]))
+        UPDATE mailbox m SET ceiling = u.ceiling, envelopes = m.envelopes + u.n, bytes = m.bytes + u.b
+          FROM unnest($5::bigint[], $6::bigint[], $7::integer[], $8::bigint[]) AS u(iid, ceiling, n, b) WHERE m.iid = u.iid`,
+      [ins.iid, ins.msgId, ins.expiry, ins.delivered,
+        changed.map(([iid]) => iid), changed.map(([, m]) => m.ceiling), changed.map(([, m]) => m.added), changed.map(([, m]) => m.addedBytes)]);
+      return outcomes;
     });
   }
 
+  /** Removals go in batches like SENDs (group-commit.ts): ACKs from many connections, one commit. */
   dequeue(refs: readonly QueueRef[], ceiling: { iid: number; value: number } | null = null): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    return this.removals.submit({ refs, ceiling });
+  }
+
+  /** One transaction for a batch of dequeue calls: all of them, or (on a database error) none. */
+  private dequeueBatch(batch: readonly PendingRemoval[]): Promise<void[]> {
     return this.tx(async (c) => {
-      if (ceiling) await c.query('UPDATE mailbox SET ceiling = GREATEST(ceiling, $2) WHERE iid = $1', [ceiling.iid, ceiling.value]);
-      if (refs.length === 0) return;
+      const ceilings = new Map<number, number>();
+      for (const { ceiling } of batch) if (ceiling) ceilings.set(ceiling.iid, Math.max(ceilings.get(ceiling.iid) ?? 0, ceiling.value));
+      const refs = batch.flatMap((b) => b.refs);
+      // The mailboxes' rows first, in iid order, as a SEND batch, ROTATE and DEL take them: two
+      // batches (ACKs here, the sweep elsewhere) never wait for each other in a cycle.
+      const iids = [...new Set([...ceilings.keys(), ...refs.map((r) => r.iid)])].sort((a, b) => a - b);
+      await c.query('SELECT 1 FROM mailbox WHERE iid = ANY($1::bigint[]) ORDER BY iid FOR UPDATE', [iids]);
       // Only what is still there is removed and counted (another process may have removed some).
-      const gone = await c.query(`DELETE FROM queue q USING unnest($1::bigint[], $2::bigint[]) AS r(iid, msg_id)
+      const gone = refs.length === 0 ? { rows: [] } : await c.query(`DELETE FROM queue q USING unnest($1::bigint[], $2::bigint[]) AS r(iid, msg_id)
         WHERE q.iid = r.iid AND q.msg_id = r.msg_id RETURNING q.iid, octet_length(q.delivered) AS n`, [refs.map((r) => r.iid), refs.map((r) => r.msgId)]);
-      const per = new Map<number, { n: number; bytes: number }>();
+      const per = new Map<number, { n: number; bytes: number; ceiling: number }>();
+      for (const [iid, value] of ceilings) per.set(iid, { n: 0, bytes: 0, ceiling: value });
       for (const row of gone.rows) {
-        const p = per.get(num(row.iid)) ?? { n: 0, bytes: 0 };
+        const iid = num(row.iid);
+        const p = per.get(iid) ?? { n: 0, bytes: 0, ceiling: 0 };
         p.n++;
         p.bytes += charge(num(row.n));
-        per.set(num(row.iid), p);
+        per.set(iid, p);
       }
-      for (const [iid, p] of [...per].sort((a, b) => a[0] - b[0])) {
-        await c.query('UPDATE mailbox SET envelopes = GREATEST(0, envelopes - $2), bytes = GREATEST(0, bytes - $3) WHERE iid = $1', [iid, p.n, p.bytes]);
+      if (per.size > 0) {
+        const rows = [...per].sort((a, b) => a[0] - b[0]);
+        await c.query(`UPDATE mailbox m SET ceiling = GREATEST(m.ceiling, u.ceiling), envelopes = GREATEST(0, m.envelopes - u.n), bytes = GREATEST(0, m.bytes - u.b)
+          FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::bigint[]) AS u(iid, ceiling, n, b) WHERE m.iid = u.iid`,
+        [rows.map(([iid]) => iid), rows.map(([, p]) => p.ceiling), rows.map(([, p]) => p.n), rows.map(([, p]) => p.bytes)]);
       }
+      return batch.map(() => undefined);
     });
   }
 
@@ -332,9 +429,12 @@ export class PgStore implements Store {
     throw new StoreError('back up PostgreSQL with its own tools (pg_dump, base backups)');
   }
 
+  /** Refuses new requests, lets the batches already handed over commit, then closes the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([this.appends, this.removals, this.sendLookups, this.rangeReads, this.entryLookups].map((b) => b.idle()));
+    this.ended = true;
     await this.pool.end().catch(() => {});
   }
 }

@@ -19,8 +19,11 @@ export function shareOfBounds(config: RelayConfig, processes: number): RelayConf
   };
 }
 
-/** Which metrics port process `slot` listens on: the configured one plus the slot (0: each its own free port). */
+/**
+ * Which metrics port process `slot` listens on: the configured one plus 1 plus the slot (the
+ * configured one is the primary's, with every process's metrics merged); 0: each its own free port.
+ */
 export function metricsPortOf(config: RelayConfig, slot: number): number | null {
   if (config.metricsPort === null || config.metricsPort === 0) return config.metricsPort;
-  return config.metricsPort + slot;
+  return config.metricsPort + 1 + slot;
 }

@@ -1,6 +1,7 @@
 // A `sealpost relay --processes N` child for tests (spec/scale-out.md): its address, the pid of
 // each relay process, and connections placed on a chosen process. Placement is read off each
-// process's own metrics listener (--metrics-port P: process k listens on P + k), whose
+// process's own metrics listener (--metrics-port P: the primary's merged metrics on P, process k's
+// own on P + 1 + k), whose
 // sealpost_connections gauge grows by one on the process that took the connection.
 import { createServer } from 'node:net';
 import { RelayConnection } from '../../src/client/node/connection.js';
@@ -8,6 +9,8 @@ import { fetchMetrics, sleep, spawnRelay, withTimeout, type RelayProcess } from 
 
 export interface ClusterProcess extends RelayProcess {
   readonly processes: number;
+  /** The primary's metrics port (every process's metrics merged); process k's is this + 1 + k. */
+  readonly metricsPort: number;
   /** The pid of relay process `slot` (the latest, after restarts). */
   pidOf(slot: number): number;
   /** A connection served by relay process `slot`. */
@@ -38,7 +41,7 @@ async function freePorts(n: number): Promise<number> {
 const connectionsOf = async (port: number): Promise<number> => Number(/^sealpost_connections (\d+)/m.exec(await fetchMetrics(port))?.[1] ?? NaN);
 
 export async function startCluster(dataDir: string, processes: number, args: string[] = []): Promise<ClusterProcess> {
-  const metricsBase = await freePorts(processes);
+  const metricsBase = await freePorts(processes + 1); // the primary's merged metrics, then one per process
   const relay = await spawnRelay(['--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsBase),
     '--data', dataDir, '--log-level', 'warn', '--pow-difficulty', '6', '--processes', String(processes), ...args], {}, 30_000);
   const made: RelayConnection[] = [];
@@ -50,13 +53,14 @@ export async function startCluster(dataDir: string, processes: number, args: str
   return {
     ...relay,
     processes,
+    metricsPort: metricsBase,
     pidOf,
     async connectOn(slot) {
       for (let attempt = 0; attempt < 12; attempt++) {
-        const before = await Promise.all(Array.from({ length: processes }, (_, k) => connectionsOf(metricsBase + k)));
+        const before = await Promise.all(Array.from({ length: processes }, (_, k) => connectionsOf(metricsBase + 1 + k)));
         const conn = await RelayConnection.connect(relay.address);
         made.push(conn);
-        const after = await Promise.all(Array.from({ length: processes }, (_, k) => connectionsOf(metricsBase + k)));
+        const after = await Promise.all(Array.from({ length: processes }, (_, k) => connectionsOf(metricsBase + 1 + k)));
         const grew = after.findIndex((n, k) => n > before[k]!);
         if (grew === slot) return conn;
       }

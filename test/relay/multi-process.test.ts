@@ -10,7 +10,7 @@ import {
   type MailboxKeys,
 } from '../../src/client/mailbox.js';
 import { randomBytes } from '../../src/crypto/index.js';
-import { errorOf, spawnRelay, tempDir, waitFor, withTimeout } from './_helpers.js';
+import { errorOf, fetchMetrics, spawnRelay, tempDir, waitFor, withTimeout } from './_helpers.js';
 import { startCluster, type ClusterProcess } from './_cluster.js';
 
 function tagged(seq: number): Uint8Array {
@@ -105,6 +105,28 @@ test('msgIds follow arrival order across processes, and a subscriber on one proc
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, 'pushed in increasing msgId order');
     assert.is(new Set(pushed.map(([, t]) => t)).size, 2 * N, 'each envelope once');
     for (const base of [0, 100_000]) assert.is(pushed.filter(([, t]) => t >= base && t < base + N).length, N, 'every envelope of each sender');
+  });
+});
+
+test('one /metrics for the relay: the primary merges its processes (sums of what each holds and did, the store once)', async () => {
+  await withCluster([], async (c) => {
+    const owner = await c.connectOn(0);
+    const sender = await c.connectOn(1);
+    const keys = newMailboxKeys();
+    await createMailbox(owner, keys);
+    const cap = sendCapability(c.address, keys);
+    for (let i = 0; i < 3; i++) await sendEnvelope(sender, cap, tagged(i));
+    const value = (text: string, series: string): number => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const [merged, p0, p1] = await Promise.all([c.metricsPort, c.metricsPort + 1, c.metricsPort + 2].map((port) => fetchMetrics(port)));
+    assert.is(value(p0!, 'sealpost_connections') + value(p1!, 'sealpost_connections'), value(merged!, 'sealpost_connections'), 'connections add up');
+    assert.ok(value(merged!, 'sealpost_connections') >= 2);
+    assert.is(value(merged!, 'sealpost_envelopes_in_total'), 3, 'envelopes accepted on process 1 only, counted once');
+    assert.is(value(p0!, 'sealpost_envelopes_in_total'), 0);
+    assert.is(value(merged!, 'sealpost_mailboxes'), value(p0!, 'sealpost_mailboxes'), 'the shared store is counted once, not once per process');
+    assert.is(value(merged!, 'sealpost_mailboxes'), 1);
+    assert.is(value(merged!, 'sealpost_store_writable'), 1);
+    assert.ok(/^# TYPE sealpost_commit_latency_seconds histogram$/m.test(merged!), 'help and type lines kept');
+    assert.is(value(merged!, 'sealpost_commit_latency_seconds_count'), value(p0!, 'sealpost_commit_latency_seconds_count') + value(p1!, 'sealpost_commit_latency_seconds_count'));
   });
 });
 

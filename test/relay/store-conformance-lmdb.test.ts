@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import { LmdbStore } from '../../src/relay/lmdb-store.js';
 import { tempDir } from './_helpers.js';
-import { storeConformance } from './store-conformance.js';
+import { batchConformance, storeConformance, type StoreUnderTest } from './store-conformance.js';
 
 for (const shared of [false, true]) {
-  storeConformance(shared ? 'lmdb shared' : 'lmdb', {
+  const impl: StoreUnderTest = {
     shared,
     async open() {
       const dir = tempDir('sealpost-store-');
@@ -31,7 +31,9 @@ for (const shared of [false, true]) {
         },
       };
     },
-  });
+  };
+  storeConformance(shared ? 'lmdb shared' : 'lmdb', impl);
+  if (shared) batchConformance('lmdb shared', impl);
 }
 
 test.run();

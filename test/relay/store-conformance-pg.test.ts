@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import pg from 'pg';
 import { PgStore } from '../../src/relay/pg-store.js';
 import { postgresMissing, startPostgres, type Postgres } from './_services.js';
-import { storeConformance } from './store-conformance.js';
+import { batchConformance, storeConformance, type StoreUnderTest } from './store-conformance.js';
 
 const missing = postgresMissing();
 if (missing) {
@@ -14,7 +14,7 @@ if (missing) {
   let n = 0;
   test.before(async () => { server = await startPostgres(); });
   test.after(async () => { await server?.stop(); });
-  storeConformance('postgres', {
+  const impl: StoreUnderTest = {
     shared: true,
     async open() {
       const db = `conformance_${++n}`;
@@ -32,7 +32,9 @@ if (missing) {
         async dispose() { for (const s of stores) await s.close(); },
       };
     },
-  });
+  };
+  storeConformance('postgres', impl);
+  batchConformance('postgres', impl);
 }
 
 test.run();

@@ -288,3 +288,74 @@ export function storeConformance(name: string, impl: StoreUnderTest): void {
     assert.is((twice as StoreConflictError).code, 'GONE');
   });
 }
+
+/** Batched commits (spec/protocol.md §11.7): the cases a store that groups SENDs must get right. */
+export function batchConformance(name: string, impl: StoreUnderTest): void {
+  const it = (title: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>): void => {
+    test(`${name}: ${title}`, async () => {
+      const { store, reopen, dispose } = await impl.open();
+      try {
+        await fn(store, reopen);
+      } finally {
+        await dispose();
+      }
+    });
+  };
+
+  it('batch: SENDs issued together, some refused (QUOTA, GONE, a failing seal), commit the others in issue order', async (store) => {
+    const a = record(61), b = record(62), gone = record(63);
+    for (const r of [a, b, gone]) await store.createMailbox(r, 20_000);
+    await store.deleteMailbox(gone);
+    const settle = (p: Promise<{ msgId: number }>): Promise<number | unknown> => p.then((x) => x.msgId, (e: unknown) => e);
+    // Issued in one turn: one batch on a store that groups them.
+    const results = await Promise.all([
+      settle(store.appendEnvelope(61, request(a, 1, { maxEnvelopes: 3 }))),
+      settle(store.appendEnvelope(62, request(b, 2))),
+      settle(store.appendEnvelope(63, request(gone, 3))),
+      settle(store.appendEnvelope(61, request(a, 4, { maxEnvelopes: 3, seal: () => { throw new Error('seal failed'); } }))),
+      settle(store.appendEnvelope(61, request(a, 5, { maxEnvelopes: 3 }))),
+      settle(store.appendEnvelope(62, request(b, 6, { accessVerifier: randomBytes(32) }))),
+      settle(store.appendEnvelope(61, request(a, 7, { maxEnvelopes: 3 }))),
+      settle(store.appendEnvelope(61, request(a, 8, { maxEnvelopes: 3 }))),
+      settle(store.appendEnvelope(62, request(b, 9))),
+    ]);
+    const code = (x: unknown): string => (x instanceof StoreConflictError ? x.code : x instanceof StoreError ? 'STORE' : typeof x);
+    assert.equal(results.map(code), ['number', 'number', 'GONE', 'STORE', 'number', 'GONE', 'number', 'QUOTA', 'number']);
+    const ids = (tags: number[]): number[] => tags.map((t) => results[t - 1] as number);
+    assert.equal(ids([1, 5, 7]), [...ids([1, 5, 7])].sort((x, y) => x - y), 'msgIds in issue order');
+    assert.equal(ids([2, 9]), [...ids([2, 9])].sort((x, y) => x - y));
+    assert.equal((await store.queueRange(61, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => [e.msgId, tagOf(e.delivered)]), [1, 5, 7].map((t) => [results[t - 1], t]));
+    assert.equal((await store.queueRange(62, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => tagOf(e.delivered)), [2, 9]);
+    assert.equal((await store.queueStats(61)).count, 3, 'the failed seal and the refusals are not counted');
+    // The counters are right: after one removal there is room for exactly one more.
+    await store.dequeue([{ iid: 61, msgId: results[0] as number, expiryMinute: 1001 }]);
+    assert.is(code(await settle(store.appendEnvelope(61, request(a, 10, { maxEnvelopes: 3 })))), 'number');
+    assert.is(code(await settle(store.appendEnvelope(61, request(a, 11, { maxEnvelopes: 3 })))), 'QUOTA');
+  });
+
+  it('batch: a store closed while batches are out keeps every SEND it resolved, with its msgId, and no refused one', async (store, reopen) => {
+    const r = record(71);
+    await store.createMailbox(r, 20_000);
+    const outcomes = new Map<number, number | unknown>();
+    const issue = (tags: number[]): Array<Promise<void>> => tags.map((t) => startWrite(() => store.appendEnvelope(71, request(r, t, { maxEnvelopes: 150 })))
+      .then((x) => { outcomes.set(t, x.msgId); }, (e: unknown) => { outcomes.set(t, e); }));
+    const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+    const first = issue(range(1, 100));
+    await new Promise((res) => setImmediate(res));
+    const second = issue(range(101, 100)); // partly over the quota: refused in their batch
+    const closing = store.close();
+    const third = issue(range(201, 20)); // after close began: refused at once or stored
+    await Promise.all([...first, ...second, ...third, closing]);
+    const again = await reopen();
+    const stored = new Map((await again.queueRange(71, 0, Number.MAX_SAFE_INTEGER, 1000)).map((e) => [tagOf(e.delivered), e.msgId]));
+    let resolved = 0;
+    for (const [tag, o] of outcomes) {
+      if (typeof o === 'number') { resolved++; assert.is(stored.get(tag), o, `SEND ${tag} answered OK is stored with its msgId`); }
+      else if (o instanceof StoreConflictError) assert.not.ok(stored.has(tag), `SEND ${tag} refused is not stored`);
+    }
+    assert.ok(resolved >= 100, 'the first wave was committed');
+    assert.ok(stored.size <= 150, 'the quota held');
+    const ids = [...stored.values()];
+    assert.is(new Set(ids).size, ids.length, 'no msgId given twice');
+  });
+}
