@@ -11,7 +11,7 @@ import { makeOrganisation, startIssuerStandIn, type IssuerStandIn, type Organisa
 import { readTree } from '../_support/scan.js';
 import { assertNothingShared, recordingFetch as recordingFetchOf } from '../_support/linkability.js';
 import { spawnRelay, type RelayProcess } from '../relay/_helpers.js';
-import { cleanup, inbox, linkDevice, openClient, tempDir, until } from './_helpers.js';
+import { cleanup, connect, inbox, linkDevice, openClient, tempDir, until } from './_helpers.js';
 
 let org: Organisation;
 let issuer: IssuerStandIn;
@@ -71,10 +71,7 @@ test('members create mailboxes with tokens fetched ahead of need, talk, and the 
   await bob.admission!.refresh();
   assert.is(alice.admission!.policy!.maxDevicesPerMember, 2);
 
-  const link = await alice.createInvitation();
-  const contact = new Promise<string>((r) => alice.once('contact', (c) => r(c.id)));
-  const ba = (await bob.acceptInvitation(link)).id;
-  const ab = await contact;
+  const { ab: { id: ab }, ba: { id: ba } } = await connect(alice, bob);
   const bobInbox = inbox(bob);
   const aliceInbox = inbox(alice);
   await alice.send(ab, 'hello from a member');

@@ -18,7 +18,7 @@ import { startIssuerFixture, type IssuerFixture } from '../_support/directory.js
 import { readTree } from '../_support/scan.js';
 import { assertNothingShared, recordingFetch as recordingFetchOf } from '../_support/linkability.js';
 import { errorOf, spawnRelay, type RelayProcess } from '../relay/_helpers.js';
-import { cleanup, inbox, openClient, tempDir } from './_helpers.js';
+import { cleanup, connect, inbox, openClient, tempDir } from './_helpers.js';
 
 let fx: IssuerFixture;
 let relay: RelayProcess;
@@ -91,10 +91,7 @@ test('members log in through the directory, fetch tokens from the issuer, create
     assert.is(alice.admission!.policy!.serial, fx.org.policy().serial, 'the policy the issuer serves, verified under the organisation key');
     assert.ok(alice.admission!.tokens() >= 8, 'a batch from the real issuer');
 
-    const link = await alice.createInvitation();
-    const contact = new Promise<string>((r) => alice.once('contact', (c) => r(c.id)));
-    const ba = (await bob.acceptInvitation(link)).id;
-    const ab = await contact;
+    const { ab: { id: ab }, ba: { id: ba } } = await connect(alice, bob);
     const bobInbox = inbox(bob);
     const aliceInbox = inbox(alice);
     await alice.send(ab, 'on the organisation relay');

@@ -48,8 +48,9 @@ async function queue(store: Store, shared: boolean, r: MailboxRecord, tags: numb
   return tags.map((_, i) => firstMsgId + i);
 }
 
-export function storeConformance(name: string, impl: StoreUnderTest): void {
-  const it = (title: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>): void => {
+/** A conformance case: a fresh store from `impl`, disposed of whatever the case does. */
+function caseOf(name: string, impl: StoreUnderTest): (title: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>) => void {
+  return (title, fn) => {
     test(`${name}: ${title}`, async () => {
       const { store, reopen, dispose } = await impl.open();
       try {
@@ -59,6 +60,10 @@ export function storeConformance(name: string, impl: StoreUnderTest): void {
       }
     });
   };
+}
+
+export function storeConformance(name: string, impl: StoreUnderTest): void {
+  const it = caseOf(name, impl);
 
   it('CREATE: the record is found by readId, sendId and iid; unknown ids are not', async (store) => {
     const r = record(42);
@@ -291,16 +296,7 @@ export function storeConformance(name: string, impl: StoreUnderTest): void {
 
 /** Batched commits (spec/protocol.md §11.7): the cases a store that groups SENDs must get right. */
 export function batchConformance(name: string, impl: StoreUnderTest): void {
-  const it = (title: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>): void => {
-    test(`${name}: ${title}`, async () => {
-      const { store, reopen, dispose } = await impl.open();
-      try {
-        await fn(store, reopen);
-      } finally {
-        await dispose();
-      }
-    });
-  };
+  const it = caseOf(name, impl);
 
   it('batch: SENDs issued together, some refused (QUOTA, GONE, a failing seal), commit the others in issue order', async (store) => {
     const a = record(61), b = record(62), gone = record(63);
