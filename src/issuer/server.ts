@@ -73,6 +73,13 @@ class HttpError extends Error {
 }
 const malformed = (message: string): HttpError => new HttpError(400, 'ADMISSION_REFUSED', message);
 
+/** The endpoints a web app's SDK calls from its own origin (fetch), and their CORS answers (§3.5). */
+const CORS_PATHS = new Set(['/policy', '/tokens', '/logout']);
+const CORS_HEADERS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'sealpost-epoch-key, retry-after' };
+const CORS_PREFLIGHT = {
+  'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600',
+};
+
 /** A loopback redirect for native apps (RFC 8252 §7.3): http, 127.0.0.1 or [::1], any port, no fragment. */
 export function isLoopbackRedirect(u: string): boolean {
   let url: URL;
@@ -283,6 +290,15 @@ export async function startIssuer(opts: IssuerOptions): Promise<Issuer> {
   }
 
   const server: Server = createServer((req, res) => {
+    // §3.5 "Web apps": the member endpoints answer any origin. They take no cookie, only the
+    // bearer session, so another site's page can read nothing it could not already ask for.
+    const cors = CORS_PATHS.has(new URL(req.url ?? '/', 'http://issuer.invalid').pathname);
+    if (cors) for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    if (cors && req.method === 'OPTIONS') {
+      req.resume();
+      send(res, 204, '', CORS_PREFLIGHT);
+      return;
+    }
     if (active >= limits.maxConcurrentRequests) {
       req.resume();
       count('refusedBusy');

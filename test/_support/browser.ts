@@ -66,9 +66,9 @@ export function removeTempDirs(): void {
 }
 
 /** `sealpost relay` on 127.0.0.1, a free port, a fresh data directory and a low proof-of-work. */
-export async function startRelayProcess(): Promise<Child & { address: string; dataDir: string }> {
+export async function startRelayProcess(extra: readonly string[] = []): Promise<Child & { address: string; dataDir: string }> {
   const dataDir = tempDir('sealpost-relay-');
-  const r = await startCli(['relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dataDir, '--pow-difficulty', '8', '--log-level', 'debug'],
+  const r = await startCli(['relay', '--host', '127.0.0.1', '--port', '0', '--metrics-port', 'off', '--data', dataDir, '--pow-difficulty', '8', '--log-level', 'debug', ...extra],
     /address: (sealpost\+ws:\/\/\S+)/, 'relay');
   return { ...r, address: r.match[1]!, dataDir };
 }
