@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  AdmissionError, decodeIssueRequest, evaluateIssueRequest, isAdmissionError, MAX_TOKEN_BATCH, verifyAuditLog, type AdmissionErrorCode,
+  AdmissionError, checkQuota, decodeIssueRequest, evaluateIssueRequest, isAdmissionError, MAX_TOKEN_BATCH, verifyAuditLog, type AdmissionErrorCode,
 } from '../admission/index.js';
 import { ed25519PublicFromSeed, equalBytes, toBase64url, toHex } from '../crypto/index.js';
 import { appendAudit, readAuditLog } from '../admin/org-files.js';
@@ -23,7 +23,7 @@ export interface IssuerLimits {
   readonly maxSessionsPerMember: number;
   readonly maxPendingLogins: number;
   readonly loginTimeoutMs: number;
-  /** A session lasts at most this long (and no longer than the directory's grant). */
+  /** A session lasts at most this long; a refused refresh of the directory's grant ends it sooner. */
   readonly sessionMs: number;
 }
 
@@ -177,12 +177,14 @@ export async function startIssuer(opts: IssuerOptions): Promise<Issuer> {
     if (!(isLoopbackRedirect(redirect) || (opts.redirectUris ?? []).includes(redirect))) {
       throw new HttpError(400, 'INVALID_ARGUMENT', 'redirect_uri must be a loopback http URI or one of the issuer\'s configured URIs');
     }
+    // Redirect to the URI as parsed and checked, not to the raw text (configured URIs match exactly).
+    const target = isLoopbackRedirect(redirect) ? new URL(redirect).href : redirect;
     const t = now();
     sweepPending(t);
     if (pending.size >= limits.maxPendingLogins) throw new HttpError(503, 'ISSUER_UNAVAILABLE', 'too many logins in progress');
     const { pending: p, url: auth } = await opts.directory.begin();
     if (pending.size >= limits.maxPendingLogins) throw new HttpError(503, 'ISSUER_UNAVAILABLE', 'too many logins in progress');
-    pending.set(p.state, { login: p, redirect, expiresAt: t + limits.loginTimeoutMs });
+    pending.set(p.state, { login: p, redirect: target, expiresAt: t + limits.loginTimeoutMs });
     count('loginsStarted');
     send(res, 302, '', { location: auth.href });
   }
@@ -253,8 +255,11 @@ export async function startIssuer(opts: IssuerOptions): Promise<Issuer> {
           throw e;
         }
         store.updateRefreshToken(hash, refreshed);
-        store.addIssued(request.epoch, s.member, n, holder.current.tokensPerEpoch);
+        // A refused batch counts nothing (§3.5): a cheap quota check first, so a member over
+        // quota costs no evaluation, then the evaluation, then the atomic check-and-add.
+        checkQuota(store.issued(request.epoch, s.member), n, holder.current.tokensPerEpoch);
         const response = evaluateIssueRequest(epochSecret, body);
+        store.addIssued(request.epoch, s.member, n, holder.current.tokensPerEpoch);
         count('batches');
         count('tokens', n);
         send(res, 200, response, { 'content-type': 'application/octet-stream', 'sealpost-epoch-key': toBase64url(epochSecret.publicKey) });
