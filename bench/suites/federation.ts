@@ -28,6 +28,8 @@ export interface RoundStats {
 }
 export interface FederationResult {
   readonly senders: number;
+  /** Both relays' cryptoWorkers (spec/protocol.md §12): B's opens of forwarded SENDs run there. */
+  readonly cryptoWorkers?: number;
   readonly window: number;
   readonly roundSeconds: number;
   readonly direct: readonly RoundStats[];
@@ -87,7 +89,9 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
   const dirs = [mkdtempSync(join(tmpdir(), 'sealpost-bench-fa-')), mkdtempSync(join(tmpdir(), 'sealpost-bench-fb-'))];
   const ports = [await freePort(), await freePort()];
   const addr = dirs.map((d, i) => `sealpost+ws://${loadOrCreateIdentity(d).fingerprint}@127.0.0.1:${ports[i]}`);
-  const base = { host: '127.0.0.1', metricsPort: null, logLevel: 'error', ...LIFTED_LIMITS };
+  // SEALPOST_BENCH_CRYPTO_WORKERS=2: both relays with crypto workers (default 0, the relays' default).
+  const cryptoWorkers = Number(process.env['SEALPOST_BENCH_CRYPTO_WORKERS'] ?? 0);
+  const base = { host: '127.0.0.1', metricsPort: null, logLevel: 'error', cryptoWorkers, ...LIFTED_LIMITS };
   const lifetime = Math.max(120_000, ctx.budgetMs * 3);
   const relays: RelayProcess[] = [];
   const conns: RelayConnection[] = [];
@@ -123,7 +127,7 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
       out.directSingle.push(await round(direct.slice(0, 1), 1, roundMs / 4, sendDirect));
       out.forwardedSingle.push(await round(viaA.slice(0, 1), 1, roundMs / 4, sendForwarded));
     }
-    return { senders: sendersN, window, roundSeconds: roundMs / 1000, ...out };
+    return { senders: sendersN, window, roundSeconds: roundMs / 1000, cryptoWorkers, ...out };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => {})));
     await Promise.all(relays.map((r) => r.stop()));
@@ -155,7 +159,7 @@ function tables(r: FederationResult): Table[] {
     cpu(xs, (x) => x.aUsPerEnv), cpu(xs, (x) => x.bUsPerEnv),
   ];
   return [{
-    title: `Private routing: durable 1 KiB envelopes, direct to B vs forwarded through A (${r.senders} senders × ${r.window} in flight, alternating rounds of ${fmt(r.roundSeconds)} s, median of ${r.direct.length})`,
+    title: `Private routing: durable 1 KiB envelopes, direct to B vs forwarded through A (${r.senders} senders × ${r.window} in flight, alternating rounds of ${fmt(r.roundSeconds)} s, median of ${r.direct.length}, cryptoWorkers ${r.cryptoWorkers ?? 0})`,
     columns: ['path', 'envelopes/s', 'command → OK p50', 'p99', 'errors', 'relay A CPU / env', 'relay B CPU / env'],
     rows: [
       row('direct SEND to B', r.direct), row('FORWARD through A (sealed to B)', r.forwarded),

@@ -43,7 +43,7 @@ export interface RelayConfig {
   diskReserveBytes: number;
   logLevel: LogLevel;
   logFile: string | null;
-  /** Worker threads for signature checks, SEND proofs and the delivery layer; 0 = the event loop. */
+  /** Worker threads for signature checks, SEND proofs, the delivery layer and forwarded SENDs' opens; 0 = the event loop. */
   cryptoWorkers: number | 'auto';
   /** Relay processes behind the one port, on the one store (spec/scale-out.md); "auto" = one per core. */
   processes: number | 'auto';
@@ -209,7 +209,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   spec('diskReserveBytes', int(0, 2 ** 40), 'free disk space kept for ACK, DEL and expiry: writes that add data answer INTERNAL below it'),
   spec('logLevel', { t: 'level' }, 'debug | info | warn | error'),
   spec('logFile', { t: 'file|null' }, 'JSON-lines log file ("-" or "stderr" = standard error)'),
-  spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs and the delivery layer (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),
+  spec('cryptoWorkers', { t: 'workers' }, `worker threads for signature checks, SEND proofs, the delivery layer and forwarded SENDs' opens (0 = on the event loop, "auto" = one per core, at most ${MAX_CRYPTO_WORKERS})`),
   spec('postgresUrl', { t: 'url|null' }, 'PostgreSQL store shared by relay processes on several machines (postgres://user@host:port/db); none = the embedded LMDB store'),
   spec('natsUrl', { t: 'url|null' }, 'NATS servers (nats://host:4222, comma-separated) through which relay processes on PostgreSQL wake each other'),
   spec('peers', { t: 'peers' }, 'a partner relay (sealpost+ws://FINGERPRINT@HOST:PORT): forward to it and accept its links (repeat the flag, or comma-separate)', { flags: ['peer'] }),

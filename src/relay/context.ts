@@ -28,7 +28,7 @@ export interface RelayContext {
   readonly config: RelayConfig;
   readonly identity: RelayIdentity;
   readonly store: Store;
-  /** Where signature checks, SEND proofs and the delivery layer run: inline or on worker threads. */
+  /** Where signature checks, SEND proofs, the delivery layer and forwarded SENDs' opens run: inline or on worker threads. */
   readonly crypto: RelayCrypto;
   readonly mailboxes: MailboxRegistry;
   /** CREATEs left per address group (spec/protocol.md §5.2). */

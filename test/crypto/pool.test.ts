@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import {
-  accessVerifierOf, checkSendProof, ed25519KeyPair, ed25519Sign, equalBytes, openDelivery, openEnvelope, randomBytes, sealDelivery,
-  sealEnvelope, sha256, solvePow, x25519, x25519KeyPair, type DeliveryKey, type X25519PublicKey,
+  accessVerifierOf, checkSendProof, ed25519KeyPair, ed25519Sign, equalBytes, openDelivery, openEnvelope, openForward, randomBytes, sealDelivery,
+  sealEnvelope, sealForward, sha256, solvePow, x25519, x25519KeyPair, type DeliveryKey, type X25519PublicKey,
 } from '../../src/crypto/index.js';
 import {
   CryptoPool, isCryptoPoolError, packBatch, unpackResults, type PoolResult, type SealEnvelopeItem,
@@ -82,6 +82,35 @@ test("the relay's operations (SEND proof check, delivery seal and re-seal) give 
       });
       const bad = await pool.run('sealDelivery', [{ ...seals[0]!, msgId: -1 }, { ...seals[0]!, nonce: randomBytes(12) }, seals[1]!]);
       assert.equal(bad.map((r) => r.ok ? 'ok' : r.error), ['INVALID_ARGUMENT', 'INVALID_LENGTH', 'ok']);
+    } finally {
+      await pool.close();
+    }
+  }
+});
+
+test("openForward gives the inline request and response key; a request that does not open fails alone with DECRYPT_FAILED", async () => {
+  const relay = x25519KeyPair();
+  const requests = Array.from({ length: 24 }, (_, i) => ({
+    idempotencyKey: randomBytes(16), sendId: randomBytes(32), proof: randomBytes(32), envelope: randomBytes([256, 1024][i % 2]!),
+  }));
+  const sealed = requests.map((r) => sealForward(relay.publicKey, r));
+  const items = sealed.map((s) => ({ secretKey: relay.secretKey, publicKey: relay.publicKey, sealed: s.sealed }));
+  const flipped = items[5]!.sealed.slice();
+  flipped[40]! ^= 1;
+  items[5] = { ...items[5]!, sealed: flipped };
+  items[9] = { ...items[9]!, sealed: sealForward(x25519KeyPair().publicKey, requests[9]!).sealed }; // sealed to another relay
+  for (const size of SIZES) {
+    const pool = await CryptoPool.create({ size });
+    try {
+      const opened = await pool.run('openForward', items);
+      opened.forEach((r, i) => {
+        if (i === 5 || i === 9) { assert.equal(r, { ok: false, error: 'DECRYPT_FAILED' }, `item ${i}, size ${size}`); return; }
+        assert.ok(r.ok, `item ${i}, size ${size}`);
+        const { request, responseKey } = (r as { value: ReturnType<typeof openForward> }).value;
+        const want = openForward(relay, items[i]!.sealed);
+        for (const k of ['idempotencyKey', 'sendId', 'proof', 'envelope'] as const) assert.ok(equalBytes(request[k], requests[i]![k]), `${k} of item ${i}, size ${size}`);
+        assert.ok(equalBytes(responseKey, sealed[i]!.responseKey) && equalBytes(responseKey, want.responseKey), `response key of item ${i}, size ${size}`);
+      });
     } finally {
       await pool.close();
     }

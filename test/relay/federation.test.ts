@@ -110,6 +110,42 @@ test('same-relay private routing: FORWARD naming the relay itself', async () => 
   }
 });
 
+test('a destination with crypto workers opens a link batch of FWDs on them: each OK stored once, bad requests fail alone', async () => {
+  // spec/protocol.md §12, spec/federation.md §6: the opens of one turn go to the workers as one batch.
+  const [a, d] = await Promise.all([startTestRelay({ cryptoWorkers: 0 }), startTestRelay({ cryptoWorkers: 2 })]);
+  a.relay.partners.setAddresses('test', [parseRelayAddress(d.relay.address)]);
+  d.relay.partners.setFingerprints('policy', [a.relay.fingerprint]);
+  const onA = clientPool(a.relay.address);
+  const onD = clientPool(d.relay.address);
+  try {
+    const owner = await onD.connect();
+    const { cap } = await makeMailbox(owner, d.relay.address);
+    const sender = await onA.connect();
+    const dest = await queryDestination(sender, d.relay.address);
+    const keys = Array.from({ length: 40 }, () => newIdempotencyKey());
+    const elsewhere = { ...dest, deliveryKey: (await queryDestination(sender, a.relay.address)).deliveryKey };
+    const before = d.relay.cryptoStats();
+    const wave = (): Promise<string[]> => Promise.all([
+      ...keys.map((k, i) => forwardEnvelope(sender, dest, cap, envelope(i % 2 ? 1024 : 256), k).then(() => 'OK', errorOf)),
+      errorOf(forwardEnvelope(sender, elsewhere, cap, envelope(256), newIdempotencyKey())),
+      errorOf(forwardEnvelope(sender, dest, { ...cap, accessKey: randomBytes(32) as never }, envelope(256), newIdempotencyKey())),
+    ]);
+    assert.equal(await wave(), [...keys.map(() => 'OK'), 'FORWARD_INVALID', 'AUTH']);
+    const after = d.relay.cryptoStats();
+    assert.is(after.workers, 2);
+    assert.ok(after.items - before.items >= 42 + 41 + 40, 'the opens, the proof checks and the seals ran on the workers');
+    assert.ok(after.batches - before.batches < after.items - before.items, 'in batches, not one by one');
+    // Every request again, at once (retries after lost answers): OK, and no second copy.
+    assert.equal(await wave(), [...keys.map(() => 'OK'), 'FORWARD_INVALID', 'AUTH']);
+    assert.is(d.relay.stats().envelopes, keys.length);
+    assert.match(d.relay.metricsText(), new RegExp(`sealpost_forwards_in_total\\{code="DEDUPED"\\} ${keys.length}`));
+  } finally {
+    await onA.closeAll();
+    await onD.closeAll();
+    await Promise.all([a.stop(), d.stop()]);
+  }
+});
+
 test('a relay not on the allow-list is refused at the handshake, counted by reason', async () => {
   const onC = clientPool(C.relay.address);
   const onA = clientPool(A.relay.address);

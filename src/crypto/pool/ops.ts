@@ -8,8 +8,9 @@ import { ed25519Sign, ed25519Verify, sha256, x25519 } from '../primitives.js';
 import { openEnvelope, sealEnvelope } from '../envelope.js';
 import { openDelivery, sealDelivery, type DeliveryKey } from '../delivery.js';
 import { checkSendProof, type SendProofCheck, type SendProofInput } from '../send-proof.js';
+import { openForward, type ForwardRequest } from '../forward.js';
 import type {
-  Ed25519PublicKey, Ed25519Seed, Ed25519Signature, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey,
+  AeadKey, Ed25519PublicKey, Ed25519Seed, Ed25519Signature, SharedSecret, X25519KeyPair, X25519PublicKey, X25519SecretKey,
 } from '../types.js';
 
 export interface SealEnvelopeItem {
@@ -45,6 +46,13 @@ export interface ResealDeliveryItem {
   readonly delivered: Uint8Array;
   readonly nonce: Uint8Array;
 }
+/** A FORWARD's sealed request at its destination (spec/federation.md §6): the relay's delivery key pair and the bytes. */
+export interface OpenForwardItem {
+  readonly secretKey: X25519SecretKey;
+  readonly publicKey: X25519PublicKey;
+  readonly sealed: Uint8Array;
+}
+export interface OpenedForward { readonly request: ForwardRequest; readonly responseKey: AeadKey }
 
 /** Every operation: its item type and its result type. */
 export interface PoolOps {
@@ -57,6 +65,7 @@ export interface PoolOps {
   checkSendProof: { in: SendProofInput; out: SendProofCheck };
   sealDelivery: { in: SealDeliveryItem; out: Uint8Array };
   resealDelivery: { in: ResealDeliveryItem; out: Uint8Array };
+  openForward: { in: OpenForwardItem; out: OpenedForward };
 }
 export type PoolOpName = keyof PoolOps;
 export type PoolIn<K extends PoolOpName> = PoolOps[K]['in'];
@@ -259,6 +268,25 @@ const resealDeliveryOp: OpDef<ResealDeliveryItem, Uint8Array> = {
   decode: (fields) => f(fields, 0),
 };
 
+// The request's four fields and the response key come back as five result fields, views into
+// one result buffer: no copy on the relay's thread.
+const openForwardOp: OpDef<OpenForwardItem, OpenedForward> = {
+  arity: 3,
+  resultArity: 5,
+  encode(item) {
+    const o = obj(item, 'openForward');
+    return [abytes(o['secretKey'], 'secretKey'), abytes(o['publicKey'], 'publicKey'), abytes(o['sealed'], 'sealed')];
+  },
+  exec(fields) {
+    const { request: r, responseKey } = DIRECT.openForward({ secretKey: f(fields, 0) as X25519SecretKey, publicKey: f(fields, 1) as X25519PublicKey, sealed: f(fields, 2) });
+    return [r.idempotencyKey, r.sendId, r.proof, r.envelope, responseKey];
+  },
+  decode: (fields) => ({
+    request: { idempotencyKey: f(fields, 0), sendId: f(fields, 1), proof: f(fields, 2), envelope: f(fields, 3) },
+    responseKey: f(fields, 4) as AeadKey,
+  }),
+};
+
 export const OPS: { readonly [K in PoolOpName]: OpDef<PoolIn<K>, PoolOut<K>> } = {
   sealEnvelope: sealEnvelopeOp,
   openEnvelope: openEnvelopeOp,
@@ -269,6 +297,7 @@ export const OPS: { readonly [K in PoolOpName]: OpDef<PoolIn<K>, PoolOut<K>> } =
   checkSendProof: checkSendProofOp,
   sealDelivery: sealDeliveryOp,
   resealDelivery: resealDeliveryOp,
+  openForward: openForwardOp,
 };
 
 /**
@@ -284,6 +313,7 @@ export const DIRECT = {
   },
   verifyEd25519: (i: VerifyEd25519Item): boolean => ed25519Verify(i.signature, i.message, i.publicKey as Ed25519PublicKey),
   x25519: (i: X25519Item): SharedSecret => x25519(i.secretKey, i.publicKey),
+  openForward: (i: OpenForwardItem): OpenedForward => openForward({ secretKey: i.secretKey, publicKey: i.publicKey }, i.sealed),
 } satisfies { readonly [K in PoolOpName]?: (item: PoolIn<K>) => PoolOut<K> };
 export type DirectOpName = keyof typeof DIRECT;
 

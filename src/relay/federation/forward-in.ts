@@ -1,13 +1,17 @@
 // A forwarded SEND at its destination (spec/federation.md §4, §6): open it with the relay's
 // delivery key, drop a retry whose idempotency key was committed before, and run it as a SEND
 // whose idempotency key commits in the envelope's own transaction. The answer is sealed to the
-// client under the key exported from the request, always 18 bytes.
-import { forwardServerNonce, openForward, sealForwardResponse, type AeadKey, type ForwardRequest } from '../../crypto/index.js';
+// client under the key exported from the request, always 18 bytes. The open (an X25519 and the
+// HPKE key schedule) runs where the relay's crypto runs (spec/protocol.md §12): with workers, the
+// FWDs of one link batch are opened as one batch off the event loop.
+import { forwardServerNonce, isCryptoPoolError, sealForwardResponse } from '../../crypto/index.js';
+import type { OpenedForward } from '../../crypto/pool/ops.js';
 import { ERROR_CODES, isProtocolError, type SendFrame } from '../../wire/index.js';
 import { handleSend } from '../cmd-send.js';
 import type { RelayContext } from '../context.js';
 import { errorSummary } from '../log.js';
 import { hexOf } from '../mailboxes.js';
+import type { Maybe } from '../maybe.js';
 import type { TokenBucket } from '../token-bucket.js';
 import type { FederationMetrics } from './host.js';
 
@@ -26,17 +30,26 @@ export interface ForwardIntake {
   readonly metrics: FederationMetrics;
 }
 
-export type IntakeResult = { readonly response: Uint8Array } | { readonly code: 'FORWARD_INVALID' };
+/** A sealed answer, or an unsealed refusal: the request did not open, or the relay could not open it now. */
+export type IntakeResult = { readonly response: Uint8Array } | { readonly code: 'FORWARD_INVALID' | 'BUSY' };
 
-export function takeForwarded(ctx: RelayContext, intake: ForwardIntake, source: ForwardSource, sealed: Uint8Array): Promise<IntakeResult> | IntakeResult {
-  let request: ForwardRequest;
-  let responseKey: AeadKey;
+export function takeForwarded(ctx: RelayContext, intake: ForwardIntake, source: ForwardSource, sealed: Uint8Array): Maybe<IntakeResult> {
+  const refused = (e: unknown): IntakeResult => {
+    // A request that does not open (spec/federation.md §6 step 1); a full or stopping crypto lane is BUSY.
+    const code = isProtocolError(e) || isCryptoPoolError(e) ? 'BUSY' : 'FORWARD_INVALID';
+    intake.metrics.forwardsIn.inc(code);
+    return { code };
+  };
+  let opened: Maybe<OpenedForward>;
   try {
-    ({ request, responseKey } = openForward({ secretKey: ctx.identity.deliverySecret, publicKey: ctx.identity.deliveryKey }, sealed));
-  } catch {
-    intake.metrics.forwardsIn.inc('FORWARD_INVALID');
-    return { code: 'FORWARD_INVALID' };
+    opened = ctx.crypto.run('openForward', { secretKey: ctx.identity.deliverySecret, publicKey: ctx.identity.deliveryKey, sealed });
+  } catch (e) {
+    return refused(e);
   }
+  return opened instanceof Promise ? opened.then((o) => intakeOpened(ctx, intake, source, o), refused) : intakeOpened(ctx, intake, source, opened);
+}
+
+function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardSource, { request, responseKey }: OpenedForward): Maybe<IntakeResult> {
   const answer = (name: keyof typeof ERROR_CODES | 'OK' | 'DEDUPED'): IntakeResult => {
     intake.metrics.forwardsIn.inc(name);
     return { response: sealForwardResponse(responseKey, name === 'OK' || name === 'DEDUPED' ? 0 : ERROR_CODES[name]) };

@@ -109,7 +109,7 @@ export class InboundLink {
         this.inFlight--;
         if (this.phase !== 'READY') return;
         if ('response' in r) this.channel!.write({ kind: 'FWD_RESULT', reqId, body: r.response });
-        else this.channel!.write({ kind: 'FWD_FAIL', reqId, body: failBody(ERROR_CODES.FORWARD_INVALID) });
+        else this.channel!.write({ kind: 'FWD_FAIL', reqId, body: failBody(ERROR_CODES[r.code]) });
       };
       const r = takeForwarded(this.ctx, this.intake, this, item.body.slice());
       if (r instanceof Promise) r.then(answer, (e: unknown) => { this.inFlight--; this.host.log.error('internal_error', errorSummary(e)); });
