@@ -39,6 +39,7 @@ export class Federation implements FederationHost, ForwardIntake {
       this.outbound.get(fp)?.close();
       this.outbound.delete(fp);
       this.inbound.get(fp)?.close(LINK_ERRORS.NOT_PARTNER.close, 'NOT_PARTNER');
+      for (const l of this.handshaking) if (l.fingerprint === fp) l.close(LINK_ERRORS.NOT_PARTNER.close, 'NOT_PARTNER');
     });
   }
 

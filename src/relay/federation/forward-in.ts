@@ -21,7 +21,6 @@ export const MAX_FORWARDS_IN_PROGRESS = 65_536;
 /** Where forwarded SENDs come from: a partner's link, or this relay's own client (same-relay routing). */
 export interface ForwardSource {
   readonly bucket: TokenBucket;
-  readonly powNonces: Set<string>;
 }
 
 /** The relay-wide part: idempotency keys whose SEND is running (a retry meanwhile answers BUSY). */
@@ -60,7 +59,15 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
   // One attempt at a time per key: a retry that overtakes the first would be a second copy.
   if (intake.running.has(keyHex) || intake.running.size >= MAX_FORWARDS_IN_PROGRESS || ctx.draining) return answer('BUSY');
   intake.running.add(keyHex);
-  const done = (r: IntakeResult): IntakeResult => { intake.running.delete(keyHex); return r; };
+  // The proof is bound to the idempotency key (forwardServerNonce), whose store entry already
+  // refuses a replay: its nonce is held for this request only, then its budget given back,
+  // so a busy link never fills a per-connection set (spec/federation.md §6).
+  const pow = new Set<string>();
+  const done = (r: IntakeResult): IntakeResult => {
+    intake.running.delete(keyHex);
+    if (pow.size > 0) { ctx.budgets.powNonces.give(pow.size); pow.clear(); }
+    return r;
+  };
   const fail = (e: unknown): IntakeResult => {
     if (isProtocolError(e)) return done(answer(e.errorName));
     ctx.log.error('internal_error', { op: 'forward', ...errorSummary(e) });
@@ -74,7 +81,7 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
       const key = request.idempotencyKey.slice();
       const frame: SendFrame = { type: 'SEND', corr: 0, sendId: request.sendId, proof: request.proof, envelope: request.envelope };
       const origin = {
-        serverNonce: forwardServerNonce(key), powNonces: source.powNonces, bucket: source.bucket,
+        serverNonce: forwardServerNonce(key), powNonces: pow, bucket: source.bucket,
         commitWith: () => store.recordForward!(key, keyExpiryMinute),
       };
       try {

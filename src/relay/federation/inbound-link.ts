@@ -35,7 +35,6 @@ export class InboundLink {
   private channel: LinkChannel | null = null;
   private inFlight = 0;
   readonly bucket: TokenBucket;
-  readonly powNonces = new Set<string>();
   private readonly deadline: NodeJS.Timeout;
 
   constructor(
@@ -84,6 +83,8 @@ export class InboundLink {
           if (!ed25519Verify(m.signature, authMessage(hello!, accept!), helloMsg!.signKey as Ed25519PublicKey)) throw new LinkError('PEER_AUTH', 'LINK_AUTH signature');
           this.channel = new LinkChannel(ws, linkKeys(eph.secretKey, helloMsg!.ephemeral as X25519PublicKey, hello!, accept!, 'listener'), c.maxBufferedBytes);
           eph = null as never;
+          // Asked again: the partner may have left the list while it signed (spec/federation.md §1).
+          if (!host.partners.allows(this.fingerprint)) throw new LinkError('NOT_PARTNER', 'left the allow-list during the handshake');
           if (!admit(this)) throw new LinkError('LINK_LIMIT', 'too many partner links');
           clearTimeout(this.deadline);
           this.phase = 'READY';
@@ -146,8 +147,6 @@ export class InboundLink {
     const wasReady = this.phase === 'READY';
     this.phase = 'CLOSED';
     clearTimeout(this.deadline);
-    this.ctx.budgets.powNonces.give(this.powNonces.size);
-    this.powNonces.clear();
     this.released(this);
     if (wasReady) {
       this.host.linkChanged();

@@ -75,8 +75,14 @@ export class PeerLink {
   partnerKeys(): Promise<PartnerKeys | null> {
     if (this.keys) return Promise.resolve(this.keys);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(null), this.host.config.forwardTimeoutSeconds * 1000);
-      this.keyWaiters.push((k) => { clearTimeout(timer); resolve(k); });
+      const waiter = (k: PartnerKeys | null): void => { clearTimeout(timer); resolve(k); };
+      // A waiter that timed out leaves the list, so a dead partner is not redialed for it forever.
+      const timer = setTimeout(() => {
+        const i = this.keyWaiters.indexOf(waiter);
+        if (i >= 0) this.keyWaiters.splice(i, 1);
+        resolve(null);
+      }, this.host.config.forwardTimeoutSeconds * 1000);
+      this.keyWaiters.push(waiter);
       this.ensureDialing();
     });
   }
@@ -93,6 +99,8 @@ export class PeerLink {
     if (!p) return;
     this.pending.delete(reqId);
     clearTimeout(p.timer);
+    // Settled before the link was ready (a timeout): no longer waiting, so no reason to redial.
+    if (p.body !== null) this.waiting = this.waiting.filter((r) => r !== reqId);
     p.resolve(outcome);
   }
 
