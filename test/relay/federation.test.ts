@@ -9,7 +9,7 @@ import { forwardEnvelope, newIdempotencyKey, queryDestination, type DestinationR
 import type { RelayConnection } from '../../src/client/node/connection.js';
 import { parseRelayAddress } from '../../src/wire/index.js';
 import { subscribe } from '../../src/client/mailbox.js';
-import { clientPool, collectMessages, envelope, errorOf, makeMailbox, startTestRelay, sleep, waitFor, type TestRelay } from './_helpers.js';
+import { clientPool, collectMessages, envelope, errorOf, freePort, makeMailbox, startTestRelay, sleep, waitFor, type TestRelay } from './_helpers.js';
 
 const relays: TestRelay[] = [];
 let A: TestRelay, B: TestRelay, C: TestRelay;
@@ -190,5 +190,24 @@ test('a partner taken off the list loses its link', () => acrossAB(async ({ cap,
   B.relay.partners.setFingerprints('policy', [A.relay.fingerprint]);
   await forwardEnvelope(sender, dest, cap, envelope(256), newIdempotencyKey());
 }));
+
+test('a partner that is down is dialed while a request waits for it, not after the request timed out', async () => {
+  // A names a partner at a port where nothing listens.
+  const dead = { ...parseRelayAddress(B.relay.address), port: await freePort(), fingerprint: randomBytes(32) };
+  A.relay.partners.setAddresses('dead', [dead]);
+  const onA = clientPool(A.relay.address);
+  const dials = (): number => Number(/sealpost_peer_dials_total (\d+)/.exec(A.relay.metricsText())?.[1] ?? 0);
+  try {
+    const sender = await onA.connect();
+    assert.is(await errorOf(sender.request({ type: 'KEY_QUERY', relay: dead.fingerprint })), 'PEER_DOWN');
+    const after = dials();
+    assert.ok(after >= 1, 'it was dialed while the query waited');
+    await sleep(1_500);
+    assert.is(dials(), after, 'no redial once nothing waits');
+  } finally {
+    A.relay.partners.setAddresses('dead', []);
+    await onA.closeAll();
+  }
+});
 
 test.run();

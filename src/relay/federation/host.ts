@@ -15,6 +15,8 @@ export interface FederationMetrics {
   readonly forwardsOut: Counter;
   /** Forwarded SENDs taken in, by the code answered (OK, an error name, or DEDUPED). */
   readonly forwardsIn: Counter;
+  /** Links this relay dialed (a partner that keeps failing shows here, never by address). */
+  readonly dials: Counter;
 }
 
 export function createFederationMetrics(registry: MetricsRegistry, links: () => number): FederationMetrics {
@@ -23,6 +25,7 @@ export function createFederationMetrics(registry: MetricsRegistry, links: () => 
     links: registry.add(new Gauge('sealpost_peer_links', 'Relay-to-relay links open (both directions)', links)),
     forwardsOut: registry.add(new Counter('sealpost_forwards_out_total', 'FORWARD commands from clients, by outcome', 'outcome')),
     forwardsIn: registry.add(new Counter('sealpost_forwards_in_total', 'Forwarded SENDs taken from partner relays, by answer', 'code')),
+    dials: registry.add(new Counter('sealpost_peer_dials_total', 'Links to partner relays dialed (first dials and redials)')),
   };
 }
 

@@ -108,7 +108,10 @@ export class PeerLink {
     if (this.phase !== 'IDLE' || this.redialTimer) return;
     const wait = this.lastDial + REDIAL_MS - performance.now();
     if (wait > 0) {
-      this.redialTimer = setTimeout(() => { this.redialTimer = null; this.ensureDialing(); }, wait);
+      this.redialTimer = setTimeout(() => {
+        this.redialTimer = null;
+        if (this.waiting.length > 0 || this.keyWaiters.length > 0) this.ensureDialing(); // else what waited has timed out
+      }, wait);
       return;
     }
     this.dial();
@@ -116,6 +119,7 @@ export class PeerLink {
 
   private dial(): void {
     this.lastDial = performance.now();
+    this.host.metrics.dials.inc();
     this.phase = 'DIALING';
     const id = this.host.identity;
     const eph = x25519KeyPair();
