@@ -2,12 +2,13 @@
 // spec/admission.md §5.4): members of a closed relay start conversations at the default, may
 // not set a timer below the minimum or off, and a contact outside the organisation (on an
 // open relay) who sets a lower timer is not refused: the member applies its minimum to what
-// it stores and sends, and the app sees both.
+// it stores and sends, and the app sees both. Likewise for a group whose creator is outside.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Client, OrganisationOptions, TimerChange } from '../../src/client/index.js';
 import { makeOrganisation, startIssuerStandIn, type IssuerStandIn, type Organisation } from '../_support/organisation.js';
 import { spawnRelay, type RelayProcess } from '../relay/_helpers.js';
+import { befriend, collect, joined, type GroupMessage } from '../groups/_group-helpers.js';
 import { rejects } from './_link.js';
 import { cleanup, connect, inbox, openClient, startRelay, tempDir, until } from './_helpers.js';
 
@@ -100,6 +101,28 @@ test('a contact outside the organisation sets a lower timer, or off: not refused
     const [, got2] = await aliceIn.until(2);
     assert.is(got2!.expiresAt, again.sentAt + DEFAULT * 1000);
     assert.is(alice.contact(aliceOut.id)!.disappearingSeconds, 0, "the setting is kept as the contact made it, and Alice's client does not answer it");
+  } finally {
+    await alice.close();
+    await outsider.close();
+  }
+});
+
+test("a group made outside the organisation with a lower timer: the member stores its texts under the minimum", async () => {
+  const alice = await member();
+  const outsider = await openClient(open.address);
+  try {
+    const contacts = await befriend([{ client: alice, name: 'alice' }, { client: outsider, name: 'out' }]);
+    const aliceJoined = joined(alice);
+    const g = await outsider.groups.create('mixed', [contacts.get('out>alice')!.id], { disappearingSeconds: 5 });
+    const view = await aliceJoined;
+    assert.equal([view.disappearingSeconds, view.appliedDisappearingSeconds], [5, MIN], 'the commit is the group\'s: taken, and the minimum shown');
+    await rejects(alice.groups.setPolicy(view.id, { disappearingSeconds: 5 }), 'INVALID_ARGUMENT', "our own change keeps to the minimum");
+    const got = collect<GroupMessage>(alice, 'groupMessage');
+    const sent = await outsider.groups.send(g.id, 'five seconds, the group says');
+    await got.until(1);
+    await until(() => Date.now() > sent.sentAt + 5_000 + 100, 10_000, "the group's own timer runs out");
+    assert.equal(alice.groups.messages(view.id).map((m) => m.text), ['five seconds, the group says'], 'kept here until the minimum runs out');
+    assert.equal(outsider.groups.messages(g.id).map((m) => m.text), [], 'gone where no minimum applies');
   } finally {
     await alice.close();
     await outsider.close();
