@@ -24,9 +24,10 @@ export async function setTimer(ctx: ClientContext, contactId: string, seconds: n
   const payload = newPayload({ type: 'timer', seconds, account: null });
   c.timer = seconds;
   c.timerAt = payload.sentAt;
+  await ctx.store.write([ctx.contactOp(c)]); // kept even if no device of theirs can be reached now
   const account = c.account;
   const sends = [
-    ...devices.map((ch) => sendPayload(ctx, ch, payload, ch === devices[0] ? [ctx.contactOp(c)] : [])),
+    ...devices.map((ch) => sendPayload(ctx, ch, payload)),
     ...ownChannels(ctx).map((ch) => sendPayload(ctx, ch, newPayload({ type: 'timer', seconds, account }, payload.sentAt, payload.id))),
   ];
   ctx.emit('timer', change(ctx, c, 'me', payload.sentAt));
