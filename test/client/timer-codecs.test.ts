@@ -67,4 +67,37 @@ test('encoding refuses a timer outside 0 .. 2^32-1', () => {
   }
 });
 
+test('fuzz: mutated timer payloads decode to a payload that encodes back to the same bytes, or are malformed', () => {
+  let x = 0x9e3779b9; // xorshift32, seeded: the same cases every run
+  const rand = (n: number): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n; };
+  const seeds = [
+    encoded({ type: 'timer', seconds: 60, account: ACCOUNT }),
+    encoded({ type: 'timer', seconds: 0, account: null }),
+    encoded({ type: 'text', text: 'hello', timer: 30 }),
+    encoded({ type: 'sent', accounts: [ACCOUNT], text: 'hi', timer: 30 }),
+  ];
+  let decoded = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const b = Uint8Array.from(seeds[rand(seeds.length)]!);
+    const edits = 1 + rand(3);
+    let m: Uint8Array = b;
+    for (let k = 0; k < edits; k++) {
+      const op = rand(3);
+      if (op === 0) m[rand(m.length)] = rand(256);
+      else if (op === 1) m = m.subarray(0, rand(m.length + 1));
+      else m = Uint8Array.of(...m, rand(256));
+    }
+    // The type byte is steered to the timer types half the time, so that their branches are hit often.
+    if (m.length > 1 && rand(2) === 0) m[1] = 13 + rand(3);
+    let p;
+    try { p = decodePayload(m); } catch (e) {
+      assert.ok(e instanceof MalformedError, `not a MalformedError: ${String(e)}`);
+      continue;
+    }
+    decoded++;
+    if (m[0] === 2 && [1, 11, 13, 14, 15].includes(m[1]!)) assert.is(hex(encodePayload(p)), hex(m), 'one encoding per payload');
+  }
+  assert.ok(decoded > 1000, `only ${decoded} mutations decoded: the fuzz does not reach the content`);
+});
+
 test.run();
