@@ -21,7 +21,8 @@ export async function setTimer(ctx: ClientContext, contactId: string, seconds: n
   checkOwnTimer(policyOf(ctx), seconds);
   const devices = sendingChannels(ctx, c.id);
   if (devices.length === 0 || !c.account) throw new ClientError('CONTACT_PENDING', 'the handshake with this contact has not completed');
-  const payload = newPayload({ type: 'timer', seconds, account: null });
+  // Dated after the setting it replaces, so that a contact whose clock runs ahead does not make ours lose (§10.2).
+  const payload = newPayload({ type: 'timer', seconds, account: null }, Math.max(Date.now(), (c.timerAt ?? 0) + 1));
   c.timer = seconds;
   c.timerAt = payload.sentAt;
   await ctx.store.write([ctx.contactOp(c)]); // kept even if no device of theirs can be reached now
