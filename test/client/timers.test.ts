@@ -90,7 +90,7 @@ test('a timer set on one device reaches the contact and our other device; texts 
   }
 });
 
-test('a setting older than the one held is ignored: the later one wins on both sides', async () => {
+test('concurrent settings end the same on both sides; a later one takes over, even after one dated ahead; bad arguments', async () => {
   const relay = await startRelay();
   const a = await openClient(relay.address);
   const b = await openClient(relay.address);
@@ -103,6 +103,12 @@ test('a setting older than the one held is ignored: the later one wins on both s
     assert.ok(agreed === 600 || agreed === 300);
     await a.setTimer(ab.id, 42);
     await until(() => b.contact(ba.id)!.disappearingSeconds === 42, 10_000, 'a later setting takes over');
+    // Both hold a setting dated far ahead (a contact whose clock runs fast made it): ours is dated after it, so it still takes over.
+    const ahead = Date.now() + 86_400_000;
+    ctxOf(a).contacts.get(ab.id)!.timerAt = ahead;
+    ctxOf(b).contacts.get(ba.id)!.timerAt = ahead;
+    await a.setTimer(ab.id, 77);
+    await until(() => b.contact(ba.id)!.disappearingSeconds === 77, 10_000, 'a setting after one dated ahead takes over');
     for (const bad of [-1, 1.5, 2 ** 32]) await rejects(a.setTimer(ab.id, bad), 'INVALID_ARGUMENT', `a timer of ${bad}`);
     await rejects(a.setTimer('nobody', 60), 'UNKNOWN_CONTACT', 'no such contact');
   } finally {
