@@ -1,7 +1,7 @@
 // Disappearing timers of 1:1 conversations (spec/client.md §10.2) with real relays and SDK
 // clients: a timer set on one device reaches the contact and our other device, each text
 // expires by the timer it was sent under on every side, a restart keeps the timer and
-// maintenance deletes what expired, and off again keeps texts.
+// maintenance deletes what expired, a device linked later learns the timer, and off again keeps texts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Client, Message, SentElsewhere, TimerChange } from '../../src/client/index.js';
@@ -47,6 +47,10 @@ test('a timer set on one device reaches the contact and our other device; texts 
     assert.equal([tBob[0]!.seconds, tBob[0]!.appliedSeconds, t2[0]!.contactId, tBob[0]!.contactId], [2, 2, a2Bob, ba.id]);
     assert.is(bob.contact(ba.id)!.disappearingSeconds, 2);
     assert.is(a2.contact(a2Bob)!.disappearingSeconds, 2);
+    // A device linked now learns the timer with the contact (spec/client.md §10.2).
+    const a3 = await linkDevice(a2, relay.address);
+    clients.push(a3);
+    await until(() => a3.contacts()[0]?.disappearingSeconds === 2, 20_000, 'a3 learns the timer');
 
     const sent = await a1.send(ab.id, 'gone soon');
     const got = (await bobIn.until(2))[1]!;
