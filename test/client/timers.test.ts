@@ -94,7 +94,7 @@ test('a timer set on one device reaches the contact and our other device; texts 
   }
 });
 
-test('concurrent settings end the same on both sides; a later one takes over, even after one dated ahead; bad arguments', async () => {
+test('concurrent settings end the same on both sides; the relay sees no size of its own; a later one takes over, even after one dated ahead; bad arguments', async () => {
   const relay = await startRelay();
   const a = await openClient(relay.address);
   const b = await openClient(relay.address);
@@ -107,6 +107,14 @@ test('concurrent settings end the same on both sides; a later one takes over, ev
     assert.ok(agreed === 600 || agreed === 300);
     await a.setTimer(ab.id, 42);
     await until(() => b.contact(ba.id)!.disappearingSeconds === 42, 10_000, 'a later setting takes over');
+    // The relay cannot tell a timer setting or a timed text from a plain one: the same padded size.
+    const sizes: number[] = [];
+    ctxOf(a).sentTaps.push((e) => sizes.push(e.envelope.length));
+    await a.send(ab.id, 'short');
+    await a.setTimer(ab.id, 120);
+    await a.send(ab.id, 'short');
+    await until(() => sizes.length === 3, 10_000, 'three envelopes accepted');
+    assert.equal(new Set(sizes).size, 1, `envelope sizes ${sizes.join(', ')}`);
     // Both hold a setting dated far ahead (a contact whose clock runs fast made it): ours is dated after it, so it still takes over.
     const ahead = Date.now() + 86_400_000;
     ctxOf(a).contacts.get(ab.id)!.timerAt = ahead;
