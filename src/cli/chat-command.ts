@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { Client, isClientError, type Contact, type GroupView, type LinkAttempt, type Message } from '../client/index.js';
 import { qrText } from '../web/qr.js';
+import { parseDuration } from './options.js';
 
 const HELP = `commands:
   /invite [name]            make a one-time invitation link (name = your label for whoever accepts it)
@@ -18,6 +19,8 @@ const HELP = `commands:
   /history [contact]        show stored messages
   /rename <contact> <name>  change your own label for a contact
   /rotate [contact]         move this contact to a new mailbox of yours
+  /timer [DURATION|off]     messages in this conversation (or group, with /in) disappear after
+                            DURATION (90s, 15m, 12h, 7d) for both sides; without one, show it
   /groups                   list your groups (review reminders show here)
   /group create <name> <contact>...    a group of verified contacts; you are its admin
   /group add <group> <contact>...      add verified contacts (admins)
@@ -36,6 +39,12 @@ const HELP = `commands:
   /stats                    counters (dropped envelopes, outbox)
   /quit                     leave
 /invite prints the link and its QR code: share either, out of band.`;
+
+/** A timer as the user reads it; with the one this client applies when the organisation's minimum raises it. */
+function describeTimer(seconds: number, applied: number): string {
+  const say = (s: number): string => (s === 0 ? 'are kept' : `disappear after ${s} s`);
+  return seconds === applied ? say(seconds) : `${say(seconds)} (here: ${applied === 0 ? 'kept' : `after ${applied} s`}, the organisation's minimum)`;
+}
 
 const USAGE = 'usage: sealpost chat --profile NAME [--relay ADDRESS] [--data DIR] [--link CODE]';
 
@@ -173,6 +182,9 @@ export async function chatCommand(argv: string[]): Promise<number> {
     print(`[devices] ${n.reminder ? 'reminder: ' : ''}${whose} ${parts.join('; ')}${n.contactId === null && n.added.length ? '\n          not yours? remove it now: /devices revoke <id>' : ''}`);
   });
   client.on('revoked', () => print('[devices] this device was removed from your account by another device: its data is wiped; /quit'));
+  client.on('timer', (t) => {
+    if (t.by !== 'me') print(`[timer ${label(t.contactId)}] ${t.by === 'contact' ? 'they' : 'you, on another device,'} set it: messages ${describeTimer(t.seconds, t.appliedSeconds)}`);
+  });
   client.on('receipt', (r) => print(`[receipt] ${label(r.contactId)} received ${r.ids.length} message(s)`));
   client.on('connection', ({ online }) => print(online ? '[relay] connected' : '[relay] connection lost, reconnecting…'));
   client.on('groupMessage', (m) => print(`[${groupName(m.groupId)}] ${m.sender.name ?? m.sender.identityKey.slice(0, 8)}${m.sender.verified ? '' : ' (unverified)'}: ${m.text}`));
@@ -294,6 +306,20 @@ export async function chatCommand(argv: string[]): Promise<number> {
     }
   };
 
+  /** `/timer`: the current conversation's (or group's) disappearing timer (spec/client.md §10.2). */
+  const timerCommand = async (arg: string | undefined): Promise<void> => {
+    const seconds = arg === undefined ? undefined : arg === 'off' ? 0 : parseDuration(arg);
+    if (seconds === null) throw new Error('usage: /timer DURATION|off, such as /timer 90s, 15m, 12h or 7d');
+    if (groupTarget) {
+      const g = seconds === undefined ? client.groups.list().find((x) => x.id === groupTarget!.id)! : await client.groups.setPolicy(groupTarget.id, { disappearingSeconds: seconds });
+      print(`messages in ${g.name} ${describeTimer(g.disappearingSeconds, g.appliedDisappearingSeconds)}`);
+      return;
+    }
+    if (!target) throw new Error('choose a contact first: /to <contact>, or a group: /in <group>');
+    const c = seconds === undefined ? client.contact(target.id)! : await client.setTimer(target.id, seconds);
+    print(`messages with ${c.name} ${describeTimer(c.disappearingSeconds, c.appliedDisappearingSeconds)}`);
+  };
+
   for (let line = await lines.next(); line !== null; line = await lines.next()) {
     const text = line.trim();
     if (!text) { if (interactive) rl.prompt(); continue; }
@@ -360,6 +386,8 @@ export async function chatCommand(argv: string[]): Promise<number> {
         const c = find(rest[0]);
         await client.rotateMailbox(c.id);
         print(`${c.name} is being moved to a new mailbox.`);
+      } else if (cmd === '/timer') {
+        await timerCommand(rest[0]);
       } else if (cmd === '/stats') {
         print(JSON.stringify(client.stats()));
       } else {

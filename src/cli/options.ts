@@ -36,11 +36,17 @@ export function intOption(p: Parsed, name: string, min = 0, max = Number.MAX_SAF
   return Number(v);
 }
 
-/** A duration like 90, 90s, 15m, 12h or 1d, in seconds. */
+/** A duration like 90, 90s, 15m, 12h or 1d, in seconds; null when it is not one. */
+export function parseDuration(v: string): number | null {
+  const m = /^(\d+)([smhd]?)$/.exec(v);
+  return m === null ? null : Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
+
+/** A duration option (parseDuration), or a usage error naming it. */
 export function durationOption(p: Parsed, name: string): number | undefined {
   const v = p.values.get(name);
   if (v === undefined) return undefined;
-  const m = /^(\d+)([smhd]?)$/.exec(v);
-  if (m === null) throw new UsageError(`--${name} must be a duration such as 90s, 15m, 12h or 1d`);
-  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+  const seconds = parseDuration(v);
+  if (seconds === null) throw new UsageError(`--${name} must be a duration such as 90s, 15m, 12h or 1d`);
+  return seconds;
 }

@@ -24,6 +24,7 @@ import { ReceiptBatcher } from './receipts.js';
 import { decodeRecord, isJsonRecord } from './records.js';
 import { inboundHandlers } from './receiving.js';
 import { maintain, rotateMailbox } from './rotation.js';
+import { expireMessages, setTimer } from './timers.js';
 import { Groups } from './groups-api.js';
 import { Devices } from './devices-api.js';
 import { announceOwnList, askUnknownAccounts, syncContact } from './device-sync.js';
@@ -174,6 +175,9 @@ export class Client extends Emitter<ClientEvents> {
 
   renameContact(contactId: string, name: string): Promise<Contact> { return renameContact(this.ctx, contactId, name); }
 
+  /** The conversation's disappearing timer in seconds, 0 off, for both people and all their devices (spec/client.md §10.2). */
+  setTimer(contactId: string, seconds: number): Promise<Contact> { return setTimer(this.ctx, contactId, seconds); }
+
   /** Sends a text; resolves when the relay has durably accepted the envelope (spec/protocol.md §5.10). */
   send(contactId: string, text: string): Promise<SentMessage> { return send(this.ctx, contactId, text); }
 
@@ -314,7 +318,7 @@ export class Client extends Emitter<ClientEvents> {
     ctx.wallet?.maybeScheduleRefill();
     askUnknownAccounts(ctx);
     const tick = (): void => {
-      void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).then(() => remindDevices(ctx)).catch(() => { ctx.counters.errors++; });
+      void maintain(ctx).then(() => (ctx.closed ? undefined : maintainGroups(ctx))).then(() => (ctx.closed ? undefined : expireMessages(ctx))).then(() => remindDevices(ctx)).catch(() => { ctx.counters.errors++; });
     };
     this.maintenanceTimer = setInterval(tick, MAINTENANCE_INTERVAL_MS);
     (this.maintenanceTimer as { unref?: () => void }).unref?.(); // Node: do not keep the process alive for it

@@ -6,6 +6,7 @@ import { ClientError } from './errors.js';
 import { decodeRecord } from './records.js';
 import { forgetChannelOps } from './devices.js';
 import { del, KIND, loadAll, put, type MessageRecord } from './state.js';
+import { live } from './timer-rules.js';
 import type { Contact, HistoryEntry } from './types.js';
 
 export function listContacts(ctx: ClientContext): Contact[] {
@@ -38,13 +39,14 @@ export async function renameContact(ctx: ClientContext, contactId: string, name:
   return ctx.view(c);
 }
 
-/** Stored texts with a contact, oldest first (empty when keepHistory is false). */
+/** Stored texts with a contact, oldest first (empty when keepHistory is false); expired ones are left out (§10.2). */
 export function history(ctx: ClientContext, contactId: string): HistoryEntry[] {
   const c = ctx.requireContact(contactId);
+  const now = Date.now();
   return loadAll<MessageRecord>(ctx.store, KIND.message)
-    .filter((m) => m.contactId === c.id)
+    .filter((m) => m.contactId === c.id && live(m, now))
     .sort((a, b) => a.seq - b.seq)
-    .map(({ seq: _s, ...m }) => m);
+    .map(({ seq: _s, timer: _t, expiresAt, ...m }) => ({ ...m, expiresAt: expiresAt ?? 0 }));
 }
 
 /** Forgets a contact: every channel with its devices (sessions wiped), records, queued envelopes and mailboxes. */

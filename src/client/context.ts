@@ -25,6 +25,7 @@ import { del, KIND, put, putLatest, SELF, type AccountRecord, type ChannelRecord
 import type { DeviceList } from './device-list.js';
 import type { ClientEvents, ClientOptions, Contact, DropReason } from './types.js';
 import { encodeSession } from './session.js';
+import { timerView } from './timer-rules.js';
 import { wipeState } from '../ratchet/index.js';
 
 /** Tasks queued or running per mailbox in `serial` (spec/client.md §6.4). */
@@ -243,7 +244,7 @@ export class ClientContext {
 
   view(c: ContactRecord): Contact {
     const devices = new Set(this.channelsOf(c.id).filter((ch) => ch.established).map((ch) => toBase64url(ch.identity))).size;
-    return { id: c.id, name: c.name, safetyCode: c.safetyCode, verified: c.verified, established: this.isEstablished(c), devices };
+    return { id: c.id, name: c.name, safetyCode: c.safetyCode, verified: c.verified, established: this.isEstablished(c), devices, ...timerView(this.wallet?.policy, c) };
   }
 
   /** The person a channel belongs to (undefined for our own devices). */

@@ -54,6 +54,8 @@ export function onChannelEstablished(ctx: ClientContext, ch: ChannelRecord): voi
     for (const p of ctx.contacts.values()) {
       if (!p.deviceList) continue;
       quietly(sendPayload(ctx, ch, newPayload({ type: 'contact-sync', verified: p.verified, name: p.name, deviceList: p.deviceList })));
+      // And the conversation's timer, dated as it was set, behind the contact it names (spec/client.md §10.2).
+      if (p.timer !== undefined && p.account) quietly(sendPayload(ctx, ch, newPayload({ type: 'timer', seconds: p.timer, account: p.account }, p.timerAt ?? 0)));
     }
   }
   if (ch.contactId === SELF && ch.origin === 'link' && ch.role === 'acceptor') {

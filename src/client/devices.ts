@@ -12,6 +12,7 @@ import type { ProfileStore, StoreOp } from './profile-store.js';
 import { decodeRecord } from './records.js';
 import { del, KIND, loadAll, put, putLatest, SELF, type AccountRecord, type ChannelRecord, type ContactRecord, type MessageRecord } from './state.js';
 import type { Device } from './types.js';
+import { appliedTimer, expiryOf, live } from './timer-rules.js';
 import type { Identity } from './identity.js';
 
 export const DEFAULT_MAX_DEVICES = 8;
@@ -308,11 +309,13 @@ export function takeSentCopy(ctx: ClientContext, p: Extract<Payload, { type: 'se
     const person = [...ctx.contacts.values()].find((c) => c.account && equalBytes(c.account, account));
     if (!person) continue;
     const id = toBase64url(p.id);
+    const timer = appliedTimer(ctx.wallet?.policy, p.timer ?? 0);
+    const expiresAt = expiryOf(p.sentAt, timer);
     if (ctx.keepHistory) {
-      const rec: MessageRecord = { seq: ctx.messageSeq++, contactId: person.id, id, direction: 'out', text: p.text, sentAt: p.sentAt, receivedAt: Date.now(), verified: person.verified, copy: true };
+      const rec: MessageRecord = { seq: ctx.messageSeq++, contactId: person.id, id, direction: 'out', text: p.text, sentAt: p.sentAt, receivedAt: Date.now(), verified: person.verified, copy: true, timer, expiresAt };
       h.ops.push(put(KIND.message, `${person.id}:${rec.seq}`, rec));
     }
-    h.after.push(() => ctx.emit('sent', { contactId: person.id, id, text: p.text, sentAt: p.sentAt }));
+    h.after.push(() => ctx.emit('sent', { contactId: person.id, id, text: p.text, sentAt: p.sentAt, expiresAt }));
   }
 }
 
@@ -328,14 +331,16 @@ export function lateTexts(ctx: ClientContext, ch: ChannelRecord): Payload[] {
   if (!entry) return [];
   const from = Math.max(entry.addedAt, Date.now() - RESEND_WINDOW_MS);
   const out: Payload[] = [];
-  const msgs = loadAll<MessageRecord>(ctx.store, KIND.message).filter((m) => m.direction === 'out' && !m.copy && m.sentAt >= from && m.sentAt < ch.establishedAt).sort((a, b) => a.seq - b.seq);
+  const now = Date.now();
+  const msgs = loadAll<MessageRecord>(ctx.store, KIND.message).filter((m) => m.direction === 'out' && !m.copy && m.sentAt >= from && m.sentAt < ch.establishedAt && live(m, now)).sort((a, b) => a.seq - b.seq);
   for (const m of msgs) {
     const id = fromBase64url(m.id);
+    const timer = m.timer ? { timer: m.timer } : {}; // it goes under the timer it was first sent under (spec/client.md §10.2)
     if (ch.contactId === SELF) {
       const acc = ctx.contacts.get(m.contactId)?.account;
-      if (acc) out.push(newPayload({ type: 'sent', accounts: [acc], text: m.text }, m.sentAt, id));
+      if (acc) out.push(newPayload({ type: 'sent', accounts: [acc], text: m.text, ...timer }, m.sentAt, id));
     } else if (m.contactId === ch.contactId) {
-      out.push(newPayload({ type: 'text', text: m.text }, m.sentAt, id));
+      out.push(newPayload({ type: 'text', text: m.text, ...timer }, m.sentAt, id));
     }
   }
   return out;

@@ -37,6 +37,7 @@ import type { OutboxEntry } from './outbox.js';
 import { decodePayload, encodePayload, newPayload, type Payload } from './payload.js';
 import type { StoreOp } from './profile-store.js';
 import { checkText, sendPayload, submit } from './sending.js';
+import { appliedTimer, checkOwnTimer, expiryOf } from './timer-rules.js';
 import {
   del, KIND, SELF, put, type ChannelRecord, type GroupHistoryRecord, type GroupMessageRecord, type GroupRecord,
   type KeyPackageRecord, type MailboxRecord,
@@ -126,7 +127,7 @@ function view(ctx: ClientContext, rec: GroupRecord, group: Group): GroupView {
   const admin = state.admins.some((a) => equalBytes(a, ctx.identity.sign.publicKey));
   return {
     id: rec.id, name: state.name, epoch: Number(group.epoch), status: rec.status, memberCount: group.members().length, admin,
-    disappearingSeconds: state.disappearingSeconds, reviewIntervalDays: state.reviewIntervalDays, reviewedAt: rec.reviewedAt,
+    disappearingSeconds: state.disappearingSeconds, appliedDisappearingSeconds: appliedTimer(ctx.wallet?.policy, state.disappearingSeconds), reviewIntervalDays: state.reviewIntervalDays, reviewedAt: rec.reviewedAt,
     reviewDue: reviewDue(rec, state),
   };
 }
@@ -286,7 +287,8 @@ function messageOp(ctx: ClientContext, rec: GroupRecord, sender: Uint8Array, dir
   const seq = ctx.messageSeq++;
   const m: GroupMessageRecord = {
     seq, groupId: rec.id, id: toBase64url(p.id), sender, direction, text, sentAt: p.sentAt, receivedAt: Date.now(),
-    expiresAt: s.disappearingSeconds > 0 ? p.sentAt + s.disappearingSeconds * 1000 : 0,
+    // A member's commit may have set a timer under our organisation's minimum: we store under ours (spec/client.md §10.2).
+    expiresAt: expiryOf(p.sentAt, appliedTimer(ctx.wallet?.policy, s.disappearingSeconds)),
   };
   return put(KIND.groupMessage, `${rec.id}:${seq}`, m);
 }
@@ -407,10 +409,7 @@ function pickPolicy(p: GroupPolicyUpdate, ctx: ClientContext): Partial<GroupPoli
     out[k] = v;
   }
   // An organisation's minimum timer (spec/admission.md §5.4): no group of ours goes below it, or off.
-  const min = ctx.wallet?.policy?.minTimerSeconds ?? 0;
-  if (out.disappearingSeconds !== undefined && min > 0 && (out.disappearingSeconds === 0 || out.disappearingSeconds < min)) {
-    throw new ClientError('INVALID_ARGUMENT', `the organisation's policy sets a disappearing timer of at least ${min} s (and not off)`);
-  }
+  if (out.disappearingSeconds !== undefined) checkOwnTimer(ctx.wallet?.policy, out.disappearingSeconds);
   return out;
 }
 

@@ -24,6 +24,7 @@ import { sealPayload, sendPayload, submit } from './sending.js';
 import { accountOp, checkSerials, introAcceptable, takeDeviceList, takeLinkedDevice, takeSentCopy } from './devices.js';
 import { acceptIntro, holdIntro, onChannelEstablished, takeContactSync } from './device-sync.js';
 import { SessionError, sessionDecrypt } from './session.js';
+import { receivedUnder, takeTimer } from './timers.js';
 import { KIND, put, SELF, type ChannelRecord, type MailboxRecord, type MessageRecord } from './state.js';
 import type { Message } from './types.js';
 
@@ -163,8 +164,10 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
   switch (payload.type) {
     case 'text': {
       if (!person) break; // texts come from contacts; our own devices send copies ('sent')
-      const m: Message = { contactId: person.id, id: toBase64url(payload.id), text: payload.text, sentAt: payload.sentAt, receivedAt: Date.now(), verified: person.verified };
-      if (ctx.keepHistory) ops.push(put(KIND.message, `${person.id}:${ctx.messageSeq}`, { seq: ctx.messageSeq++, direction: 'in', ...m } satisfies MessageRecord));
+      // Its expiry follows the timer it was sent under, not the conversation's now (§10.2).
+      const { timer, expiresAt } = receivedUnder(ctx, payload.timer, payload.sentAt);
+      const m: Message = { contactId: person.id, id: toBase64url(payload.id), text: payload.text, sentAt: payload.sentAt, receivedAt: Date.now(), verified: person.verified, expiresAt };
+      if (ctx.keepHistory) ops.push(put(KIND.message, `${person.id}:${ctx.messageSeq}`, { seq: ctx.messageSeq++, direction: 'in', ...m, timer } satisfies MessageRecord));
       after.push(() => ctx.emit('message', m));
       const r = ctx.receipts;
       if (r) after.push(() => r.add(c.id, payload.id));
@@ -220,6 +223,9 @@ function handleRatchet(ctx: ClientContext, mb: MailboxRecord, opened: Opened): H
       break;
     case 'contact-sync':
       if (c.contactId === SELF) takeContactSync(ctx, payload, h, c);
+      break;
+    case 'timer':
+      takeTimer(ctx, c, payload, h);
       break;
   }
   if (channelChanged && ctx.channels.get(c.id) === c) ops.push(ctx.channelOp(c));

@@ -14,6 +14,7 @@ import { encodePayload, MAX_RECEIPT_IDS, MAX_SENT_ACCOUNTS, newPayload, type Pay
 import { ownChannels, sendingChannels, withSerials } from './devices.js';
 import type { StoreOp } from './profile-store.js';
 import { sessionEncrypt } from './session.js';
+import { expiryOf, sendingTimer } from './timer-rules.js';
 import { KIND, put, type ChannelRecord, type ContactRecord, type MessageRecord } from './state.js';
 import type { RecipientOutcome, SentMessage, SentToMany } from './types.js';
 
@@ -67,9 +68,10 @@ export async function sendPayload(ctx: ClientContext, c: ChannelRecord, payload:
   return accepted;
 }
 
-function historyOp(seq: number, c: ContactRecord, payload: Payload, text: string): StoreOp {
+function historyOp(seq: number, c: ContactRecord, payload: Payload, text: string, timer: number): StoreOp {
   const rec: MessageRecord = {
     seq, contactId: c.id, id: toBase64url(payload.id), direction: 'out', text, sentAt: payload.sentAt, receivedAt: payload.sentAt, verified: c.verified,
+    timer, expiresAt: expiryOf(payload.sentAt, timer),
   };
   return put(KIND.message, `${c.id}:${seq}`, rec);
 }
@@ -110,17 +112,24 @@ export async function sendToMany(ctx: ClientContext, contactIds: readonly string
   const perPerson: Array<ChannelRecord[] | ClientError> = people.map((p) => deliverable(ctx, p));
   const sends: FanTarget[] = [];
   const extra: StoreOp[] = [];
+  // Each text goes under its conversation's timer (§10.2): one payload per timer in use.
+  const byTimer = new Map<number, Uint8Array[]>();
   people.forEach((p, k) => {
     const chs = perPerson[k]!;
     if (chs instanceof ClientError) return;
-    for (const ch of chs) sends.push({ ch, payload, person: k });
-    if (ctx.keepHistory) extra.push(historyOp(ctx.messageSeq++, p, payload, text));
+    const timer = sendingTimer(ctx.wallet?.policy, p);
+    const timed = timer > 0 ? newPayload({ type: 'text', text, timer }, payload.sentAt, payload.id) : payload;
+    for (const ch of chs) sends.push({ ch, payload: timed, person: k });
+    if (ctx.keepHistory) extra.push(historyOp(ctx.messageSeq++, p, payload, text, timer));
+    byTimer.set(timer, [...(byTimer.get(timer) ?? []), p.account!]);
   });
   // Copies for our other devices (§4.4), naming the accounts, at most MAX_SENT_ACCOUNTS a copy.
-  const accounts = people.filter((_, k) => !(perPerson[k] instanceof ClientError)).map((p) => p.account!);
   for (const own of ownChannels(ctx)) {
-    for (let i = 0; i < accounts.length; i += MAX_SENT_ACCOUNTS) {
-      sends.push({ ch: own, payload: newPayload({ type: 'sent', accounts: accounts.slice(i, i + MAX_SENT_ACCOUNTS), text }, payload.sentAt, payload.id), person: -1 });
+    for (const [timer, accounts] of byTimer) {
+      for (let i = 0; i < accounts.length; i += MAX_SENT_ACCOUNTS) {
+        const content = { type: 'sent' as const, accounts: accounts.slice(i, i + MAX_SENT_ACCOUNTS), text, ...(timer > 0 ? { timer } : {}) };
+        sends.push({ ch: own, payload: newPayload(content, payload.sentAt, payload.id), person: -1 });
+      }
     }
   }
   const queued = await ctx.outgoing.run([...new Set(sends.map((t) => t.ch.id))], () => fanOut(ctx, sends, extra));

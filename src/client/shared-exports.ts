@@ -3,7 +3,7 @@
 export { ClientError, isClientError, type ClientErrorCode } from './errors.js';
 export type {
   ClientEvents, ClientOptions, ClientStats, Contact, DropReason, HistoryEntry, Message, Receipt, RecipientOutcome, SentMessage, SentToMany,
-  GroupChange, GroupMember, GroupMessage, GroupPolicyUpdate, GroupView, Device, DeviceNotice, SentElsewhere,
+  GroupChange, GroupMember, GroupMessage, GroupPolicyUpdate, GroupView, Device, DeviceNotice, SentElsewhere, TimerChange,
 } from './types.js';
 export type { Platform } from './platform.js';
 export type { RecordBackend, RecordChange } from './profile-store.js';

@@ -85,6 +85,9 @@ export interface ContactRecord {
   createdAt: number;
   /** Device keys (base64url) already announced to the app, for the notices (spec/devices.md §5). */
   announced: string[];
+  /** The conversation's disappearing timer (s, 0 off) as last set by either side, and when (the setter's clock, ms); absent: never set (spec/client.md §10.2). */
+  timer?: number;
+  timerAt?: number;
 }
 
 /** Our account (spec/devices.md §2), one record 'self'. */
@@ -134,6 +137,9 @@ export interface MessageRecord {
   verified: boolean;
   /** An 'out' text another of our devices sent (spec/devices.md §4.4): that device, not this one, resends it (§4.3). */
   copy?: boolean;
+  /** The timer it went under as this client applies it (s), and when it expires (ms); absent or 0: kept (spec/client.md §10.2). */
+  timer?: number;
+  expiresAt?: number;
 }
 
 export function identityFromRecord(r: IdentityRecord): Identity {

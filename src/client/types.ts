@@ -69,6 +69,20 @@ export interface Contact {
   readonly established: boolean;
   /** Their devices we have a working channel with (spec/devices.md §4). */
   readonly devices: number;
+  /** The conversation's disappearing timer in seconds, as either side set it (0: off; spec/client.md §10.2). */
+  readonly disappearingSeconds: number;
+  /** The timer this client applies: the same, unless the organisation's minimum raises it. */
+  readonly appliedDisappearingSeconds: number;
+}
+
+/** A conversation's timer changed (spec/client.md §10.2): by this device, another of ours, or the contact. */
+export interface TimerChange {
+  readonly contactId: string;
+  readonly seconds: number;
+  readonly appliedSeconds: number;
+  readonly by: 'me' | 'device' | 'contact';
+  /** The setter's clock (ms). */
+  readonly at: number;
 }
 
 /** A device of our account (spec/devices.md §2). */
@@ -103,6 +117,8 @@ export interface Message {
   readonly receivedAt: number;
   /** Whether the contact was verified when this arrived. */
   readonly verified: boolean;
+  /** When this client deletes it under a disappearing timer (ms); 0: kept (spec/client.md §10.2). */
+  readonly expiresAt: number;
 }
 
 /** A text another device of ours sent (spec/devices.md §4.4). */
@@ -111,6 +127,7 @@ export interface SentElsewhere {
   readonly id: string;
   readonly text: string;
   readonly sentAt: number;
+  readonly expiresAt: number;
 }
 
 export interface HistoryEntry extends Message { readonly direction: 'in' | 'out' }
@@ -171,6 +188,8 @@ export interface GroupView {
   readonly memberCount: number;
   readonly admin: boolean;
   readonly disappearingSeconds: number;
+  /** The timer this client applies to the group's texts: the same, unless the organisation's minimum raises it (spec/client.md §10.2). */
+  readonly appliedDisappearingSeconds: number;
   readonly reviewIntervalDays: number;
   readonly reviewedAt: number;
   readonly reviewDue: boolean;
@@ -212,6 +231,8 @@ export interface ClientEvents {
   /** A text one of our other devices sent to a contact (spec/devices.md §4.4). */
   sent: SentElsewhere;
   contact: Contact;
+  /** A conversation's disappearing timer changed (spec/client.md §10.2). */
+  timer: TimerChange;
   /** A device was added to or removed from our account or a contact's, or a reminder of an addition (spec/devices.md §5). */
   devices: DeviceNotice;
   /** Another device removed this one from the account: the client has wiped its mailboxes and closes (spec/devices.md §6). */

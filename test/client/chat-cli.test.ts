@@ -1,5 +1,5 @@
 // `sealpost chat` driven through standard input (spec/client.md §13): two profiles in two
-// processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /quit; groups:
+// processes, /help, /invite, /accept, /contacts, /verify, /to, plain lines, /timer, /quit; groups:
 // /group create, /in (by create), /groups, /group members|remove|changes|review; devices:
 // /devices link on one profile, --link on a new one, /devices confirm, /devices, /devices revoke.
 import { test } from 'uvu';
@@ -84,6 +84,16 @@ test('chat: two people invite, accept, verify and talk', async () => {
     await bob.waitFor(/\[alice \(unverified\)\] hi bob/);
     alice.send('/contacts');
     await alice.waitFor(/bob\s+\d{5} \d{5} \d{5} \d{5}\s+verified/);
+    alice.send('/timer 90m');
+    await alice.waitFor(/messages with bob disappear after 5400 s/);
+    await bob.waitFor(/\[timer alice\] they set it: messages disappear after 5400 s/);
+    bob.send('/timer');
+    await bob.waitFor(/messages with alice disappear after 5400 s/);
+    bob.send('/timer soon');
+    await bob.waitFor(/usage: \/timer DURATION\|off/);
+    bob.send('/timer off');
+    await bob.waitFor(/messages with alice are kept/);
+    await alice.waitFor(/\[timer bob\] they set it: messages are kept/);
     alice.send('/quit');
     bob.send('/quit');
     assert.is(await withTimeout(alice.exited, 10_000, 'alice exit'), 0, alice.out());

@@ -98,7 +98,7 @@ test('payload: every type round-trips; unknown versions, types and trailing byte
   assert.equal({ ...decodePayload(v1) }, { type: 'text', text: 'x', id: b.subarray(2, 18), sentAt: decodePayload(b).sentAt, senderSerial: 0, recipientSerial: 0 });
   malformed(() => decodePayload(Uint8Array.of(3, ...b.subarray(1))));
   malformed(() => decodePayload(Uint8Array.of(2, 0, ...b.subarray(2))));
-  malformed(() => decodePayload(Uint8Array.of(2, 13, ...b.subarray(2))));
+  malformed(() => decodePayload(Uint8Array.of(2, 16, ...b.subarray(2))));
   const sent = encodePayload(newPayload({ type: 'sent', accounts: [new Uint8Array(32)], text: 'x' }));
   malformed(() => decodePayload(Uint8Array.of(...sent.subarray(0, 34), 0, 0, ...sent.subarray(36)))); // a copy naming no account
   malformed(() => decodePayload(Uint8Array.of(1, 99, ...b.subarray(2))));
