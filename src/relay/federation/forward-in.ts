@@ -8,6 +8,7 @@ import { handleSend } from '../cmd-send.js';
 import type { RelayContext } from '../context.js';
 import { errorSummary } from '../log.js';
 import { hexOf } from '../mailboxes.js';
+import { StoreConflictError } from '../store.js';
 import type { TokenBucket } from '../token-bucket.js';
 import type { FederationMetrics } from './host.js';
 
@@ -42,7 +43,8 @@ export function takeForwarded(ctx: RelayContext, intake: ForwardIntake, source: 
     return { response: sealForwardResponse(responseKey, name === 'OK' || name === 'DEDUPED' ? 0 : ERROR_CODES[name]) };
   };
   const store = ctx.store;
-  if (!store.forwardSeen || !store.recordForward) return answer('INTERNAL');
+  // A shared store takes the key with the envelope; a store of one process, by recordForward.
+  if (!store.forwardSeen || (ctx.bus === null && !store.recordForward)) return answer('INTERNAL');
   const keyHex = hexOf(request.idempotencyKey);
   // One attempt at a time per key: a retry that overtakes the first would be a second copy.
   if (intake.running.has(keyHex) || intake.running.size >= MAX_FORWARDS_IN_PROGRESS || ctx.draining) return answer('BUSY');
@@ -50,6 +52,8 @@ export function takeForwarded(ctx: RelayContext, intake: ForwardIntake, source: 
   const done = (r: IntakeResult): IntakeResult => { intake.running.delete(keyHex); return r; };
   const fail = (e: unknown): IntakeResult => {
     if (isProtocolError(e)) return done(answer(e.errorName));
+    // Another process committed this key meanwhile (a shared store): the SEND is there once.
+    if (e instanceof StoreConflictError && e.code === 'DUPLICATE') return done(answer('DEDUPED'));
     ctx.log.error('internal_error', { op: 'forward', ...errorSummary(e) });
     return done(answer('INTERNAL'));
   };
@@ -62,7 +66,7 @@ export function takeForwarded(ctx: RelayContext, intake: ForwardIntake, source: 
       const frame: SendFrame = { type: 'SEND', corr: 0, sendId: request.sendId, proof: request.proof, envelope: request.envelope };
       const origin = {
         serverNonce: forwardServerNonce(key), powNonces: source.powNonces, bucket: source.bucket,
-        commitWith: () => store.recordForward!(key, keyExpiryMinute),
+        forward: { key, expiryMinute: keyExpiryMinute },
       };
       try {
         return Promise.resolve(handleSend(ctx, origin, frame)).then(() => done(answer('OK')), fail);
