@@ -59,36 +59,38 @@ if (missing) {
   };
   const dedupedOn = (r: TestRelay): number => Number(/sealpost_forwards_in_total\{code="DEDUPED"\} (\d+)/.exec(r.relay.metricsText())?.[1] ?? 0);
 
-  test('a client of A1 sends to a mailbox on B1 (PostgreSQL) through A1; retries keep one copy', async () => {
-    const onA = clientPool(A1.relay.address);
+  test('a client of A1 sends to a mailbox on B1 (PostgreSQL); a retry through either process keeps one copy', async () => {
+    const onA1 = clientPool(A1.relay.address);
+    const onA2 = clientPool(A2.relay.address);
     const onB = clientPool(B1.relay.address);
     try {
       const owner = await onB.connect();
       const { keys, cap } = await makeMailbox(owner, B1.relay.address, { subscribe: true });
       const inbox = collectMessages(owner);
-      const sender = await onA.connect();
-      const dest = await queryDestination(sender, B1.relay.address);
+      const routes = await Promise.all(([[onA1, B1], [onA2, B2]] as const).map(async ([pool, b]) => {
+        const sender = await pool.connect();
+        return { sender, dest: await queryDestination(sender, b.relay.address) };
+      }));
       const env = envelope(1024);
       const key = newIdempotencyKey();
       const keysBefore = await countRows('SELECT count(*) AS n FROM forwarded');
-      await forwardEnvelope(sender, dest, cap, env, key);
-      const msg = await inbox.next();
-      assert.ok(equalBytes(openDelivered(owner, keys, msg).envelope, env));
-      // Retries after a lost answer: OK, no second copy, and one key in the database.
-      await forwardEnvelope(sender, dest, cap, env, key);
-      await forwardEnvelope(sender, dest, cap, env, key);
+      const dedupedBefore = dedupedOn(B1) + dedupedOn(B2);
+      await forwardEnvelope(routes[0]!.sender, routes[0]!.dest, cap, env, key);
+      assert.ok(equalBytes(openDelivered(owner, keys, await inbox.next()).envelope, env));
+      // Retries after a lost answer reach the same process or the other one: OK, nothing stored.
+      for (const { sender, dest } of [...routes, ...routes]) await forwardEnvelope(sender, dest, cap, env, key);
       await sleep(200);
       assert.is(inbox.messages.length, 1, 'one copy');
-      assert.is(dedupedOn(B1), 2);
+      assert.is(dedupedOn(B1) + dedupedOn(B2) - dedupedBefore, 4);
       assert.is(await countRows('SELECT count(*) AS n FROM forwarded') - keysBefore, 1, 'one key');
       // A refused SEND (wrong access key): AUTH, and its key is not kept, so a correct retry is not lost.
       const other = newIdempotencyKey();
+      const { sender, dest } = routes[1]!;
       assert.is(await errorOf(forwardEnvelope(sender, dest, { ...cap, accessKey: randomBytes(32) as never }, env, other)), 'AUTH');
       await forwardEnvelope(sender, dest, cap, env, other);
       await inbox.waitCount(2);
     } finally {
-      await onA.closeAll();
-      await onB.closeAll();
+      await Promise.all([onA1, onA2, onB].map((p) => p.closeAll()));
     }
   });
 
