@@ -387,16 +387,17 @@ export class PgStore implements Store {
    * SEND of the batch carrying it that is accepted; the keys left are deleted before the commit.
    */
   private async claimForwards(c: pg.PoolClient, batch: readonly PendingAppend[]): Promise<ForwardClaims> {
-    const keys = [...new Set(batch.flatMap(({ req }) => (req.forward ? [buf(req.forward.key).toString('hex')] : [])))].sort();
+    const hex = (key: Uint8Array): string => buf(key).toString('hex');
+    const minutes = new Map<string, number>();
+    for (const { req } of batch) if (req.forward && !minutes.has(hex(req.forward.key))) minutes.set(hex(req.forward.key), req.forward.expiryMinute);
+    const keys = [...minutes.keys()].sort(); // hex order is byte order
     const open = new Set<string>();
     if (keys.length > 0) {
-      const minute = new Map(batch.flatMap(({ req }) => (req.forward ? [[buf(req.forward.key).toString('hex'), req.forward.expiryMinute] as const] : [])));
       const r = await c.query(`INSERT INTO forwarded (idem, expiry_minute)
         SELECT * FROM unnest($1::bytea[], $2::integer[]) AS k(idem, m) ORDER BY idem ON CONFLICT DO NOTHING RETURNING idem`,
-      [keys.map((k) => Buffer.from(k, 'hex')), keys.map((k) => minute.get(k)!)]);
-      for (const row of r.rows) open.add((row.idem as Buffer).toString('hex'));
+      [keys.map((k) => Buffer.from(k, 'hex')), keys.map((k) => minutes.get(k)!)]);
+      for (const row of r.rows) open.add(hex(row.idem as Buffer));
     }
-    const hex = (key: Uint8Array): string => buf(key).toString('hex');
     return {
       take: (key) => open.delete(hex(key)),
       giveBack: (key) => { open.add(hex(key)); },
