@@ -6,7 +6,9 @@
 // durably committed at B, within the window), and the latency from command to OK. The report
 // gives medians over the rounds, forwarded/direct throughput, and the latency forwarding adds
 // (p50 and p99, forwarded minus direct). Sealing each request (one X25519 and an HPKE seal) is
-// the sender's work and is timed in the latency.
+// the sender's work and is timed in the latency. With SEALPOST_BENCH_POSTGRES_URL and
+// SEALPOST_BENCH_NATS_URL set (an empty database), B keeps its store in PostgreSQL: forwarded
+// SENDs then claim their idempotency keys in the SEND batch's transaction (spec/federation.md §6).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,8 @@ export interface FederationResult {
   /** Both relays' cryptoWorkers (spec/protocol.md §12): B's opens of forwarded SENDs run there. */
   readonly cryptoWorkers?: number;
   readonly window: number;
+  /** Where B keeps its store. */
+  readonly destinationStore?: 'lmdb' | 'postgres';
   readonly roundSeconds: number;
   readonly direct: readonly RoundStats[];
   readonly forwarded: readonly RoundStats[];
@@ -93,11 +97,13 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
   const cryptoWorkers = Number(process.env['SEALPOST_BENCH_CRYPTO_WORKERS'] ?? 0);
   const base = { host: '127.0.0.1', metricsPort: null, logLevel: 'error', cryptoWorkers, ...LIFTED_LIMITS };
   const lifetime = Math.max(120_000, ctx.budgetMs * 3);
+  const [pgUrl, natsUrl] = [process.env['SEALPOST_BENCH_POSTGRES_URL'], process.env['SEALPOST_BENCH_NATS_URL']];
+  const bStore = pgUrl && natsUrl ? { postgresUrl: pgUrl, natsUrl } : {};
   const relays: RelayProcess[] = [];
   const conns: RelayConnection[] = [];
   try {
     relays.push(await RelayProcess.start({ ...base, dataDir: dirs[0], port: ports[0], peers: [addr[1]] }, lifetime));
-    relays.push(await RelayProcess.start({ ...base, dataDir: dirs[1], port: ports[1], peers: [addr[0]] }, lifetime));
+    relays.push(await RelayProcess.start({ ...base, ...bStore, dataDir: dirs[1], port: ports[1], peers: [addr[0]] }, lifetime));
     const connect = async (a: string): Promise<RelayConnection> => { const c = await RelayConnection.connect(a, { timeoutMs: 10_000 }); conns.push(c); return c; };
     // Receivers on B: one mailbox per sender, subscribed, acknowledging what they get.
     const caps: SendCapability[] = [];
@@ -127,7 +133,7 @@ async function runFederation(ctx: SuiteContext): Promise<FederationResult> {
       out.directSingle.push(await round(direct.slice(0, 1), 1, roundMs / 4, sendDirect));
       out.forwardedSingle.push(await round(viaA.slice(0, 1), 1, roundMs / 4, sendForwarded));
     }
-    return { senders: sendersN, window, roundSeconds: roundMs / 1000, cryptoWorkers, ...out };
+    return { senders: sendersN, window, roundSeconds: roundMs / 1000, cryptoWorkers, destinationStore: pgUrl && natsUrl ? 'postgres' : 'lmdb', ...out };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => {})));
     await Promise.all(relays.map((r) => r.stop()));
@@ -159,7 +165,7 @@ function tables(r: FederationResult): Table[] {
     cpu(xs, (x) => x.aUsPerEnv), cpu(xs, (x) => x.bUsPerEnv),
   ];
   return [{
-    title: `Private routing: durable 1 KiB envelopes, direct to B vs forwarded through A (${r.senders} senders × ${r.window} in flight, alternating rounds of ${fmt(r.roundSeconds)} s, median of ${r.direct.length}, cryptoWorkers ${r.cryptoWorkers ?? 0})`,
+    title: `Private routing: durable 1 KiB envelopes, direct to B${r.destinationStore === 'postgres' ? ' (PostgreSQL + NATS)' : ''} vs forwarded through A (${r.senders} senders × ${r.window} in flight, alternating rounds of ${fmt(r.roundSeconds)} s, median of ${r.direct.length}, cryptoWorkers ${r.cryptoWorkers ?? 0})`,
     columns: ['path', 'envelopes/s', 'command → OK p50', 'p99', 'errors', 'relay A CPU / env', 'relay B CPU / env'],
     rows: [
       row('direct SEND to B', r.direct), row('FORWARD through A (sealed to B)', r.forwarded),

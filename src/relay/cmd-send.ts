@@ -12,7 +12,7 @@ import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
 import { noteUse } from './mailbox-expiry.js';
 import { NoncePool } from './nonce-pool.js';
-import { StoreConflictError } from './store.js';
+import { StoreConflictError, type ForwardKey } from './store.js';
 import type { TokenBucket } from './token-bucket.js';
 
 const nonces = new NoncePool();
@@ -20,18 +20,18 @@ const nonces = new NoncePool();
 /**
  * Where a SEND comes from: a client connection (Session), or a forwarded SEND from a partner
  * relay (spec/federation.md §6), whose proof-of-work nonce is bound to its idempotency key and
- * whose key is committed in the envelope's transaction (`commitWith`).
+ * whose key is committed in the envelope's transaction (`forward`).
  */
 export interface SendOrigin {
   readonly serverNonce: Uint8Array;
   readonly powNonces: Set<string>;
   readonly bucket: TokenBucket;
-  /** A write issued right after the envelope's, in the same event turn: one transaction. */
-  readonly commitWith?: (() => Promise<void>) | undefined;
+  readonly forward?: ForwardKey | undefined;
 }
 
-const withOrigin = (write: Promise<unknown>, origin: SendOrigin): Promise<unknown> =>
-  origin.commitWith ? Promise.all([write, origin.commitWith()]) : write;
+/** One process's store: the key's write, issued in the envelope's event turn, is one transaction with it. */
+const withForward = (ctx: RelayContext, write: Promise<unknown>, origin: SendOrigin): Promise<unknown> =>
+  origin.forward ? Promise.all([write, ctx.store.recordForward!(origin.forward.key, origin.forward.expiryMinute)]) : write;
 
 /**
  * Which proof applies, once both were computed with the same work whatever the case
@@ -103,7 +103,7 @@ function admit(ctx: RelayContext, session: SendOrigin, f: SendFrame, state: Mail
   }
   const write = (delivered: Uint8Array): Promise<RelayFrame> => {
     pending.delivered = delivered;
-    return storeWrite(ctx, () => withOrigin(ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling), session),
+    return storeWrite(ctx, () => withForward(ctx, ctx.store.enqueue(state.iid, { msgId, expiryMinute, delivered }, ceiling), session),
       () => {
         ctx.metrics.envelopesIn.inc();
         settle(true);
@@ -136,10 +136,11 @@ function appendShared(ctx: RelayContext, session: SendOrigin, f: SendFrame, stat
   const expiryMinute = Math.ceil((nowMs + envelopeTtl(ctx, state.record.ttlSeconds) * 1000) / 60_000);
   const receivedAtMinutes = minutesNow(nowMs);
   state.pending++;
-  return storeWrite(ctx, () => withOrigin(ctx.store.appendEnvelope(state.iid, {
+  return storeWrite(ctx, () => ctx.store.appendEnvelope(state.iid, {
     expiryMinute, accessVerifier: state.record.accessVerifier, maxEnvelopes, maxBytes, envelopeBytes: f.envelope.length,
     seal: (msgId, dk) => DIRECT.sealDelivery({ dk: dk as DeliveryKey, msgId, receivedAtMinutes, envelope: f.envelope, nonce: nonces.next() }),
-  }), session),
+    forward: session.forward,
+  }),
   () => {
     state.pending--;
     ctx.metrics.envelopesIn.inc();
@@ -151,6 +152,8 @@ function appendShared(ctx: RelayContext, session: SendOrigin, f: SendFrame, stat
   (e: unknown) => {
     state.pending--;
     if (pow !== null && session.powNonces.delete(pow)) ctx.budgets.powNonces.give();
+    // DUPLICATE: a forwarded SEND whose key another attempt committed; its intake answers it.
+    if (e instanceof StoreConflictError && e.code === 'DUPLICATE' && session.forward) throw e;
     if (e instanceof StoreConflictError) throw new ProtocolError(e.code === 'QUOTA' ? 'QUOTA' : 'AUTH');
     throw storeFailure(ctx, 'send', e);
   });

@@ -571,6 +571,10 @@ export class LmdbStore implements Store {
   private appendInTxn(iid: number, m: AppendTarget | null, req: AppendRequest): Appended | Error {
     if (!m || !equalBytes(m.record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
     if (m.count + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+    // Checked and written here: write transactions of all processes run one at a time, so one
+    // SEND per key commits (spec/federation.md §6).
+    const forward = req.forward ? asKey(req.forward.key) : null;
+    if (forward && this.forwarded.get(forward) !== undefined) return new StoreConflictError('DUPLICATE');
     const msgId = m.next;
     let delivered: Uint8Array;
     try {
@@ -584,6 +588,7 @@ export class LmdbStore implements Store {
     m.added++;
     this.expiry.put([req.expiryMinute, iid, msgId], EMPTY);
     this.queue.put([iid, msgId], encodeQueueValue(req.expiryMinute, delivered));
+    if (forward) this.forwarded.put(forward, req.forward!.expiryMinute);
     return { msgId, delivered };
   }
 

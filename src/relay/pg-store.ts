@@ -11,6 +11,7 @@
 //   queue    ((iid, msg_id) PK, expiry_minute, delivered)   index (expiry_minute, iid, msg_id)
 //   sub_order  a sequence: the global order of SUBs (mailbox-bus.ts)
 //   spent    ((epoch, spent_id) PK)   closed relays' spent tokens (spec/admission.md §4.2)
+//   forwarded (idem PK, expiry_minute)   forwarded SENDs' idempotency keys (spec/federation.md §6)
 //
 // readId and sendId appear together only in the record; no table holds an address, a time
 // finer than the expiry minute, or anything about senders. Queries are parameterised and never
@@ -53,6 +54,8 @@ CREATE TABLE IF NOT EXISTS queue (
 CREATE INDEX IF NOT EXISTS queue_expiry ON queue (expiry_minute, iid, msg_id);
 CREATE SEQUENCE IF NOT EXISTS sub_order;
 CREATE TABLE IF NOT EXISTS spent (epoch BIGINT NOT NULL, spent_id BYTEA NOT NULL, PRIMARY KEY (epoch, spent_id));
+CREATE TABLE IF NOT EXISTS forwarded (idem BYTEA PRIMARY KEY, expiry_minute INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS forwarded_expiry ON forwarded (expiry_minute);
 `;
 
 /** Advisory lock key held while the schema is created. */
@@ -73,6 +76,8 @@ function storeError(e: unknown): StoreError {
 
 /** One SEND waiting for its batch (appendEnvelope). */
 interface PendingAppend { readonly iid: number; readonly req: AppendRequest }
+/** The idempotency keys a SEND batch inserted (claimForwards): taken by accepted SENDs, given back by refused ones. */
+interface ForwardClaims { take(key: Uint8Array): boolean; giveBack(key: Uint8Array): void; left(): Buffer[] }
 /** One dequeue call waiting for its batch. */
 interface PendingRemoval { readonly refs: readonly QueueRef[]; readonly ceiling: { iid: number; value: number } | null }
 /** Bounds of one batch of SENDs: count and envelope bytes (a bigger one goes in the next transaction). */
@@ -250,6 +255,17 @@ export class PgStore implements Store {
     return num((await this.q('SELECT count(*) AS n FROM spent WHERE epoch = $1', [epoch])).rows[0].n);
   }
 
+  async forwardSeen(key: Uint8Array): Promise<boolean> {
+    return (await this.q('SELECT 1 FROM forwarded WHERE idem = $1', [buf(key)])).rowCount! > 0;
+  }
+
+  /** At most `limit` expired keys; keys another process is sweeping are skipped, not waited for. */
+  async sweepForwards(nowMinute: number, limit: number): Promise<number> {
+    const r = await this.q(`DELETE FROM forwarded WHERE idem IN
+      (SELECT idem FROM forwarded WHERE expiry_minute <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, [nowMinute, limit]);
+    return r.rowCount ?? 0;
+  }
+
   /** The next number in the global order of SUBs (mailbox-bus.ts). */
   async nextSubscriptionNumber(): Promise<number> {
     return num((await this.q("SELECT nextval('sub_order') AS n")).rows[0].n);
@@ -325,17 +341,20 @@ export class PgStore implements Store {
         const iid = num(row.iid);
         rows.set(iid, { record: decodeRecord(iid, row.record as Buffer), ceiling: num(row.ceiling), envelopes: num(row.envelopes), bytes: num(row.bytes), added: 0, addedBytes: 0 });
       }
+      const won = await this.claimForwards(c, batch);
       const ins = { iid: [] as number[], msgId: [] as number[], expiry: [] as number[], delivered: [] as Buffer[] };
       const outcomes = batch.map(({ iid, req }): Appended | Error => {
+        const refuse = (e: Error): Error => { if (req.forward) won.giveBack(req.forward.key); return e; };
+        if (req.forward && !won.take(req.forward.key)) return new StoreConflictError('DUPLICATE');
         const m = rows.get(iid);
-        if (!m || !same(m.record.accessVerifier, req.accessVerifier)) return new StoreConflictError('GONE');
-        if (m.envelopes + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return new StoreConflictError('QUOTA');
+        if (!m || !same(m.record.accessVerifier, req.accessVerifier)) return refuse(new StoreConflictError('GONE'));
+        if (m.envelopes + 1 > req.maxEnvelopes || m.bytes + req.envelopeBytes > req.maxBytes) return refuse(new StoreConflictError('QUOTA'));
         const msgId = Math.max(1, m.ceiling);
         let delivered: Uint8Array;
         try {
           delivered = req.seal(msgId, m.record.dk);
         } catch (e) {
-          return new StoreError('seal failed', { cause: e });
+          return refuse(new StoreError('seal failed', { cause: e }));
         }
         m.ceiling = msgId + 1;
         m.envelopes++;
@@ -345,6 +364,9 @@ export class PgStore implements Store {
         ins.iid.push(iid); ins.msgId.push(msgId); ins.expiry.push(req.expiryMinute); ins.delivered.push(buf(delivered));
         return { msgId, delivered };
       });
+      // A refused SEND records no key: the keys no SEND took go in the same transaction.
+      const unused = won.left();
+      if (unused.length > 0) await c.query('DELETE FROM forwarded WHERE idem = ANY($1::bytea[])', [unused]);
       if (ins.iid.length === 0) return outcomes;
       const changed = [...rows].filter(([, m]) => m.added > 0);
       await c.query(`WITH queued AS (INSERT INTO queue (iid, msg_id, expiry_minute, delivered)
@@ -355,6 +377,32 @@ export class PgStore implements Store {
         changed.map(([iid]) => iid), changed.map(([, m]) => m.ceiling), changed.map(([, m]) => m.added), changed.map(([, m]) => m.addedBytes)]);
       return outcomes;
     });
+  }
+
+  /**
+   * Inserts the batch's idempotency keys (spec/federation.md §6), after the mailboxes' rows and
+   * in key order, so that batches of two processes cannot deadlock. A key committed before, or
+   * being inserted by another transaction that then commits, is left out (ON CONFLICT waits for
+   * that transaction): exactly one SEND per key commits. An inserted key is taken by the first
+   * SEND of the batch carrying it that is accepted; the keys left are deleted before the commit.
+   */
+  private async claimForwards(c: pg.PoolClient, batch: readonly PendingAppend[]): Promise<ForwardClaims> {
+    const hex = (key: Uint8Array): string => buf(key).toString('hex');
+    const minutes = new Map<string, number>();
+    for (const { req } of batch) if (req.forward && !minutes.has(hex(req.forward.key))) minutes.set(hex(req.forward.key), req.forward.expiryMinute);
+    const keys = [...minutes.keys()].sort(); // hex order is byte order
+    const open = new Set<string>();
+    if (keys.length > 0) {
+      const r = await c.query(`INSERT INTO forwarded (idem, expiry_minute)
+        SELECT * FROM unnest($1::bytea[], $2::integer[]) AS k(idem, m) ORDER BY idem ON CONFLICT DO NOTHING RETURNING idem`,
+      [keys.map((k) => Buffer.from(k, 'hex')), keys.map((k) => minutes.get(k)!)]);
+      for (const row of r.rows) open.add(hex(row.idem as Buffer));
+    }
+    return {
+      take: (key) => open.delete(hex(key)),
+      giveBack: (key) => { open.add(hex(key)); },
+      left: () => [...open].map((k) => Buffer.from(k, 'hex')),
+    };
   }
 
   /** Removals go in batches like SENDs (group-commit.ts): ACKs from many connections, one commit. */

@@ -64,7 +64,16 @@ export interface AppendRequest {
   readonly envelopeBytes: number;
   /** Seals the envelope for delivery once its msgId and the mailbox's current dk are known. */
   seal(msgId: number, dk: Uint8Array): Uint8Array;
+  /**
+   * A forwarded SEND's idempotency key (spec/federation.md §6), recorded in the envelope's
+   * transaction: StoreConflictError DUPLICATE (nothing written) if it was recorded before, by
+   * any process; a refused SEND records nothing.
+   */
+  readonly forward?: ForwardKey | undefined;
 }
+
+/** A forwarded SEND's idempotency key and the minute after which it may be forgotten. */
+export interface ForwardKey { readonly key: Uint8Array; readonly expiryMinute: number }
 
 export interface Appended { readonly msgId: number; readonly delivered: Uint8Array }
 
@@ -121,12 +130,17 @@ export interface Store {
   /** Deletes a mailbox, its ids, its queue, its expiry entries and its own expiry; resolves with the number of envelopes removed. */
   deleteMailbox(record: MailboxRecord): Promise<number>;
 
-  // -- forwarded SENDs (spec/federation.md §6); a store without them cannot take forwarded SENDs --
+  // -- forwarded SENDs (spec/federation.md §6); a store without them cannot take forwarded SENDs.
+  // A shared store takes a SEND's key with its envelope (AppendRequest.forward); a store of one
+  // process, by recordForward in the enqueue's turn. --
   /** Whether a forwarded SEND with this idempotency key was committed. */
   forwardSeen?: ((key: Uint8Array) => Maybe<boolean>) | undefined;
-  /** Records a forwarded SEND's idempotency key; issued in the same turn as its enqueue, it commits with it. */
+  /** Records a forwarded SEND's idempotency key; issued in the same turn as its enqueue, it commits with it (stores of one process). */
   recordForward?: ((key: Uint8Array, expiryMinute: number) => Promise<void>) | undefined;
-  /** Reads at most `limit` idempotency keys, going on from where the last call stopped, and forgets those past their minute; resolves with how many. */
+  /**
+   * Forgets idempotency keys past their minute, a slice per call: at most `limit` keys are read
+   * (a store without an index by minute goes on from where the last call stopped); resolves with how many.
+   */
   sweepForwards?: ((nowMinute: number, limit: number) => Promise<number>) | undefined;
 
   /** A consistent copy of the store in `dir` (made while running). */
@@ -153,7 +167,8 @@ export class StoreError extends Error {
 /**
  * A shared-store write refused by what another process committed first (spec/protocol.md §11.7):
  * QUOTA (the mailbox is full), GONE (deleted or rotated: its id or verifier changed), DUPLICATE
- * (CREATE of an id that exists), SPENT (CREATE with an admission token already spent,
+ * (CREATE of an id that exists; a forwarded SEND whose idempotency key is recorded,
+ * spec/federation.md §6), SPENT (CREATE with an admission token already spent,
  * spec/admission.md §4.2). Nothing was written.
  */
 export class StoreConflictError extends StoreError {

@@ -2,7 +2,7 @@
 // nats-server this file starts: two relay processes serve one mailbox (push across them,
 // takeover both ways, msgIds in order); a lost database answers ERR INTERNAL, loses nothing
 // acknowledged, and the relay recovers when it comes back; and a privacy scan of the database
-// after a session.
+// after a session with a forwarded SEND.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
@@ -11,6 +11,7 @@ import {
   ack, authenticate, createMailbox, fetchNext, newMailboxKeys, openDelivered, sendCapability, sendEnvelope, subscribe,
 } from '../../src/client/mailbox.js';
 import { randomBytes } from '../../src/crypto/index.js';
+import { forwardEnvelope, newIdempotencyKey, queryDestination } from '../../src/client/forwarding.js';
 import { errorOf, spawnRelay, startTestRelay, tempDir, waitFor, withTimeout, type RelayProcess } from './_helpers.js';
 import { natsMissing, postgresMissing, startNats, startPostgres, type Nats, type Postgres } from './_services.js';
 
@@ -140,12 +141,15 @@ if (missing) {
     const t = await startTestRelay({ postgresUrl: url, natsUrl: nats!.url });
     const keys = newMailboxKeys();
     const envelope = tagged(1);
+    const idem = newIdempotencyKey();
     try {
       const owner = await RelayConnection.connect(t.relay.address);
       const sender = await RelayConnection.connect(t.relay.address);
       await createMailbox(owner, keys);
       await sendEnvelope(sender, sendCapability(t.relay.address, keys), envelope);
       await sendEnvelope(sender, sendCapability(t.relay.address, keys), tagged(2));
+      // A forwarded SEND too (same-relay private routing, spec/federation.md §6): its key is stored.
+      await forwardEnvelope(sender, await queryDestination(sender, t.relay.address), sendCapability(t.relay.address, keys), tagged(3), idem);
       const m = await fetchNext(owner, keys);
       await ack(owner, keys, m!.msgId);
       await Promise.all([owner.close(), sender.close()]);
@@ -158,6 +162,7 @@ if (missing) {
       const tables = (await c.query("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")).rows
         .map((r) => `${r.table_name}.${r.column_name}`);
       assert.equal(tables, [
+        'forwarded.idem', 'forwarded.expiry_minute',
         'mailbox.iid', 'mailbox.record', 'mailbox.expiry_day', 'mailbox.ceiling', 'mailbox.envelopes', 'mailbox.bytes',
         'queue.iid', 'queue.msg_id', 'queue.expiry_minute', 'queue.delivered',
         'read_ids.read_id', 'read_ids.iid', 'send_ids.send_id', 'send_ids.iid', 'spent.epoch', 'spent.spent_id',
@@ -165,7 +170,8 @@ if (missing) {
       // Every byte of every row, as hex.
       const dump = (await c.query(`SELECT string_agg(x, '') AS all FROM (
         SELECT encode(record, 'hex') || iid || expiry_day AS x FROM mailbox UNION ALL
-        SELECT encode(delivered, 'hex') FROM queue UNION ALL SELECT encode(read_id, 'hex') FROM read_ids UNION ALL SELECT encode(send_id, 'hex') FROM send_ids) t`)).rows[0].all as string;
+        SELECT encode(delivered, 'hex') FROM queue UNION ALL SELECT encode(read_id, 'hex') FROM read_ids UNION ALL SELECT encode(send_id, 'hex') FROM send_ids UNION ALL
+        SELECT encode(idem, 'hex') || expiry_minute FROM forwarded) t`)).rows[0].all as string;
       const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
       assert.not.ok(dump.includes(hex(envelope.subarray(8, 40))), 'no envelope in the clear (delivered bytes are sealed)');
       assert.not.ok(dump.includes(Buffer.from('127.0.0.1').toString('hex')) || dump.includes('127.0.0.1'), 'no network address');
@@ -175,10 +181,14 @@ if (missing) {
       const sends = (await c.query('SELECT encode(send_id, \'hex\') AS s FROM send_ids')).rows.map((r) => r.s as string);
       assert.is(rows.length, 1);
       assert.is(sends.length, 1);
-      assert.equal((await c.query('SELECT count(*)::int AS n FROM queue')).rows[0].n, 1, 'the acknowledged envelope is gone');
+      assert.equal((await c.query('SELECT count(*)::int AS n FROM queue')).rows[0].n, 2, 'the acknowledged envelope is gone');
+      // The forwarded SEND left its 16-byte key and a minute, nothing that names the mailbox or the sender.
+      const fwd = (await c.query('SELECT encode(idem, \'hex\') AS k, expiry_minute AS m FROM forwarded')).rows;
+      assert.equal(fwd.map((r) => r.k as string), [hex(idem)]);
+      assert.ok(Number.isInteger(fwd[0].m) && fwd[0].m > Date.now() / 60_000, 'a minute in the future');
       // The relay's own log names no id, key or address.
       const logText = JSON.stringify(t.logs);
-      for (const secret of [rows[0]!, sends[0]!, '127.0.0.1']) assert.not.ok(logText.includes(secret), 'nothing identifying in the log');
+      for (const secret of [rows[0]!, sends[0]!, hex(idem), '127.0.0.1']) assert.not.ok(logText.includes(secret), 'nothing identifying in the log');
     } finally {
       await c.end();
     }

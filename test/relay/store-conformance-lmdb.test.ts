@@ -25,6 +25,7 @@ for (const shared of [false, true]) {
           for (const s of stores) await s.close();
           return make();
         },
+        another: shared ? make : undefined,
         async dispose() {
           for (const s of stores) await s.close();
           dir.rm();

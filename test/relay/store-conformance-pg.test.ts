@@ -29,6 +29,7 @@ if (missing) {
       return {
         store,
         async reopen() { for (const s of stores) await s.close(); return make(); },
+        another: make,
         async dispose() { for (const s of stores) await s.close(); },
       };
     },

@@ -7,11 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from '../../src/crypto/index.js';
 import { DELIVERY_OVERHEAD } from '../../src/wire/constants.js';
-import { startWrite, StoreConflictError, StoreError, type AppendRequest, type MailboxRecord, type Store } from '../../src/relay/store.js';
+import { startWrite, StoreConflictError, StoreError, type AppendRequest, type ForwardKey, type MailboxRecord, type Store } from '../../src/relay/store.js';
 
 export interface StoreUnderTest {
-  /** A new, empty store. */
-  open(): Promise<{ store: Store; reopen(): Promise<Store>; dispose(): Promise<void> }>;
+  /** A new, empty store; `another` opens one more on the same data, as a second relay process would (shared stores). */
+  open(): Promise<{ store: Store; reopen(): Promise<Store>; another?: (() => Promise<Store>) | undefined; dispose(): Promise<void> }>;
   /** Opened for several processes: appendEnvelope, and writes that check what others committed. */
   readonly shared: boolean;
 }
@@ -48,13 +48,24 @@ async function queue(store: Store, shared: boolean, r: MailboxRecord, tags: numb
   return tags.map((_, i) => firstMsgId + i);
 }
 
-/** A conformance case: a fresh store from `impl`, disposed of whatever the case does. */
-function caseOf(name: string, impl: StoreUnderTest): (title: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>) => void {
+/** Queues one envelope with a forwarded SEND's idempotency key the way the relay does on this kind of store (spec/federation.md §6). */
+function queueForwarded(store: Store, shared: boolean, r: MailboxRecord, tag: number, forward: ForwardKey, over: Partial<AppendRequest> = {}): Promise<unknown> {
+  if (shared) return startWrite(() => store.appendEnvelope(r.iid, request(r, tag, { maxEnvelopes: 1_000, forward, ...over })));
+  // One turn, one transaction (spec/protocol.md §11.4).
+  return Promise.all([store.enqueue(r.iid, { msgId: tag, expiryMinute: 1000 + tag, delivered: delivered(tag) }, tag + 1024), store.recordForward!(forward.key, forward.expiryMinute)]);
+}
+
+const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => null, (e: unknown) => e);
+
+type Case = (store: Store, reopen: () => Promise<Store>, another: () => Promise<Store>) => Promise<void>;
+
+/** A conformance case: a fresh store from `impl` (and, if shared, a second on the same data), disposed of whatever the case does. */
+function caseOf(name: string, impl: StoreUnderTest): (title: string, fn: Case) => void {
   return (title, fn) => {
     test(`${name}: ${title}`, async () => {
-      const { store, reopen, dispose } = await impl.open();
+      const { store, reopen, another, dispose } = await impl.open();
       try {
-        await fn(store, reopen);
+        await fn(store, reopen, another ?? (() => Promise.reject(new Error('this store is not opened shared'))));
       } finally {
         await dispose();
       }
@@ -246,7 +257,75 @@ export function storeConformance(name: string, impl: StoreUnderTest): void {
     assert.is(await again.hasMailbox(61), true, 'dropping an epoch leaves the mailboxes');
   });
 
+  it('forwarded: a key committed with its envelope is there after a reopen, with the envelope, once', async (store, reopen) => {
+    const r = record(71);
+    await store.createMailbox(r, 20_000);
+    const key = randomBytes(16);
+    assert.is(await store.forwardSeen!(key), false);
+    await queueForwarded(store, impl.shared, r, 1, { key, expiryMinute: 50 });
+    const again = await reopen();
+    assert.is(await again.forwardSeen!(key), true);
+    assert.is(await again.forwardSeen!(randomBytes(16)), false);
+    if (impl.shared) {
+      const retry = await failure(queueForwarded(again, true, r, 2, { key, expiryMinute: 50 }));
+      assert.is((retry as StoreConflictError).code, 'DUPLICATE', 'a retry after the commit');
+    }
+    assert.equal((await again.queueRange(71, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => tagOf(e.delivered)), [1]);
+  });
+
+  it('forwarded: the sweep forgets only keys past their minute, a slice per call', async (store) => {
+    const r = record(72);
+    await store.createMailbox(r, 20_000);
+    const keys = Array.from({ length: 100 }, (_, i) => ({ key: randomBytes(16), expiryMinute: i % 2 === 0 ? 10 : 1_000 }));
+    await Promise.all(keys.map((k, i) => queueForwarded(store, impl.shared, r, i + 1, k)));
+    const slices: number[] = [];
+    for (let i = 0; i < 4; i++) slices.push(await store.sweepForwards!(500, 30));
+    assert.ok(slices.every((n) => n <= 30), `at most a slice per call: ${slices.join(' ')}`);
+    assert.is(slices.reduce((a, b) => a + b, 0), 50, 'every expired key, once');
+    for (const k of keys) assert.is(await store.forwardSeen!(k.key), k.expiryMinute > 500, `minute ${k.expiryMinute}`);
+    assert.is(await store.sweepForwards!(500, 1_000), 0, 'nothing left to forget');
+    assert.is(await store.sweepForwards!(2_000, 1_000), 50, 'later, the rest');
+    assert.is((await store.queueStats(72)).count, 100, 'the sweep leaves the envelopes');
+  });
+
   if (!impl.shared) return;
+
+  it('shared, forwarded: one SEND per key commits when the same key arrives at once on two processes', async (store, _reopen, another) => {
+    const r = record(73);
+    await store.createMailbox(r, 20_000);
+    const other = await another();
+    for (let round = 0; round < 5; round++) {
+      const key = randomBytes(16);
+      // Two per process: two in one batch, and the batches of both processes at the same time.
+      const outcomes = await Promise.all([store, other, store, other].map((s, i) => failure(queueForwarded(s, true, r, 10 * round + i, { key, expiryMinute: 50 }))));
+      assert.is(outcomes.filter((o) => o === null).length, 1, `round ${round}: exactly one commits`);
+      for (const o of outcomes) if (o !== null) assert.is((o as StoreConflictError).code, 'DUPLICATE');
+      assert.is(await other.forwardSeen!(key), true);
+    }
+    assert.is((await store.queueStats(73)).count, 5, 'one envelope per key');
+  });
+
+  it('shared, forwarded: a refused SEND records no key, and its retry commits', async (store) => {
+    const r = record(74);
+    await store.createMailbox(r, 20_000);
+    const key = randomBytes(16);
+    const quota = await failure(queueForwarded(store, true, r, 1, { key, expiryMinute: 50 }, { maxEnvelopes: 0 }));
+    assert.is((quota as StoreConflictError).code, 'QUOTA');
+    const gone = await failure(queueForwarded(store, true, r, 2, { key, expiryMinute: 50 }, { accessVerifier: randomBytes(32) }));
+    assert.is((gone as StoreConflictError).code, 'GONE');
+    const seal = await failure(queueForwarded(store, true, r, 3, { key, expiryMinute: 50 }, { seal: () => { throw new Error('no seal'); } }));
+    assert.instance(seal, StoreError);
+    assert.is(await store.forwardSeen!(key), false, 'no key for a refused SEND');
+    // A refused SEND and its retry in one batch: the retry takes the key.
+    const both = await Promise.all([
+      failure(queueForwarded(store, true, r, 4, { key, expiryMinute: 50 }, { maxEnvelopes: 0 })),
+      failure(queueForwarded(store, true, r, 5, { key, expiryMinute: 50 })),
+    ]);
+    assert.is((both[0] as StoreConflictError).code, 'QUOTA');
+    assert.is(both[1], null);
+    assert.is(await store.forwardSeen!(key), true);
+    assert.equal((await store.queueRange(74, 0, Number.MAX_SAFE_INTEGER, 10)).map((e) => tagOf(e.delivered)), [5]);
+  });
 
   it('shared: appends issued together get increasing msgIds in issue order, sealed with the stored dk', async (store) => {
     const r = record(51);

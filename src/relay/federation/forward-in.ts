@@ -12,6 +12,7 @@ import type { RelayContext } from '../context.js';
 import { errorSummary } from '../log.js';
 import { hexOf } from '../mailboxes.js';
 import type { Maybe } from '../maybe.js';
+import { StoreConflictError } from '../store.js';
 import type { TokenBucket } from '../token-bucket.js';
 import type { FederationMetrics } from './host.js';
 
@@ -54,7 +55,8 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
     return { response: sealForwardResponse(responseKey, name === 'OK' || name === 'DEDUPED' ? 0 : ERROR_CODES[name]) };
   };
   const store = ctx.store;
-  if (!store.forwardSeen || !store.recordForward) return answer('INTERNAL');
+  // A shared store takes the key with the envelope; a store of one process, by recordForward.
+  if (!store.forwardSeen || (ctx.bus === null && !store.recordForward)) return answer('INTERNAL');
   const keyHex = hexOf(request.idempotencyKey);
   // One attempt at a time per key: a retry that overtakes the first would be a second copy.
   if (intake.running.has(keyHex) || intake.running.size >= MAX_FORWARDS_IN_PROGRESS || ctx.draining) return answer('BUSY');
@@ -70,6 +72,8 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
   };
   const fail = (e: unknown): IntakeResult => {
     if (isProtocolError(e)) return done(answer(e.errorName));
+    // Another process committed this key meanwhile (a shared store): the SEND is there once.
+    if (e instanceof StoreConflictError && e.code === 'DUPLICATE') return done(answer('DEDUPED'));
     ctx.log.error('internal_error', { op: 'forward', ...errorSummary(e) });
     return done(answer('INTERNAL'));
   };
@@ -82,7 +86,7 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
       const frame: SendFrame = { type: 'SEND', corr: 0, sendId: request.sendId, proof: request.proof, envelope: request.envelope };
       const origin = {
         serverNonce: forwardServerNonce(key), powNonces: pow, bucket: source.bucket,
-        commitWith: () => store.recordForward!(key, keyExpiryMinute),
+        forward: { key, expiryMinute: keyExpiryMinute },
       };
       try {
         return Promise.resolve(handleSend(ctx, origin, frame)).then(() => done(answer('OK')), fail);
