@@ -14,6 +14,7 @@ import { LINK_ERRORS } from './link-errors.js';
 import { PartnerList } from './partners.js';
 import { PeerLink } from './peer-link.js';
 import type { ForwardIntake } from './forward-in.js';
+import { AnswerPacing } from './answer-pacing.js';
 
 /** Idempotency keys read per sweep (spec/federation.md §6): a round of a million keys takes about an hour at the default interval. */
 const FORWARD_SWEEP_KEYS = 8_192;
@@ -23,6 +24,7 @@ export class Federation implements FederationHost, ForwardIntake {
   readonly metrics: FederationMetrics;
   readonly deliveryKeySignature: Uint8Array;
   readonly running = new Set<string>();
+  readonly pacing = new AnswerPacing();
   /** FORWARDs of this relay's clients waiting for a partner's answer. */
   forwarding = 0;
   private readonly outbound = new Map<string, PeerLink>();
@@ -98,6 +100,7 @@ export class Federation implements FederationHost, ForwardIntake {
   }
 
   close(): void {
+    this.pacing.release();
     for (const l of this.outbound.values()) l.close();
     this.outbound.clear();
     for (const l of [...this.inbound.values(), ...this.handshaking]) l.close(1001, 'relay shutting down');

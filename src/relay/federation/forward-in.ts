@@ -14,6 +14,7 @@ import { hexOf } from '../mailboxes.js';
 import type { Maybe } from '../maybe.js';
 import { StoreConflictError } from '../store.js';
 import type { TokenBucket } from '../token-bucket.js';
+import type { AnswerPacing } from './answer-pacing.js';
 import type { FederationMetrics } from './host.js';
 
 /** Forwarded SENDs being committed at once, relay-wide; more answer BUSY (spec/federation.md §8). */
@@ -28,6 +29,8 @@ export interface ForwardSource {
 export interface ForwardIntake {
   readonly running: Set<string>;
   readonly metrics: FederationMetrics;
+  /** Holds refusals until a commit, so their timing does not tell them from an OK (§5). */
+  readonly pacing: AnswerPacing;
 }
 
 /** A sealed answer, or an unsealed refusal: the request did not open, or the relay could not open it now. */
@@ -58,8 +61,11 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
   // A shared store takes the key with the envelope; a store of one process, by recordForward.
   if (!store.forwardSeen || (ctx.bus === null && !store.recordForward)) return answer('INTERNAL');
   const keyHex = hexOf(request.idempotencyKey);
+  const started = performance.now();
+  // Every answer but an OK waits for a commit to leave with (answer-pacing.ts, spec/federation.md §5).
+  const paced = (r: IntakeResult): Promise<IntakeResult> => intake.pacing.hold().then(() => r);
   // One attempt at a time per key: a retry that overtakes the first would be a second copy.
-  if (intake.running.has(keyHex) || intake.running.size >= MAX_FORWARDS_IN_PROGRESS || ctx.draining) return answer('BUSY');
+  if (intake.running.has(keyHex) || intake.running.size >= MAX_FORWARDS_IN_PROGRESS || ctx.draining) return paced(answer('BUSY'));
   intake.running.add(keyHex);
   // The proof is bound to the idempotency key (forwardServerNonce), whose store entry already
   // refuses a replay: its nonce is held for this request only, then its budget given back,
@@ -70,16 +76,20 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
     if (pow.size > 0) { ctx.budgets.powNonces.give(pow.size); pow.clear(); }
     return r;
   };
-  const fail = (e: unknown): IntakeResult => {
-    if (isProtocolError(e)) return done(answer(e.errorName));
+  const fail = (e: unknown): Promise<IntakeResult> => {
+    if (isProtocolError(e)) return paced(done(answer(e.errorName)));
     // Another process committed this key meanwhile (a shared store): the SEND is there once.
-    if (e instanceof StoreConflictError && e.code === 'DUPLICATE') return done(answer('DEDUPED'));
+    if (e instanceof StoreConflictError && e.code === 'DUPLICATE') return paced(done(answer('DEDUPED')));
     ctx.log.error('internal_error', { op: 'forward', ...errorSummary(e) });
-    return done(answer('INTERNAL'));
+    return paced(done(answer('INTERNAL')));
+  };
+  const ok = (): IntakeResult => {
+    intake.pacing.committed(performance.now() - started);
+    return done(answer('OK'));
   };
   try {
     return Promise.resolve(store.forwardSeen(request.idempotencyKey)).then((seen) => {
-      if (seen) return done(answer('DEDUPED'));
+      if (seen) return paced(done(answer('DEDUPED')));
       // Kept until the mailbox's longest TTL: a retry after that could be a second copy (spec/federation.md §6).
       const keyExpiryMinute = Math.ceil((ctx.now() + ctx.config.maxTtlSeconds * 1000) / 60_000);
       const key = request.idempotencyKey.slice();
@@ -89,7 +99,7 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
         forward: { key, expiryMinute: keyExpiryMinute },
       };
       try {
-        return Promise.resolve(handleSend(ctx, origin, frame)).then(() => done(answer('OK')), fail);
+        return Promise.resolve(handleSend(ctx, origin, frame)).then(ok, fail);
       } catch (e) {
         return fail(e);
       }
