@@ -90,3 +90,6 @@ export function effectiveTtl(ctx: RelayContext, requested: number): number {
 export function envelopeTtl(ctx: RelayContext, mailboxTtlSeconds: number): number {
   return ctx.admission === null ? mailboxTtlSeconds : Math.min(mailboxTtlSeconds, ctx.admission.retentionSeconds);
 }
+
+/** The minute an entry stored at `nowMs` for `ttlSeconds` expires in (rounded up: never early). */
+export const expiryMinuteAfter = (nowMs: number, ttlSeconds: number): number => Math.ceil((nowMs + ttlSeconds * 1000) / 60_000);

@@ -6,7 +6,7 @@
 import { minutesNow, type DeliveryKey, type SendProofCheck } from '../crypto/index.js';
 import { DIRECT } from '../crypto/pool/ops.js';
 import { isEnvelopeBucket, ProtocolError, type RelayFrame, type SendFrame } from '../wire/index.js';
-import { envelopeTtl, ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
+import { envelopeTtl, expiryMinuteAfter, ok, thenPinned, storeFailure, storeWrite } from './cmd-common.js';
 import { MAX_PENDING_WRITES, MAX_POW_NONCES_PER_CONNECTION, type RelayContext } from './context.js';
 import { andThen, type Maybe } from './maybe.js';
 import { hexOf, type MailboxState } from './mailboxes.js';
@@ -81,7 +81,7 @@ function admit(ctx: RelayContext, session: SendOrigin, f: SendFrame, state: Mail
   // The delivery layer is applied before the commit: stored bytes are delivered bytes (spec/crypto.md §6).
   const { msgId, ceiling } = state.assignMsgId();
   const nowMs = ctx.now();
-  const expiryMinute = Math.ceil((nowMs + envelopeTtl(ctx, state.record.ttlSeconds) * 1000) / 60_000);
+  const expiryMinute = expiryMinuteAfter(nowMs, envelopeTtl(ctx, state.record.ttlSeconds));
   state.count++;
   state.bytes += size;
   const pending = state.beginSend(msgId);
@@ -133,7 +133,7 @@ function admit(ctx: RelayContext, session: SendOrigin, f: SendFrame, state: Mail
  */
 function appendShared(ctx: RelayContext, session: SendOrigin, f: SendFrame, state: MailboxState, pow: string | null, maxEnvelopes: number, maxBytes: number): Promise<RelayFrame> {
   const nowMs = ctx.now();
-  const expiryMinute = Math.ceil((nowMs + envelopeTtl(ctx, state.record.ttlSeconds) * 1000) / 60_000);
+  const expiryMinute = expiryMinuteAfter(nowMs, envelopeTtl(ctx, state.record.ttlSeconds));
   const receivedAtMinutes = minutesNow(nowMs);
   state.pending++;
   return storeWrite(ctx, () => ctx.store.appendEnvelope(state.iid, {

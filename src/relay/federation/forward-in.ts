@@ -7,6 +7,7 @@
 import { forwardServerNonce, isCryptoPoolError, sealForwardResponse } from '../../crypto/index.js';
 import type { OpenedForward } from '../../crypto/pool/ops.js';
 import { ERROR_CODES, isProtocolError, type SendFrame } from '../../wire/index.js';
+import { expiryMinuteAfter } from '../cmd-common.js';
 import { handleSend } from '../cmd-send.js';
 import type { RelayContext } from '../context.js';
 import { errorSummary } from '../log.js';
@@ -91,7 +92,7 @@ function intakeOpened(ctx: RelayContext, intake: ForwardIntake, source: ForwardS
     return Promise.resolve(store.forwardSeen(request.idempotencyKey)).then((seen) => {
       if (seen) return paced(done(answer('DEDUPED')));
       // Kept until the mailbox's longest TTL: a retry after that could be a second copy (spec/federation.md §6).
-      const keyExpiryMinute = Math.ceil((ctx.now() + ctx.config.maxTtlSeconds * 1000) / 60_000);
+      const keyExpiryMinute = expiryMinuteAfter(ctx.now(), ctx.config.maxTtlSeconds);
       const key = request.idempotencyKey.slice();
       const frame: SendFrame = { type: 'SEND', corr: 0, sendId: request.sendId, proof: request.proof, envelope: request.envelope };
       const origin = {
